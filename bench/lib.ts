@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface SummaryRow {
+  name: string;
+  backend: 'postgis' | 'embedded';
+  n: number;
+  ours: number;
+  baseline: number;
+  ratio: number;
+  unit: string;
+  target: number | string;
+  date: string;
+  /** Extra figures (p95 etc.), shown in the README table. */
+  notes?: string;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+/** Seeded PRNG so every run measures the same viewports and filters. */
+export function mulberry32(seed: number) {
+  return () => {
+    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Merges rows into bench/results/summary.json (replacing same name+backend) and rewrites the README. */
+export function writeResults(dir: string, rows: SummaryRow[]) {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'summary.json');
+  const old: SummaryRow[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : [];
+  const key = (r: SummaryRow) => `${r.name}|${r.backend}`;
+  const fresh = new Set(rows.map(key));
+  const all = [...old.filter((r) => !fresh.has(key(r))), ...rows].sort((a, b) => key(a).localeCompare(key(b)));
+  fs.writeFileSync(file, JSON.stringify(all, null, 2) + '\n');
+  const lines = [
+    '# Benchmark results',
+    '',
+    'Written by `npm run bench`. Ratios are measured side by side in one run (ours and the baseline interleaved), medians unless noted.',
+    '`ratio` = ours / baseline; `target` is what the issue asks for.',
+    '',
+    '| benchmark | backend | n | ours | baseline | ratio | target | unit | notes | date |',
+    '|---|---|---:|---:|---:|---:|---:|---|---|---|',
+    ...all.map((r) => `| ${r.name} | ${r.backend} | ${r.n.toLocaleString('en-US')} | ${r.ours.toFixed(2)} | ${r.baseline.toFixed(2)} | ${r.ratio.toFixed(2)} | ${r.target} | ${r.unit} | ${r.notes ?? ''} | ${r.date} |`),
+    '',
+  ];
+  fs.writeFileSync(path.join(dir, 'README.md'), lines.join('\n'));
+}

@@ -1,0 +1,61 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startApp } from '../server/app.js';
+import { repoRoot } from '../server/reference/files.js';
+import { writeResults, type SummaryRow } from './lib.js';
+import { benchAppealsConnection } from './appeals-connection.js';
+
+/**
+ * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
+ * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
+ * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
+ */
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '1000000' },
+    backends: { type: 'string', default: '' },
+    iterations: { type: 'string', default: '200' },
+  },
+});
+const n = Number(values.count);
+const iterations = Number(values.iterations);
+const serverUrl = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || '';
+const wanted = (values.backends || (serverUrl ? 'postgis,embedded' : 'embedded')).split(',') as SummaryRow['backend'][];
+const root = repoRoot();
+const rows: SummaryRow[] = [];
+
+for (const backend of wanted) {
+  let databaseUrl: string | undefined;
+  let dataDir: string | undefined;
+  if (backend === 'postgis') {
+    if (!serverUrl) throw new Error('--backends postgis needs BENCH_DATABASE_URL or DATABASE_URL');
+    const name = `mcu_bench_${n}`;
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!exists.rowCount) await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const u = new URL(serverUrl);
+    u.pathname = `/${name}`;
+    databaseUrl = u.toString();
+  } else {
+    dataDir = path.join(root, 'bench', '.data', `embedded-${n}`);
+    fs.mkdirSync(dataDir, { recursive: true });
+  }
+  console.log(`[${backend}] подготовка ${n} обращений…`);
+  const t = Date.now();
+  const app = await startApp({ databaseUrl, dataDir, port: 0, demo: { count: n, seed: 42 }, log: (m) => console.log(`[${backend}] ${m}`) });
+  try {
+    await app.orm.em.fork().execute('ANALYZE');
+    console.log(`[${backend}] готово за ${((Date.now() - t) / 1000).toFixed(0)} с; замеры…`);
+    const r = await benchAppealsConnection(app, backend, n, iterations);
+    console.log(`[${backend}] ${r.name}: ours ${r.ours.toFixed(2)} ms, raw SQL ${r.baseline.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)} (target ≤ ${r.target})`);
+    rows.push(r);
+  } finally {
+    await app.close();
+  }
+}
+writeResults(path.join(root, 'bench', 'results'), rows);
+console.log('bench/results/summary.json и bench/results/README.md обновлены');

@@ -1,0 +1,147 @@
+import 'reflect-metadata';
+import { query } from './db/sql.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { expressMiddleware } from '@as-integrations/express5';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { loadConfig } from './config.js';
+import { startEmbedded, type EmbeddedDatabase } from './db/embedded.js';
+import { createOrm, migrate } from './db/orm.js';
+import { ensureMunicipality } from './reference/seed.js';
+import { readReference, repoRoot } from './reference/files.js';
+import { loadDemo } from './demo/load.js';
+import { createContext } from './graphql/context.js';
+import { createApollo } from './http/graphql.js';
+
+export interface StartOptions {
+  /** Real PostGIS; absent = embedded PGlite in dataDir. */
+  databaseUrl?: string;
+  dataDir?: string;
+  host?: string;
+  port?: number;
+  /** Load generated demo appeals when the municipality has none. */
+  demo?: { count: number; seed?: number } | false;
+  municipality?: string;
+  basemapStyleUrl?: string | null;
+  /** Count SQL statements (tests). */
+  onQuery?: (sql: string) => void;
+  log?: (msg: string) => void;
+}
+
+export interface App {
+  url: string;
+  orm: MikroORM;
+  municipalityId: number;
+  /** Connection string of the database in use (the embedded one listens on loopback). */
+  databaseUrl: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+export async function startApp(opts: StartOptions = {}): Promise<App> {
+  const config = loadConfig();
+  const log = opts.log ?? ((m: string) => console.log(m));
+  const municipality = opts.municipality ?? config.municipality;
+  const databaseUrl = opts.databaseUrl ?? config.databaseUrl;
+  let embedded: EmbeddedDatabase | undefined;
+  let url = databaseUrl;
+  if (!url) {
+    const dataDir = opts.dataDir ?? config.dataDir;
+    log(`База данных: встроенная PGlite + PostGIS в ${dataDir}`);
+    embedded = await startEmbedded(dataDir);
+    url = embedded.url;
+  } else {
+    log('База данных: PostgreSQL + PostGIS по DATABASE_URL');
+  }
+  let orm: MikroORM | undefined;
+  try {
+    orm = await createOrm({ url, embedded: !!embedded, onQuery: opts.onQuery });
+    const applied = await migrate(orm);
+    if (applied.length) log(`Миграции применены: ${applied.join(', ')}`);
+    const em = orm.em.fork();
+    const mun = await ensureMunicipality(em, municipality);
+    if (mun.created) log(`Загружены справочники: ${municipality}`);
+    if (opts.demo && opts.demo.count > 0) {
+      const [{ n }] = await query<{ n: number }>(em, 'SELECT count(*)::int AS n FROM appeal WHERE municipality_id = ?', [mun.id]);
+      if (n === 0) {
+        log(`Генерация демонстрационных обращений: ${opts.demo.count}…`);
+        const r = await loadDemo(em, mun.id, { count: opts.demo.count, seed: opts.demo.seed });
+        log(`Загружено ${r.appeals} обращений, ${r.events} событий за ${r.seconds.toFixed(1)} с`);
+      }
+    }
+
+    const apollo = await createApollo({ introspection: true });
+    const app = express();
+    app.disable('x-powered-by');
+    const webDir = path.join(repoRoot(), 'dist', 'web');
+    const municipalityInfo = readReference<{ code: string; name: string; center: [number, number] }>(municipality, 'municipality.json');
+    const ormRef = orm;
+
+    app.get('/healthz', async (_req, res) => {
+      try {
+        await ormRef.em.fork().execute('SELECT 1');
+        res.json({ status: 'ok' });
+      } catch {
+        res.status(503).json({ status: 'unavailable' });
+      }
+    });
+    app.get('/config.json', (_req, res) => {
+      res.json({
+        basemapStyleUrl: opts.basemapStyleUrl !== undefined ? opts.basemapStyleUrl : config.basemapStyleUrl,
+        municipality: { code: municipalityInfo.code, name: municipalityInfo.name, center: municipalityInfo.center, zoom: 12 },
+      });
+    });
+    // A browser asking for /graphql gets the offline GraphiQL; API clients get GraphQL.
+    app.get('/graphql', (req, res, next) => {
+      const graphiql = path.join(webDir, 'graphiql.html');
+      if (req.accepts(['application/json', 'text/html']) === 'text/html' && !req.query.query) {
+        if (fs.existsSync(graphiql)) return res.sendFile(graphiql);
+        return res.status(404).type('text/plain; charset=utf-8').send('GraphiQL не собран: выполните npm run build');
+      }
+      next();
+    });
+    app.use(
+      '/graphql',
+      express.json({ limit: '20mb' }),
+      expressMiddleware(apollo, { context: async () => createContext(ormRef, mun.id) }),
+    );
+    app.use(express.static(webDir, { index: 'index.html', maxAge: '1h' }));
+    app.use((_req, res) => res.status(404).type('text/plain; charset=utf-8').send('Не найдено'));
+    // Malformed JSON bodies and oversized requests: a clear 4xx, never a stack trace.
+    app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+      if (status === 500) console.error('[http] internal error', err);
+      const message = err.type === 'entity.too.large' ? 'Запрос слишком большой'
+        : err.type === 'entity.parse.failed' ? 'Тело запроса не является корректным JSON'
+        : status === 500 ? 'Внутренняя ошибка сервера' : (err.message ?? 'Ошибка запроса');
+      res.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });
+    });
+
+    const host = opts.host ?? config.host;
+    const server = await new Promise<import('node:http').Server>((resolve, reject) => {
+      const s = app.listen(opts.port ?? config.port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+    const port = (server.address() as AddressInfo).port;
+    const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    return {
+      url: `http://${publicHost}:${port}`,
+      orm,
+      municipalityId: mun.id,
+      databaseUrl: url,
+      embedded: !!embedded,
+      async close() {
+        await new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections?.();
+        await apollo.stop();
+        await ormRef.close(true);
+        await embedded?.stop();
+      },
+    };
+  } catch (e) {
+    await orm?.close(true).catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw e;
+  }
+}

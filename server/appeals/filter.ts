@@ -1,0 +1,141 @@
+import { Field, Float, ID, InputType } from 'type-graphql';
+import { InputError } from '../errors.js';
+import { Channel } from '../reference/entities.js';
+import { AppealStatus } from './entities.js';
+
+@InputType({ description: 'Прямоугольник на карте, EPSG:4326' })
+export class BBoxInput {
+  @Field(() => Float) minLon!: number;
+  @Field(() => Float) minLat!: number;
+  @Field(() => Float) maxLon!: number;
+  @Field(() => Float) maxLat!: number;
+}
+
+@InputType({ description: 'Не дальше radiusMeters метров от точки' })
+export class NearInput {
+  @Field(() => Float) lon!: number;
+  @Field(() => Float) lat!: number;
+  @Field(() => Float) radiusMeters!: number;
+}
+
+@InputType({ description: 'Отбор обращений; все условия соединяются через И' })
+export class AppealFilter {
+  @Field(() => ID, { nullable: true, description: 'Муниципальное образование (по умолчанию — основное)' }) municipalityId?: string;
+  @Field({ nullable: true, description: 'Поступило не раньше' }) from?: Date;
+  @Field({ nullable: true, description: 'Поступило раньше' }) to?: Date;
+  @Field(() => [ID], { nullable: true }) districtIds?: string[];
+  @Field(() => [ID], { nullable: true, description: 'Темы; тема-раздел включает все свои подтемы' }) themeIds?: string[];
+  @Field(() => [Channel], { nullable: true }) channels?: Channel[];
+  @Field(() => [AppealStatus], { nullable: true }) statuses?: AppealStatus[];
+  @Field(() => [ID], { nullable: true }) organizationIds?: string[];
+  @Field(() => BBoxInput, { nullable: true }) bbox?: BBoxInput;
+  @Field(() => NearInput, { nullable: true }) near?: NearInput;
+  @Field({ nullable: true, description: 'Полнотекстовый поиск по тексту и адресу (русская морфология)' }) text?: string;
+}
+
+/** A WHERE clause over `appeal a` with `?` placeholders, ready for em.execute. */
+export interface SqlWhere {
+  sql: string;
+  params: unknown[];
+}
+
+const MAX_IDS = 1000;
+const MAX_RADIUS_M = 100_000;
+const MAX_TEXT = 500;
+
+function checkLonLat(field: string, lon: number, lat: number) {
+  if (!Number.isFinite(lon) || lon < -180 || lon > 180) throw new InputError(`${field}`, `долгота ${lon} вне диапазона −180…180`);
+  if (!Number.isFinite(lat) || lat < -90 || lat > 90) throw new InputError(`${field}`, `широта ${lat} вне диапазона −90…90`);
+}
+
+export function parseIds(field: string, ids: string[] | undefined): number[] | undefined {
+  if (ids == null) return undefined;
+  if (ids.length > MAX_IDS) throw new InputError(field, `не более ${MAX_IDS} идентификаторов`);
+  return ids.map((v, i) => {
+    if (!/^\d{1,9}$/.test(v)) throw new InputError(`${field}[${i}]`, `неверный идентификатор «${String(v).slice(0, 40)}»`);
+    return Number(v);
+  });
+}
+
+/** Validated filter with numeric ids: what the SQL builder consumes. */
+export interface ParsedFilter {
+  municipalityId: number;
+  from?: Date;
+  to?: Date;
+  districtIds?: number[];
+  themeIds?: number[];
+  organizationIds?: number[];
+  channels?: Channel[];
+  statuses?: AppealStatus[];
+  bbox?: BBoxInput;
+  near?: NearInput;
+  text?: string;
+}
+
+/** Checks everything that can be checked without the database. */
+export function parseFilter(f: AppealFilter | undefined | null, defaultMunicipalityId: number, at = 'filter'): ParsedFilter {
+  const out: ParsedFilter = { municipalityId: defaultMunicipalityId };
+  if (!f) return out;
+  if (f.municipalityId != null) out.municipalityId = parseIds(`${at}.municipalityId`, [f.municipalityId])![0];
+  if (f.from && f.to && f.from > f.to) throw new InputError(`${at}.from`, 'начало периода позже его конца');
+  out.from = f.from;
+  out.to = f.to;
+  out.districtIds = parseIds(`${at}.districtIds`, f.districtIds);
+  out.themeIds = parseIds(`${at}.themeIds`, f.themeIds);
+  out.organizationIds = parseIds(`${at}.organizationIds`, f.organizationIds);
+  out.channels = f.channels;
+  out.statuses = f.statuses;
+  if (f.bbox) {
+    const b = f.bbox;
+    checkLonLat(`${at}.bbox.minLon`, b.minLon, b.minLat);
+    checkLonLat(`${at}.bbox.maxLon`, b.maxLon, b.maxLat);
+    if (b.minLon > b.maxLon) throw new InputError(`${at}.bbox.minLon`, 'minLon больше maxLon');
+    if (b.minLat > b.maxLat) throw new InputError(`${at}.bbox.minLat`, 'minLat больше maxLat');
+    out.bbox = b;
+  }
+  if (f.near) {
+    const n = f.near;
+    checkLonLat(`${at}.near`, n.lon, n.lat);
+    if (!Number.isFinite(n.radiusMeters) || n.radiusMeters <= 0)
+      throw new InputError(`${at}.near.radiusMeters`, `радиус должен быть больше нуля, получено ${n.radiusMeters}`);
+    if (n.radiusMeters > MAX_RADIUS_M) throw new InputError(`${at}.near.radiusMeters`, `радиус не более ${MAX_RADIUS_M} м`);
+    out.near = n;
+  }
+  if (f.text != null) {
+    const t = f.text.trim();
+    if (t.length > MAX_TEXT) throw new InputError(`${at}.text`, `строка поиска длиннее ${MAX_TEXT} символов`);
+    if (t) out.text = t;
+  }
+  return out;
+}
+
+/** Builds the WHERE clause (alias `a` for appeal). Values are always bound, never spliced. */
+export function filterSql(f: ParsedFilter): SqlWhere {
+  const parts: string[] = ['a.municipality_id = ?'];
+  const params: unknown[] = [f.municipalityId];
+  if (f.from) { parts.push('a.received_at >= ?'); params.push(f.from); }
+  if (f.to) { parts.push('a.received_at < ?'); params.push(f.to); }
+  if (f.districtIds) { parts.push('a.district_id = ANY(?::int[])'); params.push(f.districtIds); }
+  if (f.themeIds) {
+    // A theme includes its subthemes.
+    parts.push(`a.theme_id IN (WITH RECURSIVE sub AS (SELECT id FROM theme WHERE id = ANY(?::int[])
+                 UNION SELECT t.id FROM theme t JOIN sub ON t.parent_id = sub.id) SELECT id FROM sub)`);
+    params.push(f.themeIds);
+  }
+  if (f.organizationIds) { parts.push('a.organization_id = ANY(?::int[])'); params.push(f.organizationIds); }
+  if (f.channels) { parts.push('a.channel = ANY(?::text[])'); params.push(f.channels); }
+  if (f.statuses) { parts.push('a.status = ANY(?::text[])'); params.push(f.statuses); }
+  if (f.bbox) {
+    parts.push('a.point && ST_MakeEnvelope(?, ?, ?, ?, 4326)');
+    params.push(f.bbox.minLon, f.bbox.minLat, f.bbox.maxLon, f.bbox.maxLat);
+  }
+  if (f.near) {
+    // Index-friendly degree prefilter, then the exact distance on the spheroid.
+    const degrees = f.near.radiusMeters / (111_000 * Math.max(Math.cos((f.near.lat * Math.PI) / 180), 0.01)) * 1.1;
+    parts.push(`ST_DWithin(a.point, ST_SetSRID(ST_MakePoint(?, ?), 4326), ?)
+                AND ST_DWithin(a.point::geography, ST_SetSRID(ST_MakePoint(?, ?), 4326)::geography, ?)`);
+    params.push(f.near.lon, f.near.lat, degrees, f.near.lon, f.near.lat, f.near.radiusMeters);
+  }
+  if (f.text) { parts.push(`a.search @@ websearch_to_tsquery('russian', ?)`); params.push(f.text); }
+  return { sql: parts.join(' AND '), params };
+}

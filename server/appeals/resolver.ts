@@ -1,0 +1,126 @@
+import { Arg, Ctx, Field, FieldResolver, ID, Int, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import type { Context } from '../graphql/context.js';
+import { PageInfo } from '../graphql/relay.js';
+import { District, Organization, Theme } from '../reference/entities.js';
+import { Appeal, AppealEvent, AppealStatus } from './entities.js';
+import { AppealFilter, parseFilter, parseIds, type ParsedFilter } from './filter.js';
+import { AppealGroupBy, encodeCursor } from './service.js';
+
+registerEnumType(AppealGroupBy, { name: 'AppealGroupBy', description: 'Разрез для подсчёта обращений' });
+
+@ObjectType()
+export class AppealEdge {
+  @Field() cursor!: string;
+  @Field(() => Appeal) node!: Appeal;
+}
+
+@ObjectType({ description: 'Страница обращений (Relay connection)' })
+export class AppealConnection {
+  @Field(() => [AppealEdge]) edges!: AppealEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+  /** The filter, kept for totalCount (computed only when asked for). */
+  filter!: ParsedFilter;
+}
+
+@ObjectType({ description: 'Количество обращений в группе' })
+export class GroupCount {
+  @Field(() => ID, { nullable: true, description: 'Идентификатор или код группы; null — не определено' }) key!: string | null;
+  @Field() label!: string;
+  @Field(() => Int) count!: number;
+}
+
+@Resolver()
+export class AppealQueries {
+  @Query(() => AppealConnection, { description: 'Обращения, новые сначала; first ≤ 500' })
+  async appeals(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+    @Arg('filter', () => AppealFilter, { nullable: true }) filter?: AppealFilter,
+  ): Promise<AppealConnection> {
+    const f = parseFilter(filter, ctx.municipalityId);
+    await ctx.appeals.checkReferences(f);
+    const page = await ctx.appeals.page(f, first, after ?? undefined);
+    const edges = page.rows.map((node) => ({ cursor: encodeCursor(node.receivedAt, node.id), node }));
+    return {
+      edges,
+      filter: f,
+      pageInfo: {
+        hasNextPage: page.hasNextPage,
+        hasPreviousPage: page.hasPreviousPage,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
+  }
+
+  @Query(() => Appeal, { nullable: true })
+  async appeal(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
+    const [n] = parseIds('id', [id])!;
+    const [a] = await ctx.appeals.byIds([n]);
+    return a;
+  }
+
+  @Query(() => [GroupCount], { description: 'Количество обращений по районам, темам, каналам, статусам или исполнителям' })
+  async appealCounts(
+    @Ctx() ctx: Context,
+    @Arg('groupBy', () => AppealGroupBy) groupBy: AppealGroupBy,
+    @Arg('filter', () => AppealFilter, { nullable: true }) filter?: AppealFilter,
+  ) {
+    const f = parseFilter(filter, ctx.municipalityId);
+    await ctx.appeals.checkReferences(f);
+    return ctx.appeals.groupCounts(f, groupBy);
+  }
+
+  @Query(() => GraphQLJSONObject, { description: 'Точки обращений для карты: GeoJSON FeatureCollection (новые сначала)' })
+  async appealsGeoJSON(
+    @Ctx() ctx: Context,
+    @Arg('limit', () => Int, { defaultValue: 50_000 }) limit: number,
+    @Arg('filter', () => AppealFilter, { nullable: true }) filter?: AppealFilter,
+  ) {
+    const f = parseFilter(filter, ctx.municipalityId);
+    await ctx.appeals.checkReferences(f);
+    return ctx.appeals.points(f, limit);
+  }
+}
+
+@Resolver(() => AppealConnection)
+export class AppealConnectionFields {
+  @FieldResolver(() => Int, { description: 'Всего обращений по фильтру' })
+  totalCount(@Root() c: AppealConnection, @Ctx() ctx: Context) {
+    return ctx.appeals.count(c.filter);
+  }
+}
+
+@Resolver(() => Appeal)
+export class AppealFields {
+  @FieldResolver(() => District, { nullable: true })
+  district(@Root() a: Appeal, @Ctx() ctx: Context) {
+    return a.district ? ctx.loaders.district.load(a.district.id) : null;
+  }
+
+  @FieldResolver(() => Theme, { nullable: true })
+  theme(@Root() a: Appeal, @Ctx() ctx: Context) {
+    return a.theme ? ctx.loaders.theme.load(a.theme.id) : null;
+  }
+
+  @FieldResolver(() => Organization, { nullable: true, description: 'Ответственная организация' })
+  organization(@Root() a: Appeal, @Ctx() ctx: Context) {
+    return a.organization ? ctx.loaders.organization.load(a.organization.id) : null;
+  }
+
+  @FieldResolver(() => [AppealEvent], { description: 'Полная история изменений' })
+  events(@Root() a: Appeal, @Ctx() ctx: Context) {
+    return ctx.loaders.events.load(a.id);
+  }
+
+  @FieldResolver(() => Boolean, { description: 'Просрочено: срок прошёл, а ответа нет (или ответ дан после срока)' })
+  overdue(@Root() a: Appeal): boolean {
+    if (!a.dueAt) return false;
+    const done = a.answeredAt ?? (a.status === AppealStatus.REJECTED ? a.firstResponseAt : undefined);
+    return (done ?? new Date()) > a.dueAt;
+  }
+}
+
+export const appealResolvers = [AppealQueries, AppealConnectionFields, AppealFields] as const;

@@ -1,0 +1,42 @@
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { referenceEntities } from '../reference/entities.js';
+import { appealEntities } from '../appeals/entities.js';
+import { Migration20261127000001_init } from '../../db/migrations/Migration20261127000001_init.js';
+
+export const entities = [...referenceEntities, ...appealEntities];
+
+/** Migrations are listed explicitly so the same list runs from sources (tests) and from dist/. */
+export const migrationsList = [{ name: 'Migration20261127000001_init', class: Migration20261127000001_init }];
+
+export interface OrmOptions {
+  url: string;
+  /** The embedded backend is one Postgres session: one connection. */
+  embedded: boolean;
+  /** Called with every SQL statement (tests count statements with it). */
+  onQuery?: (sql: string) => void;
+  poolMax?: number;
+}
+
+export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
+  const config: Options = {
+    clientUrl: opts.url,
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false, silent: true },
+    pool: opts.embedded ? { min: 0, max: 1 } : { min: 0, max: opts.poolMax ?? 10 },
+    debug: opts.onQuery ? ['query'] : false,
+    logger: opts.onQuery ? (message: string) => opts.onQuery!(message) : undefined,
+    colors: false,
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    discovery: { warnWhenNoEntities: true },
+  };
+  const orm = await MikroORM.init(config);
+  return orm;
+}
+
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const done = await orm.getMigrator().up();
+  return done.map((m) => m.name);
+}

@@ -1,0 +1,123 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../db/sql.js';
+import { generateDemoAppeals, type DemoAppeal } from './generator.js';
+
+export interface DemoLoadReport { appeals: number; authors: number; events: number; seconds: number }
+
+const CHUNK = 10_000;
+
+async function allocateIds(em: EntityManager, table: string, n: number): Promise<number[]> {
+  if (n === 0) return [];
+  const rows = await query<{ id: number }>(em, 
+    `SELECT nextval(pg_get_serial_sequence(?, 'id'))::int AS id FROM generate_series(1, ?)`,
+    [table, n],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Loads `count` generated demo appeals (deterministic by seed) with their authors and
+ * event histories, in chunks, each chunk one transaction. Bulk SQL via unnest()
+ * (works on both backends; COPY FROM STDIN does not work through pglite-socket).
+ */
+export async function loadDemo(
+  em: EntityManager,
+  municipalityId: number,
+  opts: { count: number; seed?: number; onProgress?: (done: number, total: number) => void },
+): Promise<DemoLoadReport> {
+  const started = Date.now();
+  const themes = await query<{ id: number; code: string; organization_id: number | null }>(em, 
+    'SELECT id, code, organization_id FROM theme WHERE municipality_id = ?',
+    [municipalityId],
+  );
+  const themeByCode = new Map(themes.map((t) => [t.code, t]));
+  const authorIds = new Map<number, number>();
+  let chunk: DemoAppeal[] = [];
+  let appeals = 0;
+  let events = 0;
+
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const rows = chunk;
+    chunk = [];
+    await em.transactional(async (tem) => {
+      const fresh = [...new Map(rows.filter((r) => !authorIds.has(r.authorKey)).map((r) => [r.authorKey, r])).values()];
+      const newIds = await allocateIds(tem, 'appeal_author', fresh.length);
+      if (fresh.length) {
+        await query(tem, 
+          `INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url)
+           SELECT id, ?, kind, full_name, phone, email, profile_url
+             FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS t(id, kind, full_name, phone, email, profile_url)`,
+          [
+            municipalityId, newIds, fresh.map((r) => r.authorKind), fresh.map((r) => r.authorName),
+            fresh.map((r) => r.authorPhone), fresh.map((r) => r.authorEmail), fresh.map((r) => r.authorProfileUrl),
+          ],
+        );
+      }
+      const freshIds = new Map(fresh.map((f, i) => [f.authorKey, newIds[i]]));
+      const ids = await allocateIds(tem, 'appeal', rows.length);
+      const theme = rows.map((r) => {
+        const t = themeByCode.get(r.themeCode);
+        if (!t) throw new Error(`demo generator produced unknown theme code ${r.themeCode}`);
+        return t;
+      });
+      const iso = (d: Date | null) => (d ? d.toISOString() : null);
+      await query(tem, 
+        `INSERT INTO appeal (id, municipality_id, channel, external_id, received_at, author_kind, author_id, text, address, point,
+                             district_id, theme_id, organization_id, status, due_at, first_response_at, answered_at, answer_text, satisfaction)
+         SELECT t.id, ?, t.channel, t.external_id, t.received_at, t.author_kind, t.author_id, t.text, t.address, p.point,
+                (SELECT d.id FROM district d WHERE d.municipality_id = ? AND ST_Intersects(d.geom, p.point) ORDER BY d.id LIMIT 1),
+                t.theme_id, t.organization_id, t.status, t.due_at, t.first_response_at, t.answered_at, t.answer_text, t.satisfaction
+           FROM unnest(?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[], ?::text[], ?::text[], ?::float8[], ?::float8[],
+                       ?::int[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[], ?::smallint[])
+                AS t(id, channel, external_id, received_at, author_kind, author_id, text, address, lon, lat,
+                     theme_id, organization_id, status, due_at, first_response_at, answered_at, answer_text, satisfaction)
+          CROSS JOIN LATERAL (SELECT CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END AS point) p`,
+        [
+          municipalityId, municipalityId,
+          ids, rows.map((r) => r.channel), rows.map((r) => r.externalId), rows.map((r) => r.receivedAt.toISOString()),
+          rows.map((r) => r.authorKind), rows.map((r) => authorIds.get(r.authorKey) ?? freshIds.get(r.authorKey)),
+          rows.map((r) => r.text), rows.map((r) => r.address), rows.map((r) => r.lon), rows.map((r) => r.lat),
+          theme.map((t) => t.id), theme.map((t) => t.organization_id),
+          rows.map((r) => r.status), rows.map((r) => iso(r.dueAt)), rows.map((r) => iso(r.firstResponseAt)),
+          rows.map((r) => iso(r.answeredAt)), rows.map((r) => r.answerText), rows.map((r) => r.satisfaction),
+        ],
+      );
+      freshIds.forEach((id, key) => authorIds.set(key, id));
+
+      // Event history: creation, then every status transition, then the rating.
+      const ev = { appeal: [] as number[], at: [] as string[], actor: [] as string[], kind: [] as string[], from: [] as (string | null)[], to: [] as (string | null)[] };
+      const push = (appeal: number, at: Date, actor: string, kind: string, from: string | null, to: string | null) => {
+        ev.appeal.push(appeal); ev.at.push(at.toISOString()); ev.actor.push(actor); ev.kind.push(kind); ev.from.push(from); ev.to.push(to);
+      };
+      rows.forEach((r, i) => {
+        const id = ids[i];
+        push(id, r.receivedAt, `import:${r.channel}`, 'CREATED', null, 'NEW');
+        const respond = r.firstResponseAt ?? r.answeredAt ?? r.receivedAt;
+        if (r.status === 'REJECTED') { push(id, respond, 'demo', 'STATUS', 'NEW', 'REJECTED'); return; }
+        if (r.status === 'NEW') return;
+        push(id, respond, 'demo', 'STATUS', 'NEW', 'IN_PROGRESS');
+        if (r.status === 'IN_PROGRESS' || !r.answeredAt) return;
+        push(id, r.answeredAt, 'demo', 'ANSWER', null, 'ANSWERED');
+        push(id, r.answeredAt, 'demo', 'STATUS', 'IN_PROGRESS', 'ANSWERED');
+        if (r.status === 'CLOSED') push(id, new Date(r.answeredAt.getTime() + 3 * 86400_000), 'demo', 'STATUS', 'ANSWERED', 'CLOSED');
+        if (r.satisfaction != null) push(id, new Date(r.answeredAt.getTime() + 86400_000), 'demo', 'SATISFACTION', null, String(r.satisfaction));
+      });
+      await query(tem, 
+        `INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value)
+         SELECT ?, * FROM unnest(?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[])`,
+        [municipalityId, ev.appeal, ev.at, ev.actor, ev.kind, ev.from, ev.to],
+      );
+      events += ev.appeal.length;
+    });
+    appeals += rows.length;
+    opts.onProgress?.(appeals, opts.count);
+  };
+
+  for (const row of generateDemoAppeals({ count: opts.count, seed: opts.seed })) {
+    chunk.push(row);
+    if (chunk.length >= CHUNK) await flush();
+  }
+  await flush();
+  return { appeals, authors: authorIds.size, events, seconds: (Date.now() - started) / 1000 };
+}

@@ -1,0 +1,22 @@
+import 'reflect-metadata';
+import { buildSchema } from 'type-graphql';
+import { GraphQLDateTime } from 'graphql-scalars';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { referenceResolvers } from '../reference/resolver.js';
+import { appealResolvers } from '../appeals/resolver.js';
+
+let cached: Promise<GraphQLSchema> | undefined;
+
+export function getSchema(): Promise<GraphQLSchema> {
+  cached ??= buildSchema({
+    resolvers: [...referenceResolvers, ...appealResolvers],
+    scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
+    validate: false,
+  });
+  return cached;
+}
+
+/** The SDL committed as schema.graphql (sorted, so diffs are stable). */
+export async function schemaSdl(): Promise<string> {
+  return printSchema(lexicographicSortSchema(await getSchema())) + '\n';
+}

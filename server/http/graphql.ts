@@ -1,0 +1,34 @@
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { GraphQLFormattedError } from 'graphql';
+import type { Context } from '../graphql/context.js';
+import { getSchema } from '../graphql/schema.js';
+
+/** Error codes whose messages are meant for the user; everything else is logged and masked. */
+const USER_CODES = new Set([
+  'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
+]);
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const code = formatted.extensions?.code as string | undefined;
+  if (code && USER_CODES.has(code)) {
+    const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  // Internal errors may carry SQL or stack traces: log them, never send them.
+  console.error('[graphql] internal error', error);
+  return { message: 'Внутренняя ошибка сервера', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+export async function createApollo(opts: { introspection: boolean }): Promise<ApolloServer<Context>> {
+  const apollo = new ApolloServer<Context>({
+    schema: await getSchema(),
+    introspection: opts.introspection,
+    includeStacktraceInErrorResponses: false,
+    formatError,
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+  });
+  await apollo.start();
+  return apollo;
+}

@@ -1,0 +1,106 @@
+import { Arg, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import type { Geometry } from 'geojson';
+import type { Context } from '../graphql/context.js';
+import { parseIds } from '../appeals/filter.js';
+import { ChannelRef, District, Municipality, Organization, ThematicBlock, Theme } from './entities.js';
+import { importDistricts } from './districts.js';
+
+@ObjectType({ description: 'Итог загрузки границ районов' })
+export class DistrictImportReport {
+  @Field(() => Int, { description: 'Прочитано объектов' }) read!: number;
+  @Field(() => Int) inserted!: number;
+  @Field(() => Int) updated!: number;
+  @Field(() => Int, { description: 'Удалено районов, которых нет в файле (при replace)' }) removed!: number;
+  @Field(() => Int, { description: 'Обращений, у которых изменился район' }) appealsReassigned!: number;
+}
+
+function municipalityOf(ctx: Context, id?: string): number {
+  return id == null ? ctx.municipalityId : parseIds('municipalityId', [id])![0];
+}
+
+@Resolver()
+export class ReferenceQueries {
+  @Query(() => [Municipality])
+  municipalities(@Ctx() ctx: Context) {
+    return ctx.em.find(Municipality, {}, { orderBy: { id: 'asc' } });
+  }
+
+  @Query(() => [District], { description: 'Районы (микрорайоны, посёлки) с границами' })
+  districts(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string) {
+    return ctx.em.find(District, { municipality: municipalityOf(ctx, municipalityId) }, { orderBy: { name: 'asc' }, populate: ['geometry'] });
+  }
+
+  @Query(() => [Organization], { description: 'Администрация, отраслевые органы, подведомственные организации' })
+  organizations(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string) {
+    return ctx.em.find(Organization, { municipality: municipalityOf(ctx, municipalityId) }, { orderBy: { id: 'asc' } });
+  }
+
+  @Query(() => [ThematicBlock])
+  thematicBlocks(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string) {
+    return ctx.em.find(ThematicBlock, { municipality: municipalityOf(ctx, municipalityId) }, { orderBy: { id: 'asc' } });
+  }
+
+  @Query(() => [Theme], { description: 'Рубрикатор тем (дерево: parentId)' })
+  themes(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string) {
+    return ctx.em.find(Theme, { municipality: municipalityOf(ctx, municipalityId) }, { orderBy: { id: 'asc' } });
+  }
+
+  @Query(() => [ChannelRef])
+  channels(@Ctx() ctx: Context) {
+    return ctx.em.find(ChannelRef, {}, { orderBy: { code: 'asc' } });
+  }
+
+  @Mutation(() => DistrictImportReport, {
+    description: 'Заменяет или дополняет границы районов из GeoJSON FeatureCollection (properties: code, name, population, kind, approximate). Всё или ничего.',
+  })
+  importDistricts(
+    @Ctx() ctx: Context,
+    @Arg('featureCollection', () => GraphQLJSONObject) featureCollection: Record<string, unknown>,
+    @Arg('replace', { defaultValue: false, description: 'Удалить районы, которых нет в файле' }) replace: boolean,
+    @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string,
+  ) {
+    return importDistricts(ctx.em, municipalityOf(ctx, municipalityId), featureCollection, { replace });
+  }
+}
+
+@Resolver(() => District)
+export class DistrictFields {
+  @FieldResolver(() => GraphQLJSONObject, { description: 'GeoJSON MultiPolygon, EPSG:4326' })
+  geometry(@Root() d: District, @Ctx() ctx: Context): Geometry | Promise<Geometry | null> {
+    return d.geometry ?? ctx.loaders.districtGeometry.load(d.id);
+  }
+}
+
+@Resolver(() => Organization)
+export class OrganizationFields {
+  @FieldResolver(() => Organization, { nullable: true })
+  parent(@Root() o: Organization, @Ctx() ctx: Context) {
+    return o.parent ? ctx.loaders.organization.load(o.parent.id) : null;
+  }
+}
+
+@Resolver(() => Theme)
+export class ThemeFields {
+  @FieldResolver(() => ID, { nullable: true })
+  parentId(@Root() t: Theme) {
+    return t.parent?.id ?? null;
+  }
+
+  @FieldResolver(() => Theme, { nullable: true })
+  parent(@Root() t: Theme, @Ctx() ctx: Context) {
+    return t.parent ? ctx.loaders.theme.load(t.parent.id) : null;
+  }
+
+  @FieldResolver(() => ThematicBlock, { nullable: true })
+  block(@Root() t: Theme, @Ctx() ctx: Context) {
+    return t.block ? ctx.loaders.thematicBlock.load(t.block.id) : null;
+  }
+
+  @FieldResolver(() => Organization, { nullable: true, description: 'Ответственная организация по умолчанию' })
+  organization(@Root() t: Theme, @Ctx() ctx: Context) {
+    return t.organization ? ctx.loaders.organization.load(t.organization.id) : null;
+  }
+}
+
+export const referenceResolvers = [ReferenceQueries, DistrictFields, OrganizationFields, ThemeFields] as const;

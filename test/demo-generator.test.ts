@@ -1,0 +1,163 @@
+import { describe, it, expect } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { generateDemoAppeals, referenceDir, type DemoAppeal } from '../server/demo/generator.js';
+
+const dir = referenceDir();
+const read = <T>(f: string): T => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as T;
+
+interface Theme { code: string; parentCode: string | null; blockCode: string; organizationCode: string; keywords: string[] }
+interface Org { code: string; kind: string; parentCode: string | null }
+type Ring = number[][];
+interface Feature { properties: { code: string; name: string; population: number; approximate: boolean }; geometry: { type: string; coordinates: Ring[][] } }
+
+const themes = read<Theme[]>('themes.json');
+const orgs = read<Org[]>('organizations.json');
+const blocks = read<{ code: string }[]>('thematic_blocks.json');
+const districts = read<{ type: string; features: Feature[] }>('districts.geojson');
+const demo = read<{ themes: Record<string, unknown> }>('demo.json');
+const leafCodes = new Set(themes.filter((t) => !themes.some((c) => c.parentCode === t.code)).map((t) => t.code));
+
+function take(n: number, seed?: number): DemoAppeal[] {
+  const out: DemoAppeal[] = [];
+  for (const a of generateDemoAppeals({ count: n, seed })) out.push(a);
+  return out;
+}
+
+function pointInPolygon(x: number, y: number, poly: Ring[]): boolean {
+  let inside = false;
+  for (const ring of poly) {
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [xi, yi] = ring[i], [xj, yj] = ring[j];
+      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+  }
+  return inside;
+}
+
+const bbox = (() => {
+  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  for (const f of districts.features) for (const poly of f.geometry.coordinates) for (const ring of poly) for (const [x, y] of ring) {
+    minX = Math.min(minX, x); minY = Math.min(minY, y); maxX = Math.max(maxX, x); maxY = Math.max(maxY, y);
+  }
+  return { minX, minY, maxX, maxY };
+})();
+
+describe('Rubtsovsk reference data', () => {
+  it('districts.geojson is a valid, non-overlapping MultiPolygon collection', () => {
+    expect(districts.type).toBe('FeatureCollection');
+    expect(districts.features.length).toBeGreaterThanOrEqual(8);
+    expect(districts.features.length).toBeLessThanOrEqual(11);
+    for (const f of districts.features) {
+      expect(f.geometry.type).toBe('MultiPolygon');
+      expect(f.properties.approximate).toBe(true);
+      for (const poly of f.geometry.coordinates) {
+        for (const [k, ring] of poly.entries()) {
+          expect(ring.length).toBeGreaterThanOrEqual(4);
+          expect(ring[0]).toEqual(ring[ring.length - 1]);
+          let area2 = 0;
+          for (let i = 0; i + 1 < ring.length; i++) area2 += ring[i][0] * ring[i + 1][1] - ring[i + 1][0] * ring[i][1];
+          if (k === 0) expect(area2).toBeGreaterThan(0); // outer ring counter-clockwise
+          else expect(area2).toBeLessThan(0);
+        }
+      }
+    }
+    // overlap check on an offset grid of sample points
+    let covered = 0;
+    for (let x = bbox.minX + 0.00031; x < bbox.maxX; x += 0.0011) {
+      for (let y = bbox.minY + 0.00017; y < bbox.maxY; y += 0.0007) {
+        let hits = 0;
+        for (const f of districts.features) for (const poly of f.geometry.coordinates) if (pointInPolygon(x, y, poly)) hits++;
+        expect(hits).toBeLessThanOrEqual(1);
+        if (hits) covered++;
+      }
+    }
+    expect(covered).toBeGreaterThan(1000);
+    // real anchors
+    const central = districts.features.find((f) => f.properties.name === 'Центральный')!;
+    expect(pointInPolygon(81.21176, 51.51395, central.geometry.coordinates[0])).toBe(true);
+  });
+
+  it('populations sum to 146386', () => {
+    expect(districts.features.reduce((s, f) => s + f.properties.population, 0)).toBe(146386);
+  });
+
+  it('every code reference resolves', () => {
+    const orgCodes = new Set(orgs.map((o) => o.code));
+    const blockCodes = new Set(blocks.map((b) => b.code));
+    const themeCodes = new Set(themes.map((t) => t.code));
+    expect(orgs.filter((o) => o.kind === 'ADMINISTRATION')).toHaveLength(1);
+    for (const o of orgs) {
+      if (o.kind === 'ADMINISTRATION') expect(o.parentCode).toBeNull();
+      else expect(orgCodes.has(o.parentCode!)).toBe(true);
+      if (o.kind === 'FUNCTIONAL_BODY') expect(o.parentCode).toBe('admin');
+      if (o.kind === 'SUBORDINATE') expect(orgs.find((p) => p.code === o.parentCode)?.kind).toBe('FUNCTIONAL_BODY');
+    }
+    for (const t of themes) {
+      expect(orgCodes.has(t.organizationCode)).toBe(true);
+      expect(blockCodes.has(t.blockCode)).toBe(true);
+      if (t.parentCode !== null) expect(themeCodes.has(t.parentCode)).toBe(true);
+    }
+    for (const c of leafCodes) expect(demo.themes[c]).toBeDefined();
+    expect(Object.keys(demo.themes).every((c) => leafCodes.has(c))).toBe(true);
+  });
+});
+
+describe('demo appeal generator', () => {
+  it('is deterministic for a seed and differs between seeds', () => {
+    const a = take(1000, 7), b = take(1000, 7), c = take(1000, 8);
+    expect(a).toEqual(b);
+    expect(a.map((x) => x.text + x.receivedAt.toISOString())).not.toEqual(c.map((x) => x.text + x.receivedAt.toISOString()));
+  });
+
+  it('produces plausible rows', () => {
+    const rows = take(20_000);
+    expect(rows).toHaveLength(20_000);
+    const ids = new Set<string>();
+    let withPoint = 0;
+    for (const r of rows) {
+      expect(leafCodes.has(r.themeCode)).toBe(true);
+      const id = r.channel + '/' + r.externalId;
+      expect(ids.has(id)).toBe(false);
+      ids.add(id);
+      if (r.lon !== null && r.lat !== null) {
+        withPoint++;
+        expect(r.lon).toBeGreaterThanOrEqual(bbox.minX);
+        expect(r.lon).toBeLessThanOrEqual(bbox.maxX);
+        expect(r.lat).toBeGreaterThanOrEqual(bbox.minY);
+        expect(r.lat).toBeLessThanOrEqual(bbox.maxY);
+        expect(r.address).not.toBeNull();
+      }
+      expect(r.text).not.toContain('{address}');
+      expect(r.dueAt.getTime()).toBeGreaterThan(r.receivedAt.getTime());
+      if (r.answeredAt) expect(r.answeredAt.getTime()).toBeGreaterThanOrEqual(r.receivedAt.getTime());
+      if (r.satisfaction !== null) {
+        expect(r.satisfaction).toBeGreaterThanOrEqual(1);
+        expect(r.satisfaction).toBeLessThanOrEqual(5);
+        expect(['ANSWERED', 'CLOSED']).toContain(r.status);
+      }
+    }
+    expect(withPoint / rows.length).toBeGreaterThan(0.85);
+    for (let i = 1; i < rows.length; i++) expect(rows[i].receivedAt.getTime()).toBeGreaterThanOrEqual(rows[i - 1].receivedAt.getTime());
+  });
+
+  it('follows seasonality (heating in January vs July)', () => {
+    const jan = { all: 0, heat: 0 }, jul = { all: 0, heat: 0 };
+    for (const r of generateDemoAppeals({ count: 50_000 })) {
+      const month = new Date(r.receivedAt.getTime() + 7 * 3600_000).getUTCMonth();
+      const bucket = month === 0 ? jan : month === 6 ? jul : null;
+      if (!bucket) continue;
+      bucket.all++;
+      if (r.themeCode === 'gkh.heating') bucket.heat++;
+    }
+    expect(jan.all).toBeGreaterThan(0);
+    expect(jul.all).toBeGreaterThan(0);
+    expect(jan.heat / jan.all).toBeGreaterThan(jul.heat / jul.all);
+  });
+
+  it('generates 200 000 rows', () => {
+    let n = 0;
+    for (const _ of generateDemoAppeals({ count: 200_000, seed: 1 })) n++;
+    expect(n).toBe(200_000);
+  });
+});

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+// Vitest 5's reporter uses Map.groupBy (Node ≥ 21); this project runs on Node 20.
+if (!(Map as any).groupBy) {
+  (Map as any).groupBy = <K, V>(items: Iterable<V>, key: (v: V, i: number) => K) => {
+    const m = new Map<K, V[]>();
+    let i = 0;
+    for (const v of items) {
+      const k = key(v, i++);
+      const list = m.get(k);
+      if (list) list.push(v);
+      else m.set(k, [v]);
+    }
+    return m;
+  };
+}
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
+  },
+});

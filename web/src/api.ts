@@ -1,0 +1,209 @@
+// Minimal GraphQL client and the queries the map page needs.
+import type { FeatureCollection, MultiPolygon, Point, Polygon } from 'geojson';
+
+export type Channel = 'INCIDENT_MANAGEMENT' | 'POS' | 'SOCIAL' | 'MESSENGER' | 'DIRECT' | 'PUBLIC_DISCUSSION';
+export type AppealStatus = 'NEW' | 'IN_PROGRESS' | 'ANSWERED' | 'CLOSED' | 'REJECTED';
+export type AppealGroupBy = 'DISTRICT' | 'THEME' | 'CHANNEL' | 'STATUS' | 'ORGANIZATION';
+
+export interface AppConfig {
+  basemapStyleUrl: string | null;
+  municipality: { code: string; name: string; center: [number, number]; zoom: number };
+}
+
+export interface AppealFilter {
+  from?: string;
+  to?: string;
+  districtIds?: string[];
+  themeIds?: string[];
+  channels?: Channel[];
+  statuses?: AppealStatus[];
+  organizationIds?: string[];
+  bbox?: { minLon: number; minLat: number; maxLon: number; maxLat: number };
+  near?: { lon: number; lat: number; radiusMeters: number };
+  text?: string;
+}
+
+export interface District {
+  id: string;
+  code: string;
+  name: string;
+  kind: string | null;
+  population: number | null;
+  approximate: boolean | null;
+  geometry: MultiPolygon | Polygon | null;
+}
+
+export interface Theme {
+  id: string;
+  code: string;
+  name: string;
+  isLeaf: boolean;
+  parentId: string | null;
+}
+
+export interface AppealPointProps {
+  id: string;
+  themeId: string | null;
+  themeName: string | null;
+  status: AppealStatus;
+  channel: Channel;
+  receivedAt: string;
+  // Optional extras, used when the server includes them.
+  address?: string | null;
+  text?: string | null;
+}
+
+export type AppealPoints = FeatureCollection<Point, AppealPointProps>;
+
+export interface CountRow {
+  key: string | null;
+  label: string | null;
+  count: number;
+}
+
+export interface AppealNode {
+  id: string;
+  channel: Channel;
+  externalId: string | null;
+  receivedAt: string;
+  text: string | null;
+  address: string | null;
+  status: AppealStatus;
+  district: { id: string; name: string } | null;
+  theme: { id: string; name: string } | null;
+  organization: { id: string; name: string } | null;
+}
+
+export interface AppealPage {
+  totalCount: number;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  edges: { cursor: string; node: AppealNode }[];
+}
+
+interface GraphQLErrorShape {
+  message: string;
+  extensions?: { code?: string; field?: string };
+}
+
+/** An error whose message is already fit to show to the user (Russian framing added by the UI). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export async function fetchConfig(signal?: AbortSignal): Promise<AppConfig> {
+  let res: Response;
+  try {
+    res = await fetch('/config.json', { headers: { accept: 'application/json' }, credentials: 'same-origin', signal });
+  } catch {
+    throw new ApiError('сервер недоступен (не удалось получить /config.json)');
+  }
+  if (!res.ok) throw new ApiError(`не удалось получить настройки (HTTP ${res.status})`);
+  return (await res.json()) as AppConfig;
+}
+
+export async function gql<T>(query: string, variables: Record<string, unknown> = {}, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch('/graphql', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ query, variables }),
+      signal,
+    });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError('сервер недоступен');
+  }
+  let body: { data?: T; errors?: GraphQLErrorShape[] };
+  try {
+    body = await res.json();
+  } catch {
+    throw new ApiError(`неверный ответ сервера (HTTP ${res.status})`);
+  }
+  if (body.errors?.length) {
+    const first = body.errors[0];
+    const more = body.errors.length > 1 ? ` (и ещё ${body.errors.length - 1})` : '';
+    throw new ApiError(first.message + more, first.extensions?.code, first.extensions?.field);
+  }
+  if (!res.ok || !body.data) throw new ApiError(`запрос не выполнен (HTTP ${res.status})`);
+  return body.data;
+}
+
+/** JSON scalars may arrive as objects or, from some servers, as strings. */
+function asJson<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+export async function loadDistricts(signal?: AbortSignal): Promise<District[]> {
+  const data = await gql<{ districts: District[] }>(
+    `query Districts { districts { id code name kind population approximate geometry } }`,
+    {},
+    signal,
+  );
+  return data.districts.map((d) => ({ ...d, geometry: d.geometry ? asJson<MultiPolygon | Polygon>(d.geometry) : null }));
+}
+
+export async function loadThemes(signal?: AbortSignal): Promise<Theme[]> {
+  const data = await gql<{ themes: Theme[] }>(`query Themes { themes { id code name isLeaf parentId } }`, {}, signal);
+  return data.themes;
+}
+
+export async function loadPoints(filter: AppealFilter, limit: number, signal?: AbortSignal): Promise<AppealPoints> {
+  const data = await gql<{ appealsGeoJSON: unknown }>(
+    `query Points($filter: AppealFilter, $limit: Int) { appealsGeoJSON(filter: $filter, limit: $limit) }`,
+    { filter, limit },
+    signal,
+  );
+  const fc = asJson<AppealPoints | null>(data.appealsGeoJSON);
+  return fc && Array.isArray(fc.features) ? fc : { type: 'FeatureCollection', features: [] };
+}
+
+export async function loadCounts(filter: AppealFilter, groupBy: AppealGroupBy, signal?: AbortSignal): Promise<CountRow[]> {
+  const data = await gql<{ appealCounts: CountRow[] }>(
+    `query Counts($filter: AppealFilter, $groupBy: AppealGroupBy!) { appealCounts(filter: $filter, groupBy: $groupBy) { key label count } }`,
+    { filter, groupBy },
+    signal,
+  );
+  return data.appealCounts;
+}
+
+const APPEAL_FIELDS = `id channel externalId receivedAt text address status district { id name } theme { id name } organization { id name }`;
+
+export async function loadPage(filter: AppealFilter, first: number, after?: string, signal?: AbortSignal): Promise<AppealPage> {
+  const data = await gql<{ appeals: AppealPage }>(
+    `query Page($filter: AppealFilter, $first: Int, $after: String) { appeals(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { ${APPEAL_FIELDS} } } } }`,
+    { filter, first, after: after ?? null },
+    signal,
+  );
+  return data.appeals;
+}
+
+let singleAppealSupported = true;
+
+/**
+ * One appeal's details for the popup. Uses `appeal(id:)` when the schema has it; otherwise
+ * looks the appeal up by a tiny `near` filter around its point and picks it by id.
+ */
+export async function loadAppeal(id: string, lonLat: [number, number]): Promise<AppealNode | null> {
+  if (singleAppealSupported) {
+    try {
+      const data = await gql<{ appeal: AppealNode | null }>(`query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS} } }`, { id });
+      return data.appeal;
+    } catch (e) {
+      const code = (e as ApiError).code;
+      if (code && code !== 'GRAPHQL_VALIDATION_FAILED') throw e;
+      if (!code && !/appeal/i.test((e as Error).message)) throw e;
+      singleAppealSupported = false;
+    }
+  }
+  const page = await loadPage({ near: { lon: lonLat[0], lat: lonLat[1], radiusMeters: 3 } }, 50);
+  return page.edges.find((e) => e.node.id === id)?.node ?? null;
+}
