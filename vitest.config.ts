@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
 // Vitest 5's reporter uses Map.groupBy (Node ≥ 21); this project runs on Node 20.
@@ -16,6 +17,9 @@ if (!(Map as any).groupBy) {
 }
 
 export default defineConfig({
+  // Node resolves `graphql` to its CommonJS build (type-graphql and Apollo use it); Vite would
+  // pick the .mjs build for our sources, and two graphql instances cannot share a schema.
+  resolve: { alias: [{ find: /^graphql$/, replacement: createRequire(import.meta.url).resolve('graphql') }] },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],

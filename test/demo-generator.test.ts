@@ -113,32 +113,37 @@ describe('demo appeal generator', () => {
   it('produces plausible rows', () => {
     const rows = take(20_000);
     expect(rows).toHaveLength(20_000);
+    const problems: string[] = [];
     const ids = new Set<string>();
+    const authors = new Map<number, number>();
     let withPoint = 0;
-    for (const r of rows) {
-      expect(leafCodes.has(r.themeCode)).toBe(true);
-      const id = r.channel + '/' + r.externalId;
-      expect(ids.has(id)).toBe(false);
-      ids.add(id);
+    for (const [i, r] of rows.entries()) {
+      const bad = (why: string): void => { if (problems.length < 20) problems.push(`${r.externalId}: ${why}`); };
+      if (!leafCodes.has(r.themeCode)) bad('not a leaf theme ' + r.themeCode);
+      if (ids.has(r.externalId)) bad('duplicate id');
+      ids.add(r.externalId);
+      authors.set(r.authorKey, (authors.get(r.authorKey) ?? 0) + 1);
       if (r.lon !== null && r.lat !== null) {
         withPoint++;
-        expect(r.lon).toBeGreaterThanOrEqual(bbox.minX);
-        expect(r.lon).toBeLessThanOrEqual(bbox.maxX);
-        expect(r.lat).toBeGreaterThanOrEqual(bbox.minY);
-        expect(r.lat).toBeLessThanOrEqual(bbox.maxY);
-        expect(r.address).not.toBeNull();
+        if (r.lon < bbox.minX || r.lon > bbox.maxX || r.lat < bbox.minY || r.lat > bbox.maxY) bad('point outside the districts bbox');
+        if (r.address === null) bad('point without address');
       }
-      expect(r.text).not.toContain('{address}');
-      expect(r.dueAt.getTime()).toBeGreaterThan(r.receivedAt.getTime());
-      if (r.answeredAt) expect(r.answeredAt.getTime()).toBeGreaterThanOrEqual(r.receivedAt.getTime());
-      if (r.satisfaction !== null) {
-        expect(r.satisfaction).toBeGreaterThanOrEqual(1);
-        expect(r.satisfaction).toBeLessThanOrEqual(5);
-        expect(['ANSWERED', 'CLOSED']).toContain(r.status);
-      }
+      if (r.text.includes('{')) bad('unfilled placeholder');
+      if (r.dueAt <= r.receivedAt) bad('dueAt <= receivedAt');
+      if (r.answeredAt && r.answeredAt < r.receivedAt) bad('answered before received');
+      if (r.firstResponseAt && r.answeredAt && r.firstResponseAt > r.answeredAt) bad('first response after answer');
+      if ((r.status === 'ANSWERED' || r.status === 'CLOSED') !== (r.answerFormal !== null)) bad('answerFormal vs status');
+      if (r.satisfaction !== null && !(r.satisfaction >= 1 && r.satisfaction <= 5 && (r.status === 'ANSWERED' || r.status === 'CLOSED'))) bad('satisfaction');
+      if (i > 0 && r.receivedAt < rows[i - 1].receivedAt) bad('not chronological');
     }
+    expect(problems).toEqual([]);
     expect(withPoint / rows.length).toBeGreaterThan(0.85);
-    for (let i = 1; i < rows.length; i++) expect(rows[i].receivedAt.getTime()).toBeGreaterThanOrEqual(rows[i - 1].receivedAt.getTime());
+    const repeatShare = [...authors.values()].filter((n) => n > 1).length / authors.size;
+    expect(repeatShare).toBeGreaterThan(0.03);
+    const channels = new Set(rows.map((r) => r.channel));
+    expect(channels.size).toBe(6);
+    const statuses = new Set(rows.map((r) => r.status));
+    for (const st of ['NEW', 'IN_PROGRESS', 'ANSWERED', 'CLOSED', 'REJECTED']) expect(statuses.has(st as DemoAppeal['status'])).toBe(true);
   });
 
   it('follows seasonality (heating in January vs July)', () => {

@@ -2,12 +2,12 @@
 // the map page draws districts and appeals from the demo data, GraphiQL opens at /graphql,
 // and no request leaves the machine.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp } from '../server/app.js';
+import { freshDatabase, type FreshDatabase } from './helpers/backends.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -30,7 +30,7 @@ const HOOK_TIMEOUT = 240_000;
 let app: { url: string; close(): Promise<void> } | undefined;
 let browser: Browser | undefined;
 let context: BrowserContext | undefined;
-let dataDir: string | undefined;
+let db: FreshDatabase | undefined;
 let origin = '';
 const requests: string[] = [];
 const failedResponses: string[] = [];
@@ -49,8 +49,16 @@ describe('web client (browser)', () => {
       await build({ configFile: path.join(repoRoot, 'web/vite.config.ts'), logLevel: 'warn' });
     }
 
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-web-test-'));
-    app = await startApp({ dataDir, port: 0, demo: { count: 3000 } });
+    // Embedded backend in a fresh temp folder (a copy of the global-setup template when present).
+    db = await freshDatabase('embedded');
+    app = await startApp({
+      dataDir: db.dataDir,
+      host: '127.0.0.1',
+      port: 0,
+      demo: { count: 3000, seed: 11 },
+      basemapStyleUrl: null,
+      log: () => undefined,
+    });
     origin = new URL(app.url).origin;
 
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
@@ -66,7 +74,7 @@ describe('web client (browser)', () => {
     await context?.close().catch(() => undefined);
     await browser?.close().catch(() => undefined);
     await app?.close();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await db?.drop();
   }, HOOK_TIMEOUT);
 
   it('draws districts and appeals on the map, offline', { timeout: 240_000 }, async () => {

@@ -60,6 +60,8 @@ export function parseIds(field: string, ids: string[] | undefined): number[] | u
 /** Validated filter with numeric ids: what the SQL builder consumes. */
 export interface ParsedFilter {
   municipalityId: number;
+  /** The caller named the municipality (so it must be checked to exist). */
+  municipalityExplicit?: boolean;
   from?: Date;
   to?: Date;
   districtIds?: number[];
@@ -76,7 +78,10 @@ export interface ParsedFilter {
 export function parseFilter(f: AppealFilter | undefined | null, defaultMunicipalityId: number, at = 'filter'): ParsedFilter {
   const out: ParsedFilter = { municipalityId: defaultMunicipalityId };
   if (!f) return out;
-  if (f.municipalityId != null) out.municipalityId = parseIds(`${at}.municipalityId`, [f.municipalityId])![0];
+  if (f.municipalityId != null) {
+    out.municipalityId = parseIds(`${at}.municipalityId`, [f.municipalityId])![0];
+    out.municipalityExplicit = true;
+  }
   if (f.from && f.to && f.from > f.to) throw new InputError(`${at}.from`, 'начало периода позже его конца');
   out.from = f.from;
   out.to = f.to;

@@ -1,4 +1,6 @@
-import { Arg, Ctx, Field, FieldResolver, ID, Int, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, Info, Int, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { requestedFields } from '../graphql/selection.js';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { Context } from '../graphql/context.js';
 import { PageInfo } from '../graphql/relay.js';
@@ -21,6 +23,8 @@ export class AppealConnection {
   @Field(() => PageInfo) pageInfo!: PageInfo;
   /** The filter, kept for totalCount (computed only when asked for). */
   filter!: ParsedFilter;
+  /** The count, when started together with the page. */
+  total?: Promise<number>;
 }
 
 @ObjectType({ description: 'Количество обращений в группе' })
@@ -36,16 +40,24 @@ export class AppealQueries {
   async appeals(
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { defaultValue: 50 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after?: string,
-    @Arg('filter', () => AppealFilter, { nullable: true }) filter?: AppealFilter,
+    @Arg('after', () => String, { nullable: true }) after: string | undefined,
+    @Arg('filter', () => AppealFilter, { nullable: true }) filter: AppealFilter | undefined,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<AppealConnection> {
     const f = parseFilter(filter, ctx.municipalityId);
     await ctx.appeals.checkReferences(f);
-    const page = await ctx.appeals.page(f, first, after ?? undefined);
+    // The count runs beside the page (on its own connection where the pool has several).
+    const total = requestedFields(info, []).has('totalCount') ? ctx.appeals.count(f) : undefined;
+    total?.catch(() => undefined); // awaited by totalCount; avoid an unhandled rejection if the page fails first
+    const page = await ctx.appeals.page(f, first, after ?? undefined, requestedFields(info, ['edges', 'node']));
+    page.districts.forEach((d) => ctx.loaders.district.prime(d.id, d));
+    page.themes.forEach((t) => ctx.loaders.theme.prime(t.id, t));
+    page.organizations.forEach((o) => ctx.loaders.organization.prime(o.id, o));
     const edges = page.rows.map((node) => ({ cursor: encodeCursor(node.receivedAt, node.id), node }));
     return {
       edges,
       filter: f,
+      total,
       pageInfo: {
         hasNextPage: page.hasNextPage,
         hasPreviousPage: page.hasPreviousPage,
@@ -85,38 +97,40 @@ export class AppealQueries {
   }
 }
 
+// Roots are typed Readonly<…> so type-graphql passes them through instead of copying each
+// into a new entity instance (which costs ORM property setters on every field).
 @Resolver(() => AppealConnection)
 export class AppealConnectionFields {
   @FieldResolver(() => Int, { description: 'Всего обращений по фильтру' })
-  totalCount(@Root() c: AppealConnection, @Ctx() ctx: Context) {
-    return ctx.appeals.count(c.filter);
+  totalCount(@Root() c: Readonly<AppealConnection>, @Ctx() ctx: Context) {
+    return c.total ?? ctx.appeals.count(c.filter);
   }
 }
 
 @Resolver(() => Appeal)
 export class AppealFields {
   @FieldResolver(() => District, { nullable: true })
-  district(@Root() a: Appeal, @Ctx() ctx: Context) {
+  district(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
     return a.district ? ctx.loaders.district.load(a.district.id) : null;
   }
 
   @FieldResolver(() => Theme, { nullable: true })
-  theme(@Root() a: Appeal, @Ctx() ctx: Context) {
+  theme(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
     return a.theme ? ctx.loaders.theme.load(a.theme.id) : null;
   }
 
   @FieldResolver(() => Organization, { nullable: true, description: 'Ответственная организация' })
-  organization(@Root() a: Appeal, @Ctx() ctx: Context) {
+  organization(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
     return a.organization ? ctx.loaders.organization.load(a.organization.id) : null;
   }
 
   @FieldResolver(() => [AppealEvent], { description: 'Полная история изменений' })
-  events(@Root() a: Appeal, @Ctx() ctx: Context) {
+  events(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
     return ctx.loaders.events.load(a.id);
   }
 
   @FieldResolver(() => Boolean, { description: 'Просрочено: срок прошёл, а ответа нет (или ответ дан после срока)' })
-  overdue(@Root() a: Appeal): boolean {
+  overdue(@Root() a: Readonly<Appeal>): boolean {
     if (!a.dueAt) return false;
     const done = a.answeredAt ?? (a.status === AppealStatus.REJECTED ? a.firstResponseAt : undefined);
     return (done ?? new Date()) > a.dueAt;

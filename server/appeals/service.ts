@@ -3,6 +3,8 @@ import { query } from '../db/sql.js';
 import type { FeatureCollection, Point } from 'geojson';
 import { InputError } from '../errors.js';
 import { Appeal } from './entities.js';
+import type { District, Organization, Theme } from '../reference/entities.js';
+import { joinedColumns, joinedRow, rowToDistrict, rowToOrganization, rowToTheme } from '../reference/rows.js';
 import { filterSql, type ParsedFilter } from './filter.js';
 
 export const MAX_PAGE = 500;
@@ -20,6 +22,10 @@ export interface GroupCountRow { key: string | null; label: string; count: numbe
 
 export interface AppealPage {
   rows: Appeal[];
+  /** The page's districts, themes and organisations, read in the same statement (to prime the DataLoaders). */
+  districts: District[];
+  themes: Theme[];
+  organizations: Organization[];
   hasNextPage: boolean;
   hasPreviousPage: boolean;
 }
@@ -28,10 +34,73 @@ const STATUS_LABELS: Record<string, string> = {
   NEW: 'Новое', IN_PROGRESS: 'В работе', ANSWERED: 'Дан ответ', CLOSED: 'Закрыто', REJECTED: 'Отклонено',
 };
 
-/** Columns of `appeal a` as the entity maps them (geometry as GeoJSON, no tsvector). */
-const APPEAL_COLUMNS = `a.id, a.municipality_id, a.channel, a.external_id, a.received_at, a.author_kind, a.text, a.address,
-  ST_AsGeoJSON(a.point, 7)::json AS point, a.district_id, a.theme_id, a.organization_id, a.status, a.due_at,
-  a.first_response_at, a.answered_at, a.answer_text, a.satisfaction, a.created_at, a.updated_at`;
+/** Columns of `appeal a` by GraphQL field (geometry as GeoJSON); id and received_at are always read (cursor). */
+const FIELD_COLUMNS: Record<string, string[]> = {
+  municipality: ['a.municipality_id'],
+  channel: ['a.channel'],
+  externalId: ['a.external_id'],
+  authorKind: ['a.author_kind'],
+  text: ['a.text'],
+  address: ['a.address'],
+  point: ['ST_AsGeoJSON(a.point, 7)::json AS point'],
+  district: ['a.district_id'],
+  theme: ['a.theme_id'],
+  organization: ['a.organization_id'],
+  status: ['a.status'],
+  dueAt: ['a.due_at'],
+  firstResponseAt: ['a.first_response_at'],
+  answeredAt: ['a.answered_at'],
+  answerText: ['a.answer_text'],
+  satisfaction: ['a.satisfaction'],
+  overdue: ['a.status', 'a.due_at', 'a.first_response_at', 'a.answered_at'],
+  createdAt: ['a.created_at'],
+  updatedAt: ['a.updated_at'],
+};
+const ALL_FIELDS = Object.keys(FIELD_COLUMNS);
+
+/** The SELECT list for the requested fields (all of them when `fields` is absent). */
+function appealColumns(fields?: Set<string>): string {
+  const cols = new Set(['a.id', 'a.received_at']);
+  for (const f of fields ?? ALL_FIELDS) FIELD_COLUMNS[f]?.forEach((c) => cols.add(c));
+  return [...cols].join(', ');
+}
+
+type Row = Record<string, any>;
+
+/**
+ * Maps a row of appeal columns to a read-only Appeal (absent columns stay undefined). Deliberately not em.map(): ORM
+ * hydration costs about 1 ms per row, which dominated a page of 100 (see bench/).
+ * Relations are id-only references, resolved by the request's DataLoaders.
+ */
+export function rowToAppeal(r: Row): Appeal {
+  const a = {} as Appeal; // plain object: entity prototypes carry ORM setters (slow)
+  const ref = <T>(id: number | null): T | undefined => (id == null ? undefined : ({ id } as T));
+  // The ORM's driver returns timestamptz as text.
+  const date = (v: string | Date | null): Date | undefined => (v == null ? undefined : new Date(v));
+  Object.assign(a, {
+    id: r.id,
+    municipality: ref(r.municipality_id),
+    channel: r.channel,
+    externalId: r.external_id,
+    receivedAt: date(r.received_at)!,
+    authorKind: r.author_kind,
+    text: r.text,
+    address: r.address ?? undefined,
+    point: r.point ?? undefined,
+    district: ref(r.district_id),
+    theme: ref(r.theme_id),
+    organization: ref(r.organization_id),
+    status: r.status,
+    dueAt: date(r.due_at),
+    firstResponseAt: date(r.first_response_at),
+    answeredAt: date(r.answered_at),
+    answerText: r.answer_text ?? undefined,
+    satisfaction: r.satisfaction ?? undefined,
+    createdAt: date(r.created_at)!,
+    updatedAt: date(r.updated_at)!,
+  });
+  return a;
+}
 
 export function encodeCursor(receivedAt: Date, id: number): string {
   return Buffer.from(`${receivedAt.toISOString()}|${id}`).toString('base64url');
@@ -55,6 +124,7 @@ export class AppealService {
       ['organizationIds', 'organization', f.organizationIds],
     ];
     const present = lists.filter(([, , ids]) => ids && ids.length);
+    if (!present.length && !f.municipalityExplicit) return;
     const parts = [`SELECT 'municipalityId' AS field, ?::int AS id WHERE NOT EXISTS (SELECT 1 FROM municipality WHERE id = ?)`];
     const params: unknown[] = [f.municipalityId, f.municipalityId];
     for (const [field, table, ids] of present) {
@@ -69,7 +139,7 @@ export class AppealService {
   }
 
   /** A page in receivedAt-descending order, keyset-paginated. */
-  async page(f: ParsedFilter, first: number, after?: string): Promise<AppealPage> {
+  async page(f: ParsedFilter, first: number, after?: string, fields?: Set<string>): Promise<AppealPage> {
     if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw new InputError('first', `размер страницы от 0 до ${MAX_PAGE}`);
     const where = filterSql(f);
     let sql = where.sql;
@@ -79,13 +149,31 @@ export class AppealService {
       sql += ' AND (a.received_at, a.id) < (?, ?)';
       params.push(c.receivedAt, c.id);
     }
-    const rows = await query<Record<string, unknown>>(this.em, 
-      `SELECT ${APPEAL_COLUMNS} FROM appeal a WHERE ${sql} ORDER BY a.received_at DESC, a.id DESC LIMIT ?`,
+    // Relations asked for are read in the same statement and primed into the DataLoaders.
+    const joins = (([['district', 'd'], ['theme', 't'], ['organization', 'o']] as const).filter(([table]) => !fields || fields.has(table)));
+    const rows = await query<Row>(
+      this.em,
+      `SELECT ${appealColumns(fields)}${joins.map(([table, alias]) => `, ${joinedColumns(table, alias)}`).join('')}
+         FROM appeal a
+         ${joins.map(([table, alias]) => `LEFT JOIN ${table} ${alias} ON ${alias}.id = a.${table}_id`).join('\n         ')}
+        WHERE ${sql} ORDER BY a.received_at DESC, a.id DESC LIMIT ?`,
       [...params, first + 1],
     );
     const hasNextPage = rows.length > first;
+    const page = rows.slice(0, first);
+    const distinct = <T>(table: 'district' | 'theme' | 'organization', alias: string, map: (r: Row) => T) => {
+      const byId = new Map<number, Row>();
+      for (const r of page) {
+        const j = joinedRow(table, alias, r);
+        if (j) byId.set(j.id, j);
+      }
+      return [...byId.values()].map(map);
+    };
     return {
-      rows: rows.slice(0, first).map((r) => this.em.map(Appeal, r)),
+      rows: page.map(rowToAppeal),
+      districts: distinct('district', 'd', rowToDistrict),
+      themes: distinct('theme', 't', rowToTheme),
+      organizations: distinct('organization', 'o', rowToOrganization),
       hasNextPage,
       hasPreviousPage: !!after,
     };
@@ -98,8 +186,8 @@ export class AppealService {
   }
 
   async byIds(ids: readonly number[]): Promise<(Appeal | null)[]> {
-    const rows = await query<Record<string, unknown>>(this.em, `SELECT ${APPEAL_COLUMNS} FROM appeal a WHERE a.id = ANY(?::int[])`, [ids]);
-    const map = new Map(rows.map((r) => [Number(r.id), this.em.map(Appeal, r)]));
+    const rows = await query<Record<string, unknown>>(this.em, `SELECT ${appealColumns()} FROM appeal a WHERE a.id = ANY(?::int[])`, [ids]);
+    const map = new Map(rows.map((r) => [Number(r.id), rowToAppeal(r)]));
     return ids.map((id) => map.get(id) ?? null);
   }
 

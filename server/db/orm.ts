@@ -24,7 +24,7 @@ export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
     entities,
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false, silent: true },
-    pool: opts.embedded ? { min: 0, max: 1 } : { min: 0, max: opts.poolMax ?? 10 },
+    pool: opts.embedded ? { min: 0, max: 1 } : { min: 2, max: opts.poolMax ?? 10 },
     debug: opts.onQuery ? ['query'] : false,
     logger: opts.onQuery ? (message: string) => opts.onQuery!(message) : undefined,
     colors: false,

@@ -81,7 +81,7 @@ interface Polygon { rings: Float64Array[]; minX: number; minY: number; maxX: num
 interface Leaf {
   code: string; share: number; season: number[];
   hotspots: HotspotJson[]; hotspotCum: number[];
-  texts: string[]; textsNoAddress: string[];
+  texts: string[][]; textsNoAddress: string[][];   // templates split at '{address}'
   substantive: string[]; formal: string[];
   slowness: number; formalRate: number;
 }
@@ -137,7 +137,8 @@ function loadModel(): Model {
     const h = hashString(t.organizationCode);
     leaves.push({
       code: t.code, share: d.share, season: d.season, hotspots: d.hotspots, hotspotCum,
-      texts: d.texts, textsNoAddress: d.texts.filter((x) => !x.includes('{address}')),
+      texts: d.texts.map((x) => x.split('{address}', 2)),
+      textsNoAddress: (d.texts.some((x) => !x.includes('{address}')) ? d.texts.filter((x) => !x.includes('{address}')) : d.texts).map((x) => x.split('{address}', 2)),
       substantive: d.answers.filter((a) => !a.formal).map((a) => a.text),
       formal: d.answers.filter((a) => a.formal).map((a) => a.text),
       slowness: 0.7 + (h % 61) / 100,                 // per responsible organisation: 0.70..1.30
@@ -258,49 +259,56 @@ function nearestStreet(m: Model, lon: number, lat: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// PRNG
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// PRNG: mulberry32, inlined in DemoStream.rnd()
 
 // ---------------------------------------------------------------------------------------------
 // Generator
 
 const CHANNELS: DemoChannel[] = ['INCIDENT_MANAGEMENT', 'POS', 'SOCIAL', 'MESSENGER', 'DIRECT', 'PUBLIC_DISCUSSION'];
-const CHANNEL_CUM = [0.35, 0.65, 0.80, 0.90, 0.98, 1.0];
+/** Channel mix: ИМ 35%, ПОС 30%, social 15%, messengers 10%, direct 8%, public discussions 2%. */
+const CHANNEL_WEIGHTS = [0.35, 0.30, 0.15, 0.10, 0.08, 0.02];
 const CHANNEL_PREFIX: Record<DemoChannel, string> = {
   INCIDENT_MANAGEMENT: 'IM', POS: 'POS', SOCIAL: 'SOC', MESSENGER: 'MSG', DIRECT: 'DIR', PUBLIC_DISCUSSION: 'PD',
 };
-const LEGAL_SHARE: Record<DemoChannel, number> = {
-  INCIDENT_MANAGEMENT: 0.005, POS: 0.06, SOCIAL: 0.005, MESSENGER: 0.01, DIRECT: 0.15, PUBLIC_DISCUSSION: 0.2,
-};
-// Local hour-of-day profiles (cumulative after normalisation).
+const CHANNEL_PREFIX_BY_INDEX = CHANNELS.map((c) => CHANNEL_PREFIX[c]);
+/** Share of legal-entity authors per channel (by channel index). */
+const LEGAL_SHARE = [0.005, 0.06, 0.005, 0.01, 0.15, 0.2];
+// Local hour-of-day profiles (relative weights).
 const HOURS_DAY = [0.3, 0.2, 0.1, 0.1, 0.1, 0.3, 1, 2.5, 5, 7, 8, 8, 7, 7, 7.5, 7.5, 7, 6.5, 6, 5.5, 5, 4, 2.5, 1];
 const HOURS_WORK = [0, 0, 0, 0, 0, 0, 0, 0.3, 2, 8, 9, 9, 6, 4, 8, 8, 7, 5, 1, 0.3, 0.1, 0, 0, 0];
-function cumulative(w: number[]): Float64Array {
-  const c = new Float64Array(w.length);
-  let acc = 0;
-  w.forEach((x, i) => { acc += x; c[i] = acc; });
-  for (let i = 0; i < c.length; i++) c[i] /= acc;
-  return c;
+interface HourTables { cdf: Float64Array; chanCum: Float64Array[] }
+/**
+ * Receipt time within a local day: a mixture over channels of hour-of-day profiles (letters and visits in
+ * working hours, the rest over the waking day). cdf[h] = share of the day's volume before hour h (cdf[24] = 1);
+ * chanCum[h] = cumulative channel weights for a message received during hour h.
+ */
+function hourTables(weekend: boolean): HourTables {
+  const w = CHANNEL_WEIGHTS.slice();
+  if (weekend) { w[1] += w[4] * 0.7; w[4] *= 0.3; }   // few letters/visits on weekends: moved to ПОС
+  const norm = (a: number[]): number[] => { const t = a.reduce((x, y) => x + y, 0); return a.map((x) => x / t); };
+  const day = norm(HOURS_DAY), work = norm(HOURS_WORK);
+  const cdf = new Float64Array(25);
+  const chanCum: Float64Array[] = [];
+  for (let h = 0; h < 24; h++) {
+    const c = new Float64Array(w.length);
+    let acc = 0;
+    for (let k = 0; k < w.length; k++) { acc += w[k] * (k === 4 ? work[h] : day[h]); c[k] = acc; }
+    chanCum.push(c);
+    cdf[h + 1] = cdf[h] + acc;
+  }
+  return { cdf, chanCum };
 }
-const HOURS_DAY_CUM = cumulative(HOURS_DAY);
-const HOURS_WORK_CUM = cumulative(HOURS_WORK);
+const HOURS_WEEKDAY = hourTables(false);
+const HOURS_WEEKEND = hourTables(true);
 const EMAIL_DOMAINS = ['mail.ru', 'yandex.ru', 'gmail.com', 'rambler.ru', 'bk.ru'];
 
-interface Author {
-  key: number; kind: 'CITIZEN' | 'LEGAL_ENTITY';
-  fullName: string; shortName: string;
-  phone: string | null; email: string | null; profileUrl: string | null;
-  homeLon: number; homeLat: number; hasHome: boolean;
+interface LegalEntity { key: number; name: string; phone: string; email: string }
+
+/** 32-bit integer hash (used to derive stable citizen attributes from the author key). */
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
 }
 
 function pickCum(cum: ArrayLike<number>, r: number): number {
@@ -313,6 +321,8 @@ function pickCum(cum: ArrayLike<number>, r: number): number {
 function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
+const DIGITS2 = Array.from({ length: 100 }, (_, i) => pad(i, 2));
+const DIGITS3 = Array.from({ length: 1000 }, (_, i) => pad(i, 3));
 
 export function* generateDemoAppeals(opts: DemoOptions): Generator<DemoAppeal> {
   const count = Math.max(0, Math.floor(opts.count));
@@ -320,253 +330,336 @@ export function* generateDemoAppeals(opts: DemoOptions): Generator<DemoAppeal> {
   const toMs = (opts.to ?? new Date(Date.UTC(2026, 10, 28) - LOCAL_OFFSET_MS)).getTime();
   if (!(toMs > fromMs)) throw new Error('DemoOptions: "to" must be after "from"');
   if (count === 0) return;
-  const m = loadModel();
-  let seed = (opts.seed ?? 42) >>> 0;
-  seed = Math.imul(seed ^ (seed >>> 16), 0x45d9f3b) ^ 0x9e3779b9;
-  const rnd = mulberry32(seed);
-  const nowMs = toMs;
+  const stream = new DemoStream(loadModel(), count, (opts.seed ?? 42) >>> 0, fromMs, toMs);
+  while (stream.hasMore()) {
+    const n = stream.beginDay();
+    for (let i = 0; i < n; i++) yield stream.row(i);
+  }
+}
 
-  let spare: number | null = null;
-  const gauss = (): number => {
-    if (spare !== null) { const s = spare; spare = null; return s; }
-    let u = 0;
-    while (u === 0) u = rnd();
-    const v = rnd();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
-  const pick = <T>(a: T[]): T => a[Math.floor(rnd() * a.length)];
+/** The generator's state; plain methods (not closures inside a generator) so that V8 optimises the hot path. */
+class DemoStream {
+  private readonly m: Model;
+  private readonly count: number;
+  private readonly fromMs: number;
+  private readonly toMs: number;
+  private readonly firstDay: number;
+  private readonly nDays: number;
+  private readonly dayCum: Float64Array;
+  private readonly salt: number;
+  private readonly legal: LegalEntity[];
+  // PRNG (mulberry32) and Box–Muller spare
+  private a: number;
+  private spare = 0;
+  private hasSpare = false;
+  // last drawn point
+  private px = 0;
+  private py = 0;
+  // pool of recent citizen authors, for repeat appeals
+  private static readonly POOL = 20_000;
+  private readonly poolKey = new Int32Array(DemoStream.POOL);
+  private readonly poolHomeLon = new Float64Array(DemoStream.POOL);
+  private readonly poolHomeLat = new Float64Array(DemoStream.POOL);
+  private readonly poolHasHome = new Uint8Array(DemoStream.POOL);
+  private poolSize = 0;
+  private poolNext = 0;
+  private nextCitizenKey = 1000;
+  // progress
+  private readonly counters = [0, 0, 0, 0, 0, 0];
+  private emitted = 0;
+  private day = 0;
+  // state of the current day
+  private dayTimes = new Float64Array(0);
+  private dayMonth = 0;
+  private dayHours: HourTables = HOURS_WEEKDAY;
+  private incidentLeaf = -1;
+  private incLon = 0;
+  private incLat = 0;
 
-  // --- days and their expected volumes
-  const firstDay = Math.floor((fromMs + LOCAL_OFFSET_MS) / DAY_MS);
-  const lastDay = Math.floor((toMs - 1 + LOCAL_OFFSET_MS) / DAY_MS);
-  const nDays = lastDay - firstDay + 1;
-  const dayCum = new Float64Array(nDays);
-  let acc = 0;
-  for (let i = 0; i < nDays; i++) {
-    const localMidnight = (firstDay + i) * DAY_MS;
-    const start = localMidnight - LOCAL_OFFSET_MS;
-    const covered = (Math.min(toMs, start + DAY_MS) - Math.max(fromMs, start)) / DAY_MS;
-    const d = new Date(localMidnight);
-    const wd = d.getUTCDay();
-    const weekday = wd === 0 ? 0.6 : wd === 6 ? 0.7 : 1;
-    const trend = 1 + (0.3 * i) / Math.max(1, nDays);
-    acc += m.monthTotal[d.getUTCMonth()] * weekday * trend * Math.max(0, covered);
-    dayCum[i] = acc;
+  constructor(m: Model, count: number, seed: number, fromMs: number, toMs: number) {
+    this.m = m; this.count = count; this.fromMs = fromMs; this.toMs = toMs;
+    const s = (Math.imul(seed ^ (seed >>> 16), 0x45d9f3b) ^ 0x9e3779b9) >>> 0;
+    this.a = s;
+    this.salt = mix32(s ^ 0x5bd1e995);
+    this.legal = m.demo.legalEntities.map((name, i) => ({
+      key: i + 1, name,
+      phone: `+7 38557 ${2 + (i % 7)}-${pad((i * 37) % 100, 2)}-${pad((i * 53 + 11) % 100, 2)}`,
+      email: `office${i + 1}@${i % 2 ? 'mail.ru' : 'yandex.ru'}`,
+    }));
+    // days and their relative volumes: month (theme seasonality), weekday, slow growth trend, covered part of the day
+    this.firstDay = Math.floor((fromMs + LOCAL_OFFSET_MS) / DAY_MS);
+    const lastDay = Math.floor((toMs - 1 + LOCAL_OFFSET_MS) / DAY_MS);
+    this.nDays = lastDay - this.firstDay + 1;
+    this.dayCum = new Float64Array(this.nDays);
+    let acc = 0;
+    for (let i = 0; i < this.nDays; i++) {
+      const localMidnight = (this.firstDay + i) * DAY_MS;
+      const start = localMidnight - LOCAL_OFFSET_MS;
+      const covered = (Math.min(toMs, start + DAY_MS) - Math.max(fromMs, start)) / DAY_MS;
+      const d = new Date(localMidnight);
+      const wd = d.getUTCDay();
+      const weekday = wd === 0 ? 0.6 : wd === 6 ? 0.7 : 1;
+      const trend = 1 + (0.3 * i) / Math.max(1, this.nDays);
+      acc += m.monthTotal[d.getUTCMonth()] * weekday * trend * Math.max(0, covered);
+      this.dayCum[i] = acc;
+    }
   }
 
-  // --- authors
-  const legal: Author[] = m.demo.legalEntities.map((name, i) => ({
-    key: i + 1, kind: 'LEGAL_ENTITY', fullName: name, shortName: name,
-    phone: `+7 38557 ${pad(2 + (i % 7), 1)}-${pad((i * 37) % 100, 2)}-${pad((i * 53 + 11) % 100, 2)}`,
-    email: `office${i + 1}@${i % 2 ? 'mail.ru' : 'yandex.ru'}`, profileUrl: null, homeLon: 0, homeLat: 0, hasHome: false,
-  }));
-  const POOL = 20_000;
-  const pool: Author[] = [];
-  let poolNext = 0;
-  let nextCitizenKey = 1000;
-  const newCitizen = (): Author => {
-    const female = rnd() < 0.55;
-    const names = female ? m.demo.authors.female : m.demo.authors.male;
-    const li = Math.floor(rnd() * names.last.length);
-    const first = pick(names.first), last = names.last[li], patr = pick(names.patronymic);
-    const key = nextCitizenKey++;
-    const hasPhone = rnd() < 0.85, hasEmail = rnd() < 0.55;
-    const latin = (female ? m.surnameLatin.female : m.surnameLatin.male)[li];
-    const netR = rnd();
-    const profileUrl = netR < 0.6 ? `https://vk.com/id${100_000_000 + ((key * 7919) % 800_000_000)}`
-      : netR < 0.8 ? `https://ok.ru/profile/${500_000_000_000 + key * 131}` : `https://t.me/${latin}_${key % 997}`;
-    const a: Author = {
-      key, kind: 'CITIZEN', fullName: `${last} ${first} ${patr}`, shortName: `${first} ${last}`,
-      phone: hasPhone ? `+7 9${pad(Math.floor(rnd() * 100), 2)} ${pad(Math.floor(rnd() * 1000), 3)}-${pad(Math.floor(rnd() * 100), 2)}-${pad(Math.floor(rnd() * 100), 2)}` : null,
-      email: hasEmail ? `${latin}${key % 1000}@${EMAIL_DOMAINS[key % EMAIL_DOMAINS.length]}` : null,
-      profileUrl, homeLon: 0, homeLat: 0, hasHome: false,
-    };
-    if (pool.length < POOL) pool.push(a); else pool[poolNext] = a;
-    poolNext = (poolNext + 1) % POOL;
-    return a;
-  };
+  hasMore(): boolean {
+    return this.emitted < this.count && this.day < this.nDays;
+  }
 
-  // --- points
-  let px = 0, py = 0;
-  const uniformPoint = (): void => {
+  private rnd(): number {
+    this.a = (this.a + 0x6d2b79f5) >>> 0;
+    let t = this.a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  private gauss(): number {
+    if (this.hasSpare) { this.hasSpare = false; return this.spare; }
+    let u = 0;
+    while (u === 0) u = this.rnd();
+    const v = this.rnd();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    this.hasSpare = true;
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  private pickIndex(n: number): number {
+    return Math.floor(this.rnd() * n);
+  }
+
+  private uniformPoint(): void {
+    const m = this.m;
     for (let tries = 0; tries < 200; tries++) {
-      const x = m.minX + rnd() * (m.maxX - m.minX), y = m.minY + rnd() * (m.maxY - m.minY);
-      if (insideCity(m, x, y)) { px = x; py = y; return; }
+      const x = m.minX + this.rnd() * (m.maxX - m.minX), y = m.minY + this.rnd() * (m.maxY - m.minY);
+      if (insideCity(m, x, y)) { this.px = x; this.py = y; return; }
     }
-    px = 81.21; py = 51.515;
-  };
-  const aroundPoint = (lon: number, lat: number, sigmaM: number): void => {
+    this.px = 81.21; this.py = 51.515;
+  }
+
+  private aroundPoint(lon: number, lat: number, sigmaM: number): void {
     for (let tries = 0; tries < 5; tries++) {
-      const x = lon + (gauss() * sigmaM) / M_PER_DEG_LON, y = lat + (gauss() * sigmaM) / M_PER_DEG_LAT;
-      if (insideCity(m, x, y)) { px = x; py = y; return; }
+      const x = lon + (this.gauss() * sigmaM) / M_PER_DEG_LON, y = lat + (this.gauss() * sigmaM) / M_PER_DEG_LAT;
+      if (insideCity(this.m, x, y)) { this.px = x; this.py = y; return; }
     }
-    uniformPoint();
-  };
-  const themePoint = (leaf: Leaf): void => {
-    if (rnd() < 0.25 || leaf.hotspots.length === 0) { uniformPoint(); return; }
-    const h = leaf.hotspots[pickCum(leaf.hotspotCum, rnd())];
-    aroundPoint(h.lon, h.lat, h.radiusM / 2);
-  };
-  const addressAt = (lon: number, lat: number): string => {
+    this.uniformPoint();
+  }
+
+  /** ~75% around the theme's hotspots (Gaussian, sigma = radius/2), ~25% uniformly over the districts. */
+  private themePoint(leaf: Leaf): void {
+    if (this.rnd() < 0.25 || leaf.hotspots.length === 0) { this.uniformPoint(); return; }
+    const h = leaf.hotspots[pickCum(leaf.hotspotCum, this.rnd())];
+    this.aroundPoint(h.lon, h.lat, h.radiusM / 2);
+  }
+
+  private addressAt(lon: number, lat: number): string {
+    const m = this.m;
     const k = nearestStreet(m, lon, lat);
     const s = m.streets[m.grid.street[k]];
-    const span = s.to - s.from;
-    let n = s.from + Math.round(m.grid.t[k] * span) + 2 * Math.floor(rnd() * 5 - 2);
+    let n = s.from + Math.round(m.grid.t[k] * (s.to - s.from)) + 2 * Math.floor(this.rnd() * 5 - 2);
     const odd = m.grid.side[k] > 0;
     if ((n % 2 === 1) !== odd) n += 1;
     if (n > s.to) n -= 2;
     if (n < 1) n = odd ? 1 : 2;
-    const r = rnd();
+    const r = this.rnd();
     const suffix = r < 0.03 ? 'а' : r < 0.045 ? 'б' : r < 0.06 ? '/1' : '';
-    return `${s.name}, ${n}${suffix}`;
-  };
+    return s.name + ', ' + n + suffix;
+  }
 
-  // --- per-channel counters and the day loop
-  const counters = new Array<number>(CHANNELS.length).fill(0);
-  let emitted = 0;
-  const dayRows: DemoAppeal[] = [];
-  const total = dayCum[nDays - 1];
-
-  for (let di = 0; di < nDays; di++) {
-    const target = di === nDays - 1 ? count : Math.round((count * dayCum[di]) / total);
-    const n = target - emitted;
-    if (n <= 0) continue;
-    const localMidnight = (firstDay + di) * DAY_MS;
+  /**
+   * Prepares the next local day: its number of rows and their receipt times, drawn already sorted
+   * (sorted uniforms from normalised exponential spacings, mapped through the hour-profile CDF).
+   */
+  beginDay(): number {
+    const m = this.m;
+    const di = this.day++;
+    const target = di === this.nDays - 1 ? this.count : Math.round((this.count * this.dayCum[di]) / this.dayCum[this.nDays - 1]);
+    const n = Math.max(0, target - this.emitted);
+    this.emitted = Math.max(this.emitted, target);
+    if (n === 0) return 0;
+    const localMidnight = (this.firstDay + di) * DAY_MS;
     const dayStart = localMidnight - LOCAL_OFFSET_MS;
-    const winStart = Math.max(fromMs, dayStart), winEnd = Math.min(toMs, dayStart + DAY_MS);
-    const month = new Date(localMidnight).getUTCMonth();
-    const weekend = ((new Date(localMidnight).getUTCDay() + 6) % 7) >= 5;
+    const date = new Date(localMidnight);
+    this.dayMonth = date.getUTCMonth();
+    const wd = date.getUTCDay();
+    const hours = (this.dayHours = wd === 0 || wd === 6 ? HOURS_WEEKEND : HOURS_WEEKDAY);
 
     // an occasional local incident (pipe burst, outage, dump fire...) concentrates part of the day's flow
-    let incidentLeaf = -1, incLon = 0, incLat = 0;
-    if (rnd() < 0.03) {
-      incidentLeaf = pickCum(m.monthCum[month], rnd());
-      const leaf = m.leaves[incidentLeaf];
+    this.incidentLeaf = -1;
+    if (this.rnd() < 0.03) {
+      const li = pickCum(m.monthCum[this.dayMonth], this.rnd());
+      const leaf = m.leaves[li];
       if (leaf.hotspots.length > 0) {
-        const h = leaf.hotspots[pickCum(leaf.hotspotCum, rnd())];
-        aroundPoint(h.lon, h.lat, h.radiusM);
-      } else uniformPoint();
-      incLon = px; incLat = py;
+        const h = leaf.hotspots[pickCum(leaf.hotspotCum, this.rnd())];
+        this.aroundPoint(h.lon, h.lat, h.radiusM);
+      } else this.uniformPoint();
+      this.incidentLeaf = li; this.incLon = this.px; this.incLat = this.py;
     }
 
-    dayRows.length = 0;
-    for (let r = 0; r < n; r++) {
-      let ci = pickCum(CHANNEL_CUM, rnd());
-      if (weekend && ci === 4 && rnd() < 0.7) ci = 1; // few letters/visits on weekends
-      const channel = CHANNELS[ci];
+    // CDF range covered by the [from, to) window within this day
+    const cdfAt = (ms: number): number => {
+      const x = Math.min(24, Math.max(0, (ms - dayStart) / HOUR_MS));
+      const h = Math.min(23, Math.floor(x));
+      return hours.cdf[h] + (hours.cdf[h + 1] - hours.cdf[h]) * (x - h);
+    };
+    const lo = cdfAt(Math.max(this.fromMs, dayStart)), hi = cdfAt(Math.min(this.toMs, dayStart + DAY_MS));
+    if (this.dayTimes.length < n) this.dayTimes = new Float64Array(Math.max(n, 2 * this.dayTimes.length));
+    const times = this.dayTimes;
+    let sum = 0;
+    for (let i = 0; i < n; i++) { sum -= Math.log(1 - this.rnd()); times[i] = sum; }
+    sum -= Math.log(1 - this.rnd());
+    let h = 0;
+    const cdf = hours.cdf;
+    for (let i = 0; i < n; i++) {
+      const v = lo + (hi - lo) * (times[i] / sum);
+      while (h < 23 && v >= cdf[h + 1]) h++;
+      const width = cdf[h + 1] - cdf[h];
+      const frac = width > 0 ? (v - cdf[h]) / width : 0;
+      times[i] = dayStart + Math.floor((h + Math.min(frac, 0.9999999)) * HOUR_MS);
+    }
+    return n;
+  }
 
-      // theme
-      const incident = incidentLeaf >= 0 && channel !== 'PUBLIC_DISCUSSION' && rnd() < 0.3;
-      let li: number;
-      if (incident) li = incidentLeaf;
-      else if (channel === 'PUBLIC_DISCUSSION') li = pickCum(m.monthCumPd[month], rnd());
-      else li = pickCum(m.monthCum[month], rnd());
-      const leaf = m.leaves[li];
+  /** Row i (0-based, chronological) of the current day. */
+  row(i: number): DemoAppeal {
+    const m = this.m;
+    const nowMs = this.toMs;
+    const month = this.dayMonth;
+    const { male, female } = m.demo.authors;
+    const P = DemoStream.POOL;
+    const incidentLeaf = this.incidentLeaf, incLon = this.incLon, incLat = this.incLat;
+    const t = this.dayTimes[i];
+    const hour = Math.min(23, Math.floor((((t + LOCAL_OFFSET_MS) % DAY_MS) + DAY_MS) % DAY_MS / HOUR_MS));
+    const ci = pickCum(this.dayHours.chanCum[hour], this.rnd());
+    const channel = CHANNELS[ci];
 
-      // time
-      const hoursCum = channel === 'DIRECT' ? HOURS_WORK_CUM : HOURS_DAY_CUM;
-      let t = -1;
-      for (let tries = 0; tries < 8; tries++) {
-        const h = pickCum(hoursCum, rnd());
-        const cand = dayStart + h * HOUR_MS + Math.floor(rnd() * HOUR_MS);
-        if (cand >= winStart && cand < winEnd) { t = cand; break; }
+    // theme
+    const incident = incidentLeaf >= 0 && ci !== 5 && this.rnd() < 0.3;
+    let li: number;
+    if (incident) li = incidentLeaf;
+    else if (ci === 5) li = pickCum(m.monthCumPd[month], this.rnd());
+    else li = pickCum(m.monthCum[month], this.rnd());
+    const leaf = m.leaves[li];
+
+    // author
+    let le: LegalEntity | null = null, slot = -1, authorKey: number;
+    if (this.rnd() < LEGAL_SHARE[ci]) { le = this.legal[this.pickIndex(this.legal.length)]; authorKey = le.key; }
+    else if (this.poolSize > 50 && this.rnd() < 0.12) { slot = this.pickIndex(this.poolSize); authorKey = this.poolKey[slot]; }
+    else {
+      authorKey = this.nextCitizenKey++;
+      slot = this.poolNext;
+      this.poolKey[slot] = authorKey; this.poolHasHome[slot] = 0;
+      this.poolNext = (this.poolNext + 1) % P;
+      if (this.poolSize < P) this.poolSize++;
+    }
+
+    // place: ~90% point + address, ~4% address only, ~6% neither
+    const g = this.rnd();
+    let lon: number | null = null, lat: number | null = null, address: string | null = null;
+    if (g < 0.94) {
+      if (incident) this.aroundPoint(incLon, incLat, 250);
+      else if (slot >= 0 && this.poolHasHome[slot] === 1 && this.rnd() < 0.5) { this.px = this.poolHomeLon[slot]; this.py = this.poolHomeLat[slot]; }
+      else this.themePoint(leaf);
+      if (slot >= 0 && this.poolHasHome[slot] === 0) { this.poolHasHome[slot] = 1; this.poolHomeLon[slot] = this.px; this.poolHomeLat[slot] = this.py; }
+      address = this.addressAt(this.px, this.py);
+      if (g < 0.90) { lon = Math.round(this.px * 1e6) / 1e6; lat = Math.round(this.py * 1e6) / 1e6; }
+    }
+
+    // text
+    const templates = address !== null ? leaf.texts : leaf.textsNoAddress;
+    const tpl = templates[this.pickIndex(templates.length)];
+    let text = tpl.length === 1 ? tpl[0] : tpl[0] + (address ?? 'нашем районе') + tpl[1];
+    const official = ci === 1 || ci === 4 || ci === 5;
+    const pr = this.rnd();
+    if (pr < (official ? 0.35 : 0.15)) {
+      const list = official || pr < 0.07 ? m.demo.prefixes.formal : m.demo.prefixes.casual;
+      const pre = list[this.pickIndex(list.length)];
+      if (pre.endsWith(', ')) text = pre + text.charAt(0).toLowerCase() + text.slice(1);
+      else text = pre + ' ' + text;
+    }
+    const sr = this.rnd();
+    if (sr < 0.25) {
+      const list = official || sr < 0.1 ? m.demo.suffixes.formal : m.demo.suffixes.casual;
+      const suf = list[this.pickIndex(list.length)];
+      const last = text.charCodeAt(text.length - 1);
+      text = last === 46 || last === 33 || last === 63 ? text + ' ' + suf : text + '. ' + suf;
+    }
+
+    // contacts as seen through the channel
+    const social = ci === 0 || ci === 2;
+    const wantPhone = !social && ci !== 5;
+    const wantEmail = !social && ci !== 3;
+    let authorName: string, authorPhone: string | null = null, authorEmail: string | null = null, authorProfileUrl: string | null = null;
+    if (le) {
+      authorName = le.name;
+      if (wantPhone) authorPhone = le.phone;
+      if (wantEmail) authorEmail = le.email;
+    } else {
+      const h1 = mix32(authorKey ^ this.salt), h2 = mix32(h1 + 0x9e3779b9), h3 = mix32(h2 + 0x632be5ab);
+      const isFemale = (h1 & 1023) < 563;
+      const names = isFemale ? female : male;
+      const si = (h1 >>> 10) % names.last.length;
+      const first = names.first[h2 % names.first.length];
+      authorName = social || ci === 3 ? first + ' ' + names.last[si]
+        : names.last[si] + ' ' + first + ' ' + names.patronymic[(h2 >>> 12) % names.patronymic.length];
+      const latin = (isFemale ? m.surnameLatin.female : m.surnameLatin.male)[si];
+      if (wantPhone && (h3 & 1023) < 870) {
+        const d = mix32(h3 + 0x2545f491) % 1_000_000_000;
+        authorPhone = '+7 9' + DIGITS2[Math.floor(d / 1e7)] + ' ' + DIGITS3[Math.floor(d / 1e4) % 1000] + '-' + DIGITS2[Math.floor(d / 100) % 100] + '-' + DIGITS2[d % 100];
       }
-      if (t < 0) t = winStart + Math.floor(rnd() * (winEnd - winStart));
+      if (wantEmail && ((h3 >>> 10) & 1023) < 563) authorEmail = latin + (authorKey % 1000) + '@' + EMAIL_DOMAINS[authorKey % EMAIL_DOMAINS.length];
+      const net = (h3 >>> 20) & 1023;
+      if (net >= 820 && (social || ci === 3)) authorProfileUrl = 'https://t.me/' + latin + '_' + (authorKey % 997);
+      else if (social) authorProfileUrl = net < 615 ? 'https://vk.com/id' + (100_000_000 + ((authorKey * 7919) % 800_000_000)) : 'https://ok.ru/profile/' + (500_000_000_000 + authorKey * 131);
+    }
 
-      // author
-      let author: Author;
-      if (rnd() < LEGAL_SHARE[channel]) author = pick(legal);
-      else if (pool.length > 50 && rnd() < 0.12) author = pool[Math.floor(rnd() * pool.length)];
-      else author = newCitizen();
-
-      // place
-      const g = rnd();
-      let lon: number | null = null, lat: number | null = null, address: string | null = null;
-      if (g < 0.94) {
-        if (incident) aroundPoint(incLon, incLat, 250);
-        else if (author.hasHome && rnd() < 0.5) { px = author.homeLon; py = author.homeLat; }
-        else themePoint(leaf);
-        if (author.kind === 'CITIZEN' && !author.hasHome) { author.hasHome = true; author.homeLon = px; author.homeLat = py; }
-        address = addressAt(px, py);
-        if (g < 0.90) { lon = Math.round(px * 1e6) / 1e6; lat = Math.round(py * 1e6) / 1e6; }
-      }
-
-      // text
-      const templates = address !== null ? leaf.texts : (leaf.textsNoAddress.length > 0 ? leaf.textsNoAddress : leaf.texts);
-      let text = pick(templates).replace('{address}', address ?? 'нашем районе');
-      const official = channel === 'POS' || channel === 'DIRECT' || channel === 'PUBLIC_DISCUSSION';
-      const pr = rnd();
-      if (pr < (official ? 0.35 : 0.15)) {
-        const pre = official || pr < 0.07 ? pick(m.demo.prefixes.formal) : pick(m.demo.prefixes.casual);
-        if (pre.endsWith(', ')) text = pre + text.charAt(0).toLowerCase() + text.slice(1);
-        else text = pre + ' ' + text;
-      }
-      const sr = rnd();
-      if (sr < 0.25) {
-        const suf = official || sr < 0.1 ? pick(m.demo.suffixes.formal) : pick(m.demo.suffixes.casual);
-        text = /[.!?]$/.test(text) ? text + ' ' + suf : text + '. ' + suf;
-      }
-
-      // contacts as seen through the channel
-      const social = channel === 'INCIDENT_MANAGEMENT' || channel === 'SOCIAL';
-      const authorName = author.kind === 'CITIZEN' && (social || channel === 'MESSENGER') ? author.shortName : author.fullName;
-      const authorPhone = social || channel === 'PUBLIC_DISCUSSION' ? null : author.phone;
-      const authorEmail = social || channel === 'MESSENGER' ? null : author.email;
-      const authorProfileUrl = social ? author.profileUrl : channel === 'MESSENGER' && author.profileUrl?.startsWith('https://t.me/') ? author.profileUrl : null;
-
-      // lifecycle
-      const longDeadline = channel === 'DIRECT' || channel === 'PUBLIC_DISCUSSION';
-      const dueMs = t + (longDeadline ? 30 : 10) * DAY_MS;
-      let status: DemoStatus;
-      let firstResponseAt: Date | null = null, answeredAt: Date | null = null;
-      let answerText: string | null = null, answerFormal: boolean | null = null, satisfaction: number | null = null;
-      if (rnd() < 0.03) {
-        const decided = t + (1 + rnd() * 4) * DAY_MS;
-        const rej = pick(m.demo.rejections);
-        if (decided <= nowMs) {
-          status = 'REJECTED'; firstResponseAt = new Date(decided); answeredAt = firstResponseAt; answerText = rej;
-        } else status = 'NEW';
+    // lifecycle: 59-ФЗ deadline for letters/discussions, 10 days otherwise (the real system uses working time)
+    const longDeadline = ci === 4 || ci === 5;
+    const dueMs = t + (longDeadline ? 30 : 10) * DAY_MS;
+    let status: DemoStatus;
+    let firstResponseAt: Date | null = null, answeredAt: Date | null = null;
+    let answerText: string | null = null, answerFormal: boolean | null = null, satisfaction: number | null = null;
+    if (this.rnd() < 0.03) {
+      const decided = t + (1 + this.rnd() * 4) * DAY_MS;
+      const rej = m.demo.rejections[this.pickIndex(m.demo.rejections.length)];
+      if (decided <= nowMs) {
+        status = 'REJECTED'; firstResponseAt = new Date(decided); answeredAt = new Date(decided); answerText = rej;
+      } else status = 'NEW';
+    } else {
+      const frMedian = longDeadline ? 2 * DAY_MS : 4 * HOUR_MS;
+      const fr = Math.max(10 * 60_000, frMedian * Math.exp(this.gauss() * 0.9));
+      const ansMedian = (longDeadline ? 30 : 10) * DAY_MS * 0.45 * leaf.slowness;
+      const ans = Math.max(fr + HOUR_MS, ansMedian * Math.exp(this.gauss() * 0.55));
+      const formal = this.rnd() < leaf.formalRate && leaf.formal.length > 0;
+      const hasRating = this.rnd() < (ci === 1 ? 0.6 : 0.3);
+      const closes = this.rnd() < 0.85;
+      const closeDelay = 3 * DAY_MS * Math.exp(this.gauss() * 0.6);
+      if (t + fr <= nowMs) firstResponseAt = new Date(t + fr);
+      if (t + ans > nowMs) {
+        status = firstResponseAt ? 'IN_PROGRESS' : 'NEW';
       } else {
-        const frMedian = longDeadline ? 2 * DAY_MS : 4 * HOUR_MS;
-        const fr = Math.max(10 * 60_000, frMedian * Math.exp(gauss() * 0.9));
-        const ansMedian = (longDeadline ? 30 : 10) * DAY_MS * 0.45 * leaf.slowness;
-        const ans = Math.max(fr + HOUR_MS, ansMedian * Math.exp(gauss() * 0.55));
-        const formal = rnd() < leaf.formalRate;
-        const hasRating = rnd() < (channel === 'POS' ? 0.6 : 0.3);
-        const closes = rnd() < 0.85;
-        const closeDelay = 3 * DAY_MS * Math.exp(gauss() * 0.6);
-        if (t + fr <= nowMs) firstResponseAt = new Date(t + fr);
-        if (t + ans > nowMs) {
-          status = firstResponseAt ? 'IN_PROGRESS' : 'NEW';
-        } else {
-          answeredAt = new Date(t + ans);
-          const list = formal && leaf.formal.length > 0 ? leaf.formal : leaf.substantive;
-          answerText = pick(list);
-          answerFormal = formal && leaf.formal.length > 0;
-          status = closes && t + ans + closeDelay <= nowMs ? 'CLOSED' : 'ANSWERED';
-          if (hasRating) {
-            const late = t + ans > dueMs;
-            const mean = 4.3 - (late ? 1.3 : 0) - (answerFormal ? 1.7 : 0);
-            satisfaction = Math.min(5, Math.max(1, Math.round(mean + gauss() * 0.9)));
-          }
+        answeredAt = new Date(t + ans);
+        const list = formal ? leaf.formal : leaf.substantive;
+        answerText = list[this.pickIndex(list.length)];
+        answerFormal = formal;
+        status = closes && t + ans + closeDelay <= nowMs ? 'CLOSED' : 'ANSWERED';
+        if (hasRating) {
+          const late = t + ans > dueMs;
+          const mean = 4.3 - (late ? 1.3 : 0) - (formal ? 1.7 : 0);
+          satisfaction = Math.min(5, Math.max(1, Math.round(mean + this.gauss() * 0.9)));
         }
       }
+    }
 
-      dayRows.push({
-        externalId: '', channel, receivedAt: new Date(t),
-        authorKind: author.kind, authorKey: author.key, authorName, authorPhone, authorEmail, authorProfileUrl,
-        text, address, lon, lat, themeCode: leaf.code, status,
-        dueAt: new Date(dueMs), firstResponseAt, answeredAt, answerText, answerFormal, satisfaction,
-      });
-    }
-    dayRows.sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime());
-    for (const row of dayRows) {
-      const ci = CHANNELS.indexOf(row.channel);
-      row.externalId = `${CHANNEL_PREFIX[row.channel]}-${pad(++counters[ci], 7)}`;
-      yield row;
-    }
-    emitted = target;
+    return {
+      externalId: CHANNEL_PREFIX_BY_INDEX[ci] + '-' + pad(++this.counters[ci], 7), channel, receivedAt: new Date(t),
+      authorKind: le ? 'LEGAL_ENTITY' : 'CITIZEN', authorKey, authorName, authorPhone, authorEmail, authorProfileUrl,
+      text, address, lon, lat, themeCode: leaf.code, status,
+      dueAt: new Date(dueMs), firstResponseAt, answeredAt, answerText, answerFormal, satisfaction,
+    };
   }
 }

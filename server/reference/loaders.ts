@@ -3,7 +3,8 @@ import { query } from '../db/sql.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityClass } from '@mikro-orm/core';
 import type { Geometry } from 'geojson';
-import { District, Municipality, Organization, ThematicBlock, Theme } from './entities.js';
+import { Municipality, ThematicBlock } from './entities.js';
+import { REFERENCE_SQL, rowToDistrict, rowToOrganization, rowToTheme } from './rows.js';
 
 /** One batched `WHERE id IN (…)` per entity type and request. */
 export function byIdLoader<T extends { id: number }>(em: EntityManager, entity: EntityClass<T>): DataLoader<number, T | null> {
@@ -14,12 +15,21 @@ export function byIdLoader<T extends { id: number }>(em: EntityManager, entity: 
   });
 }
 
+/** Batched by id with plain SQL and a light row mapper (no ORM hydration). */
+function sqlLoader<T extends { id: number }>(em: EntityManager, select: string, map: (r: Record<string, any>) => T): DataLoader<number, T | null> {
+  return new DataLoader<number, T | null>(async (ids) => {
+    const rows = await query(em, `${select} WHERE id = ANY(?::int[])`, [[...ids]]);
+    const found = new Map(rows.map((r) => [Number(r.id), map(r)]));
+    return ids.map((id) => found.get(id) ?? null);
+  });
+}
+
 export function referenceLoaders(em: EntityManager) {
   return {
     municipality: byIdLoader(em, Municipality),
-    district: byIdLoader(em, District),
-    organization: byIdLoader(em, Organization),
-    theme: byIdLoader(em, Theme),
+    district: sqlLoader(em, REFERENCE_SQL.district, rowToDistrict),
+    organization: sqlLoader(em, REFERENCE_SQL.organization, rowToOrganization),
+    theme: sqlLoader(em, REFERENCE_SQL.theme, rowToTheme),
     thematicBlock: byIdLoader(em, ThematicBlock),
     districtGeometry: new DataLoader<number, Geometry | null>(async (ids) => {
       const rows = await query<{ id: number; g: Geometry }>(em, 

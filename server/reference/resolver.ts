@@ -64,10 +64,12 @@ export class ReferenceQueries {
   }
 }
 
+// Roots are typed Readonly<…> so type-graphql passes them through instead of copying each
+// into a new entity instance (which costs ORM property setters on every field).
 @Resolver(() => District)
 export class DistrictFields {
   @FieldResolver(() => GraphQLJSONObject, { description: 'GeoJSON MultiPolygon, EPSG:4326' })
-  geometry(@Root() d: District, @Ctx() ctx: Context): Geometry | Promise<Geometry | null> {
+  geometry(@Root() d: Readonly<District>, @Ctx() ctx: Context): Geometry | Promise<Geometry | null> {
     return d.geometry ?? ctx.loaders.districtGeometry.load(d.id);
   }
 }
@@ -75,7 +77,7 @@ export class DistrictFields {
 @Resolver(() => Organization)
 export class OrganizationFields {
   @FieldResolver(() => Organization, { nullable: true })
-  parent(@Root() o: Organization, @Ctx() ctx: Context) {
+  parent(@Root() o: Readonly<Organization>, @Ctx() ctx: Context) {
     return o.parent ? ctx.loaders.organization.load(o.parent.id) : null;
   }
 }
@@ -83,22 +85,22 @@ export class OrganizationFields {
 @Resolver(() => Theme)
 export class ThemeFields {
   @FieldResolver(() => ID, { nullable: true })
-  parentId(@Root() t: Theme) {
+  parentId(@Root() t: Readonly<Theme>) {
     return t.parent?.id ?? null;
   }
 
   @FieldResolver(() => Theme, { nullable: true })
-  parent(@Root() t: Theme, @Ctx() ctx: Context) {
+  parent(@Root() t: Readonly<Theme>, @Ctx() ctx: Context) {
     return t.parent ? ctx.loaders.theme.load(t.parent.id) : null;
   }
 
   @FieldResolver(() => ThematicBlock, { nullable: true })
-  block(@Root() t: Theme, @Ctx() ctx: Context) {
+  block(@Root() t: Readonly<Theme>, @Ctx() ctx: Context) {
     return t.block ? ctx.loaders.thematicBlock.load(t.block.id) : null;
   }
 
   @FieldResolver(() => Organization, { nullable: true, description: 'Ответственная организация по умолчанию' })
-  organization(@Root() t: Theme, @Ctx() ctx: Context) {
+  organization(@Root() t: Readonly<Theme>, @Ctx() ctx: Context) {
     return t.organization ? ctx.loaders.organization.load(t.organization.id) : null;
   }
 }

@@ -12,8 +12,11 @@ export type BackendName = 'embedded' | 'postgis';
 export const postgisUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || '';
 export const backends: BackendName[] = postgisUrl ? ['embedded', 'postgis'] : ['embedded'];
 
-/** Prepared by global-setup: an embedded data folder with the schema and reference data. */
-export const templateDir = path.resolve('test/.cache/pglite-template');
+/**
+ * Prepared by global-setup: an embedded data folder with the schema and reference data.
+ * One per test run (concurrent runs must not share it); global-setup passes it by env.
+ */
+export const templateDir = process.env.MCU_TEST_TEMPLATE ?? path.resolve(`test/.cache/pglite-template-${process.pid}`);
 
 export interface FreshDatabase {
   databaseUrl?: string;

@@ -10,6 +10,7 @@ import { templateDir } from './backends.js';
  * reference data; each test copies it instead of paying PGlite's initdb again.
  */
 export default async function setup() {
+  process.env.MCU_TEST_TEMPLATE = templateDir;
   fs.rmSync(templateDir, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(templateDir), { recursive: true });
   const db = await startEmbedded(templateDir);
@@ -21,4 +22,5 @@ export default async function setup() {
     await orm.close(true);
     await db.stop();
   }
+  return () => fs.rmSync(templateDir, { recursive: true, force: true });
 }

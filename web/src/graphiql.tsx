@@ -1,6 +1,7 @@
 // Offline GraphiQL for МЦУ Hub: everything (editor, CSS, fonts) is bundled by Vite.
 import { GraphiQL } from 'graphiql';
 import 'graphiql/style.css';
+import './graphiql.css';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 

@@ -99,7 +99,7 @@ let themes: Theme[] = [];
 let themeChildren = new Map<string | null, Theme[]>();
 let points: AppealPoints = { type: 'FeatureCollection', features: [] };
 let pointsById = new Map<string, [number, number]>();
-let districtCounts: CountRow[] = [];
+let districtCounts: CountRow[] | null = null;
 let selectedDistrictId: string | null = null;
 let districtsDrawn = false;
 
@@ -506,7 +506,8 @@ function bar(value: number, max: number, color: string): HTMLElement {
 function renderDistrictList(): void {
   clear(ui.districtList);
   const byKey = new Map<string, CountRow>();
-  for (const r of districtCounts) if (r.key) byKey.set(r.key, r);
+  for (const r of districtCounts ?? []) if (r.key) byKey.set(r.key, r);
+  const known = districtCounts !== null;
   const rows = districts.map((d) => ({ d, count: byKey.get(d.id)?.count ?? 0 }));
   rows.sort((a, b) => b.count - a.count || a.d.name.localeCompare(b.d.name, 'ru'));
   const max = Math.max(0, ...rows.map((r) => r.count));
@@ -514,16 +515,16 @@ function renderDistrictList(): void {
     const color = districtColor(d.id);
     const swatch = el('span', { class: 'swatch' });
     swatch.style.background = color;
-    const rate = d.population ? `${((count * 10_000) / d.population).toLocaleString('ru-RU', { maximumFractionDigits: 1 })} на 10 тыс. жит.` : null;
+    const rate = known && d.population ? `${((count * 10_000) / d.population).toLocaleString('ru-RU', { maximumFractionDigits: 1 })} на 10 тыс. жит.` : null;
     const button = el(
       'button',
       { type: 'button', class: 'row', title: 'Показать район на карте' },
-      el('span', { class: 'row-main' }, swatch, el('span', { class: 'row-name' }, d.name), el('span', { class: 'row-count' }, formatNumber(count))),
+      el('span', { class: 'row-main' }, swatch, el('span', { class: 'row-name' }, d.name), el('span', { class: 'row-count' }, known ? formatNumber(count) : '—')),
       bar(count, max, color),
       el(
         'span',
         { class: 'row-sub muted' },
-        [d.population ? `население ${formatNumber(d.population)}` : null, rate, d.approximate ? 'границы приблизительные' : null].filter(Boolean).join(' · '),
+        [d.population ? `население ${formatNumber(d.population)}` : null, rate].filter(Boolean).join(' · '),
       ),
     );
     button.addEventListener('click', () => selectDistrict(d.id, true));
@@ -532,9 +533,9 @@ function renderDistrictList(): void {
     ui.districtList.appendChild(li);
   }
   // Appeals outside every known district (e.g. not geocoded).
-  const known = new Set(districts.map((d) => d.id));
-  for (const r of districtCounts) {
-    if (r.key && known.has(r.key)) continue;
+  const ids = new Set(districts.map((d) => d.id));
+  for (const r of districtCounts ?? []) {
+    if (r.key && ids.has(r.key)) continue;
     if (!r.count) continue;
     ui.districtList.appendChild(
       el('li', { class: 'static' }, el('span', { class: 'row-main' }, el('span', { class: 'swatch empty' }), el('span', { class: 'row-name' }, r.label || 'Район не определён'), el('span', { class: 'row-count' }, formatNumber(r.count)))),
@@ -600,8 +601,10 @@ function renderLatest(page: AppealPage): void {
       el('span', { class: 'latest-theme' }, node.theme?.name || 'Тема не определена', ' ', statusChip(node.status)),
       node.address ? el('span', { class: 'latest-address' }, node.address) : null,
       node.text ? el('span', { class: 'latest-text' }, node.text) : null,
+      pointsById.has(node.id) ? null : el('span', { class: 'latest-nogeo' }, 'Место не определено — на карте не показано'),
     );
-    button.addEventListener('click', () => focusAppeal(node));
+    if (pointsById.has(node.id)) button.addEventListener('click', () => focusAppeal(node));
+    else button.classList.add('no-geo');
     ui.latestList.appendChild(el('li', null, button));
   }
   if (!page.edges.length) ui.latestList.appendChild(el('li', { class: 'empty' }, 'Нет обращений за период'));
@@ -609,10 +612,7 @@ function renderLatest(page: AppealPage): void {
 
 function focusAppeal(node: AppealNode): void {
   const at = pointsById.get(node.id);
-  if (!map || !at) {
-    showError(`у обращения № ${node.externalId || node.id} нет координат на карте`);
-    return;
-  }
+  if (!map || !at) return;
   map.flyTo({ center: at, zoom: Math.max(map.getZoom(), 15.5), duration: 900 });
   map.once('moveend', () => map && openAppealPopup(map, at, nodeToPopup(node), node));
 }
@@ -655,15 +655,16 @@ async function refresh(): Promise<void> {
     if (r.status === 'rejected' && !isAbort(r.reason)) showError(errorText(r.reason));
   }
 
-  if (byDistrict.status === 'fulfilled') districtCounts = byDistrict.value;
+  districtCounts = byDistrict.status === 'fulfilled' ? byDistrict.value : null;
   renderDistrictList();
   if (byTheme.status === 'fulfilled') renderThemeList(byTheme.value);
+  else clear(ui.themeList);
   if (byStatus.status === 'fulfilled') renderStatusList(byStatus.value);
+  else clear(ui.statusList);
   renderChannelCounts(byChannel.status === 'fulfilled' ? byChannel.value : null);
 
   let total: number | null = null;
   if (page.status === 'fulfilled') {
-    renderLatest(page.value);
     total = page.value.totalCount;
   } else if (byStatus.status === 'fulfilled') {
     total = byStatus.value.reduce((s, r) => s + r.count, 0);
@@ -671,15 +672,20 @@ async function refresh(): Promise<void> {
   ui.total.textContent = total === null ? '—' : formatNumber(total);
   ui.totalWord.textContent = total === null ? 'обращений за период' : `${appealsWord(total)} за период`;
 
+  pointsById = new Map();
+  if (pts.status === 'fulfilled') {
+    for (const f of pts.value.features) {
+      if (f.geometry?.type === 'Point' && f.properties?.id != null) pointsById.set(String(f.properties.id), f.geometry.coordinates as [number, number]);
+    }
+  }
+  if (page.status === 'fulfilled') renderLatest(page.value);
+  else clear(ui.latestList);
+
   if (pts.status !== 'fulfilled') {
     ui.loading.hidden = true;
     return;
   }
   points = pts.value;
-  pointsById = new Map();
-  for (const f of points.features) {
-    if (f.geometry?.type === 'Point' && f.properties?.id != null) pointsById.set(String(f.properties.id), f.geometry.coordinates as [number, number]);
-  }
   clearClusterMarkers();
   clickPopup.remove();
   hoverPopup.remove();

@@ -74,8 +74,10 @@ export function addMcuLayers(map: MapLibreMap): void {
     type: 'geojson',
     data: { type: 'FeatureCollection', features: [] },
     cluster: true,
-    clusterRadius: 38,
-    clusterMaxZoom: 13,
+    clusterRadius: 48,
+    clusterMaxZoom: 14,
+    // Pairs and triples stay as coloured points: their status is more useful than a "2".
+    clusterMinPoints: 4,
     promoteId: 'id',
   });
 
