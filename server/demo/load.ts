@@ -5,6 +5,20 @@ import { generateDemoAppeals, type DemoAppeal } from './generator.js';
 export interface DemoLoadReport { appeals: number; authors: number; events: number; seconds: number }
 
 const CHUNK = 10_000;
+const BULK_THRESHOLD = 50_000;
+
+/** Drops the indexes that back no constraint; returns their CREATE INDEX statements. */
+async function dropSecondaryIndexes(em: EntityManager, tables: string[]): Promise<string[]> {
+  const rows = await query<{ name: string; def: string }>(
+    em,
+    `SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i
+      WHERE i.schemaname = current_schema() AND i.tablename = ANY(?::text[])
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`,
+    [tables],
+  );
+  for (const r of rows) await query(em, `DROP INDEX IF EXISTS "${r.name}"`);
+  return rows.map((r) => r.def);
+}
 
 async function allocateIds(em: EntityManager, table: string, n: number): Promise<number[]> {
   if (n === 0) return [];
@@ -114,10 +128,18 @@ export async function loadDemo(
     opts.onProgress?.(appeals, opts.count);
   };
 
-  for (const row of generateDemoAppeals({ count: opts.count, seed: opts.seed })) {
-    chunk.push(row);
-    if (chunk.length >= CHUNK) await flush();
+  // A large load into empty tables builds the secondary indexes once at the end instead of
+  // maintaining them row by row (several times faster; the definitions are read from the catalog).
+  const rebuild = opts.count >= BULK_THRESHOLD ? await dropSecondaryIndexes(em, ['appeal', 'appeal_event', 'appeal_author']) : [];
+  try {
+    for (const row of generateDemoAppeals({ count: opts.count, seed: opts.seed })) {
+      chunk.push(row);
+      if (chunk.length >= CHUNK) await flush();
+    }
+    await flush();
+  } finally {
+    for (const def of rebuild) await query(em, def);
+    if (rebuild.length) await query(em, 'ANALYZE appeal; ANALYZE appeal_event; ANALYZE appeal_author');
   }
-  await flush();
   return { appeals, authors: authorIds.size, events, seconds: (Date.now() - started) / 1000 };
 }
