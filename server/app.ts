@@ -14,6 +14,8 @@ import { readReference, repoRoot } from './reference/files.js';
 import { loadDemo } from './demo/load.js';
 import { createContext } from './graphql/context.js';
 import { createApollo } from './http/graphql.js';
+import { ensureDemoHeatLayer } from './heatmap/demo.js';
+import { createTileServer } from './heatmap/tiles.js';
 
 export interface StartOptions {
   /** Real PostGIS; absent = embedded PGlite in dataDir. */
@@ -70,6 +72,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
         const r = await loadDemo(em, mun.id, { count: opts.demo.count, seed: opts.demo.seed });
         log(`Загружено ${r.appeals} обращений, ${r.events} событий за ${r.seconds.toFixed(1)} с`);
       }
+      const heat = await ensureDemoHeatLayer(em, mun.id, municipality);
+      if (heat) log(`Загружен демонстрационный слой ЦУР: ${heat.inserted} точек`);
     }
 
     const apollo = await createApollo({ introspection: true });
@@ -78,6 +82,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const webDir = path.join(repoRoot(), 'dist', 'web');
     const municipalityInfo = readReference<{ code: string; name: string; center: [number, number] }>(municipality, 'municipality.json');
     const ormRef = orm;
+    const tiles = await createTileServer(orm, mun.id);
+    app.get('/tiles/:layer/:z/:x/:file', tiles.handler);
 
     app.get('/healthz', async (_req, res) => {
       try {
@@ -135,6 +141,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections?.();
         await apollo.stop();
+        tiles.close();
         await ormRef.close(true);
         await embedded?.stop();
       },

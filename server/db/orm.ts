@@ -3,11 +3,16 @@ import { Migrator } from '@mikro-orm/migrations';
 import { referenceEntities } from '../reference/entities.js';
 import { appealEntities } from '../appeals/entities.js';
 import { Migration20261127000001_init } from '../../db/migrations/Migration20261127000001_init.js';
+import { heatmapEntities } from '../heatmap/entities.js';
+import { Migration20261127000002_heatmap } from '../../db/migrations/Migration20261127000002_heatmap.js';
 
-export const entities = [...referenceEntities, ...appealEntities];
+export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
 /** Migrations are listed explicitly so the same list runs from sources (tests) and from dist/. */
-export const migrationsList = [{ name: 'Migration20261127000001_init', class: Migration20261127000001_init }];
+export const migrationsList = [
+  { name: 'Migration20261127000001_init', class: Migration20261127000001_init },
+  { name: 'Migration20261127000002_heatmap', class: Migration20261127000002_heatmap },
+];
 
 export interface OrmOptions {
   url: string;

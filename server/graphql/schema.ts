@@ -4,12 +4,13 @@ import { GraphQLDateTime } from 'graphql-scalars';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { referenceResolvers } from '../reference/resolver.js';
 import { appealResolvers } from '../appeals/resolver.js';
+import { heatmapResolvers } from '../heatmap/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
-    resolvers: [...referenceResolvers, ...appealResolvers],
+    resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
   });

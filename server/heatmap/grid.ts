@@ -1,0 +1,101 @@
+import type { Polygon } from 'geojson';
+import { InputError } from '../errors.js';
+
+/**
+ * The metric hexagon grid of the heat map.
+ *
+ * Hexagons are pointy-top cells of an axial (q, r) grid laid in EPSG:3857 (Web Mercator, the
+ * tiles' projection). Mercator metres are stretched by 1/cos(latitude), so the grid's size in
+ * EPSG:3857 units is the wanted ground size divided by cos(latitude of the municipality's
+ * centre): within a city the cells are true-size hexagons to a fraction of a percent.
+ *
+ * A point belongs to the hexagon whose centre is nearest (cube rounding of the fractional axial
+ * coordinates, computed with arithmetic in SQL: no PostGIS grid function is needed, which keeps
+ * both backends on one path and is faster than ST_HexagonGrid + a spatial join).
+ */
+
+export const EARTH_RADIUS = 6378137;
+const HALF_WORLD = Math.PI * EARTH_RADIUS;
+export const MIN_ZOOM = 0;
+export const MAX_ZOOM = 22;
+
+/** Ground circumradius of a cell (metres) by map zoom: 2 km at zoom ≤ 10 down to 100 m at ≥ 15. */
+export function cellSizeMeters(zoom: number): number {
+  if (!Number.isInteger(zoom) || zoom < MIN_ZOOM || zoom > MAX_ZOOM) throw new InputError('zoom', `масштаб — целое число от ${MIN_ZOOM} до ${MAX_ZOOM}, получено ${zoom}`);
+  const table: Record<number, number> = { 10: 2000, 11: 1000, 12: 500, 13: 250, 14: 150 };
+  return zoom <= 10 ? 2000 : zoom >= 15 ? 100 : table[zoom];
+}
+
+/** Circumradius in EPSG:3857 units for a ground size at the latitude `lat0`. */
+export function mercatorSize(groundMeters: number, lat0: number): number {
+  return groundMeters / Math.cos((lat0 * Math.PI) / 180);
+}
+
+export function toMercator(lon: number, lat: number): [number, number] {
+  const x = (EARTH_RADIUS * lon * Math.PI) / 180;
+  const y = EARTH_RADIUS * Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360));
+  return [x, y];
+}
+
+export function fromMercator(x: number, y: number): [number, number] {
+  const lon = (x / EARTH_RADIUS) * (180 / Math.PI);
+  const lat = (2 * Math.atan(Math.exp(y / EARTH_RADIUS)) - Math.PI / 2) * (180 / Math.PI);
+  return [lon, lat];
+}
+
+/** Centre of hexagon (q, r) in EPSG:3857. */
+export function hexCenter(q: number, r: number, size: number): [number, number] {
+  return [size * Math.sqrt(3) * (q + r / 2), size * 1.5 * r];
+}
+
+const round7 = (v: number) => Math.round(v * 1e7) / 1e7;
+
+/** The hexagon as a GeoJSON polygon in EPSG:4326 (vertices as in SQL heat_hexagon). */
+export function hexPolygon(q: number, r: number, size: number): Polygon {
+  const [cx, cy] = hexCenter(q, r, size);
+  const ring: [number, number][] = [];
+  for (const deg of [-30, 30, 90, 150, 210, 270, -30]) {
+    const a = (deg * Math.PI) / 180;
+    const [lon, lat] = fromMercator(cx + size * Math.cos(a), cy + size * Math.sin(a));
+    ring.push([round7(lon), round7(lat)]);
+  }
+  return { type: 'Polygon', coordinates: [ring] };
+}
+
+/** Stable numeric id of a cell (MVT feature id): fits in 2^42, exact in JS numbers. */
+export function hexId(q: number, r: number): number {
+  return (q + 2 ** 20) * 2 ** 21 + (r + 2 ** 20);
+}
+
+/**
+ * Groups the rows of `inner` (columns lon, lat in EPSG:4326 degrees and a weight w) by hexagon.
+ * Columns: q, r, n (rows), w (sum of weights). Parameters: size, size, then those of `inner`.
+ * x, y are the spherical Mercator formulas of EPSG:3857; qf, rf the fractional axial coordinates,
+ * rounded to the nearest hexagon centre by cube rounding.
+ */
+export function hexAggregateSql(inner: string): string {
+  return `SELECT q, r, count(*)::int AS n, sum(w)::float8 AS w FROM (
+    SELECT (CASE WHEN abs(rq - qf) > abs(rr - rf) AND abs(rq - qf) > abs(rs + qf + rf) THEN -rr - rs ELSE rq END)::int AS q,
+           (CASE WHEN abs(rq - qf) > abs(rr - rf) AND abs(rq - qf) > abs(rs + qf + rf) THEN rr
+                 WHEN abs(rr - rf) > abs(rs + qf + rf) THEN -rq - rs ELSE rr END)::int AS r, w
+      FROM (SELECT qf, rf, round(qf) AS rq, round(rf) AS rr, round(-qf - rf) AS rs, w
+              FROM (SELECT (sqrt(3) / 3 * x - y / 3) / ?::float8 AS qf, (2.0 / 3 * y) / ?::float8 AS rf, w
+                      FROM (SELECT ${EARTH_RADIUS} * radians(lon) AS x, ${EARTH_RADIUS} * ln(tan(pi() / 4 + radians(lat) / 2)) AS y, w
+                              FROM (${inner}) src) m) f) hc) h
+   GROUP BY q, r`;
+}
+
+/** Bounds of the web-mercator tile z/x/y in EPSG:3857. */
+export function tileBounds(z: number, x: number, y: number): { minX: number; minY: number; maxX: number; maxY: number; span: number } {
+  const span = (2 * HALF_WORLD) / 2 ** z;
+  const minX = -HALF_WORLD + x * span;
+  const maxY = HALF_WORLD - y * span;
+  return { minX, minY: maxY - span, maxX: minX + span, maxY, span };
+}
+
+/** EPSG:3857 rectangle → EPSG:4326 bbox (clamped to the valid range). */
+export function mercatorToBBox(minX: number, minY: number, maxX: number, maxY: number) {
+  const [minLon, minLat] = fromMercator(Math.max(minX, -HALF_WORLD), Math.max(minY, -HALF_WORLD));
+  const [maxLon, maxLat] = fromMercator(Math.min(maxX, HALF_WORLD), Math.min(maxY, HALF_WORLD));
+  return { minLon, minLat, maxLon, maxLat };
+}

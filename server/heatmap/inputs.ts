@@ -1,0 +1,98 @@
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { Polygon } from 'geojson';
+import { District } from '../reference/entities.js';
+import { HeatLayer, HeatLayerFormat } from './entities.js';
+import { HeatLayerKind } from './service.js';
+
+registerEnumType(HeatLayerKind, {
+  name: 'HeatLayerKind',
+  description: 'APPEALS — обращения; CUR — тепловая карта ЦУР; MERGED — сводная (оба источника, нормированные и взвешенные)',
+});
+
+@InputType({ description: 'Веса источников сводной карты (нормируются к сумме 1)' })
+export class HeatWeightsInput {
+  @Field(() => Float, { nullable: true, description: 'Вес обращений (по умолчанию 0.5)' }) appeals?: number;
+  @Field(() => Float, { nullable: true, description: 'Вес ЦУР (по умолчанию 0.5)' }) cur?: number;
+}
+
+@InputType({ description: 'Загрузка слоя тепловой карты ЦУР' })
+export class HeatLayerImportInput {
+  @Field({ description: 'Содержимое файла (CSV или GeoJSON) как строка' }) content!: string;
+  @Field(() => HeatLayerFormat) format!: HeatLayerFormat;
+  @Field({ description: 'Начало периода данных (включительно)' }) periodFrom!: Date;
+  @Field({ description: 'Конец периода данных (не включая)' }) periodTo!: Date;
+  @Field(() => ID, { nullable: true, description: 'Тема всего слоя (строки могут указать свою в столбце theme)' }) themeId?: string;
+  @Field({ nullable: true }) name?: string;
+  @Field({ nullable: true, description: 'Источник; по умолчанию «ЦУР»' }) source?: string;
+}
+
+@ObjectType({ description: 'Вклад источников в значение ячейки; appeals + cur = value' })
+export class HeatCellParts {
+  @Field(() => Float) appeals!: number;
+  @Field(() => Float) cur!: number;
+}
+
+@ObjectType({ description: 'Шестиугольная ячейка тепловой карты' })
+export class HeatMapCell {
+  @Field(() => ID, { description: 'q:r — осевые координаты шестиугольника в сетке масштаба' }) id!: string;
+  @Field(() => Int) q!: number;
+  @Field(() => Int) r!: number;
+  @Field(() => Float, { description: 'APPEALS — число обращений; CUR — сумма весов ЦУР; MERGED — ‰ от взвешенного целого' }) value!: number;
+  @Field(() => Int, { description: 'Обращений в ячейке (по фильтру и в пределах bbox)' }) appeals!: number;
+  @Field(() => Float, { description: 'Сумма весов ЦУР в ячейке' }) cur!: number;
+  @Field(() => HeatCellParts) parts!: HeatCellParts;
+  /** Grid size in EPSG:3857 units, for the geometry resolver. */
+  gridSize!: number;
+  geometryValue?: Polygon;
+}
+
+@ObjectType({ description: 'Тепловая карта прямоугольника' })
+export class HeatMap {
+  @Field(() => HeatLayerKind) layer!: HeatLayerKind;
+  @Field(() => Int) zoom!: number;
+  @Field(() => Float, { description: 'Радиус описанной окружности ячейки, м (на местности)' }) cellSizeMeters!: number;
+  @Field(() => Float, { description: 'Вес обращений в сводной карте (после нормировки)' }) weightAppeals!: number;
+  @Field(() => Float, { description: 'Вес ЦУР в сводной карте (после нормировки)' }) weightCur!: number;
+  @Field(() => Int, { nullable: true, description: 'MERGED: всего обращений по фильтру в муниципальном образовании (база нормировки)' }) appealsTotal!: number | null;
+  @Field(() => Float, { nullable: true, description: 'MERGED: сумма весов ЦУР по фильтру (база нормировки)' }) curTotal!: number | null;
+  @Field(() => Float, { description: 'Сумма значений ячеек' }) total!: number;
+  @Field(() => Float, { description: 'Наибольшее значение ячейки' }) maxValue!: number;
+  @Field(() => [HeatMapCell]) cells!: HeatMapCell[];
+}
+
+@ObjectType({ description: 'Обращения в районе' })
+export class DistrictStat {
+  @Field(() => District) district!: District;
+  @Field(() => Int, { description: 'Обращений за период (точка в границах района)' }) count!: number;
+  @Field(() => Float, { nullable: true, description: 'На 1 000 жителей' }) per1000!: number | null;
+  @Field(() => Int, { nullable: true, description: 'За предыдущий период той же длины' }) previousCount!: number | null;
+  @Field(() => Int, { nullable: true }) change!: number | null;
+  @Field(() => Float, { nullable: true, description: 'Изменение, %; null — в предыдущем периоде обращений не было' }) changePercent!: number | null;
+}
+
+@ObjectType({ description: 'Статистика районов за период и сравнение с предыдущим периодом той же длины' })
+export class DistrictStats {
+  @Field(() => Date, { nullable: true }) from!: Date | null;
+  @Field(() => Date, { nullable: true }) to!: Date | null;
+  @Field(() => Date, { nullable: true }) previousFrom!: Date | null;
+  @Field(() => Date, { nullable: true }) previousTo!: Date | null;
+  @Field(() => [DistrictStat]) districts!: DistrictStat[];
+}
+
+@ObjectType({ description: 'Отклонённая строка файла' })
+export class ImportRejection {
+  @Field(() => Int, { description: 'CSV — номер строки файла (заголовок — 1); GeoJSON — номер объекта с 1' }) line!: number;
+  @Field({ description: 'Поле, например rows[12].lat' }) field!: string;
+  @Field() reason!: string;
+}
+
+@ObjectType({ description: 'Итог загрузки слоя тепловой карты ЦУР' })
+export class HeatLayerImportReport {
+  @Field(() => HeatLayer) layer!: HeatLayer;
+  @Field({ description: 'Этот файл уже был загружен: ничего не изменено' }) alreadyImported!: boolean;
+  @Field(() => Int) read!: number;
+  @Field(() => Int) inserted!: number;
+  @Field(() => Int) rejected!: number;
+  @Field(() => [ImportRejection], { description: 'Не более 1000 первых отклонённых строк' }) rejections!: ImportRejection[];
+}
+

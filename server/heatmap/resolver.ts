@@ -1,0 +1,119 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import type { Polygon } from 'geojson';
+import type { Context } from '../graphql/context.js';
+import { AppealFilter, BBoxInput, parseFilter, parseIds } from '../appeals/filter.js';
+import { District, Theme } from '../reference/entities.js';
+import { HeatLayer } from './entities.js';
+import { hexPolygon } from './grid.js';
+import type { HeatLayerRow } from './importer.js';
+import {
+  DistrictStat, DistrictStats, HeatLayerImportInput, HeatLayerImportReport, HeatMap, HeatMapCell, HeatWeightsInput,
+} from './inputs.js';
+import { HeatLayerKind, HeatmapService } from './service.js';
+
+function municipalityOf(ctx: Context, id?: string): number {
+  return id == null ? ctx.municipalityId : parseIds('municipalityId', [id])![0];
+}
+
+/** heat_layer row → the GraphQL object (theme as an id-only reference for the DataLoader). */
+export function rowToHeatLayer(r: HeatLayerRow): HeatLayer {
+  return Object.assign({} as HeatLayer, {
+    id: r.id, municipality: { id: r.municipality_id }, source: r.source, name: r.name, format: r.format,
+    theme: r.theme_id == null ? undefined : { id: r.theme_id }, periodFrom: new Date(r.period_from), periodTo: new Date(r.period_to),
+    checksum: r.checksum, rowsRead: r.rows_read, cellCount: r.cell_count, totalWeight: Number(r.total_weight), importedAt: new Date(r.imported_at),
+  });
+}
+
+@Resolver()
+export class HeatmapQueries {
+  @Query(() => HeatMap, {
+    description: 'Тепловая карта прямоугольника bbox: шестиугольники (размер по масштабу zoom: 2 км … 100 м). '
+      + 'Ячейка учитывает обращения (точки ЦУР) внутри шестиугольника и внутри bbox, поэтому сумма ячеек равна числу обращений в bbox.',
+  })
+  async heatmap(
+    @Ctx() ctx: Context,
+    @Arg('bbox', () => BBoxInput) bbox: BBoxInput,
+    @Arg('zoom', () => Int) zoom: number,
+    @Arg('filter', () => AppealFilter, { nullable: true }) filter: AppealFilter | undefined,
+    @Arg('layer', () => HeatLayerKind, { defaultValue: HeatLayerKind.APPEALS }) layer: HeatLayerKind,
+    @Arg('weights', () => HeatWeightsInput, { nullable: true }) weights: HeatWeightsInput | undefined,
+    @Arg('curLayerIds', () => [ID], { nullable: true, description: 'Только эти слои ЦУР (по умолчанию все, чей период пересекается с периодом фильтра)' })
+    curLayerIds: string[] | undefined,
+  ): Promise<HeatMap> {
+    const f = parseFilter(filter, ctx.municipalityId);
+    await ctx.appeals.checkReferences(f);
+    const r = await new HeatmapService(ctx.em).heatmap(f, { bbox, zoom, layer, weights, curLayerIds: parseIds('curLayerIds', curLayerIds) });
+    let total = 0;
+    let maxValue = 0;
+    const cells = r.cells.map((c) => {
+      total += c.value;
+      if (c.value > maxValue) maxValue = c.value;
+      return {
+        id: `${c.q}:${c.r}`, q: c.q, r: c.r, value: c.value, appeals: c.appeals, cur: c.cur,
+        parts: { appeals: c.partAppeals, cur: c.partCur }, gridSize: r.gridSize,
+      };
+    });
+    const wsum = r.weights.appeals + r.weights.cur;
+    return {
+      layer: r.layer, zoom: r.zoom, cellSizeMeters: r.cellSizeMeters, weightAppeals: r.weights.appeals / wsum, weightCur: r.weights.cur / wsum,
+      appealsTotal: r.appealsTotal, curTotal: r.curTotal, total, maxValue, cells,
+    };
+  }
+
+  @Query(() => DistrictStats, { description: 'Обращения по районам: количество, на 1 000 жителей, изменение к предыдущему периоду той же длины' })
+  async districtStats(@Ctx() ctx: Context, @Arg('filter', () => AppealFilter, { nullable: true }) filter?: AppealFilter): Promise<DistrictStats> {
+    const f = parseFilter(filter, ctx.municipalityId);
+    await ctx.appeals.checkReferences(f);
+    const r = await new HeatmapService(ctx.em).districtStats(f);
+    return {
+      from: r.from, to: r.to, previousFrom: r.previousFrom, previousTo: r.previousTo,
+      districts: r.rows.map((d) => ({ ...d, district: { id: d.districtId } as District })),
+    };
+  }
+
+  @Query(() => [HeatLayer], { description: 'Загруженные слои тепловой карты ЦУР, новые периоды сначала' })
+  async heatLayers(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string): Promise<HeatLayer[]> {
+    return (await new HeatmapService(ctx.em).layers(municipalityOf(ctx, municipalityId))).map(rowToHeatLayer);
+  }
+
+  @Mutation(() => HeatLayerImportReport, {
+    description: 'Загружает файл тепловой карты ЦУР (CSV или GeoJSON) как новый слой, в одной транзакции. Повторная загрузка того же файла ничего не меняет.',
+  })
+  async importHeatLayer(
+    @Ctx() ctx: Context,
+    @Arg('input', () => HeatLayerImportInput) input: HeatLayerImportInput,
+    @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string,
+  ): Promise<HeatLayerImportReport> {
+    const themeId = input.themeId == null ? undefined : parseIds('input.themeId', [input.themeId])![0];
+    const r = await new HeatmapService(ctx.em).importLayer(municipalityOf(ctx, municipalityId), { ...input, themeId });
+    return { ...r, layer: rowToHeatLayer(r.layer) };
+  }
+}
+
+// Roots typed Readonly<…> so type-graphql passes them through (see appeals/resolver.ts).
+@Resolver(() => HeatMapCell)
+export class HeatMapCellFields {
+  @FieldResolver(() => GraphQLJSONObject, { description: 'GeoJSON Polygon шестиугольника, EPSG:4326' })
+  geometry(@Root() c: Readonly<HeatMapCell>): Polygon {
+    return hexPolygon(c.q, c.r, c.gridSize);
+  }
+}
+
+@Resolver(() => DistrictStat)
+export class DistrictStatFields {
+  @FieldResolver(() => District)
+  district(@Root() s: Readonly<DistrictStat>, @Ctx() ctx: Context) {
+    return ctx.loaders.district.load(s.district.id);
+  }
+}
+
+@Resolver(() => HeatLayer)
+export class HeatLayerFields {
+  @FieldResolver(() => Theme, { nullable: true })
+  theme(@Root() l: Readonly<HeatLayer>, @Ctx() ctx: Context) {
+    return l.theme ? ctx.loaders.theme.load(l.theme.id) : null;
+  }
+}
+
+export const heatmapResolvers = [HeatmapQueries, HeatMapCellFields, DistrictStatFields, HeatLayerFields] as const;

@@ -1,0 +1,277 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../db/sql.js';
+import { InputError } from '../errors.js';
+import { filterSql, type ParsedFilter } from '../appeals/filter.js';
+import { cellSizeMeters, hexAggregateSql, mercatorSize, toMercator } from './grid.js';
+import { HEAT_LAYER_COLUMNS, importHeatLayer, type HeatImportInput, type HeatImportReport, type HeatLayerRow } from './importer.js';
+
+export enum HeatLayerKind {
+  APPEALS = 'APPEALS',
+  CUR = 'CUR',
+  MERGED = 'MERGED',
+}
+
+export interface HeatWeights {
+  appeals: number;
+  cur: number;
+}
+
+export interface BBox {
+  minLon: number;
+  minLat: number;
+  maxLon: number;
+  maxLat: number;
+}
+
+export interface HeatCellRow {
+  q: number;
+  r: number;
+  /** Matching appeals in the cell (and the viewport). */
+  appeals: number;
+  /** Sum of ЦУР weights in the cell (and the viewport). */
+  cur: number;
+  partAppeals: number;
+  partCur: number;
+  value: number;
+}
+
+export interface HeatMapResult {
+  zoom: number;
+  /** Ground circumradius of a cell, metres. */
+  cellSizeMeters: number;
+  /** Circumradius in EPSG:3857 units (what the grid uses). */
+  gridSize: number;
+  layer: HeatLayerKind;
+  weights: HeatWeights;
+  /** MERGED: the municipality-wide totals each source is normalised by. */
+  appealsTotal: number | null;
+  curTotal: number | null;
+  cells: HeatCellRow[];
+}
+
+export interface HeatQuery {
+  bbox: BBox;
+  zoom: number;
+  layer: HeatLayerKind;
+  weights?: Partial<HeatWeights>;
+  /** Only these ЦУР layers (default: every layer whose period overlaps the filter's). */
+  curLayerIds?: number[];
+}
+
+export interface DistrictStatRow {
+  districtId: number;
+  name: string;
+  population: number | null;
+  count: number;
+  per1000: number | null;
+  previousCount: number | null;
+  change: number | null;
+  changePercent: number | null;
+}
+
+export interface DistrictStatsResult {
+  from: Date | null;
+  to: Date | null;
+  previousFrom: Date | null;
+  previousTo: Date | null;
+  rows: DistrictStatRow[];
+}
+
+/** Cells above this estimate are refused (a region-wide bbox at street zoom). */
+export const MAX_CELLS = 250_000;
+export const DEFAULT_WEIGHTS: HeatWeights = { appeals: 0.5, cur: 0.5 };
+
+const latitudeCache = new Map<number, number>();
+
+/** Columns of every cells query, in this order. */
+const CELL_COLUMNS = 'q, r, appeals, cur, part_appeals, part_cur, value';
+
+/**
+ * Heat map: appeals and ЦУР layers aggregated into the metric hexagon grid, merged with weights,
+ * and appeal statistics by district. Every method takes a validated filter (parseFilter).
+ */
+export class HeatmapService {
+  constructor(private readonly em: EntityManager) {}
+
+  /** Latitude of the municipality's centre (sets the grid's Mercator scale). Cached per process. */
+  async centerLatitude(municipalityId: number): Promise<number> {
+    const hit = latitudeCache.get(municipalityId);
+    if (hit !== undefined) return hit;
+    const [m] = await query<{ lat: number }>(this.em, 'SELECT ST_Y(center) AS lat FROM municipality WHERE id = ?', [municipalityId]);
+    if (!m) throw new InputError('filter.municipalityId', `муниципальное образование ${municipalityId} не найдено`);
+    latitudeCache.set(municipalityId, m.lat);
+    return m.lat;
+  }
+
+  /** Checks the query's own arguments (the filter is checked by parseFilter). */
+  validate(f: ParsedFilter, q: HeatQuery, at = ''): HeatWeights {
+    if (f.bbox) throw new InputError(`${at}filter.bbox`, 'для тепловой карты охват задаётся аргументом bbox');
+    if (f.near) throw new InputError(`${at}filter.near`, 'для тепловой карты отбор по радиусу не поддерживается: задайте охват аргументом bbox');
+    const b = q.bbox;
+    for (const k of ['minLon', 'maxLon'] as const)
+      if (!Number.isFinite(b[k]) || b[k] < -180 || b[k] > 180) throw new InputError(`${at}bbox.${k}`, `долгота ${b[k]} вне диапазона −180…180`);
+    for (const k of ['minLat', 'maxLat'] as const)
+      if (!Number.isFinite(b[k]) || b[k] < -85.05 || b[k] > 85.05) throw new InputError(`${at}bbox.${k}`, `широта ${b[k]} вне диапазона −85…85`);
+    if (b.minLon > b.maxLon) throw new InputError(`${at}bbox.minLon`, 'minLon больше maxLon');
+    if (b.minLat > b.maxLat) throw new InputError(`${at}bbox.minLat`, 'minLat больше maxLat');
+    cellSizeMeters(q.zoom);
+    const w = { ...DEFAULT_WEIGHTS, ...Object.fromEntries(Object.entries(q.weights ?? {}).filter(([, v]) => v != null)) } as HeatWeights;
+    for (const k of ['appeals', 'cur'] as const)
+      if (!Number.isFinite(w[k]) || w[k] < 0) throw new InputError(`${at}weights.${k}`, `вес источника — неотрицательное число, получено ${w[k]}`);
+    if (w.appeals + w.cur <= 0) throw new InputError(`${at}weights`, 'хотя бы один вес должен быть больше нуля');
+    if (q.curLayerIds && q.curLayerIds.length > 1000) throw new InputError(`${at}curLayerIds`, 'не более 1000 слоёв');
+    return w;
+  }
+
+  /** WHERE over `heat_cell c JOIN heat_layer l`: municipality, period overlap, theme subtree, districts, layers. */
+  private curWhere(f: ParsedFilter, layerIds?: number[]): { sql: string; params: unknown[] } {
+    const parts = ['c.municipality_id = ?'];
+    const params: unknown[] = [f.municipalityId];
+    if (f.from) { parts.push('l.period_to > ?'); params.push(f.from); }
+    if (f.to) { parts.push('l.period_from < ?'); params.push(f.to); }
+    if (f.themeIds) {
+      parts.push(`c.theme_id IN (WITH RECURSIVE sub AS (SELECT id FROM theme WHERE id = ANY(?::int[])
+                   UNION SELECT t.id FROM theme t JOIN sub ON t.parent_id = sub.id) SELECT id FROM sub)`);
+      params.push(f.themeIds);
+    }
+    if (f.districtIds) {
+      parts.push('EXISTS (SELECT 1 FROM district d WHERE d.id = ANY(?::int[]) AND ST_Intersects(d.geom, c.point))');
+      params.push(f.districtIds);
+    }
+    if (layerIds) { parts.push('c.layer_id = ANY(?::int[])'); params.push(layerIds); }
+    return { sql: parts.join(' AND '), params };
+  }
+
+  /**
+   * SQL of the cells (columns q, r, appeals, cur, part_appeals, part_cur, value) for a rectangle.
+   * A cell counts the matching appeals (ЦУР points) that lie in the hexagon AND in the rectangle
+   * (`point && rectangle`: inside or on its border), so the cells of a rectangle sum to the number
+   * of matching appeals in it. MERGED normalises each source by its municipality-wide total for
+   * the filter and combines them with the weights (normalised to sum 1): value in ‰ of the whole.
+   */
+  async cellsSql(f: ParsedFilter, q: HeatQuery): Promise<{ sql: string; params: unknown[]; size: number; weights: HeatWeights }> {
+    const weights = this.validate(f, q);
+    const lat0 = await this.centerLatitude(f.municipalityId);
+    const size = mercatorSize(cellSizeMeters(q.zoom), lat0);
+    const b = q.bbox;
+    const [x0, y0] = toMercator(b.minLon, b.minLat);
+    const [x1, y1] = toMercator(b.maxLon, b.maxLat);
+    const estimate = ((x1 - x0) * (y1 - y0)) / ((3 * Math.sqrt(3)) / 2 * size * size);
+    if (estimate > MAX_CELLS) throw new InputError('bbox', `слишком большой охват для масштаба ${q.zoom} (около ${Math.round(estimate)} ячеек): уменьшите охват или масштаб`);
+    const env = 'ST_MakeEnvelope(?, ?, ?, ?, 4326)';
+    const envParams = [b.minLon, b.minLat, b.maxLon, b.maxLat];
+    const where = filterSql(f);
+    const cw = this.curWhere(f, q.curLayerIds);
+    const appealsSql = hexAggregateSql(`SELECT ST_X(a.point) AS lon, ST_Y(a.point) AS lat, 1 AS w FROM appeal a WHERE ${where.sql} AND a.point && ${env}`);
+    const appealsParams = [size, size, ...where.params, ...envParams];
+    const curSql = hexAggregateSql(`SELECT ST_X(c.point) AS lon, ST_Y(c.point) AS lat, c.weight AS w
+      FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id WHERE ${cw.sql} AND c.point && ${env}`);
+    const curParams = [size, size, ...cw.params, ...envParams];
+    if (q.layer === HeatLayerKind.APPEALS)
+      return { sql: `SELECT q, r, n AS appeals, 0::float8 AS cur, n::float8 AS part_appeals, 0::float8 AS part_cur, n::float8 AS value FROM (${appealsSql}) ap`, params: appealsParams, size, weights };
+    if (q.layer === HeatLayerKind.CUR)
+      return { sql: `SELECT q, r, 0 AS appeals, w AS cur, 0::float8 AS part_appeals, w AS part_cur, w AS value FROM (${curSql}) cu`, params: curParams, size, weights };
+    const sum = weights.appeals + weights.cur;
+    const wa = (1000 * weights.appeals) / sum;
+    const wc = (1000 * weights.cur) / sum;
+    const sql = `WITH ap AS (${appealsSql}), cu AS (${curSql}),
+      tot AS (SELECT (SELECT count(*) FROM appeal a WHERE ${where.sql} AND a.point IS NOT NULL)::float8 AS ta,
+                     (SELECT coalesce(sum(c.weight), 0) FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id WHERE ${cw.sql})::float8 AS tc),
+      m AS (SELECT coalesce(ap.q, cu.q) AS q, coalesce(ap.r, cu.r) AS r, coalesce(ap.n, 0) AS appeals, coalesce(cu.w, 0)::float8 AS cur,
+                   CASE WHEN tot.ta > 0 THEN ?::float8 * coalesce(ap.n, 0) / tot.ta ELSE 0 END AS part_appeals,
+                   CASE WHEN tot.tc > 0 THEN ?::float8 * coalesce(cu.w, 0) / tot.tc ELSE 0 END AS part_cur
+              FROM ap FULL JOIN cu ON ap.q = cu.q AND ap.r = cu.r CROSS JOIN tot)
+      SELECT q, r, appeals, cur, part_appeals, part_cur, part_appeals + part_cur AS value FROM m`;
+    return { sql, params: [...appealsParams, ...curParams, ...where.params, ...cw.params, wa, wc], size, weights };
+  }
+
+  /** Totals MERGED normalises by (municipality-wide for the filter). */
+  async totals(f: ParsedFilter, curLayerIds?: number[]): Promise<{ appeals: number; cur: number }> {
+    const where = filterSql(f);
+    const cw = this.curWhere(f, curLayerIds);
+    const [t] = await query<{ ta: number; tc: number }>(
+      this.em,
+      `SELECT (SELECT count(*) FROM appeal a WHERE ${where.sql} AND a.point IS NOT NULL)::int AS ta,
+              (SELECT coalesce(sum(c.weight), 0) FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id WHERE ${cw.sql})::float8 AS tc`,
+      [...where.params, ...cw.params],
+    );
+    return { appeals: t.ta, cur: t.tc };
+  }
+
+  /** The heat map of a rectangle: cells sorted by (q, r). */
+  async heatmap(f: ParsedFilter, q: HeatQuery): Promise<HeatMapResult> {
+    const { sql, params, size, weights } = await this.cellsSql(f, q);
+    const rows = await query<{ q: number; r: number; appeals: number; cur: number; part_appeals: number; part_cur: number; value: number }>(
+      this.em,
+      `SELECT ${CELL_COLUMNS} FROM (${sql}) cells ORDER BY q, r`,
+      params,
+    );
+    const totals = q.layer === HeatLayerKind.MERGED ? await this.totals(f, q.curLayerIds) : null;
+    return {
+      zoom: q.zoom,
+      cellSizeMeters: cellSizeMeters(q.zoom),
+      gridSize: size,
+      layer: q.layer,
+      weights,
+      appealsTotal: totals?.appeals ?? null,
+      curTotal: totals?.cur ?? null,
+      cells: rows.map((r) => ({
+        q: r.q, r: r.r, appeals: Number(r.appeals), cur: Number(r.cur),
+        partAppeals: Number(r.part_appeals), partCur: Number(r.part_cur), value: Number(r.value),
+      })),
+    };
+  }
+
+  /**
+   * Appeals per district for the filter: a plain spatial join (point in the district's polygon),
+   * per 1 000 residents, and the change against the previous period of the same length
+   * ([from − (to − from), from)); `to` defaults to now. Without `from` there is no previous period.
+   */
+  async districtStats(f: ParsedFilter, now = new Date()): Promise<DistrictStatsResult> {
+    const to = f.from ? f.to ?? now : f.to ?? null;
+    const from = f.from ?? null;
+    const previousFrom = from && to ? new Date(from.getTime() - (to.getTime() - from.getTime())) : null;
+    const wide: ParsedFilter = { ...f, from: previousFrom ?? from ?? undefined, to: to ?? undefined };
+    const where = filterSql(wide);
+    const districtWhere = f.districtIds ? ' AND d.id = ANY(?::int[])' : '';
+    const rows = await query<{ id: number; name: string; population: number | null; n: number; prev: number }>(
+      this.em,
+      `SELECT d.id, d.name, d.population,
+              count(a.id) FILTER (WHERE ?::timestamptz IS NULL OR a.received_at >= ?::timestamptz)::int AS n,
+              count(a.id) FILTER (WHERE a.received_at < ?::timestamptz)::int AS prev
+         FROM district d
+         LEFT JOIN appeal a ON ST_Intersects(d.geom, a.point) AND ${where.sql}
+        WHERE d.municipality_id = ?${districtWhere}
+        GROUP BY d.id, d.name, d.population
+        ORDER BY d.name, d.id`,
+      [from, from, previousFrom ? from : null, ...where.params, f.municipalityId, ...(f.districtIds ? [f.districtIds] : [])],
+    );
+    return {
+      from,
+      to,
+      previousFrom,
+      previousTo: previousFrom ? from : null,
+      rows: rows.map((r) => {
+        const previousCount = previousFrom ? r.prev : null;
+        return {
+          districtId: r.id,
+          name: r.name,
+          population: r.population,
+          count: r.n,
+          per1000: r.population ? (r.n * 1000) / r.population : null,
+          previousCount,
+          change: previousCount == null ? null : r.n - previousCount,
+          changePercent: previousCount ? ((r.n - previousCount) * 100) / previousCount : null,
+        };
+      }),
+    };
+  }
+
+  async layers(municipalityId: number): Promise<HeatLayerRow[]> {
+    return query<HeatLayerRow>(this.em, `SELECT ${HEAT_LAYER_COLUMNS} FROM heat_layer WHERE municipality_id = ? ORDER BY period_from DESC, id DESC`, [municipalityId]);
+  }
+
+  importLayer(municipalityId: number, input: HeatImportInput): Promise<HeatImportReport> {
+    return importHeatLayer(this.em, municipalityId, input);
+  }
+}
