@@ -207,3 +207,43 @@ export async function loadAppeal(id: string, lonLat: [number, number]): Promise<
   const page = await loadPage({ near: { lon: lonLat[0], lat: lonLat[1], radiusMeters: 3 } }, 50);
   return page.edges.find((e) => e.node.id === id)?.node ?? null;
 }
+
+// ---------------------------------------------------------------- heat map
+
+export type HeatLayerKind = 'APPEALS' | 'CUR' | 'MERGED';
+
+export interface DistrictStat {
+  district: { id: string; name: string; population: number | null };
+  count: number;
+  per1000: number | null;
+  previousCount: number | null;
+  change: number | null;
+  changePercent: number | null;
+}
+
+/** The heat map of the view: only its scale (the cells come as vector tiles). */
+export async function loadHeatSummary(
+  bbox: { minLon: number; minLat: number; maxLon: number; maxLat: number },
+  zoom: number,
+  filter: AppealFilter,
+  layer: HeatLayerKind,
+  signal?: AbortSignal,
+): Promise<{ maxValue: number; total: number; cellSizeMeters: number }> {
+  const data = await gql<{ heatmap: { maxValue: number; total: number; cellSizeMeters: number } }>(
+    `query HeatSummary($bbox: BBoxInput!, $zoom: Int!, $filter: AppealFilter, $layer: HeatLayerKind) {
+      heatmap(bbox: $bbox, zoom: $zoom, filter: $filter, layer: $layer) { maxValue total cellSizeMeters } }`,
+    { bbox, zoom, filter, layer },
+    signal,
+  );
+  return data.heatmap;
+}
+
+export async function loadDistrictStats(filter: AppealFilter, signal?: AbortSignal): Promise<DistrictStat[]> {
+  const data = await gql<{ districtStats: { districts: DistrictStat[] } }>(
+    `query DistrictStats($filter: AppealFilter) { districtStats(filter: $filter) {
+      districts { district { id name population } count per1000 previousCount change changePercent } } }`,
+    { filter },
+    signal,
+  );
+  return data.districtStats.districts;
+}

@@ -40,6 +40,7 @@ import {
   statusLabel,
 } from './labels';
 import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers, clusterColor, clusterRadius, offlineStyle } from './mapLayers';
+import { addHeatLayers, initHeat, setHeatDistricts, updateHeat } from './heat';
 
 declare global {
   interface Window {
@@ -699,10 +700,27 @@ async function refresh(): Promise<void> {
         ? `На карте ${formatNumber(drawn)}: у остальных нет координат`
         : `На карте ${formatNumber(drawn)} ${appealsWord(drawn)}`;
 
+  try {
+    await updateHeat(m, filter, signal);
+  } catch (e) {
+    if (!isAbort(e)) showError(`тепловая карта: ${errorText(e)}`);
+  }
+  if (seq !== refreshSeq) return;
+
   await whenIdle(m);
   if (seq !== refreshSeq) return;
   ui.loading.hidden = true;
   if (districtsDrawn) document.body.dataset.ready = '1';
+}
+
+let heatViewTimer: number | undefined;
+/** After panning or zooming, only the heat map's scale is re-read. */
+function heatViewChanged(): void {
+  window.clearTimeout(heatViewTimer);
+  heatViewTimer = window.setTimeout(() => {
+    const built = buildFilter();
+    if (map && 'filter' in built) void updateHeat(map, built.filter).catch((e) => showError(`тепловая карта: ${errorText(e)}`));
+  }, 300);
 }
 
 async function init(): Promise<void> {
@@ -752,7 +770,16 @@ async function init(): Promise<void> {
   const m = map;
   await new Promise<void>((resolve) => (m.loaded() ? resolve() : m.once('load', () => resolve())));
   addMcuLayers(m);
+  addHeatLayers(m);
   wireMapInteractions(m);
+  initHeat(m, {
+    refresh: () => void refresh(),
+    setPeriod: (from, to) => {
+      ui.from.value = isoDate(from);
+      ui.to.value = isoDate(to);
+    },
+    viewChanged: heatViewChanged,
+  });
 
   const [d, t] = await Promise.allSettled([districtsP, themesP]);
   if (t.status === 'fulfilled') {
@@ -769,6 +796,7 @@ async function init(): Promise<void> {
   }
   if (d.status === 'fulfilled') {
     districts = d.value;
+    setHeatDistricts(districts);
     await drawDistricts(m);
     const all = mergeBounds([...districtBounds.values()]);
     // Show the whole municipality, but never zoom in past the configured view.
