@@ -6,6 +6,7 @@ import { startApp } from '../server/app.js';
 import { repoRoot } from '../server/reference/files.js';
 import { writeResults, type SummaryRow } from './lib.js';
 import { benchAppealsConnection } from './appeals-connection.js';
+import { benchHeatmap } from './heatmap.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
@@ -53,6 +54,10 @@ for (const backend of wanted) {
     const r = await benchAppealsConnection(app, backend, n, iterations);
     console.log(`[${backend}] ${r.name}: ours ${r.ours.toFixed(2)} ms, raw SQL ${r.baseline.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)} (target ≤ ${r.target})`);
     rows.push(r);
+    for (const h of await benchHeatmap(app, backend, n, iterations)) {
+      console.log(`[${backend}] ${h.name}: ours ${h.ours.toFixed(2)}, baseline ${h.baseline.toFixed(2)} ${h.unit}, ratio ${h.ratio.toFixed(2)} (target ${h.target})`);
+      rows.push(h);
+    }
   } finally {
     await app.close();
   }

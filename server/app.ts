@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { query } from './db/sql.js';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -127,7 +128,10 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
 
     const host = opts.host ?? config.host;
     const server = await new Promise<import('node:http').Server>((resolve, reject) => {
-      const s = app.listen(opts.port ?? config.port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+      // Cached tiles are answered before Express (see TileServer.serveCached); everything else goes to the app.
+      const s = http.createServer((req, res) => tiles.serveCached(req, res) || app(req, res));
+      s.once('error', reject);
+      s.listen(opts.port ?? config.port, host, () => resolve(s));
     });
     const port = (server.address() as AddressInfo).port;
     const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;

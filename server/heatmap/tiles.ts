@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { fromVectorTileJs } from '@maplibre/vt-pbf';
@@ -126,7 +127,7 @@ export function tileQueryToFilter(q: Record<string, unknown>): { filter: AppealF
   return { filter: f, weights, curLayerIds: q.curLayerIds != null ? list(q.curLayerIds) : undefined };
 }
 
-interface TileRow {
+export interface TileRow {
   hid: string | number;
   q: number;
   r: number;
@@ -137,8 +138,8 @@ interface TileRow {
   value: number;
 }
 
-/** The tile's rows (both encoders read exactly these). `geomSelect` wraps the tile-space geometry. */
-async function tileSql(em: EntityManager, t: TileRequest) {
+/** The SQL of the tile's rows (both encoders read exactly these; geometry in tile space). */
+export async function tileSql(em: EntityManager, t: TileRequest) {
   const svc = new HeatmapService(em);
   const lat0 = await svc.centerLatitude(t.filter.municipalityId);
   const size = mercatorSize(cellSizeMeters(t.z), lat0);
@@ -166,16 +167,18 @@ export function mvtLayerName(kind: HeatLayerKind): string {
 export async function renderTile(em: EntityManager, t: TileRequest, encoder: TileEncoder): Promise<Buffer> {
   const { sql, params } = await tileSql(em, t);
   const name = mvtLayerName(t.layer);
+  const wrapped = wrapTileSql(sql, params, name, encoder);
   if (encoder === 'st_asmvt') {
-    const [r] = await query<{ mvt: Buffer | null }>(em, `SELECT ST_AsMVT(tile, ?, ${EXTENT}, 'geom', 'hid') AS mvt FROM (${sql} ORDER BY q, r) tile`, [name, ...params]);
+    const [r] = await query<{ mvt: Buffer | null }>(em, wrapped.sql, wrapped.params);
     return r?.mvt ? Buffer.from(r.mvt) : Buffer.alloc(0);
   }
-  const rows = await query<TileRow & { geom: string }>(
-    em,
-    `SELECT hid, q, r, appeals, cur, part_appeals, part_cur, value, ST_AsGeoJSON(geom, 0) AS geom FROM (${sql}) tile ORDER BY q, r`,
-    params,
-  );
-  return encodeTileJs(name, rows);
+  return encodeTileJs(name, await query<TileRow & { geom: string }>(em, wrapped.sql, wrapped.params));
+}
+
+/** The final statement of each encoder: ST_AsMVT over the rows, or the rows with GeoJSON geometry for the JS encoder. */
+export function wrapTileSql(sql: string, params: unknown[], name: string, encoder: TileEncoder): { sql: string; params: unknown[] } {
+  if (encoder === 'st_asmvt') return { sql: `SELECT ST_AsMVT(tile, ?, ${EXTENT}, 'geom', 'hid') AS mvt FROM (${sql} ORDER BY q, r) tile`, params: [name, ...params] };
+  return { sql: `SELECT hid, q, r, appeals, cur, part_appeals, part_cur, value, ST_AsGeoJSON(geom, 0) AS geom FROM (${sql}) tile ORDER BY q, r`, params };
 }
 
 /** The JS encoder: tile-space polygons (GeoJSON text) and properties → MVT bytes. */
@@ -251,6 +254,16 @@ export class TileCache {
   }
 }
 
+function send(req: IncomingMessage, res: ServerResponse, tile: CachedTile) {
+  if (req.headers['if-none-match'] === tile.etag) {
+    res.writeHead(304, { 'Cache-Control': CACHE_CONTROL, ETag: tile.etag });
+    res.end();
+    return;
+  }
+  res.writeHead(200, { 'Cache-Control': CACHE_CONTROL, ETag: tile.etag, 'Content-Type': CONTENT_TYPE, 'Content-Length': tile.body.length });
+  res.end(tile.body);
+}
+
 function sendError(res: Response, e: unknown) {
   if (e instanceof InputError) {
     res.status(400).json({ errors: [{ message: e.message, extensions: { code: 'BAD_USER_INPUT', field: e.field } }] });
@@ -262,6 +275,11 @@ function sendError(res: Response, e: unknown) {
 
 export interface TileServer {
   handler(req: Request, res: Response): Promise<void>;
+  /**
+   * Serves a cached tile straight from the Node request, before Express (its routing costs about
+   * two thirds of a cached answer); false when the request is not a fresh cache hit.
+   */
+  serveCached(req: IncomingMessage, res: ServerResponse): boolean;
   encoder: TileEncoder;
   cache: TileCache;
   close(): void;
@@ -307,8 +325,7 @@ export async function createTileServer(orm: MikroORM, municipalityId: number): P
           cache.clear();
           cachedVersion = current;
         }
-        const qs = req.url.indexOf('?');
-        const key = `${req.params.layer}/${req.params.z}/${req.params.x}/${req.params.file}${qs >= 0 ? req.url.slice(qs) : ''}@${current}`;
+        const key = `${req.originalUrl}@${current}`;
         let tile = cache.get(key);
         if (!tile) {
           let p = inflight.get(key);
@@ -318,17 +335,19 @@ export async function createTileServer(orm: MikroORM, municipalityId: number): P
           }
           tile = await p;
         }
-        res.setHeader('Cache-Control', CACHE_CONTROL);
-        res.setHeader('ETag', tile.etag);
-        if (req.headers['if-none-match'] === tile.etag) {
-          res.status(304).end();
-          return;
-        }
-        res.setHeader('Content-Type', CONTENT_TYPE);
-        res.status(200).end(tile.body);
+        send(req, res, tile);
       } catch (e) {
         sendError(res, e);
       }
+    },
+    serveCached(req, res) {
+      if (req.method !== 'GET' || !req.url?.startsWith('/tiles/')) return false;
+      const current = version.peek();
+      if (current === undefined || current !== cachedVersion) return false;
+      const tile = cache.get(`${req.url}@${current}`);
+      if (!tile) return false;
+      send(req, res, tile);
+      return true;
     },
     close() {
       version.dispose();

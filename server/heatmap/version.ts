@@ -22,6 +22,11 @@ export class DataVersion {
     this.stale = true;
   }
 
+  /** The value when it is known and fresh, without waiting (the cached-tile fast path). */
+  peek(): string | undefined {
+    return !this.stale && this.value !== undefined && Date.now() - this.readAt < this.ttlMs ? this.value : undefined;
+  }
+
   get(): string | Promise<string> {
     if (!this.stale && this.value !== undefined && Date.now() - this.readAt < this.ttlMs) return this.value;
     this.pending ??= (async () => {

@@ -1,0 +1,181 @@
+import pg from 'pg';
+import autocannon from 'autocannon';
+import type { App } from '../server/app.js';
+import { parseFilter } from '../server/appeals/filter.js';
+import { HeatLayerKind } from '../server/heatmap/service.js';
+import { encodeTileJs, tileSql, wrapTileSql, type TileRow } from '../server/heatmap/tiles.js';
+import { cellSizeMeters, mercatorSize } from '../server/heatmap/grid.js';
+import { median, mulberry32, percentile, type SummaryRow } from './lib.js';
+
+/**
+ * Heat-map benchmarks (issue 4):
+ * 1. GraphQL `heatmap` (APPEALS, cells with geometry) for random city viewports, zooms and periods
+ *    vs a hand-written SQL aggregation of the same cells over a plain pg connection;
+ * 2. an uncached tile through HTTP vs the same tile's SQL run directly (ST_AsMVT on real PostGIS;
+ *    on the embedded backend, whose PostGIS has no protobuf, the rows query + the JS encoder);
+ * 3. cached tiles served to 32 concurrent clients on loopback for a bounded time (autocannon).
+ */
+
+const QUERY = `query Bench($bbox: BBoxInput!, $zoom: Int!, $filter: AppealFilter) {
+  heatmap(bbox: $bbox, zoom: $zoom, filter: $filter, layer: APPEALS) { total cells { id value appeals geometry } }
+}`;
+
+/** The same cells, written by hand: Web-Mercator axial hexagon coordinates with cube rounding. */
+const RAW = `SELECT q, r, count(*)::int AS n FROM (
+  SELECT (CASE WHEN abs(rq - qf) > abs(rr - rf) AND abs(rq - qf) > abs(rs + qf + rf) THEN -rr - rs ELSE rq END)::int AS q,
+         (CASE WHEN abs(rq - qf) > abs(rr - rf) AND abs(rq - qf) > abs(rs + qf + rf) THEN rr
+               WHEN abs(rr - rf) > abs(rs + qf + rf) THEN -rq - rs ELSE rr END)::int AS r
+    FROM (SELECT qf, rf, round(qf) AS rq, round(rf) AS rr, round(-qf - rf) AS rs
+            FROM (SELECT (sqrt(3) / 3 * x - y / 3) / $1 AS qf, (2.0 / 3 * y) / $1 AS rf
+                    FROM (SELECT 6378137 * radians(ST_X(a.point)) AS x, 6378137 * ln(tan(pi() / 4 + radians(ST_Y(a.point)) / 2)) AS y
+                            FROM appeal a
+                           WHERE a.municipality_id = $2 AND a.received_at >= $3 AND a.received_at < $4
+                             AND a.point && ST_MakeEnvelope($5, $6, $7, $8, 4326)) m) f) hc) h
+ GROUP BY q, r`;
+
+/** `?` placeholders → `$n` for a plain pg client. */
+function numbered(sql: string): string {
+  let i = 0;
+  return sql.replace(/\?/g, () => `$${++i}`);
+}
+
+function tileOf(lon: number, lat: number, z: number) {
+  const n = 2 ** z;
+  const rad = (lat * Math.PI) / 180;
+  return { x: Math.floor(((lon + 180) / 360) * n), y: Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n) };
+}
+
+function ymd(d: Date) {
+  return d.toISOString().slice(0, 10);
+}
+
+export async function benchHeatmap(app: App, backend: SummaryRow['backend'], n: number, iterations: number): Promise<SummaryRow[]> {
+  const raw = new pg.Client({ connectionString: app.databaseUrl });
+  await raw.connect();
+  const date = new Date().toISOString().slice(0, 10);
+  const rows: SummaryRow[] = [];
+  try {
+    const [{ lat0 }] = (await raw.query('SELECT ST_Y(center) AS lat0 FROM municipality WHERE id = $1', [app.municipalityId])).rows;
+
+    // ---- 1. GraphQL heat map vs raw SQL aggregation
+    const rnd = mulberry32(4404);
+    const cases = Array.from({ length: iterations }, () => {
+      const w = 0.04 + rnd() * 0.09;
+      const h = w * 0.6;
+      const minLon = 81.14 + rnd() * (0.14 - w);
+      const minLat = 51.47 + rnd() * (0.09 - h);
+      const zoom = 11 + Math.floor(rnd() * 5);
+      const from = new Date(Date.UTC(2025, Math.floor(rnd() * 20), 1));
+      const to = new Date(from.getTime() + (30 + Math.floor(rnd() * 300)) * 86400_000);
+      return { bbox: { minLon, minLat, maxLon: minLon + w, maxLat: minLat + h }, zoom, from, to };
+    });
+    const runOurs = async (c: (typeof cases)[number]) => {
+      const t = performance.now();
+      const res = await fetch(`${app.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: QUERY, variables: { bbox: c.bbox, zoom: c.zoom, filter: { from: c.from, to: c.to } } }),
+      });
+      const body = (await res.json()) as { errors?: unknown; data: { heatmap: { total: number; cells: unknown[] } } };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return { ms: performance.now() - t, total: body.data.heatmap.total, cells: body.data.heatmap.cells.length };
+    };
+    const runRaw = async (c: (typeof cases)[number]) => {
+      const t = performance.now();
+      const size = mercatorSize(cellSizeMeters(c.zoom), lat0);
+      const r = await raw.query(RAW, [size, app.municipalityId, c.from, c.to, c.bbox.minLon, c.bbox.minLat, c.bbox.maxLon, c.bbox.maxLat]);
+      return { ms: performance.now() - t, total: r.rows.reduce((s, x) => s + x.n, 0), cells: r.rowCount ?? 0 };
+    };
+    for (const c of cases.slice(0, 5)) { await runOurs(c); await runRaw(c); }
+    const ours: number[] = [];
+    const base: number[] = [];
+    let cellsSeen = 0;
+    for (const [i, c] of cases.entries()) {
+      const [a, b] = i % 2 ? [await runOurs(c), await runRaw(c)] : [await runRaw(c), await runOurs(c)].reverse();
+      if (a.total !== b.total || a.cells !== b.cells) throw new Error(`heatmap mismatch: GraphQL ${a.total}/${a.cells} cells vs SQL ${b.total}/${b.cells}`);
+      ours.push(a.ms);
+      base.push(b.ms);
+      cellsSeen += a.cells;
+    }
+    const mo = median(ours);
+    const mb = median(base);
+    rows.push({
+      name: 'heatmap GraphQL (APPEALS, city viewport, cells with geometry) vs raw SQL aggregation',
+      backend, n, ours: mo, baseline: mb, ratio: mo / mb, unit: 'ms (median)', target: 1.25, date,
+      notes: `p95 ours ${percentile(ours, 95).toFixed(1)} / raw ${percentile(base, 95).toFixed(1)} ms (ratio ${(percentile(ours, 95) / percentile(base, 95)).toFixed(2)}); ${iterations} viewports, zoom 11–15, periods 1–11 months; ${Math.round(cellsSeen / iterations)} cells on average`,
+    });
+
+    // ---- 2. uncached tile through HTTP vs the tile's SQL run directly
+    const encoder = backend === 'postgis' ? 'st_asmvt' : 'js';
+    const trnd = mulberry32(8808);
+    const tiles = Array.from({ length: iterations }, (_, i) => {
+      const z = 12 + Math.floor(trnd() * 4);
+      const { x, y } = tileOf(81.16 + trnd() * 0.1, 51.48 + trnd() * 0.07, z);
+      const from = new Date(Date.UTC(2025, Math.floor(trnd() * 20), 1));
+      const to = new Date(from.getTime() + (30 + Math.floor(trnd() * 300)) * 86400_000);
+      // `i` in the period's last second makes every URL distinct, so each HTTP request misses the cache.
+      return { z, x, y, from, to: new Date(to.getTime() + i * 1000) };
+    });
+    const em = app.orm.em.fork();
+    const tileOurs = async (t: (typeof tiles)[number]) => {
+      const s = performance.now();
+      const res = await fetch(`${app.url}/tiles/appeals/${t.z}/${t.x}/${t.y}.mvt?from=${t.from.toISOString()}&to=${t.to.toISOString()}`);
+      if (res.status !== 200) throw new Error(`tile HTTP ${res.status}: ${await res.text()}`);
+      const body = Buffer.from(await res.arrayBuffer());
+      return { ms: performance.now() - s, bytes: body.length };
+    };
+    const tileRaw = async (t: (typeof tiles)[number]) => {
+      const filter = parseFilter({ from: t.from, to: t.to }, app.municipalityId);
+      const q = await tileSql(em, { layer: HeatLayerKind.APPEALS, z: t.z, x: t.x, y: t.y, filter });
+      const w = wrapTileSql(q.sql, q.params, 'appeals', encoder);
+      const s = performance.now();
+      const r = await raw.query(numbered(w.sql), w.params);
+      const body = encoder === 'st_asmvt' ? (r.rows[0]?.mvt ?? Buffer.alloc(0)) : encodeTileJs('appeals', r.rows as (TileRow & { geom: string })[]);
+      return { ms: performance.now() - s, bytes: body.length };
+    };
+    for (const t of tiles.slice(0, 5)) { await tileRaw(t); }
+    const tOurs: number[] = [];
+    const tBase: number[] = [];
+    for (const [i, t] of tiles.entries()) {
+      const [a, b] = i % 2 ? [await tileOurs(t), await tileRaw(t)] : [await tileRaw(t), await tileOurs(t)].reverse();
+      if (a.bytes === 0 !== (b.bytes === 0)) throw new Error(`tile mismatch at ${t.z}/${t.x}/${t.y}: ${a.bytes} vs ${b.bytes} bytes`);
+      tOurs.push(a.ms);
+      tBase.push(b.ms);
+    }
+    const to = median(tOurs);
+    const tb = median(tBase);
+    rows.push({
+      name: `tile via HTTP (uncached) vs raw ${encoder === 'st_asmvt' ? 'ST_AsMVT SQL' : 'tile SQL + JS encoder'}`,
+      backend, n, ours: to, baseline: tb, ratio: to / tb, unit: 'ms (median)', target: 1.2, date,
+      notes: `p95 ours ${percentile(tOurs, 95).toFixed(1)} / raw ${percentile(tBase, 95).toFixed(1)} ms; ${iterations} tiles z12–15, random periods`
+        + (encoder === 'js' ? '; embedded PostGIS has no protobuf: the baseline is the same rows query + the JS encoder (@maplibre/vt-pbf) in-process' : ''),
+    });
+
+    // ---- 3. cached tiles: 32 concurrent clients on loopback
+    const paths: string[] = [];
+    for (let z = 12; z <= 14; z++) {
+      const a = tileOf(81.17, 51.53, z);
+      const b = tileOf(81.25, 51.49, z);
+      for (let x = a.x; x <= b.x; x++) for (let y = a.y; y <= b.y; y++) paths.push(`/tiles/appeals/${z}/${x}/${y}.mvt?from=${ymd(new Date(Date.UTC(2025, 0, 1)))}&to=${ymd(new Date(Date.UTC(2026, 0, 1)))}`);
+    }
+    for (const p of paths) await (await fetch(app.url + p)).arrayBuffer(); // warm the cache
+    const duration = 10;
+    const result = await autocannon({
+      url: app.url,
+      connections: 32,
+      // The load generator runs in its own thread, not on the server's event loop.
+      workers: 1,
+      duration,
+      requests: paths.map((path) => ({ method: 'GET' as const, path })),
+    });
+    const rps = result.requests.average;
+    rows.push({
+      name: 'cached tile throughput (32 clients, loopback)',
+      backend, n, ours: rps, baseline: 5000, ratio: rps / 5000, unit: 'req/s (mean)', target: '≥ 5000 req/s', date,
+      notes: `autocannon (1 worker thread) ${duration} s over ${paths.length} warmed tiles; latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms; non-2xx ${result.non2xx}, errors ${result.errors}; baseline column = the target`,
+    });
+  } finally {
+    await raw.end();
+  }
+  return rows;
+}
