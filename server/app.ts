@@ -6,6 +6,11 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
+import { graphqlUploadExpress } from 'graphql-upload-minimal';
+import { loadDemoAddressRegister } from './intake/address-register.js';
+
+/** Largest file accepted by the import mutations. */
+const MAX_UPLOAD_BYTES = Number(process.env.MAX_UPLOAD_MB ?? 500) * 1024 * 1024;
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadConfig } from './config.js';
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.js';
@@ -75,6 +80,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       }
       const heat = await ensureDemoHeatLayer(em, mun.id, municipality);
       if (heat) log(`Загружен демонстрационный слой ЦУР: ${heat.inserted} точек`);
+      const addresses = await loadDemoAddressRegister(em, mun.id);
+      if (addresses) log(`Загружен демонстрационный адресный реестр: ${addresses} домов`);
     }
 
     const apollo = await createApollo({ introspection: true });
@@ -111,6 +118,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     });
     app.use(
       '/graphql',
+      // File uploads (GraphQL multipart request spec) for imports; clients send `apollo-require-preflight: true`.
+      graphqlUploadExpress({ maxFileSize: MAX_UPLOAD_BYTES, maxFiles: 1 }),
       express.json({ limit: '20mb' }),
       expressMiddleware(apollo, { context: async () => createContext(ormRef, mun.id) }),
     );

@@ -1,5 +1,5 @@
 import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/core';
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { Geometry } from 'geojson';
 import { GeometryType } from '../db/geometry.js';
@@ -31,6 +31,10 @@ export enum AppealEventKind {
   DISTRICT = 'DISTRICT',
   ANSWER = 'ANSWER',
   SATISFACTION = 'SATISFACTION',
+  PLACE = 'PLACE',
+  DUE = 'DUE',
+  DUPLICATE = 'DUPLICATE',
+  REPEAT = 'REPEAT',
 }
 registerEnumType(AppealEventKind, { name: 'AppealEventKind', description: 'Что изменилось в обращении' });
 
@@ -77,6 +81,20 @@ export class Appeal {
   @Field(() => Int, { nullable: true, description: 'Оценка гражданина 1–5' })
   @Property({ type: 'smallint', nullable: true })
   satisfaction?: number;
+  @Field(() => Float, { nullable: true, description: 'Уверенность классификатора в теме, 0–1' })
+  @Property({ type: 'real', nullable: true })
+  themeConfidence?: number;
+  @Field({ nullable: true, description: 'Откуда тема: SOURCE — из источника, MODEL — классификатор, KEYWORDS — ключевые слова, PERSON — работник' })
+  @Property({ type: 'text', nullable: true })
+  themeSource?: string;
+  @Field({ description: 'Ждёт ручной проверки темы (очередь сортировки)' }) @Property({ type: 'boolean', default: false }) triage: boolean = false;
+  @Field({ nullable: true, description: 'Место: POINT, SWAPPED_FIXED, GEOCODED, OUTSIDE, UNRESOLVED (на проверке адреса), MANUAL, NONE' })
+  @Property({ type: 'text', nullable: true })
+  placeStatus?: string;
+  @ManyToOne(() => Appeal, { nullable: true }) duplicateOf?: Appeal;
+  @ManyToOne(() => Appeal, { nullable: true }) repeatOf?: Appeal;
+  @Property({ type: 'integer', nullable: true, fieldName: 'batch_id' }) batchId?: number;
+  @Property({ type: 'text', nullable: true }) authorKey?: string;
   @Property({ type: 'timestamptz', defaultRaw: 'now()' }) createdAt: Date = new Date();
   @Property({ type: 'timestamptz', defaultRaw: 'now()', onUpdate: () => new Date() }) updatedAt: Date = new Date();
 }

@@ -31,7 +31,15 @@ export class AppealFilter {
   @Field(() => BBoxInput, { nullable: true }) bbox?: BBoxInput;
   @Field(() => NearInput, { nullable: true }) near?: NearInput;
   @Field({ nullable: true, description: 'Полнотекстовый поиск по тексту и адресу (русская морфология)' }) text?: string;
+  @Field({ nullable: true, description: 'true — только ожидающие ручной проверки темы (очередь сортировки)' }) triage?: boolean;
+  @Field(() => [String], { nullable: true, description: 'Статусы места: UNRESOLVED — очередь проверки адресов; POINT, SWAPPED_FIXED, GEOCODED, OUTSIDE, MANUAL, NONE' })
+  placeStatuses?: string[];
+  @Field(() => ID, { nullable: true, description: 'Загружены или изменены пакетом импорта' }) batchId?: string;
+  @Field({ nullable: true, description: 'true — только дубликаты, false — без дубликатов' }) duplicates?: boolean;
+  @Field({ nullable: true, description: 'true — только повторные обращения того же автора' }) repeats?: boolean;
 }
+
+const PLACE_STATUSES = ['POINT', 'SWAPPED_FIXED', 'GEOCODED', 'OUTSIDE', 'UNRESOLVED', 'MANUAL', 'NONE'];
 
 /** A WHERE clause over `appeal a` with `?` placeholders, ready for em.execute. */
 export interface SqlWhere {
@@ -72,6 +80,11 @@ export interface ParsedFilter {
   bbox?: BBoxInput;
   near?: NearInput;
   text?: string;
+  triage?: boolean;
+  placeStatuses?: string[];
+  batchId?: number;
+  duplicates?: boolean;
+  repeats?: boolean;
 }
 
 /** Checks everything that can be checked without the database. */
@@ -111,6 +124,16 @@ export function parseFilter(f: AppealFilter | undefined | null, defaultMunicipal
     if (t.length > MAX_TEXT) throw new InputError(`${at}.text`, `строка поиска длиннее ${MAX_TEXT} символов`);
     if (t) out.text = t;
   }
+  if (f.triage != null) out.triage = f.triage;
+  if (f.placeStatuses) {
+    f.placeStatuses.forEach((p, i) => {
+      if (!PLACE_STATUSES.includes(p)) throw new InputError(`${at}.placeStatuses[${i}]`, `неизвестный статус места «${p.slice(0, 30)}»; допустимы: ${PLACE_STATUSES.join(', ')}`);
+    });
+    out.placeStatuses = f.placeStatuses;
+  }
+  if (f.batchId != null) out.batchId = parseIds(`${at}.batchId`, [f.batchId])![0];
+  if (f.duplicates != null) out.duplicates = f.duplicates;
+  if (f.repeats != null) out.repeats = f.repeats;
   return out;
 }
 
@@ -142,5 +165,10 @@ export function filterSql(f: ParsedFilter): SqlWhere {
     params.push(f.near.lon, f.near.lat, degrees, f.near.lon, f.near.lat, f.near.radiusMeters);
   }
   if (f.text) { parts.push(`a.search @@ websearch_to_tsquery('russian', ?)`); params.push(f.text); }
+  if (f.triage != null) { parts.push('a.triage = ?'); params.push(f.triage); }
+  if (f.placeStatuses) { parts.push('a.place_status = ANY(?::text[])'); params.push(f.placeStatuses); }
+  if (f.batchId != null) { parts.push('a.batch_id = ?'); params.push(f.batchId); }
+  if (f.duplicates != null) parts.push(f.duplicates ? 'a.duplicate_of_id IS NOT NULL' : 'a.duplicate_of_id IS NULL');
+  if (f.repeats) parts.push('a.repeat_of_id IS NOT NULL');
   return { sql: parts.join(' AND '), params };
 }

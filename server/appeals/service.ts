@@ -55,6 +55,12 @@ const FIELD_COLUMNS: Record<string, string[]> = {
   overdue: ['a.status', 'a.due_at', 'a.first_response_at', 'a.answered_at'],
   createdAt: ['a.created_at'],
   updatedAt: ['a.updated_at'],
+  themeConfidence: ['a.theme_confidence'],
+  themeSource: ['a.theme_source'],
+  triage: ['a.triage'],
+  placeStatus: ['a.place_status'],
+  duplicateOf: ['a.duplicate_of_id'],
+  repeatOf: ['a.repeat_of_id'],
 };
 const ALL_FIELDS = Object.keys(FIELD_COLUMNS);
 
@@ -96,6 +102,12 @@ export function rowToAppeal(r: Row): Appeal {
     answeredAt: date(r.answered_at),
     answerText: r.answer_text ?? undefined,
     satisfaction: r.satisfaction ?? undefined,
+    themeConfidence: r.theme_confidence ?? undefined,
+    themeSource: r.theme_source ?? undefined,
+    triage: r.triage,
+    placeStatus: r.place_status ?? undefined,
+    duplicateOf: ref(r.duplicate_of_id),
+    repeatOf: ref(r.repeat_of_id),
     createdAt: date(r.created_at)!,
     updatedAt: date(r.updated_at)!,
   });

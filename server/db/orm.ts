@@ -3,6 +3,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { referenceEntities } from '../reference/entities.js';
 import { appealEntities } from '../appeals/entities.js';
 import { Migration20261127000001_init } from '../../db/migrations/Migration20261127000001_init.js';
+import { Migration20261127000003_intake } from '../../db/migrations/Migration20261127000003_intake.js';
 import { heatmapEntities } from '../heatmap/entities.js';
 import { Migration20261127000002_heatmap } from '../../db/migrations/Migration20261127000002_heatmap.js';
 
@@ -12,6 +13,7 @@ export const entities = [...referenceEntities, ...appealEntities, ...heatmapEnti
 export const migrationsList = [
   { name: 'Migration20261127000001_init', class: Migration20261127000001_init },
   { name: 'Migration20261127000002_heatmap', class: Migration20261127000002_heatmap },
+  { name: 'Migration20261127000003_intake', class: Migration20261127000003_intake },
 ];
 
 export interface OrmOptions {

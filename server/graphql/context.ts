@@ -10,6 +10,8 @@ export interface Context {
   /** The municipality served when a query names none. */
   municipalityId: number;
   appeals: AppealService;
+  /** Who acts, for the history of appeals (accounts and roles come with access control). */
+  actor: string;
 }
 
 function createLoaders(em: EntityManager) {
@@ -19,5 +21,5 @@ function createLoaders(em: EntityManager) {
 /** One EntityManager fork and one set of DataLoaders per request. */
 export function createContext(orm: MikroORM, municipalityId: number): Context {
   const em = orm.em.fork();
-  return { em, loaders: createLoaders(em), municipalityId, appeals: new AppealService(em) };
+  return { em, loaders: createLoaders(em), municipalityId, appeals: new AppealService(em), actor: 'оператор' };
 }

@@ -5,12 +5,13 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { referenceResolvers } from '../reference/resolver.js';
 import { appealResolvers } from '../appeals/resolver.js';
 import { heatmapResolvers } from '../heatmap/resolver.js';
+import { intakeResolvers } from '../intake/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
-    resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers],
+    resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
   });

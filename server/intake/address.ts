@@ -1,0 +1,151 @@
+/**
+ * Parsing and normalising Russian street addresses ("г. Рубцовск, пр-т Ленина, д. 85а, кв. 5")
+ * into a street type, name and house, and a key on which spelling variants coincide.
+ * Pure: no database, no I/O.
+ */
+
+export interface ParsedAddress {
+  /** Canonical type: 'ул', 'пр-кт', 'пер', 'б-р', 'пл', 'ш', 'проезд', 'туп', 'мкр', 'кв-л', 'наб'; null when the text has none. */
+  streetType: string | null;
+  /** Normalised name: lowercase, ё→е, no quotes, no "им.", single spaces ("ленина", "2-я пятилетка"). */
+  streetName: string;
+  /** Normalised house: "85", "85а", "12/1", "12к2", "12с1"; null when absent. */
+  house: string | null;
+  /** `${streetType ?? ''}|${streetName}` */
+  streetKey: string;
+  /** `${streetKey}|${house}`, or null without a house. */
+  key: string | null;
+}
+
+const STREET_TYPE_FORMS: Record<string, string> = {
+  ул: 'ул', улица: 'ул',
+  'пр-т': 'пр-кт', 'пр-кт': 'пр-кт', просп: 'пр-кт', проспект: 'пр-кт', пр: 'пр-кт', 'п-т': 'пр-кт', прт: 'пр-кт',
+  пер: 'пер', переулок: 'пер', 'пер-к': 'пер',
+  'б-р': 'б-р', бульвар: 'б-р', бульв: 'б-р', бул: 'б-р',
+  пл: 'пл', площадь: 'пл', 'пл-дь': 'пл',
+  ш: 'ш', шоссе: 'ш',
+  проезд: 'проезд', 'пр-д': 'проезд', 'пр-зд': 'проезд', прд: 'проезд',
+  туп: 'туп', тупик: 'туп',
+  мкр: 'мкр', мкрн: 'мкр', 'мкр-н': 'мкр', микрорайон: 'мкр',
+  'кв-л': 'кв-л', квартал: 'кв-л', 'кв-тал': 'кв-л',
+  наб: 'наб', набережная: 'наб', 'наб-я': 'наб',
+};
+const STREET_TYPES = new Map(Object.entries(STREET_TYPE_FORMS));
+
+/** Latin letters that look like Cyrillic ones (fixes mixed-script typing such as "Лeнина" with a Latin e). */
+const LOOKALIKE: Record<string, string> = { a: 'а', c: 'с', e: 'е', o: 'о', p: 'р', x: 'х', y: 'у', k: 'к', m: 'м', t: 'т', h: 'н', b: 'в' };
+/** Latin house letters typed instead of Cyrillic ones ("85a", "12b"). */
+const HOUSE_LATIN: Record<string, string> = { a: 'а', b: 'б', v: 'в', g: 'г', d: 'д', e: 'е', c: 'с', k: 'к' };
+
+const L = 'а-яa-z';
+const RE_PREFIX = new RegExp(
+  '^(?:' + [
+    '\\d{6}',                                         // postal code
+    '(?:россия|российская федерация|рф)(?![' + L + '])',
+    'алтайский\\s+(?:край|кр\\.?)',
+    '(?:г|гор|город)\\.?\\s*рубцовск(?![' + L + '])',
+    'рубцовск(?![' + L + '])',
+    '(?:г|город)\\.\\s*[' + L + '-]+(?=\\s*,)',       // another city written as "г. X,"
+  ].join('|') + ')[\\s,.]*',
+);
+const RE_APARTMENT = new RegExp('(?:^|[\\s,])(?:кв|квартира|оф|офис|пом|помещение|комн|комната)(?:\\.\\s*|\\s+|(?=\\d))\\d.*$');
+const HOUSE_BODY = '(\\d+)(?:\\s*-?\\s*([а-яa-z])(?![' + L + '0-9]))?(?:\\s*\\/\\s*(\\d+[а-я]?))?' +
+  '(?:\\s*,?\\s*(?:(?:к|корп|корпус)\\.?\\s*(\\d+[а-я]?)|(?:с|стр|строение)\\.?\\s*(\\d+[а-я]?)))?';
+const RE_HOUSE_MARKED = new RegExp('(?:^|[\\s,])(?:д|дом)\\.?\\s*' + HOUSE_BODY + '(?![' + L + '0-9/])');
+const RE_HOUSE_TRAILING = new RegExp('(?:^|[\\s,])' + HOUSE_BODY + '\\s*$');
+const DROP_NAME_WORDS = new Set(['им', 'имени', 'д', 'дом']);
+
+function fixLookalikes(word: string): string {
+  if (!/[а-я]/.test(word) || !/[a-z]/.test(word)) return word;
+  let out = '';
+  for (const ch of word) out += Object.hasOwn(LOOKALIKE, ch) ? LOOKALIKE[ch] : ch;
+  return out;
+}
+
+function house(m: RegExpExecArray): string {
+  let h = m[1].replace(/^0+(?=\d)/, '');
+  if (m[2]) h += Object.hasOwn(HOUSE_LATIN, m[2]) ? HOUSE_LATIN[m[2]] : m[2];
+  if (m[3]) h += '/' + m[3];
+  if (m[4]) h += 'к' + m[4];
+  if (m[5]) h += 'с' + m[5];
+  return h;
+}
+
+/** "2я", "2-ая", "2-я" → "2-я"; "3й", "3-ий" → "3-й". */
+function ordinal(w: string): string {
+  const m = /^(\d+)-?(ая|яя|я|ый|ий|ой|й|ое|е)$/.exec(w);
+  if (!m) return w;
+  const end = m[2];
+  return m[1] + '-' + (end === 'ая' || end === 'яя' || end === 'я' ? 'я' : end === 'ое' || end === 'е' ? 'е' : 'й');
+}
+
+/**
+ * Parses one address line. Returns null when the text has no letters or no street name can be found.
+ * A bare "пр." is read as проспект (not проезд).
+ */
+export function parseAddress(raw: string): ParsedAddress | null {
+  if (typeof raw !== 'string' || !/\p{L}/u.test(raw)) return null;
+  let s = raw.toLowerCase().replace(/ё/g, 'е')
+    .replace(/["'`«»“”„‘’]/g, '')
+    .replace(/№/g, ' ')
+    .replace(/[‐-―−]/g, '-')
+    .replace(/([.,;])/g, '$1 ')
+    .replace(/;/g, ',')
+    .replace(/\s*-\s*(?=[а-я])/g, (x, off: number, str: string) => (/\d$/.test(str.slice(0, off)) ? '-' : x))  // "2 - я" → "2-я", "85 - а" → "85-а"
+    .replace(/\s+/g, ' ')
+    .trim();
+  s = s.split(' ').map(fixLookalikes).join(' ');
+  // leading postal code, country, region, city
+  for (let prev = ''; prev !== s;) { prev = s; s = s.replace(RE_PREFIX, '').replace(/^[\s,.]+/, ''); }
+  // the same parts anywhere as their own comma-separated part
+  s = s.split(',').map((p) => p.trim()).filter((p) => p && p.replace(RE_PREFIX, '').replace(/[\s,.]+/g, '') !== '').join(', ');
+  s = s.replace(RE_APARTMENT, '').trim();
+
+  let houseNo: string | null = null;
+  let m = RE_HOUSE_MARKED.exec(s);
+  if (m) {
+    houseNo = house(m);
+    s = (s.slice(0, m.index) + ' ' + s.slice(m.index + m[0].length)).trim();
+  } else {
+    m = RE_HOUSE_TRAILING.exec(s);
+    // a trailing number is a house only if something precedes it
+    if (m && s.slice(0, m.index).replace(/[\s,.]+/g, '') !== '') {
+      houseNo = house(m);
+      s = s.slice(0, m.index).trim();
+    }
+  }
+
+  const words = s.split(/[\s,]+/).map((w) => w.replace(/^[.\-]+|[.]+$/g, '')).filter((w) => w !== '');
+  let type: string | null = null;
+  let nameWords = words;
+  const ti = words.findIndex((w) => STREET_TYPES.has(w));
+  if (ti >= 0) {
+    type = STREET_TYPES.get(words[ti])!;
+    // "ул. Ленина" → the name follows the type; "Ленина пр-т" → it precedes it
+    const after = words.slice(ti + 1);
+    nameWords = after.length > 0 ? after : words.slice(0, ti);
+  }
+  const name = nameWords.filter((w) => !DROP_NAME_WORDS.has(w)).map(ordinal).join(' ').trim();
+  if (name === '') {
+    // "мкр 5": the number is the name, not a house
+    if (type && houseNo && /^\d+$/.test(houseNo)) {
+      return make(type, houseNo, null);
+    }
+    return null;
+  }
+  if (!/[а-яa-z0-9]/.test(name)) return null;
+  return make(type, name, houseNo);
+}
+
+function make(type: string | null, name: string, houseNo: string | null): ParsedAddress {
+  const streetKey = `${type ?? ''}|${name}`;
+  return { streetType: type, streetName: name, house: houseNo, streetKey, key: houseNo === null ? null : `${streetKey}|${houseNo}` };
+}
+
+/** The name part of a streetKey, for matching when the source omits or mistypes the street type. */
+export function streetKeyLoose(streetKey: string): string {
+  const i = streetKey.indexOf('|');
+  const rest = i >= 0 ? streetKey.slice(i + 1) : streetKey;
+  const j = rest.indexOf('|');
+  return j >= 0 ? rest.slice(0, j) : rest;
+}

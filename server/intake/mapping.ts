@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { Channel } from '../reference/entities.js';
+import { repoRoot } from '../reference/files.js';
+
+/**
+ * A mapping file tells the generic importer how to read a source: which column holds
+ * what, date formats, value maps. Every channel's built-in importer is such a file
+ * (db/mappings/); any other source (other cities' open data…) needs only a new one.
+ */
+export const FIELD_NAMES = [
+  'externalId', 'receivedAt', 'text', 'address', 'lat', 'lon', 'theme', 'organization', 'status',
+  'dueAt', 'firstResponseAt', 'answeredAt', 'answerText', 'satisfaction',
+  'authorKind', 'authorName', 'authorPhone', 'authorEmail', 'authorProfileUrl',
+] as const;
+export type FieldName = (typeof FIELD_NAMES)[number];
+
+export interface ColumnSpec {
+  /** Column header (CSV/XLSX) or dot path of a property (JSON lines, GeoJSON properties). */
+  column: string;
+  /** Date format, e.g. "dd.MM.yyyy HH:mm" (local time of the mapping's time zone). */
+  format?: string;
+  /** Source value → our code (theme code, organisation code, status, author kind). */
+  map?: Record<string, string>;
+  /** Value when the cell is empty. */
+  default?: string;
+}
+
+export type SourceFormat = 'csv' | 'xlsx' | 'jsonl' | 'geojson';
+
+export interface Mapping {
+  name?: string;
+  channel?: Channel;
+  format?: SourceFormat;
+  csv?: { delimiter?: string; quote?: string };
+  sheet?: string;
+  timezone?: string;
+  /** One column holding both coordinates, e.g. "51.51, 81.21". */
+  coordinates?: { column: string; order: 'latlon' | 'lonlat' };
+  fields: Partial<Record<FieldName, ColumnSpec>>;
+}
+
+const FORMATS: SourceFormat[] = ['csv', 'xlsx', 'jsonl', 'geojson'];
+
+/** Validates a mapping object (from a file or a GraphQL argument). */
+export function parseMapping(raw: unknown, at = 'mapping'): Mapping {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(at, 'ожидается JSON-объект');
+  const m = raw as Record<string, unknown>;
+  const out: Mapping = { fields: {} };
+  if (m.name != null) out.name = String(m.name);
+  if (m.channel != null) {
+    if (!Object.values(Channel).includes(m.channel as Channel)) throw new InputError(`${at}.channel`, `неизвестный канал «${String(m.channel)}»`);
+    out.channel = m.channel as Channel;
+  }
+  if (m.format != null) {
+    if (!FORMATS.includes(m.format as SourceFormat)) throw new InputError(`${at}.format`, `формат должен быть одним из: ${FORMATS.join(', ')}`);
+    out.format = m.format as SourceFormat;
+  }
+  if (m.csv != null) {
+    const c = m.csv as Record<string, unknown>;
+    if (c.delimiter != null && (typeof c.delimiter !== 'string' || c.delimiter.length !== 1)) throw new InputError(`${at}.csv.delimiter`, 'разделитель — один символ');
+    out.csv = { delimiter: c.delimiter as string | undefined, quote: c.quote as string | undefined };
+  }
+  if (m.sheet != null) out.sheet = String(m.sheet);
+  if (m.timezone != null) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: String(m.timezone) });
+    } catch {
+      throw new InputError(`${at}.timezone`, `неизвестный часовой пояс «${String(m.timezone)}»`);
+    }
+    out.timezone = String(m.timezone);
+  }
+  if (m.coordinates != null) {
+    const c = m.coordinates as Record<string, unknown>;
+    if (typeof c.column !== 'string' || !c.column) throw new InputError(`${at}.coordinates.column`, 'не указан столбец');
+    if (c.order !== 'latlon' && c.order !== 'lonlat') throw new InputError(`${at}.coordinates.order`, 'порядок: latlon или lonlat');
+    out.coordinates = { column: c.column, order: c.order };
+  }
+  const fields = m.fields;
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new InputError(`${at}.fields`, 'не описаны поля');
+  for (const [name, spec] of Object.entries(fields)) {
+    const f = `${at}.fields.${name}`;
+    if (!(FIELD_NAMES as readonly string[]).includes(name)) throw new InputError(f, `неизвестное поле; допустимы: ${FIELD_NAMES.join(', ')}`);
+    const s = typeof spec === 'string' ? { column: spec } : (spec as ColumnSpec);
+    if (!s || typeof s !== 'object' || typeof s.column !== 'string' || !s.column) throw new InputError(`${f}.column`, 'не указан столбец');
+    if (s.map != null && (typeof s.map !== 'object' || Array.isArray(s.map))) throw new InputError(`${f}.map`, 'ожидается объект «значение → код»');
+    out.fields[name as FieldName] = { column: s.column, format: s.format, map: s.map, default: s.default };
+  }
+  for (const required of ['externalId', 'receivedAt', 'text'] as const) {
+    if (!out.fields[required]) throw new InputError(`${at}.fields.${required}`, 'обязательное поле не сопоставлено со столбцом');
+  }
+  return out;
+}
+
+/** Built-in mappings: db/mappings/<name>.json, by channel alias. */
+export const BUILTIN: Record<string, string> = {
+  im: 'incident-management', incident_management: 'incident-management',
+  pos: 'pos',
+  social: 'social',
+  messenger: 'messenger',
+  direct: 'direct',
+  public_discussion: 'public-discussion', public: 'public-discussion',
+};
+
+export function builtinMapping(alias: string): Mapping {
+  const name = BUILTIN[alias.toLowerCase()];
+  if (!name) throw new InputError('channel', `нет встроенного импорта для «${alias}»; укажите --mapping. Встроенные: ${Object.keys(BUILTIN).join(', ')}`);
+  return parseMapping(JSON.parse(fs.readFileSync(path.join(repoRoot(), 'db', 'mappings', `${name}.json`), 'utf8')), `db/mappings/${name}.json`);
+}
+
+export function formatFromName(fileName: string): SourceFormat | undefined {
+  const ext = path.extname(fileName).toLowerCase();
+  return ({ '.csv': 'csv', '.txt': 'csv', '.xlsx': 'xlsx', '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.geojson': 'geojson' } as Record<string, SourceFormat>)[ext];
+}

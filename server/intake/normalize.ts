@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { AppealStatus, AuthorKind } from '../appeals/entities.js';
+import type { ColumnSpec, FieldName, Mapping } from './mapping.js';
+import type { SourceRecord } from './sources.js';
+import { num, parseDate, str } from './values.js';
+
+export interface Issue {
+  line: number;
+  field: string;
+  severity: 'ERROR' | 'WARNING';
+  reason: string;
+  externalId?: string;
+}
+
+export type PlaceStatus = 'POINT' | 'SWAPPED_FIXED' | 'GEOCODED' | 'OUTSIDE' | 'UNRESOLVED' | 'MANUAL' | 'NONE';
+
+/** A validated appeal ready for geocoding, classification, routing and upsert. */
+export interface Candidate {
+  line: number;
+  externalId: string;
+  receivedAt: Date;
+  text: string;
+  address?: string;
+  lon?: number;
+  lat?: number;
+  placeStatus: PlaceStatus;
+  themeId?: number;
+  organizationId?: number;
+  status: AppealStatus;
+  dueAt?: Date;
+  firstResponseAt?: Date;
+  answeredAt?: Date;
+  answerText?: string;
+  satisfaction?: number;
+  authorKind: AuthorKind;
+  authorName?: string;
+  authorPhone?: string;
+  authorEmail?: string;
+  authorProfileUrl?: string;
+  /** sha256 of the normalised contact: links repeat appeals without keeping contacts on the appeal. */
+  authorKey?: string;
+}
+
+/** Reference data the normaliser resolves codes against. */
+export interface IntakeRefs {
+  timezone: string;
+  /** Extent of the municipality (districts' bounding box with a margin). */
+  extent: { minLon: number; minLat: number; maxLon: number; maxLat: number };
+  /** Theme code or lower-cased name → id (leaf themes preferred). */
+  themes: Map<string, number>;
+  /** Organisation code, short name or lower-cased name → id. */
+  organizations: Map<string, number>;
+}
+
+const STATUS_WORDS: Record<string, AppealStatus> = {
+  new: AppealStatus.NEW, 'новое': AppealStatus.NEW, 'новый': AppealStatus.NEW, 'зарегистрировано': AppealStatus.NEW, 'поступило': AppealStatus.NEW,
+  in_progress: AppealStatus.IN_PROGRESS, 'в работе': AppealStatus.IN_PROGRESS, 'на рассмотрении': AppealStatus.IN_PROGRESS, 'рассматривается': AppealStatus.IN_PROGRESS,
+  answered: AppealStatus.ANSWERED, 'дан ответ': AppealStatus.ANSWERED, 'ответ дан': AppealStatus.ANSWERED, 'отвечено': AppealStatus.ANSWERED,
+  closed: AppealStatus.CLOSED, 'закрыто': AppealStatus.CLOSED, 'решено': AppealStatus.CLOSED, 'выполнено': AppealStatus.CLOSED,
+  rejected: AppealStatus.REJECTED, 'отклонено': AppealStatus.REJECTED, 'отказано': AppealStatus.REJECTED,
+};
+
+const MAX_TEXT = 20_000;
+
+function inside(e: IntakeRefs['extent'], lon: number, lat: number) {
+  return lon >= e.minLon && lon <= e.maxLon && lat >= e.minLat && lat <= e.maxLat;
+}
+
+export function authorKey(phone?: string, email?: string, profile?: string): string | undefined {
+  const digits = phone?.replace(/\D/g, '');
+  const key = digits && digits.length >= 10 ? `tel:${digits.slice(-10)}` : email ? `mail:${email.toLowerCase()}` : profile ? `url:${profile.toLowerCase().replace(/^https?:\/\/(www\.)?/, '').replace(/\/$/, '')}` : undefined;
+  return key ? createHash('sha256').update(key).digest('hex').slice(0, 32) : undefined;
+}
+
+/**
+ * Maps and validates one record. Errors reject the row (returned in `issues`, no
+ * candidate); warnings keep it and are reported too.
+ */
+export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: IntakeRefs): { candidate?: Candidate; issues: Issue[] } {
+  const issues: Issue[] = [];
+  const tz = mapping.timezone ?? refs.timezone;
+  const spec = (f: FieldName): ColumnSpec | undefined => mapping.fields[f];
+  const raw = (f: FieldName): unknown => {
+    const s = spec(f);
+    if (!s) return undefined;
+    const v = rec.get(s.column);
+    return str(v) === undefined && s.default !== undefined ? s.default : v;
+  };
+  const text = (f: FieldName) => str(raw(f));
+  const externalId = text('externalId');
+  const issue = (field: FieldName | string, severity: Issue['severity'], reason: string) =>
+    issues.push({ line: rec.line, field, severity, reason, externalId });
+  const date = (f: FieldName, required = false): Date | undefined => {
+    try {
+      const d = parseDate(raw(f), tz, spec(f)?.format);
+      if (!d && required) issue(f, 'ERROR', 'пустая дата');
+      return d;
+    } catch (e) {
+      issue(f, required ? 'ERROR' : 'WARNING', `дата не распознана: ${(e as Error).message}`);
+      return undefined;
+    }
+  };
+  const mapped = (f: FieldName): string | undefined => {
+    const v = text(f);
+    if (v === undefined) return undefined;
+    const m = spec(f)?.map;
+    return m ? (m[v] ?? m[v.toLowerCase()] ?? v) : v;
+  };
+
+  if (!externalId) issue('externalId', 'ERROR', 'нет идентификатора записи');
+  else if (externalId.length > 200) issue('externalId', 'ERROR', 'идентификатор длиннее 200 символов');
+  const receivedAt = date('receivedAt', true);
+  if (receivedAt && (receivedAt.getTime() > Date.now() + 86400_000 || receivedAt.getUTCFullYear() < 2000))
+    issue('receivedAt', 'ERROR', `дата поступления ${receivedAt.toISOString().slice(0, 10)} вне допустимого диапазона`);
+  const body = text('text');
+  if (!body) issue('text', 'ERROR', 'пустой текст обращения');
+  else if (body.length > MAX_TEXT) issue('text', 'ERROR', `текст длиннее ${MAX_TEXT} символов`);
+
+  // Place: coordinates (separate columns, one column, or a GeoJSON point), else the address.
+  let lon: number | undefined;
+  let lat: number | undefined;
+  let placeStatus: PlaceStatus = 'NONE';
+  try {
+    if (mapping.coordinates) {
+      const s = str(rec.get(mapping.coordinates.column));
+      if (s) {
+        const parts = s.split(/[;,\s]+/).filter(Boolean).map((p) => num(p)!);
+        if (parts.length !== 2) throw new Error(`«${s.slice(0, 40)}» — ожидаются две координаты`);
+        [lat, lon] = mapping.coordinates.order === 'latlon' ? parts : [parts[1], parts[0]];
+      }
+    } else if (spec('lat') || spec('lon')) {
+      lat = num(raw('lat'));
+      lon = num(raw('lon'));
+      if ((lat === undefined) !== (lon === undefined)) throw new Error('указана только одна из координат');
+    } else if (rec.point) {
+      [lon, lat] = rec.point;
+    }
+  } catch (e) {
+    issue('coordinates', 'WARNING', `координаты не распознаны: ${(e as Error).message}; место определяется по адресу`);
+    lon = lat = undefined;
+  }
+  if (lon !== undefined && lat !== undefined) {
+    if (Math.abs(lat) > 90 || Math.abs(lon) > 180) {
+      if (Math.abs(lon) <= 90 && Math.abs(lat) <= 180 && inside(refs.extent, lat, lon)) {
+        [lon, lat] = [lat, lon];
+        placeStatus = 'SWAPPED_FIXED';
+        issue('coordinates', 'WARNING', 'широта и долгота были переставлены местами — исправлено');
+      } else {
+        issue('coordinates', 'WARNING', `координаты вне допустимого диапазона (${lat}, ${lon}); место определяется по адресу`);
+        lon = lat = undefined;
+      }
+    } else if (inside(refs.extent, lon, lat)) {
+      placeStatus = 'POINT';
+    } else if (inside(refs.extent, lat, lon)) {
+      [lon, lat] = [lat, lon];
+      placeStatus = 'SWAPPED_FIXED';
+      issue('coordinates', 'WARNING', 'широта и долгота были переставлены местами — исправлено');
+    } else {
+      placeStatus = 'OUTSIDE';
+      issue('coordinates', 'WARNING', `точка (${lat}, ${lon}) за пределами муниципального образования — сохранена, район не определён`);
+    }
+  }
+
+  let themeId: number | undefined;
+  const themeValue = mapped('theme');
+  if (themeValue) {
+    themeId = refs.themes.get(themeValue) ?? refs.themes.get(themeValue.toLowerCase());
+    if (themeId === undefined) issue('theme', 'WARNING', `неизвестная тема «${themeValue.slice(0, 80)}» — тема будет определена по тексту`);
+  }
+  let organizationId: number | undefined;
+  const orgValue = mapped('organization');
+  if (orgValue) {
+    organizationId = refs.organizations.get(orgValue) ?? refs.organizations.get(orgValue.toLowerCase());
+    if (organizationId === undefined) issue('organization', 'WARNING', `неизвестная организация «${orgValue.slice(0, 80)}» — исполнитель будет назначен по правилам`);
+  }
+  let status = AppealStatus.NEW;
+  const statusValue = mapped('status');
+  if (statusValue) {
+    const s = (Object.values(AppealStatus) as string[]).includes(statusValue) ? (statusValue as AppealStatus) : STATUS_WORDS[statusValue.toLowerCase()];
+    if (s) status = s;
+    else issue('status', 'WARNING', `неизвестный статус «${statusValue.slice(0, 60)}» — принят как «Новое»`);
+  }
+  let satisfaction: number | undefined;
+  try {
+    satisfaction = num(raw('satisfaction'));
+    if (satisfaction !== undefined && !(Number.isInteger(satisfaction) && satisfaction >= 1 && satisfaction <= 5)) {
+      issue('satisfaction', 'WARNING', `оценка ${satisfaction} вне шкалы 1–5 — не сохранена`);
+      satisfaction = undefined;
+    }
+  } catch (e) {
+    issue('satisfaction', 'WARNING', `оценка не распознана: ${(e as Error).message}`);
+  }
+  const kindValue = mapped('authorKind');
+  const authorKind = kindValue && /^(legal_entity|юл|юр|организац|ооо|тсж|ук)/i.test(kindValue) ? AuthorKind.LEGAL_ENTITY : AuthorKind.CITIZEN;
+
+  if (issues.some((i) => i.severity === 'ERROR')) return { issues };
+  const authorPhone = text('authorPhone');
+  const authorEmail = text('authorEmail');
+  const authorProfileUrl = text('authorProfileUrl');
+  return {
+    issues,
+    candidate: {
+      line: rec.line,
+      externalId: externalId!,
+      receivedAt: receivedAt!,
+      text: body!,
+      address: text('address'),
+      lon, lat, placeStatus,
+      themeId, organizationId, status,
+      dueAt: date('dueAt'),
+      firstResponseAt: date('firstResponseAt'),
+      answeredAt: date('answeredAt'),
+      answerText: text('answerText'),
+      satisfaction,
+      authorKind,
+      authorName: text('authorName'),
+      authorPhone, authorEmail, authorProfileUrl,
+      authorKey: authorKey(authorPhone, authorEmail, authorProfileUrl),
+    },
+  };
+}

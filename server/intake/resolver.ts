@@ -1,0 +1,181 @@
+import { Arg, Ctx, Field, FieldResolver, Float, ID, Int, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { GraphQLUpload } from 'graphql-upload-minimal';
+import type { Readable } from 'node:stream';
+import type { Context } from '../graphql/context.js';
+import { query } from '../db/sql.js';
+import { InputError } from '../errors.js';
+import { parseIds } from '../appeals/filter.js';
+import { Appeal } from '../appeals/entities.js';
+import { Channel } from '../reference/entities.js';
+import { IntakeService } from './service.js';
+import { importAddressRegister } from './address-register.js';
+
+export enum SourceFormatEnum { csv = 'csv', xlsx = 'xlsx', jsonl = 'jsonl', geojson = 'geojson' }
+registerEnumType(SourceFormatEnum, { name: 'SourceFormat', description: 'Формат файла: csv, xlsx, jsonl (JSON lines), geojson' });
+
+interface FileUpload { filename: string; mimetype: string; createReadStream(): Readable }
+
+@ObjectType({ description: 'Замечание к строке файла: ошибка (строка отклонена) или предупреждение (сохранена с пометкой)' })
+export class ImportIssue {
+  @Field(() => Int, { description: 'Строка файла (для GeoJSON — номер объекта)' }) line!: number;
+  @Field() field!: string;
+  @Field({ description: 'ERROR или WARNING' }) severity!: string;
+  @Field() reason!: string;
+  @Field({ nullable: true }) externalId?: string;
+}
+
+@ObjectType({ description: 'Итог импорта' })
+export class ImportReportType {
+  @Field(() => ID) batchId!: number;
+  @Field({ description: 'DONE или FAILED' }) status!: string;
+  @Field(() => Int, { description: 'Прочитано записей' }) read!: number;
+  @Field(() => Int) inserted!: number;
+  @Field(() => Int) updated!: number;
+  @Field(() => Int) unchanged!: number;
+  @Field(() => Int, { description: 'Отклонено (с причиной в issues)' }) rejected!: number;
+  @Field(() => Int, { description: 'Сохранено с предупреждением' }) flagged!: number;
+  @Field(() => [ImportIssue], { description: 'Первые 1000 замечаний; все — в importBatch(id).issues' }) issues!: ImportIssue[];
+  @Field({ nullable: true }) error?: string;
+}
+
+@ObjectType({ description: 'Пакет импорта' })
+export class ImportBatch {
+  @Field(() => ID) id!: number;
+  @Field(() => Channel) channel!: Channel;
+  @Field() sourceName!: string;
+  @Field() format!: string;
+  @Field() actor!: string;
+  @Field() status!: string;
+  @Field() startedAt!: Date;
+  @Field({ nullable: true }) finishedAt?: Date;
+  @Field(() => Int) read!: number;
+  @Field(() => Int) inserted!: number;
+  @Field(() => Int) updated!: number;
+  @Field(() => Int) unchanged!: number;
+  @Field(() => Int) rejected!: number;
+  @Field(() => Int) flagged!: number;
+  @Field({ nullable: true }) error?: string;
+}
+
+@ObjectType()
+export class AddressImportReportType {
+  @Field(() => Int) read!: number;
+  @Field(() => Int) inserted!: number;
+  @Field(() => Int) updated!: number;
+  @Field(() => Int) rejected!: number;
+  @Field(() => [ImportIssue]) issues!: ImportIssue[];
+}
+
+@ObjectType({ description: 'Правило маршрутизации: тема × район → ответственная организация' })
+export class RoutingRule {
+  @Field(() => ID) id!: number;
+  @Field(() => ID) themeId!: number;
+  @Field(() => ID, { nullable: true, description: 'null — любой район' }) districtId?: number;
+  @Field(() => ID) organizationId!: number;
+}
+
+const BATCH_SQL = `SELECT id, channel, source_name AS "sourceName", format, actor, status, started_at AS "startedAt", finished_at AS "finishedAt",
+  rows_read AS read, inserted, updated, unchanged, rejected, flagged, error FROM import_batch`;
+const toBatch = (r: Record<string, any>) => ({ ...r, startedAt: new Date(r.startedAt), finishedAt: r.finishedAt ? new Date(r.finishedAt) : undefined, error: r.error ?? undefined });
+
+function intake(ctx: Context) {
+  return new IntakeService(ctx.em, ctx.municipalityId, ctx.actor);
+}
+
+@Resolver()
+export class IntakeResolver {
+  @Mutation(() => ImportReportType, {
+    description: 'Импорт файла обращений (multipart). Без mapping используется встроенное сопоставление канала; с mapping — универсальный импорт любого источника.',
+  })
+  async importAppeals(
+    @Ctx() ctx: Context,
+    @Arg('file', () => GraphQLUpload) file: Promise<FileUpload>,
+    @Arg('channel', () => Channel, { nullable: true }) channel?: Channel,
+    @Arg('mapping', () => GraphQLJSONObject, { nullable: true }) mapping?: Record<string, unknown>,
+    @Arg('format', () => SourceFormatEnum, { nullable: true }) format?: SourceFormatEnum,
+  ) {
+    const f = await file;
+    return intake(ctx).importFile(f.createReadStream(), { fileName: f.filename, channel, mapping, format: format as never });
+  }
+
+  @Mutation(() => AddressImportReportType, { description: 'Загрузка адресного реестра (CSV: street; house; lat; lon)' })
+  async importAddressRegister(@Ctx() ctx: Context, @Arg('file', () => GraphQLUpload) file: Promise<FileUpload>) {
+    const f = await file;
+    return importAddressRegister(ctx.em, ctx.municipalityId, f.createReadStream());
+  }
+
+  @Query(() => [ImportBatch], { description: 'Пакеты импорта, новые сначала' })
+  async importBatches(@Ctx() ctx: Context, @Arg('first', () => Int, { defaultValue: 20 }) first: number, @Arg('before', () => ID, { nullable: true }) before?: string) {
+    if (first < 1 || first > 200) throw new InputError('first', 'от 1 до 200');
+    const b = before ? parseIds('before', [before])![0] : 2 ** 31 - 1;
+    const rows = await query(ctx.em, `${BATCH_SQL} WHERE municipality_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, [ctx.municipalityId, b, first]);
+    return rows.map(toBatch);
+  }
+
+  @Query(() => ImportBatch, { nullable: true })
+  async importBatch(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
+    const [r] = await query(ctx.em, `${BATCH_SQL} WHERE municipality_id = ? AND id = ?`, [ctx.municipalityId, parseIds('id', [id])![0]]);
+    return r ? toBatch(r) : null;
+  }
+
+  @Query(() => [RoutingRule])
+  routingRules(@Ctx() ctx: Context) {
+    return query(ctx.em, `SELECT id, theme_id AS "themeId", district_id AS "districtId", organization_id AS "organizationId" FROM routing_rule WHERE municipality_id = ? ORDER BY id`, [ctx.municipalityId]);
+  }
+
+  @Mutation(() => Boolean, { description: 'Задать правило маршрутизации (тема × район → организация); districtId не указан — для любого района' })
+  async setRoutingRule(
+    @Ctx() ctx: Context,
+    @Arg('themeId', () => ID) themeId: string,
+    @Arg('organizationId', () => ID) organizationId: string,
+    @Arg('districtId', () => ID, { nullable: true }) districtId?: string,
+  ) {
+    await intake(ctx).setRoutingRule(themeId, districtId, organizationId);
+    return true;
+  }
+
+  @Mutation(() => Appeal, { description: 'Назначить тему вручную (очередь сортировки): событие в истории, обучающий пример для классификатора' })
+  async reclassifyAppeal(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('themeId', () => ID) themeId: string, @Arg('comment', { nullable: true }) comment?: string) {
+    const n = await intake(ctx).reclassify(id, themeId, comment);
+    return (await ctx.appeals.byIds([n]))[0];
+  }
+
+  @Mutation(() => Appeal, { description: 'Передать обращение другой организации' })
+  async reassignAppeal(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('organizationId', () => ID) organizationId: string, @Arg('comment', { nullable: true }) comment?: string) {
+    const n = await intake(ctx).reassign(id, organizationId, comment);
+    return (await ctx.appeals.byIds([n]))[0];
+  }
+
+  @Mutation(() => Appeal, { description: 'Указать место обращения вручную (очередь проверки адресов)' })
+  async resolveAppealPlace(
+    @Ctx() ctx: Context,
+    @Arg('id', () => ID) id: string,
+    @Arg('lon', () => Float) lon: number,
+    @Arg('lat', () => Float) lat: number,
+    @Arg('addToRegister', { defaultValue: true, description: 'Запомнить адрес в адресном реестре' }) addToRegister: boolean,
+  ) {
+    const n = await intake(ctx).resolvePlace(id, lon, lat, addToRegister);
+    return (await ctx.appeals.byIds([n]))[0];
+  }
+}
+
+@Resolver(() => ImportBatch)
+export class ImportBatchFields {
+  @FieldResolver(() => [ImportIssue], { description: 'Замечания по строкам' })
+  issues(
+    @Root() b: Readonly<ImportBatch>,
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { defaultValue: 100 }) first: number,
+    @Arg('afterLine', () => Int, { defaultValue: 0 }) afterLine: number,
+    @Arg('severity', { nullable: true }) severity?: string,
+  ) {
+    if (first < 1 || first > 1000) throw new InputError('first', 'от 1 до 1000');
+    return query(ctx.em,
+      `SELECT line, field, severity, reason, external_id AS "externalId" FROM import_issue
+        WHERE batch_id = ? AND line > ? AND (?::text IS NULL OR severity = ?) ORDER BY line, id LIMIT ?`,
+      [b.id, afterLine, severity ?? null, severity ?? null, first]);
+  }
+}
+
+export const intakeResolvers = [IntakeResolver, ImportBatchFields] as const;

@@ -1,0 +1,145 @@
+import { pipeline, type Readable, type Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { parse as parseCsv } from 'csv-parse';
+import ExcelJS from 'exceljs';
+import StreamJson from 'stream-json';
+import Pick from 'stream-json/filters/Pick.js';
+import StreamArray from 'stream-json/streamers/StreamArray.js';
+import type { Mapping, SourceFormat } from './mapping.js';
+
+/** One record of a source file, with the line (or feature number) it came from. */
+export interface SourceRecord {
+  line: number;
+  get(column: string): unknown;
+  /** [lon, lat] of a GeoJSON Point feature. */
+  point?: [number, number];
+}
+
+/** A record that could not even be read (broken CSV row, invalid JSON line). */
+export interface UnreadableRecord {
+  line: number;
+  unreadable: string;
+}
+
+export type SourceItem = SourceRecord | UnreadableRecord;
+
+function byPath(obj: unknown, pathStr: string): unknown {
+  let cur: unknown = obj;
+  for (const key of pathStr.split('.')) {
+    if (cur == null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+/** Pipes with error propagation: a source that fails mid-way fails the import instead of hanging it. */
+function through<T extends Duplex>(input: Readable, ...stages: [...Duplex[], T]): T {
+  (pipeline as (...args: unknown[]) => void)(input, ...stages, () => undefined);
+  return stages[stages.length - 1] as T;
+}
+
+async function* csvRecords(input: Readable, mapping: Mapping): AsyncGenerator<SourceItem> {
+  const skipped: UnreadableRecord[] = [];
+  const parser = through(
+    input,
+    parseCsv({
+      columns: (header: string[]) => header.map((h) => h.trim()),
+      bom: true,
+      delimiter: mapping.csv?.delimiter ?? [';', ',', '\t'],
+      quote: mapping.csv?.quote ?? '"',
+      relax_quotes: true,
+      skip_empty_lines: true,
+      info: true,
+      skip_records_with_error: true,
+      on_skip: (err: { message: string; lines?: number } | undefined) => {
+        if (err) skipped.push({ line: err.lines ?? 0, unreadable: `строка CSV не разобрана: ${err.message}` });
+      },
+    }),
+  );
+  for await (const item of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    while (skipped.length) yield skipped.shift()!;
+    const rec = item.record;
+    yield { line: item.info.lines, get: (c) => rec[c] };
+  }
+  while (skipped.length) yield skipped.shift()!;
+}
+
+async function* xlsxRecords(input: Readable, mapping: Mapping): AsyncGenerator<SourceItem> {
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { sharedStrings: 'cache', hyperlinks: 'cache', styles: 'cache', worksheets: 'emit' });
+  let sheetIndex = 0;
+  for await (const sheet of reader) {
+    sheetIndex++;
+    const ws = sheet as unknown as AsyncIterable<ExcelJS.Row> & { name?: string };
+    if (mapping.sheet && mapping.sheet !== ws.name && mapping.sheet !== String(sheetIndex)) continue;
+    let header: string[] | undefined;
+    for await (const row of ws) {
+      const values = (row.values as unknown[]).slice(1);
+      if (!header) {
+        header = values.map((v) => String(v ?? '').trim());
+        continue;
+      }
+      if (values.every((v) => v == null || v === '')) continue;
+      const rec = Object.fromEntries(header.map((h, i) => [h, values[i]]));
+      yield { line: row.number, get: (c) => rec[c] };
+    }
+    if (!mapping.sheet) break; // first sheet only unless one is named
+  }
+}
+
+async function* lines(input: Readable): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of input) {
+    const parts = (rest + decoder.write(chunk as Buffer)).split('\n');
+    rest = parts.pop()!;
+    yield* parts;
+  }
+  rest += decoder.end();
+  if (rest) yield rest;
+}
+
+async function* jsonlRecords(input: Readable): AsyncGenerator<SourceItem> {
+  let line = 0;
+  for await (const text of lines(input)) {
+    line++;
+    const t = text.trim();
+    if (!t) continue;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(t);
+    } catch (e) {
+      yield { line, unreadable: `строка не является JSON: ${(e as Error).message}` };
+      continue;
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+      yield { line, unreadable: 'ожидается JSON-объект' };
+      continue;
+    }
+    yield { line, get: (c) => byPath(obj, c) };
+  }
+}
+
+async function* geojsonRecords(input: Readable): AsyncGenerator<SourceItem> {
+  const features = through(input, StreamJson.parser(), Pick.pick({ filter: 'features' }), StreamArray.streamArray());
+  for await (const { key, value } of features as AsyncIterable<{ key: number; value: any }>) {
+    const line = key + 1;
+    if (!value || value.type !== 'Feature') {
+      yield { line, unreadable: 'объект не является GeoJSON Feature' };
+      continue;
+    }
+    const g = value.geometry;
+    const point = g && g.type === 'Point' && Array.isArray(g.coordinates) ? ([g.coordinates[0], g.coordinates[1]] as [number, number]) : undefined;
+    const props = value.properties ?? {};
+    yield { line, get: (c) => byPath(props, c), point };
+  }
+}
+
+/** Streams records from a source (no whole file in memory). */
+export function readSource(input: Readable, format: SourceFormat, mapping: Mapping): AsyncGenerator<SourceItem> {
+  switch (format) {
+    case 'csv': return csvRecords(input, mapping);
+    case 'xlsx': return xlsxRecords(input, mapping);
+    case 'jsonl': return jsonlRecords(input);
+    case 'geojson': return geojsonRecords(input);
+  }
+}
