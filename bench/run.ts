@@ -7,9 +7,12 @@ import { repoRoot } from '../server/reference/files.js';
 import { writeResults, type SummaryRow } from './lib.js';
 import { benchAppealsConnection } from './appeals-connection.js';
 import { benchHeatmap } from './heatmap.js';
+import { benchIntake } from './intake.js';
+import { benchClassifier } from './classifier.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
+ *                   [--only appeals,heatmap,intake,classifier] [--import-count 100000]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
  */
@@ -18,8 +21,12 @@ const { values } = parseArgs({
     count: { type: 'string', default: '1000000' },
     backends: { type: 'string', default: '' },
     iterations: { type: 'string', default: '200' },
+    only: { type: 'string', default: 'appeals,heatmap,intake,classifier' },
+    'import-count': { type: 'string', default: '100000' },
   },
 });
+const only = new Set(values.only!.split(','));
+const importCount = Number(values['import-count']);
 const n = Number(values.count);
 const iterations = Number(values.iterations);
 const serverUrl = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || '';
@@ -27,7 +34,19 @@ const wanted = (values.backends || (serverUrl ? 'postgis,embedded' : 'embedded')
 const root = repoRoot();
 const rows: SummaryRow[] = [];
 
+const report = (r: SummaryRow) => {
+  console.log(`[${r.backend}] ${r.name}: ours ${r.ours.toFixed(2)}, baseline ${r.baseline.toFixed(2)} ${r.unit}, ratio ${r.ratio.toFixed(2)} (target ${r.target})`);
+  rows.push(r);
+};
+
+if (only.has('classifier')) for (const r of await benchClassifier(100_000)) report(r);
+
 for (const backend of wanted) {
+  if (only.has('intake')) {
+    console.log(`[${backend}] импорт ${importCount} строк…`);
+    for (const r of await benchIntake(backend, importCount, serverUrl)) report(r);
+  }
+  if (!only.has('appeals') && !only.has('heatmap')) continue;
   let databaseUrl: string | undefined;
   let dataDir: string | undefined;
   if (backend === 'postgis') {
@@ -51,13 +70,8 @@ for (const backend of wanted) {
   try {
     await app.orm.em.fork().execute('ANALYZE');
     console.log(`[${backend}] готово за ${((Date.now() - t) / 1000).toFixed(0)} с; замеры…`);
-    const r = await benchAppealsConnection(app, backend, n, iterations);
-    console.log(`[${backend}] ${r.name}: ours ${r.ours.toFixed(2)} ms, raw SQL ${r.baseline.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)} (target ≤ ${r.target})`);
-    rows.push(r);
-    for (const h of await benchHeatmap(app, backend, n, iterations)) {
-      console.log(`[${backend}] ${h.name}: ours ${h.ours.toFixed(2)}, baseline ${h.baseline.toFixed(2)} ${h.unit}, ratio ${h.ratio.toFixed(2)} (target ${h.target})`);
-      rows.push(h);
-    }
+    if (only.has('appeals')) report(await benchAppealsConnection(app, backend, n, iterations));
+    if (only.has('heatmap')) for (const h of await benchHeatmap(app, backend, n, iterations)) report(h);
   } finally {
     await app.close();
   }

@@ -81,4 +81,6 @@ try {
   await orm.close(true);
   await embedded?.stop();
 }
+// Peak resident memory, for the import benchmark.
+if (process.env.MCU_PRINT_MAXRSS) console.log(`maxRSS_KB ${process.resourceUsage().maxRSS}`);
 process.exit(code);
