@@ -29,6 +29,7 @@ export default defineConfig({
       input: {
         index: resolve(webDir, 'index.html'),
         graphiql: resolve(webDir, 'graphiql.html'),
+        intake: resolve(webDir, 'intake.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static
