@@ -1,9 +1,6 @@
 import { parseArgs } from 'node:util';
+import { runWithDatabase } from './database.js';
 import { query } from '../db/sql.js';
-import { loadConfig } from '../config.js';
-import { startEmbedded } from '../db/embedded.js';
-import { createOrm, migrate } from '../db/orm.js';
-import { ensureMunicipality } from '../reference/seed.js';
 import { loadDemo } from '../demo/load.js';
 
 /** npm run demo -- --count 100000 [--seed 42] — adds generated demo appeals to the configured database. */
@@ -13,26 +10,14 @@ if (!Number.isInteger(count) || count <= 0) {
   console.error(`--count: ожидается целое положительное число, получено «${values.count}»`);
   process.exit(2);
 }
-const config = loadConfig();
-const embedded = config.databaseUrl ? undefined : await startEmbedded(config.dataDir);
-const orm = await createOrm({ url: config.databaseUrl ?? embedded!.url, embedded: !!embedded });
-try {
-  await migrate(orm);
-  const em = orm.em.fork();
-  const { id } = await ensureMunicipality(em, config.municipality);
-  const [{ n }] = await query<{ n: number }>(em, 'SELECT count(*)::int AS n FROM appeal WHERE municipality_id = ?', [id]);
-  if (n > 0) {
-    console.error(`В базе уже есть ${n} обращений; демонстрационные данные добавляются только в пустую базу.`);
-    process.exitCode = 1;
-  } else {
-    const r = await loadDemo(em, id, {
-      count,
-      seed: Number(values.seed),
-      onProgress: (done, total) => process.stdout.write(`\r${done} / ${total}`),
-    });
+process.exit(
+  await runWithDatabase(async ({ em, municipalityId: id }) => {
+    const [{ n }] = await query<{ n: number }>(em, 'SELECT count(*)::int AS n FROM appeal WHERE municipality_id = ?', [id]);
+    if (n > 0) {
+      console.error(`В базе уже есть ${n} обращений; демонстрационные данные добавляются только в пустую базу.`);
+      return 1;
+    }
+    const r = await loadDemo(em, id, { count, seed: Number(values.seed), onProgress: (done, total) => process.stdout.write(`\r${done} / ${total}`) });
     console.log(`\nЗагружено ${r.appeals} обращений, ${r.authors} авторов, ${r.events} событий за ${r.seconds.toFixed(1)} с`);
-  }
-} finally {
-  await orm.close(true);
-  await embedded?.stop();
-}
+  }),
+);

@@ -1,9 +1,6 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
-import { startEmbedded } from '../db/embedded.js';
-import { createOrm, migrate } from '../db/orm.js';
-import { ensureMunicipality } from '../reference/seed.js';
+import { runWithDatabase } from './database.js';
 import { importDistricts } from '../reference/districts.js';
 
 /** npm run import:districts -- <file.geojson> [--replace] — the same import as the importDistricts mutation. */
@@ -19,21 +16,9 @@ try {
   console.error(`Не удалось прочитать ${positionals[0]} как JSON: ${(e as Error).message}`);
   process.exit(2);
 }
-const config = loadConfig();
-const embedded = config.databaseUrl ? undefined : await startEmbedded(config.dataDir);
-const orm = await createOrm({ url: config.databaseUrl ?? embedded!.url, embedded: !!embedded });
-let code = 0;
-try {
-  await migrate(orm);
-  const em = orm.em.fork();
-  const { id } = await ensureMunicipality(em, config.municipality);
-  const r = await importDistricts(em, id, input, { replace: values.replace });
-  console.log(`Районы: прочитано ${r.read}, добавлено ${r.inserted}, обновлено ${r.updated}, удалено ${r.removed}; обращений с новым районом: ${r.appealsReassigned}`);
-} catch (e) {
-  console.error(`Ошибка: ${(e as Error).message}. Ничего не изменено.`);
-  code = 1;
-} finally {
-  await orm.close(true);
-  await embedded?.stop();
-}
-process.exit(code);
+process.exit(
+  await runWithDatabase(async ({ em, municipalityId }) => {
+    const r = await importDistricts(em, municipalityId, input, { replace: values.replace });
+    console.log(`Районы: прочитано ${r.read}, добавлено ${r.inserted}, обновлено ${r.updated}, удалено ${r.removed}; обращений с новым районом: ${r.appealsReassigned}`);
+  }, 'Ошибка (ничего не изменено)'),
+);

@@ -1,10 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
-import { startEmbedded } from '../db/embedded.js';
-import { createOrm, migrate } from '../db/orm.js';
-import { ensureMunicipality } from '../reference/seed.js';
+import { runWithDatabase } from './database.js';
 import { query } from '../db/sql.js';
 import { HeatLayerFormat } from '../heatmap/entities.js';
 import { importHeatLayer } from '../heatmap/importer.js';
@@ -54,30 +51,18 @@ try {
   process.exit(2);
 }
 
-const config = loadConfig();
-const embedded = config.databaseUrl ? undefined : await startEmbedded(config.dataDir);
-const orm = await createOrm({ url: config.databaseUrl ?? embedded!.url, embedded: !!embedded });
-let code = 0;
-try {
-  await migrate(orm);
-  const em = orm.em.fork();
-  const { id } = await ensureMunicipality(em, config.municipality);
-  let themeId: number | undefined;
-  if (values.theme) {
-    const [t] = await query<{ id: number }>(em, 'SELECT id FROM theme WHERE municipality_id = ? AND code = ?', [id, values.theme]);
-    if (!t) throw new InputError('theme', `тема с кодом «${values.theme}» не найдена`);
-    themeId = t.id;
-  }
-  const r = await importHeatLayer(em, id, { content, format, periodFrom, periodTo, themeId, name: values.name ?? path.basename(file), source: values.source });
-  if (r.alreadyImported) console.log(`Файл уже загружен как слой ${r.layer.id} («${r.layer.name}»): ничего не изменено.`);
-  else console.log(`Слой ${r.layer.id} «${r.layer.name}»: прочитано ${r.read}, принято ${r.inserted}, отклонено ${r.rejected}`);
-  for (const x of r.rejections) console.log(`  строка ${x.line}, ${x.field}: ${x.reason}`);
-  if (r.rejected > r.rejections.length) console.log(`  … и ещё ${r.rejected - r.rejections.length}`);
-} catch (e) {
-  console.error(`Ошибка: ${(e as Error).message}. Ничего не изменено.`);
-  code = 1;
-} finally {
-  await orm.close(true);
-  await embedded?.stop();
-}
-process.exit(code);
+process.exit(
+  await runWithDatabase(async ({ em, municipalityId: id }) => {
+    let themeId: number | undefined;
+    if (values.theme) {
+      const [t] = await query<{ id: number }>(em, 'SELECT id FROM theme WHERE municipality_id = ? AND code = ?', [id, values.theme]);
+      if (!t) throw new InputError('theme', `тема с кодом «${values.theme}» не найдена`);
+      themeId = t.id;
+    }
+    const r = await importHeatLayer(em, id, { content, format, periodFrom, periodTo, themeId, name: values.name ?? path.basename(file), source: values.source });
+    if (r.alreadyImported) console.log(`Файл уже загружен как слой ${r.layer.id} («${r.layer.name}»): ничего не изменено.`);
+    else console.log(`Слой ${r.layer.id} «${r.layer.name}»: прочитано ${r.read}, принято ${r.inserted}, отклонено ${r.rejected}`);
+    for (const x of r.rejections) console.log(`  строка ${x.line}, ${x.field}: ${x.reason}`);
+    if (r.rejected > r.rejections.length) console.log(`  … и ещё ${r.rejected - r.rejections.length}`);
+  }, 'Ошибка (ничего не изменено)'),
+);

@@ -1,11 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { runWithDatabase } from './database.js';
 import cliProgress from 'cli-progress';
-import { loadConfig } from '../config.js';
-import { startEmbedded } from '../db/embedded.js';
-import { createOrm, migrate } from '../db/orm.js';
-import { ensureMunicipality } from '../reference/seed.js';
 import { IntakeService } from '../intake/service.js';
 import { importAddressRegister } from '../intake/address-register.js';
 import type { SourceFormat } from '../intake/mapping.js';
@@ -39,48 +36,39 @@ if (values.mapping) {
     process.exit(2);
   }
 }
-const config = loadConfig();
-const embedded = config.databaseUrl ? undefined : await startEmbedded(config.dataDir);
-const orm = await createOrm({ url: config.databaseUrl ?? embedded!.url, embedded: !!embedded });
-let code = 0;
 const size = fs.statSync(file).size;
 const bar = new cliProgress.SingleBar({ format: 'Импорт [{bar}] {percentage}% | {value}/{total} КБ', hideCursor: true }, cliProgress.Presets.shades_classic);
-try {
-  await migrate(orm);
-  const em = orm.em.fork();
-  const { id } = await ensureMunicipality(em, config.municipality);
+const code = await runWithDatabase(async ({ em, municipalityId: id }) => {
   const stream = fs.createReadStream(file);
   bar.start(Math.ceil(size / 1024), 0);
   // Poll the bytes read (a 'data' listener would start the stream before the importer reads it).
   const timer = setInterval(() => bar.update(Math.floor(stream.bytesRead / 1024)), 200);
   stream.once('close', () => clearInterval(timer));
-  if (channel === 'addresses') {
-    const r = await importAddressRegister(em, id, stream);
-    bar.stop();
-    console.log(`Адресный реестр: прочитано ${r.read}, добавлено ${r.inserted}, обновлено ${r.updated}, отклонено ${r.rejected}`);
-    for (const i of r.issues.slice(0, 50)) console.log(`  строка ${i.line}, ${i.field}: ${i.reason}`);
-  } else {
-    const service = new IntakeService(em, id, values.actor!);
-    const r = await service.importFile(stream, {
+  try {
+    if (channel === 'addresses') {
+      const r = await importAddressRegister(em, id, stream);
+      bar.stop();
+      console.log(`Адресный реестр: прочитано ${r.read}, добавлено ${r.inserted}, обновлено ${r.updated}, отклонено ${r.rejected}`);
+      for (const i of r.issues.slice(0, 50)) console.log(`  строка ${i.line}, ${i.field}: ${i.reason}`);
+      return 0;
+    }
+    const r = await new IntakeService(em, id, values.actor!).importFile(stream, {
       fileName: path.basename(file), channel, mapping, format: values.format as SourceFormat | undefined,
       // Without a terminal (logs, scripts) each committed chunk is a line.
       onProgress: process.stdout.isTTY ? undefined : (read) => console.log(`записано: прочитано ${read}`),
-    }).finally(() => bar.stop());
+    });
+    bar.stop();
     console.log(`Пакет ${r.batchId}: ${r.status === 'DONE' ? 'завершён' : 'ОШИБКА'}`);
     console.log(`  прочитано ${r.read}, добавлено ${r.inserted}, обновлено ${r.updated}, без изменений ${r.unchanged}, отклонено ${r.rejected}, с предупреждениями ${r.flagged}`);
     if (r.error) console.log(`  ошибка: ${r.error}`);
     for (const i of r.issues.slice(0, 50)) console.log(`  строка ${i.line}${i.externalId ? ` (${i.externalId})` : ''}, ${i.field}: ${i.severity === 'ERROR' ? 'отклонена' : 'предупреждение'} — ${i.reason}`);
     if (r.issues.length > 50) console.log(`  … ещё замечаний: ${r.issues.length - 50} (все — в GraphQL: importBatch(id: ${r.batchId}) { issues })`);
-    if (r.status !== 'DONE') code = 1;
+    return r.status === 'DONE' ? 0 : 1;
+  } finally {
+    bar.stop();
+    clearInterval(timer);
   }
-} catch (e) {
-  bar.stop();
-  console.error(`Ошибка: ${(e as Error).message}`);
-  code = 1;
-} finally {
-  await orm.close(true);
-  await embedded?.stop();
-}
+});
 // Peak resident memory, for the import benchmark.
 if (process.env.MCU_PRINT_MAXRSS) console.log(`maxRSS_KB ${process.resourceUsage().maxRSS}`);
 process.exit(code);
