@@ -1,36 +1,17 @@
 // The heat-map overlay in headless Chromium: switch Обращения / ЦУР / Сводная, the district
 // choropleth and the time slider; screenshots go to test/artifacts/heatmap-*.png.
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp } from '../server/app.js';
-import { freshDatabase, type FreshDatabase } from './helpers/backends.js';
+import { artifacts, HOOK_TIMEOUT, openBrowserSession, type BrowserSession } from './helpers/browser.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
-const artifacts = path.join(here, 'artifacts');
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-gpu',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-];
-const HOOK_TIMEOUT = 240_000;
-
-let app: { url: string; close(): Promise<void> } | undefined;
-let browser: Browser | undefined;
+let session: BrowserSession | undefined;
+let app: BrowserSession['app'] | undefined;
 let context: BrowserContext | undefined;
-let db: FreshDatabase | undefined;
 let origin = '';
-const requests: string[] = [];
-const failed: string[] = [];
+let requests: string[] = [];
+let failed: string[] = [];
 const pageErrors: string[] = [];
 
 async function waitReady(page: Page, heat?: string) {
@@ -52,27 +33,12 @@ function heatFeatures(page: Page) {
 
 describe('heat map overlay (browser)', () => {
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(repoRoot, 'dist/web/index.html'))) {
-      const { build } = await import('vite');
-      await build({ configFile: path.join(repoRoot, 'web/vite.config.ts'), logLevel: 'warn' });
-    }
-    db = await freshDatabase('embedded');
-    app = await startApp({ dataDir: db.dataDir, host: '127.0.0.1', port: 0, demo: { count: 3000, seed: 11 }, basemapStyleUrl: null, log: () => undefined });
-    origin = new URL(app.url).origin;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-    context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'ru-RU', timezoneId: 'Asia/Barnaul' });
-    context.on('request', (req) => requests.push(req.url()));
-    context.on('response', (res) => {
-      if (res.status() >= 400) failed.push(`${res.status()} ${res.url()}`);
-    });
-    fs.mkdirSync(artifacts, { recursive: true });
+    session = await openBrowserSession({ demo: { count: 3000, seed: 11 } });
+    ({ app, context, origin, requests, failedResponses: failed } = session);
   }, HOOK_TIMEOUT);
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await app?.close();
-    await db?.drop();
+    await session?.close();
   }, HOOK_TIMEOUT);
 
   it('switches the heat map between appeals, ЦУР and merged, shows the choropleth and steps through time', { timeout: 300_000 }, async () => {

@@ -2,46 +2,21 @@
 // imported through the page with its report, a salted file shows its rejected lines, an appeal
 // with an unrecognisable text is sorted in the triage queue, and an unknown address is placed
 // on the small map in the address review queue. No request leaves the app origin.
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp } from '../server/app.js';
-import { freshDatabase, type FreshDatabase } from './helpers/backends.js';
+import { artifacts, HOOK_TIMEOUT, openBrowserSession, repoRoot, type BrowserSession } from './helpers/browser.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
-const artifacts = path.join(here, 'artifacts');
-
-// Same flags as the map page test: WebGL2 via ANGLE + SwiftShader, no GPU, no background traffic.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-gpu',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-];
-
-const HOOK_TIMEOUT = 240_000;
 const IM_HEADER = 'ID;Дата создания;Соцсеть;Ссылка;Текст;Автор;Категория;Адрес;Статус;Ответ;Дата ответа';
 
-let app: { url: string; close(): Promise<void> } | undefined;
-let browser: Browser | undefined;
+let session: BrowserSession | undefined;
+let app: BrowserSession['app'] | undefined;
 let context: BrowserContext | undefined;
-let db: FreshDatabase | undefined;
 let page: Page | undefined;
 let origin = '';
-const requests: string[] = [];
-const failedResponses: string[] = [];
+let requests: string[] = [];
+let failedResponses: string[] = [];
 const pageErrors: string[] = [];
-
-function isLocalScheme(url: string): boolean {
-  return url.startsWith('data:') || url.startsWith('blob:') || url.startsWith('about:');
-}
 
 async function gqlFromNode<T = any>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const res = await fetch(`${app!.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
@@ -68,37 +43,14 @@ async function stat(p: Page, key: string): Promise<string> {
 
 describe('intake page (browser)', () => {
   beforeAll(async () => {
-    if (!fs.existsSync(path.join(repoRoot, 'dist/web/intake.html'))) {
-      const { build } = await import('vite');
-      await build({ configFile: path.join(repoRoot, 'web/vite.config.ts'), logLevel: 'warn' });
-    }
-    db = await freshDatabase('embedded');
-    app = await startApp({
-      dataDir: db.dataDir,
-      host: '127.0.0.1',
-      port: 0,
-      demo: { count: 800, seed: 5 },
-      basemapStyleUrl: null,
-      log: () => undefined,
-    });
-    origin = new URL(app.url).origin;
-
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-    context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, locale: 'ru-RU', timezoneId: 'Asia/Barnaul' });
-    context.on('request', (req) => requests.push(req.url()));
-    context.on('response', (res) => {
-      if (res.status() >= 400) failedResponses.push(`${res.status()} ${res.url()}`);
-    });
-    fs.mkdirSync(artifacts, { recursive: true });
-    page = await context.newPage();
+    session = await openBrowserSession({ demo: { count: 800, seed: 5 }, viewport: { width: 1440, height: 1000 } });
+    ({ app, context, origin, requests, failedResponses } = session);
+    page = await context!.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
   }, HOOK_TIMEOUT);
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await app?.close();
-    await db?.drop();
+    await session?.close();
   }, HOOK_TIMEOUT);
 
   it('is linked from the map page and links back', { timeout: 240_000 }, async () => {
@@ -235,7 +187,7 @@ describe('intake page (browser)', () => {
 
   it('made no request outside the app origin, none failed, no page errors', () => {
     expect(requests.length).toBeGreaterThan(0);
-    const outside = requests.filter((u) => !isLocalScheme(u) && new URL(u).origin !== origin);
+    const outside = requests.filter((u) => !/^(data|blob|about):/.test(u) && new URL(u).origin !== origin);
     expect(outside).toEqual([]);
     expect(failedResponses).toEqual([]);
     expect(pageErrors).toEqual([]);

@@ -1,80 +1,27 @@
 // End-to-end check of the web client in headless Chromium (WebGL through SwiftShader):
 // the map page draws districts and appeals from the demo data, GraphiQL opens at /graphql,
 // and no request leaves the machine.
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp } from '../server/app.js';
-import { freshDatabase, type FreshDatabase } from './helpers/backends.js';
+import { artifacts, HOOK_TIMEOUT, openBrowserSession, type BrowserSession } from './helpers/browser.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '..');
-const artifacts = path.join(here, 'artifacts');
-
-// Flags verified with Debian Chromium 156: WebGL2 via ANGLE + SwiftShader, no GPU, no background traffic.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-gpu',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-];
-
-const HOOK_TIMEOUT = 240_000;
-
-let app: { url: string; close(): Promise<void> } | undefined;
-let browser: Browser | undefined;
+let session: BrowserSession | undefined;
+let app: BrowserSession['app'] | undefined;
 let context: BrowserContext | undefined;
-let db: FreshDatabase | undefined;
 let origin = '';
-const requests: string[] = [];
-const failedResponses: string[] = [];
+let requests: string[] = [];
+let failedResponses: string[] = [];
 const pageErrors: string[] = [];
-
-/** Requests that never touch the network (inline data, in-page blobs). */
-function isLocalScheme(url: string): boolean {
-  return url.startsWith('data:') || url.startsWith('blob:') || url.startsWith('about:');
-}
 
 describe('web client (browser)', () => {
   beforeAll(async () => {
-    // The server serves the built client from dist/web; build it when running this file alone.
-    if (!fs.existsSync(path.join(repoRoot, 'dist/web/index.html')) || !fs.existsSync(path.join(repoRoot, 'dist/web/graphiql.html'))) {
-      const { build } = await import('vite');
-      await build({ configFile: path.join(repoRoot, 'web/vite.config.ts'), logLevel: 'warn' });
-    }
-
-    // Embedded backend in a fresh temp folder (a copy of the global-setup template when present).
-    db = await freshDatabase('embedded');
-    app = await startApp({
-      dataDir: db.dataDir,
-      host: '127.0.0.1',
-      port: 0,
-      demo: { count: 3000, seed: 11 },
-      basemapStyleUrl: null,
-      log: () => undefined,
-    });
-    origin = new URL(app.url).origin;
-
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-    context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'ru-RU', timezoneId: 'Asia/Barnaul' });
-    context.on('request', (req) => requests.push(req.url()));
-    context.on('response', (res) => {
-      if (res.status() >= 400) failedResponses.push(`${res.status()} ${res.url()}`);
-    });
-    fs.mkdirSync(artifacts, { recursive: true });
+    session = await openBrowserSession({ demo: { count: 3000, seed: 11 } });
+    ({ app, context, origin, requests, failedResponses } = session);
   }, HOOK_TIMEOUT);
 
   afterAll(async () => {
-    await context?.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
-    await app?.close();
-    await db?.drop();
+    await session?.close();
   }, HOOK_TIMEOUT);
 
   it('draws districts and appeals on the map, offline', { timeout: 240_000 }, async () => {
@@ -148,7 +95,7 @@ describe('web client (browser)', () => {
 
   it('made no request outside the app origin and none failed', () => {
     expect(requests.length).toBeGreaterThan(0);
-    const outside = requests.filter((u) => !isLocalScheme(u) && new URL(u).origin !== origin);
+    const outside = requests.filter((u) => !/^(data|blob|about):/.test(u) && new URL(u).origin !== origin);
     expect(outside).toEqual([]);
     expect(failedResponses).toEqual([]);
   });

@@ -1,0 +1,81 @@
+// Headless Chromium against the whole app on a fresh embedded database: one setup for every
+// browser test (WebGL2 via ANGLE + SwiftShader, no GPU, no background traffic), recording every
+// request so tests can assert that nothing leaves the machine.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { startApp, type App } from '../../server/app.js';
+import { freshDatabase, type FreshDatabase } from './backends.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '../..');
+export const artifacts = path.join(repoRoot, 'test', 'artifacts');
+export const HOOK_TIMEOUT = 240_000;
+
+// Flags verified with Debian Chromium 156.
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-gpu',
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+];
+
+export interface BrowserSession {
+  app: App;
+  browser: Browser;
+  context: BrowserContext;
+  origin: string;
+  /** Every URL the pages requested. */
+  requests: string[];
+  /** Responses with status ≥ 400. */
+  failedResponses: string[];
+  /** Requests to anything but the app's origin (inline data:, blob:, about: excepted). */
+  offsite(): string[];
+  close(): Promise<void>;
+}
+
+/** Builds the client if needed, starts the app with demo data and opens a Russian-locale browser context. */
+export async function openBrowserSession(opts: { demo: { count: number; seed: number }; viewport?: { width: number; height: number } }): Promise<BrowserSession> {
+  if (!['index.html', 'graphiql.html', 'intake.html'].every((f) => fs.existsSync(path.join(repoRoot, 'dist/web', f)))) {
+    const { build } = await import('vite');
+    await build({ configFile: path.join(repoRoot, 'web/vite.config.ts'), logLevel: 'warn' });
+  }
+  fs.mkdirSync(artifacts, { recursive: true });
+  let db: FreshDatabase | undefined = await freshDatabase('embedded');
+  let app: App | undefined;
+  let browser: Browser | undefined;
+  try {
+    app = await startApp({ dataDir: db.dataDir, host: '127.0.0.1', port: 0, demo: opts.demo, basemapStyleUrl: null, log: () => undefined });
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1440, height: 900 }, locale: 'ru-RU', timezoneId: 'Asia/Barnaul' });
+    const origin = new URL(app.url).origin;
+    const requests: string[] = [];
+    const failedResponses: string[] = [];
+    context.on('request', (req) => requests.push(req.url()));
+    context.on('response', (res) => {
+      if (res.status() >= 400) failedResponses.push(`${res.status()} ${res.url()}`);
+    });
+    const session: BrowserSession = {
+      app, browser, context, origin, requests, failedResponses,
+      offsite: () => requests.filter((u) => !/^(data|blob|about):/.test(u) && new URL(u).origin !== origin),
+      async close() {
+        await context.close().catch(() => undefined);
+        await session.browser.close().catch(() => undefined);
+        await session.app.close();
+        await db?.drop();
+      },
+    };
+    return session;
+  } catch (e) {
+    await browser?.close().catch(() => undefined);
+    await app?.close().catch(() => undefined);
+    await db?.drop();
+    db = undefined;
+    throw e;
+  }
+}
