@@ -37,6 +37,8 @@ const rows: SummaryRow[] = [];
 const report = (r: SummaryRow) => {
   console.log(`[${r.backend}] ${r.name}: ours ${r.ours.toFixed(2)}, baseline ${r.baseline.toFixed(2)} ${r.unit}, ratio ${r.ratio.toFixed(2)} (target ${r.target})`);
   rows.push(r);
+  // Written as each figure comes, so a long run that is stopped keeps what it measured.
+  writeResults(path.join(root, 'bench', 'results'), [r]);
 };
 
 if (only.has('classifier')) for (const r of await benchClassifier(100_000)) report(r);
@@ -76,5 +78,4 @@ for (const backend of wanted) {
     await app.close();
   }
 }
-writeResults(path.join(root, 'bench', 'results'), rows);
 console.log('bench/results/summary.json и bench/results/README.md обновлены');
