@@ -30,6 +30,9 @@ const importCount = Number(values['import-count']);
 const n = Number(values.count);
 const iterations = Number(values.iterations);
 const serverUrl = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || '';
+// The server URL is only for the postgis backend: the app must not pick it up from the environment
+// when the embedded backend is measured.
+delete process.env.DATABASE_URL;
 const wanted = (values.backends || (serverUrl ? 'postgis,embedded' : 'embedded')).split(',') as SummaryRow['backend'][];
 const root = repoRoot();
 const rows: SummaryRow[] = [];
