@@ -11,7 +11,7 @@ import { ApiError, fetchConfig, gql, loadDistricts, loadThemes, type AppConfig, 
 import { append, byId, clear, el } from './dom';
 import { geometryBounds, labelPoint, mergeBounds } from './geo';
 import { CHANNELS, CHANNEL_LABELS, channelLabel, formatDateTime, formatNumber } from './labels';
-import { DISTRICTS_SOURCE, DISTRICT_PALETTE, addMcuLayers, offlineStyle } from './mapLayers';
+import { DISTRICTS_SOURCE, addMcuLayers, districtFeatureCollection, offlineStyle } from './mapLayers';
 
 declare global {
   interface Window {
@@ -619,18 +619,6 @@ function updateCoords(): void {
   ui.placeSave.disabled = !(selectedPlace && chosenPoint);
 }
 
-function districtFeatures(): FeatureCollection {
-  return {
-    type: 'FeatureCollection',
-    features: districts
-      .filter((d) => d.geometry)
-      .map((d, i) => ({
-        type: 'Feature',
-        properties: { id: d.id, name: d.name, color: DISTRICT_PALETTE[i % DISTRICT_PALETTE.length], approximate: d.approximate === true },
-        geometry: d.geometry!,
-      })),
-  };
-}
 
 function ensurePlaceMap(): Promise<maplibregl.Map> {
   if (mapReady) return mapReady;
@@ -657,7 +645,7 @@ function ensurePlaceMap(): Promise<maplibregl.Map> {
     window.__placeMap = m;
     await new Promise<void>((resolve) => (m.loaded() ? resolve() : m.once('load', () => resolve())));
     addMcuLayers(m);
-    await (m.getSource(DISTRICTS_SOURCE) as GeoJSONSource).setData(districtFeatures());
+    await (m.getSource(DISTRICTS_SOURCE) as GeoJSONSource).setData(districtFeatureCollection(districts));
     for (const d of districts) {
       const at = d.geometry ? labelPoint(d.geometry) : null;
       if (at) new maplibregl.Marker({ element: el('div', { class: 'district-label' }, d.name), anchor: 'center' }).setLngLat(at).addTo(m);

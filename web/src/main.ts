@@ -39,7 +39,7 @@ import {
   formatNumber,
   statusLabel,
 } from './labels';
-import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers, clusterColor, clusterRadius, offlineStyle } from './mapLayers';
+import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers, clusterColor, clusterRadius, districtFeatureCollection, offlineStyle } from './mapLayers';
 import { addHeatLayers, initHeat, setHeatDistricts, updateHeat } from './heat';
 
 declare global {
@@ -258,18 +258,6 @@ function whenIdle(m: maplibregl.Map): Promise<void> {
   });
 }
 
-function districtFeatureCollection(): FeatureCollection {
-  return {
-    type: 'FeatureCollection',
-    features: districts
-      .filter((d) => d.geometry)
-      .map((d, i) => ({
-        type: 'Feature',
-        properties: { id: d.id, name: d.name, color: DISTRICT_PALETTE[i % DISTRICT_PALETTE.length], approximate: d.approximate === true },
-        geometry: d.geometry!,
-      })),
-  };
-}
 
 function districtColor(id: string): string {
   const i = districts.findIndex((d) => d.id === id);
@@ -284,7 +272,7 @@ async function drawDistricts(m: maplibregl.Map): Promise<void> {
     const b = d.geometry ? geometryBounds(d.geometry) : null;
     if (b) districtBounds.set(d.id, b);
   }
-  await (m.getSource(DISTRICTS_SOURCE) as GeoJSONSource).setData(districtFeatureCollection());
+  await (m.getSource(DISTRICTS_SOURCE) as GeoJSONSource).setData(districtFeatureCollection(districts));
 
   // District names as HTML markers: there are no glyphs for map text.
   for (const mk of districtLabelMarkers.splice(0)) mk.remove();

@@ -1,5 +1,7 @@
 // MapLibre style pieces: the offline base style and our own sources and layers.
 // No symbol layers anywhere: there are no glyphs offline, labels are HTML.
+import type { FeatureCollection } from 'geojson';
+import type { District } from './api';
 import type { ExpressionSpecification, Map as MapLibreMap, StyleSpecification } from 'maplibre-gl';
 import { STATUS_COLORS } from './labels';
 
@@ -161,4 +163,18 @@ export function addMcuLayers(map: MapLibreMap): void {
       'circle-stroke-color': '#1f2d3d',
     },
   });
+}
+
+/** Districts as the GeoJSON of the district layers (colour by position, approximate flag). */
+export function districtFeatureCollection(districts: District[]): FeatureCollection {
+  return {
+    type: 'FeatureCollection',
+    features: districts
+      .filter((d) => d.geometry)
+      .map((d, i) => ({
+        type: 'Feature',
+        properties: { id: d.id, name: d.name, color: DISTRICT_PALETTE[i % DISTRICT_PALETTE.length], approximate: d.approximate === true },
+        geometry: d.geometry!,
+      })),
+  };
 }
