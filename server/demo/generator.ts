@@ -8,9 +8,7 @@
  *
  * All geometry in the reference files is APPROXIMATE (hand-drawn for the demo).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readReference } from '../reference/files.js';
 
 export type DemoChannel = 'INCIDENT_MANAGEMENT' | 'POS' | 'SOCIAL' | 'MESSENGER' | 'DIRECT' | 'PUBLIC_DISCUSSION';
 export type DemoStatus = 'NEW' | 'IN_PROGRESS' | 'ANSWERED' | 'CLOSED' | 'REJECTED';
@@ -61,20 +59,11 @@ const HOUR_MS = 3_600_000;
 const M_PER_DEG_LAT = 111_320;
 const M_PER_DEG_LON = 111_320 * Math.cos((51.5 * Math.PI) / 180);
 
-/** Directory with the Rubtsovsk reference files, found by walking up from this module (works from sources and from dist/). */
-export function referenceDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, 'db', 'reference', 'rubtsovsk');
-    if (fs.existsSync(path.join(candidate, 'municipality.json'))) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('db/reference/rubtsovsk/municipality.json not found above ' + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
-}
+/** The demo reads Rubtsovsk's reference data (re-exported for tests and benchmarks). */
+export { referenceDir } from '../reference/files.js';
 
 function readJson<T>(file: string): T {
-  return JSON.parse(fs.readFileSync(path.join(referenceDir(), file), 'utf8')) as T;
+  return readReference<T>('rubtsovsk', file);
 }
 
 interface Polygon { rings: Float64Array[]; minX: number; minY: number; maxX: number; maxY: number }
