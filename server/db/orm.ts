@@ -6,6 +6,7 @@ import { Migration20261127000001_init } from '../../db/migrations/Migration20261
 import { Migration20261127000003_intake } from '../../db/migrations/Migration20261127000003_intake.js';
 import { heatmapEntities } from '../heatmap/entities.js';
 import { Migration20261127000002_heatmap } from '../../db/migrations/Migration20261127000002_heatmap.js';
+import { Migration20261127000005_problems } from '../../db/migrations/Migration20261127000005_problems.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -14,6 +15,7 @@ export const migrationsList = [
   { name: 'Migration20261127000001_init', class: Migration20261127000001_init },
   { name: 'Migration20261127000002_heatmap', class: Migration20261127000002_heatmap },
   { name: 'Migration20261127000003_intake', class: Migration20261127000003_intake },
+  { name: 'Migration20261127000005_problems', class: Migration20261127000005_problems },
 ];
 
 export interface OrmOptions {
