@@ -2,6 +2,8 @@ import { Field, Float, ID, InputType } from 'type-graphql';
 import { InputError } from '../errors.js';
 import { Channel } from '../reference/entities.js';
 import { AppealStatus } from './entities.js';
+import { scopeOf, scopeSql, type RowScope } from '../auth/scope.js';
+import type { AuthUser } from '../auth/users.js';
 
 @InputType({ description: 'Прямоугольник на карте, EPSG:4326' })
 export class BBoxInput {
@@ -85,11 +87,17 @@ export interface ParsedFilter {
   batchId?: number;
   duplicates?: boolean;
   repeats?: boolean;
+  /** The rows the signed-in user may see (server/auth/scope.ts); absent = no restriction (CLI, system jobs). */
+  scope?: RowScope;
 }
 
+/** Who asks: the GraphQL context (its user's row scope applies) or, for system code, just a municipality id. */
+export type FilterOwner = number | { municipalityId: number; user?: AuthUser };
+
 /** Checks everything that can be checked without the database. */
-export function parseFilter(f: AppealFilter | undefined | null, defaultMunicipalityId: number, at = 'filter'): ParsedFilter {
-  const out: ParsedFilter = { municipalityId: defaultMunicipalityId };
+export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwner, at = 'filter'): ParsedFilter {
+  const out: ParsedFilter = typeof owner === 'number' ? { municipalityId: owner } : { municipalityId: owner.municipalityId };
+  if (typeof owner !== 'number' && owner.user) out.scope = scopeOf(owner.user);
   if (!f) return out;
   if (f.municipalityId != null) {
     out.municipalityId = parseIds(`${at}.municipalityId`, [f.municipalityId])![0];
@@ -170,5 +178,10 @@ export function filterSql(f: ParsedFilter): SqlWhere {
   if (f.batchId != null) { parts.push('a.batch_id = ?'); params.push(f.batchId); }
   if (f.duplicates != null) parts.push(f.duplicates ? 'a.duplicate_of_id IS NOT NULL' : 'a.duplicate_of_id IS NULL');
   if (f.repeats) parts.push('a.repeat_of_id IS NOT NULL');
+  if (f.scope) {
+    const s = scopeSql(f.scope, 'a');
+    parts.push(s.sql);
+    params.push(...s.params);
+  }
   return { sql: parts.join(' AND '), params };
 }

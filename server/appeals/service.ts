@@ -6,6 +6,7 @@ import { Appeal } from './entities.js';
 import type { District, Organization, Theme } from '../reference/entities.js';
 import { joinedColumns, joinedRow, rowToDistrict, rowToOrganization, rowToTheme } from '../reference/rows.js';
 import { filterSql, type ParsedFilter } from './filter.js';
+import { scopeSql, type RowScope } from '../auth/scope.js';
 
 export const MAX_PAGE = 500;
 export const MAX_POINTS = 200_000;
@@ -40,6 +41,7 @@ const FIELD_COLUMNS: Record<string, string[]> = {
   channel: ['a.channel'],
   externalId: ['a.external_id'],
   authorKind: ['a.author_kind'],
+  author: ['a.author_kind'],
   text: ['a.text'],
   address: ['a.address'],
   point: ['ST_AsGeoJSON(a.point, 7)::json AS point'],
@@ -126,7 +128,8 @@ export function decodeCursor(cursor: string, field = 'after'): { receivedAt: Dat
 
 /** Appeals: listing, counting and mapping, all over one validated filter. Testable without HTTP. */
 export class AppealService {
-  constructor(private readonly em: EntityManager) {}
+  /** `scope`: the rows the signed-in user may see (applied to byIds; filters carry their own). */
+  constructor(private readonly em: EntityManager, private readonly scope?: RowScope) {}
 
   /** Rejects ids that do not exist in the filter's municipality. One statement. */
   async checkReferences(f: ParsedFilter, at = 'filter'): Promise<void> {
@@ -197,8 +200,11 @@ export class AppealService {
     return r.n;
   }
 
+  /** Appeals by id (null where absent or outside the user's row scope). */
   async byIds(ids: readonly number[]): Promise<(Appeal | null)[]> {
-    const rows = await query<Record<string, unknown>>(this.em, `SELECT ${appealColumns()} FROM appeal a WHERE a.id = ANY(?::int[])`, [ids]);
+    const scope = this.scope ? scopeSql(this.scope, 'a') : undefined;
+    const rows = await query<Record<string, unknown>>(this.em,
+      `SELECT ${appealColumns()} FROM appeal a WHERE a.id = ANY(?::int[])${scope ? ` AND ${scope.sql}` : ''}`, [ids, ...(scope?.params ?? [])]);
     const map = new Map(rows.map((r) => [Number(r.id), rowToAppeal(r)]));
     return ids.map((id) => map.get(id) ?? null);
   }

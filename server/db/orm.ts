@@ -7,6 +7,7 @@ import { Migration20261127000003_intake } from '../../db/migrations/Migration202
 import { heatmapEntities } from '../heatmap/entities.js';
 import { Migration20261127000002_heatmap } from '../../db/migrations/Migration20261127000002_heatmap.js';
 import { Migration20261127000005_problems } from '../../db/migrations/Migration20261127000005_problems.js';
+import { Migration20261127000006_auth } from '../../db/migrations/Migration20261127000006_auth.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -16,6 +17,7 @@ export const migrationsList = [
   { name: 'Migration20261127000002_heatmap', class: Migration20261127000002_heatmap },
   { name: 'Migration20261127000003_intake', class: Migration20261127000003_intake },
   { name: 'Migration20261127000005_problems', class: Migration20261127000005_problems },
+  { name: 'Migration20261127000006_auth', class: Migration20261127000006_auth },
 ];
 
 export interface OrmOptions {

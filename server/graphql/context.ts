@@ -2,16 +2,23 @@ import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
 import { referenceLoaders } from '../reference/loaders.js';
 import { appealLoaders } from '../appeals/loaders.js';
 import { AppealService } from '../appeals/service.js';
+import type { AuthUser } from '../auth/users.js';
+import type { RequestAuth } from '../auth/http.js';
+import { scopeOf } from '../auth/scope.js';
 
 export interface Context {
   /** This request's own EntityManager fork (identity map not shared between requests). */
   em: EntityManager;
   loaders: ReturnType<typeof createLoaders>;
-  /** The municipality served when a query names none. */
+  /** The municipality served: the signed-in user's (or the default one when nobody is signed in). */
   municipalityId: number;
   appeals: AppealService;
-  /** Who acts, for the history of appeals (accounts and roles come with access control). */
+  /** The signed-in user (absent only for the anonymous signIn mutation). */
+  user?: AuthUser;
+  /** Who acts, for the history of appeals and import batches: the user's login. */
   actor: string;
+  /** The request's session (sign-in / sign-out set and clear its cookie). */
+  auth?: RequestAuth;
 }
 
 function createLoaders(em: EntityManager) {
@@ -19,7 +26,16 @@ function createLoaders(em: EntityManager) {
 }
 
 /** One EntityManager fork and one set of DataLoaders per request. */
-export function createContext(orm: MikroORM, municipalityId: number): Context {
+export function createContext(orm: MikroORM, municipalityId: number, auth?: RequestAuth): Context {
   const em = orm.em.fork();
-  return { em, loaders: createLoaders(em), municipalityId, appeals: new AppealService(em), actor: 'оператор' };
+  const user = auth?.user;
+  return {
+    em,
+    loaders: createLoaders(em),
+    municipalityId: user?.municipalityId ?? municipalityId,
+    appeals: new AppealService(em, user ? scopeOf(user) : undefined),
+    user,
+    actor: user?.login ?? 'anonymous',
+    auth,
+  };
 }

@@ -1,0 +1,148 @@
+import crypto from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../db/sql.js';
+import { InputError } from '../errors.js';
+import type { AuthConfig } from './config.js';
+import { USER_COLUMNS, authUserOf, dummyPasswordHash, rowToUser, verifyPassword, type AuthUser } from './users.js';
+
+/** Wrong login or password, or a locked / disabled account: one message for all but the lock (no account probing). */
+export class SignInError extends GraphQLError {
+  constructor(message: string, readonly reason: 'INVALID' | 'LOCKED') {
+    super(message, { extensions: { code: 'UNAUTHENTICATED', reason } });
+  }
+}
+
+export interface SessionInfo {
+  token: string;
+  expiresAt: Date;
+  user: AuthUser;
+}
+
+/** A request's authentication: the user and the hash of the token that proved it. */
+export interface Authenticated {
+  user: AuthUser;
+  tokenHash: string;
+  sessionId: number;
+}
+
+interface CacheEntry extends Authenticated {
+  checkedAt: number;
+  expiresAt: number;
+}
+
+export function hashToken(token: string): string {
+  return crypto.createHash('sha256').update(token).digest('hex');
+}
+
+const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Sign-in, sessions and lock-out. Tokens are 256 random bits (base64url) handed to the client once;
+ * the database keeps only their SHA-256. A validated session is trusted for `sessionCacheSeconds`
+ * without a query (the tile and GraphQL hot paths); sign-out, lock and account changes made through
+ * this process drop the cached entries at once (another process sees them within that time).
+ */
+export class AuthService {
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(private readonly orm: MikroORM, readonly config: AuthConfig) {}
+
+  private em(): EntityManager {
+    return this.orm.em.fork();
+  }
+
+  async signIn(loginArg: string, password: string, meta: { userAgent?: string; ip?: string } = {}): Promise<SessionInfo> {
+    if (typeof loginArg !== 'string' || !loginArg.trim()) throw new InputError('login', 'введите логин');
+    if (typeof password !== 'string' || !password) throw new InputError('password', 'введите пароль');
+    const login = loginArg.trim().toLowerCase().slice(0, 64);
+    const em = this.em();
+    const [row] = await query<Record<string, any>>(em, `SELECT ${USER_COLUMNS}, u.password_hash, (u.locked_until > now()) AS locked FROM app_user u WHERE u.login = ?`, [login]);
+    if (!row) {
+      await verifyPassword(await dummyPasswordHash(), password); // same time as for a real account
+      throw new SignInError('Неверный логин или пароль', 'INVALID');
+    }
+    if (row.locked) {
+      const until = new Date(row.locked_until);
+      throw new SignInError(`Учётная запись временно заблокирована после ${this.config.maxFailures} неудачных попыток входа; попробуйте после ${until.toISOString()}`, 'LOCKED');
+    }
+    const ok = await verifyPassword(row.password_hash, password);
+    if (!ok || !row.active) {
+      if (!ok) {
+        // Count the failure; the N-th failure in a row locks the account for lockMinutes.
+        await query(em,
+          `UPDATE app_user SET failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1 ELSE failed_attempts + 1 END,
+                  locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1 ELSE failed_attempts + 1 END) >= ?
+                                      THEN now() + make_interval(mins => ?) ELSE NULL END
+            WHERE id = ?`, [this.config.maxFailures, this.config.lockMinutes, row.id]);
+      }
+      throw new SignInError('Неверный логин или пароль', 'INVALID');
+    }
+    const token = crypto.randomBytes(32).toString('base64url');
+    const [s] = await em.transactional(async (tem) => {
+      await query(tem, `UPDATE app_user SET failed_attempts = 0, locked_until = NULL, last_login_at = now() WHERE id = ?`, [row.id]);
+      return query<{ id: number; expires_at: string }>(tem,
+        `INSERT INTO user_session (user_id, token_hash, expires_at, user_agent, ip) VALUES (?, ?, now() + make_interval(hours => ?), ?, ?)
+         RETURNING id, expires_at`,
+        [row.id, hashToken(token), this.config.sessionHours, meta.userAgent?.slice(0, 300) ?? null, meta.ip?.slice(0, 100) ?? null]);
+    });
+    return { token, expiresAt: new Date(s.expires_at), user: authUserOf(rowToUser(row)) };
+  }
+
+  /** A cached, still fresh validation of the token, without touching the database; undefined when it must be asked. */
+  cached(token: string): Authenticated | undefined {
+    if (!TOKEN_RE.test(token)) return undefined;
+    const e = this.cache.get(hashToken(token));
+    const now = Date.now();
+    if (!e || now - e.checkedAt > this.config.sessionCacheSeconds * 1000 || now >= e.expiresAt) return undefined;
+    return e;
+  }
+
+  /**
+   * The user of a token, or null when the token is unknown, expired, idle too long, revoked, or its account disabled.
+   * A lock-out stops sign-in only: sessions already proven stay valid (nobody can sign a user out by guessing).
+   */
+  async authenticate(token: string): Promise<Authenticated | null> {
+    if (!TOKEN_RE.test(token)) return null;
+    const hit = this.cached(token);
+    if (hit) return hit;
+    const tokenHash = hashToken(token);
+    this.cache.delete(tokenHash);
+    const em = this.em();
+    const [r] = await query<Record<string, any>>(em,
+      `SELECT ${USER_COLUMNS}, s.id AS session_id, s.expires_at AS session_expires_at,
+              (s.last_seen_at < now() - interval '1 minute') AS stale
+         FROM user_session s JOIN app_user u ON u.id = s.user_id
+        WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > now()
+          AND s.last_seen_at > now() - make_interval(mins => ?)
+          AND u.active`,
+      [tokenHash, this.config.idleMinutes]);
+    if (!r) return null;
+    // The idle clock moves at most once a minute per session.
+    if (r.stale) await query(em, 'UPDATE user_session SET last_seen_at = now() WHERE id = ?', [r.session_id]);
+    const auth: Authenticated = { user: authUserOf(rowToUser(r)), tokenHash, sessionId: r.session_id };
+    if (this.config.sessionCacheSeconds > 0) {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(tokenHash, { ...auth, checkedAt: Date.now(), expiresAt: new Date(r.session_expires_at).getTime() });
+    }
+    return auth;
+  }
+
+  /** Ends one session (sign-out). */
+  async signOut(tokenHash: string): Promise<boolean> {
+    this.cache.delete(tokenHash);
+    const r = await query(this.em(), 'UPDATE user_session SET revoked_at = now() WHERE token_hash = ? AND revoked_at IS NULL RETURNING id', [tokenHash]);
+    return r.length > 0;
+  }
+
+  /** Ends every session of a user (disabled, role or password changed). */
+  async revokeUser(userId: number, em: EntityManager = this.em(), exceptTokenHash?: string): Promise<void> {
+    for (const [k, e] of this.cache) if (e.user.id === userId && k !== exceptTokenHash) this.cache.delete(k);
+    await query(em, 'UPDATE user_session SET revoked_at = now() WHERE user_id = ? AND revoked_at IS NULL AND token_hash <> ?', [userId, exceptTokenHash ?? '']);
+  }
+
+  /** Forgets cached validations of a user (their account changed: role, scope, name). */
+  forgetUser(userId: number): void {
+    for (const [k, e] of this.cache) if (e.user.id === userId) this.cache.delete(k);
+  }
+}
