@@ -21,6 +21,8 @@ export class Migration20261127000005_problems extends Migration {
       eps_meters double precision NOT NULL CHECK (eps_meters > 0 AND eps_meters <= 5000),
       min_points integer NOT NULL CHECK (min_points >= 2 AND min_points <= 100000),
       density_factor double precision NOT NULL DEFAULT 3 CHECK (density_factor >= 0 AND density_factor <= 100),
+      window_days integer NOT NULL DEFAULT 90 CHECK (window_days BETWEEN 1 AND 3660),
+      cur_hot_threshold double precision NOT NULL DEFAULT 0.6 CHECK (cur_hot_threshold > 0 AND cur_hot_threshold <= 1),
       weights jsonb,
       updated_at timestamptz NOT NULL DEFAULT now()
     );`);

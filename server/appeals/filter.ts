@@ -39,6 +39,7 @@ export class AppealFilter {
   @Field(() => ID, { nullable: true, description: 'Загружены или изменены пакетом импорта' }) batchId?: string;
   @Field({ nullable: true, description: 'true — только дубликаты, false — без дубликатов' }) duplicates?: boolean;
   @Field({ nullable: true, description: 'true — только повторные обращения того же автора' }) repeats?: boolean;
+  @Field(() => ID, { nullable: true, description: 'Обращения проблемы из перечня проблем территории' }) problemId?: string;
 }
 
 const PLACE_STATUSES = ['POINT', 'SWAPPED_FIXED', 'GEOCODED', 'OUTSIDE', 'UNRESOLVED', 'MANUAL', 'NONE'];
@@ -87,6 +88,7 @@ export interface ParsedFilter {
   batchId?: number;
   duplicates?: boolean;
   repeats?: boolean;
+  problemId?: number;
   /** The rows the signed-in user may see (server/auth/scope.ts); absent = no restriction (CLI, system jobs). */
   scope?: RowScope;
 }
@@ -142,6 +144,7 @@ export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwn
   if (f.batchId != null) out.batchId = parseIds(`${at}.batchId`, [f.batchId])![0];
   if (f.duplicates != null) out.duplicates = f.duplicates;
   if (f.repeats != null) out.repeats = f.repeats;
+  if (f.problemId != null) out.problemId = parseIds(`${at}.problemId`, [f.problemId])![0];
   return out;
 }
 
@@ -178,6 +181,7 @@ export function filterSql(f: ParsedFilter): SqlWhere {
   if (f.batchId != null) { parts.push('a.batch_id = ?'); params.push(f.batchId); }
   if (f.duplicates != null) parts.push(f.duplicates ? 'a.duplicate_of_id IS NOT NULL' : 'a.duplicate_of_id IS NULL');
   if (f.repeats) parts.push('a.repeat_of_id IS NOT NULL');
+  if (f.problemId != null) { parts.push('a.id IN (SELECT appeal_id FROM problem_appeal WHERE problem_id = ?)'); params.push(f.problemId); }
   if (f.scope) {
     const s = scopeSql(f.scope, 'a');
     parts.push(s.sql);

@@ -1,0 +1,368 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../db/sql.js';
+import { InputError } from '../errors.js';
+import { loadSettings, settingFor, type ProblemSettings } from './settings.js';
+import { scoreAll, totalPoints, type FactorValues } from './score.js';
+
+/**
+ * Detection of the territorial problem list, and the stable identity of its problems.
+ *
+ * 1. Appeals of the period with a point and a theme are projected to EPSG:3857 (metres stretched by
+ *    1/cos φ; radii are scaled by the same factor at the municipality's latitude) and clustered per
+ *    theme with ST_ClusterDBSCAN (radius and minimum size per theme, minimum raised by the density
+ *    guard). Public-discussion results left outside clusters form their own candidates.
+ * 2. Hot ЦУР cells (share of their layer's maximum ≥ threshold) that touch no appeal cluster become
+ *    candidates of their own (full recompute only).
+ * 3. Each cluster gets its factors (volume, distinct authors, growth against the same hull in the
+ *    previous period, repeats, overdue, low satisfaction, ЦУР intensity, per 1 000 residents).
+ * 4. Clusters are matched to existing problems of the same theme by shared appeals first and hull
+ *    overlap second, greedily one-to-one: a matched problem keeps its id, lifecycle and history.
+ *    Unmatched clusters become new problems (выявлена); problems in scope with no cluster become
+ *    inactive (their status is kept). A resolved problem whose cluster has appeals received after
+ *    it was resolved is reopened (подтверждена) and says so.
+ * 5. All active problems are rescored together (weights from the settings) and ranked in the city
+ *    and in their district; each touched problem gets a snapshot of size and score.
+ *
+ * The incremental variant (after an import) reclusters only the themes of the new appeals, inside
+ * the extent of the new points and of the problems they touch, widened by two radii; problems only
+ * partly inside that window are left as they are. The full recompute is the reference.
+ */
+
+export interface DetectOptions {
+  municipalityId: number;
+  from: Date;
+  to: Date;
+  actor: string;
+  /** Incremental recompute around these (new or changed) appeals. */
+  appealIds?: number[];
+  /** Reference time for "overdue" (default: min(now, to)). */
+  now?: Date;
+}
+
+export interface RunResult {
+  runId: number;
+  kind: 'FULL' | 'INCREMENTAL';
+  periodFrom: Date;
+  periodTo: Date;
+  appeals: number;
+  clusters: number;
+  created: number;
+  matched: number;
+  vanished: number;
+  reopened: number;
+  ms: number;
+}
+
+const MAX_PERIOD_DAYS = 3660;
+
+export function checkPeriod(from: Date, to: Date) {
+  if (!(from instanceof Date) || Number.isNaN(from.getTime())) throw new InputError('from', 'начало периода — не дата');
+  if (!(to instanceof Date) || Number.isNaN(to.getTime())) throw new InputError('to', 'конец периода — не дата');
+  if (from >= to) throw new InputError('from', `начало периода (${from.toISOString()}) должно быть раньше конца (${to.toISOString()})`);
+  if (to.getTime() - from.getTime() > MAX_PERIOD_DAYS * 86_400_000) throw new InputError('to', `период длиннее ${MAX_PERIOD_DAYS} дней`);
+}
+
+interface Scope { theme_id: number; eps: number; minpts: number; env: string | null }
+
+export async function detectProblems(rootEm: EntityManager, o: DetectOptions): Promise<RunResult> {
+  checkPeriod(o.from, o.to);
+  const started = Date.now();
+  const startedAt = new Date();
+  const m = o.municipalityId;
+  const settings = await loadSettings(rootEm, m);
+  const incremental = o.appealIds != null;
+  const ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
+  const prevFrom = new Date(o.from.getTime() - (o.to.getTime() - o.from.getTime()));
+
+  return rootEm.transactional(async (em) => {
+    const [geo] = await query<{ lat: number; area: number }>(em,
+      `SELECT ST_Y(m.center) AS lat, coalesce((SELECT sum(ST_Area(d.geom::geography)) FROM district d WHERE d.municipality_id = m.id), 0)::float8 AS area
+         FROM municipality m WHERE m.id = ?`, [m]);
+    if (!geo) throw new InputError('municipalityId', `муниципальное образование ${m} не найдено`);
+    const stretch = 1 / Math.cos((geo.lat * Math.PI) / 180);
+
+    const scope = await buildScope(em, o, settings, geo.area, stretch);
+    const [run] = await query<{ id: number }>(em,
+      `INSERT INTO problem_run (municipality_id, kind, period_from, period_to, started_at, finished_at, appeals, clusters, created, matched, vanished, reopened, actor)
+       VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, ?) RETURNING id`,
+      [m, incremental ? 'INCREMENTAL' : 'FULL', o.from, o.to, startedAt, startedAt, o.actor]);
+
+    await em.execute(`CREATE TEMP TABLE pd_scope (theme_id int PRIMARY KEY, eps float8, minpts int, env geometry) ON COMMIT DROP`);
+    await em.execute(`CREATE TEMP TABLE pd_pts (id int PRIMARY KEY, theme_id int, district_id int, organization_id int, channel text, address text,
+      author text, received_at timestamptz, is_repeat boolean, due_at timestamptz, answered_at timestamptz, satisfaction smallint, g geometry) ON COMMIT DROP`);
+    await em.execute(`CREATE TEMP TABLE pd_lab (id int PRIMARY KEY, theme_id int, cid int, source text) ON COMMIT DROP`);
+    await em.execute(`CREATE TEMP TABLE pd_cl (k serial PRIMARY KEY, theme_id int, cid int, source text, n int, authors int, repeats int,
+      with_due int, overdue int, rated int, low_sat int, first_at timestamptz, last_at timestamptz, district_id int, organization_id int,
+      address text, hull geometry, center geometry, prev int DEFAULT 0, cur float8 DEFAULT 0) ON COMMIT DROP`);
+    await em.execute(`CREATE TEMP TABLE pd_heat (geom geometry, theme_id int, norm float8) ON COMMIT DROP`);
+
+    if (scope.length) {
+      await query(em, `INSERT INTO pd_scope SELECT * FROM unnest(?::int[], ?::float8[], ?::int[], ?::text[]) AS s(t, e, mp, env)`,
+        [scope.map((s) => s.theme_id), scope.map((s) => s.eps), scope.map((s) => s.minpts), scope.map((s) => s.env)]);
+      await query(em, `INSERT INTO pd_pts
+        SELECT a.id, a.theme_id, a.district_id, a.organization_id, a.channel, a.address,
+               coalesce(a.author_key, 'id:' || a.author_id, 'appeal:' || a.id), a.received_at, a.repeat_of_id IS NOT NULL,
+               a.due_at, a.answered_at, a.satisfaction, ST_Transform(a.point, 3857)
+          FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR a.point && s.env)
+         WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'`,
+        [m, o.from, o.to]);
+      // DBSCAN per theme: radius and minimum are constant within each theme's partition.
+      await em.execute(`INSERT INTO pd_lab
+        SELECT p.id, p.theme_id, ST_ClusterDBSCAN(p.g, s.eps, s.minpts) OVER (PARTITION BY p.theme_id), 'APPEALS'
+          FROM pd_pts p JOIN pd_scope s USING (theme_id)`);
+      // Public-discussion results outside any cluster: each is a candidate, merged with its near neighbours.
+      await em.execute(`UPDATE pd_lab l SET cid = 1000000 + d.c, source = 'DISCUSSION'
+          FROM (SELECT p.id, ST_ClusterDBSCAN(p.g, s.eps, 1) OVER (PARTITION BY p.theme_id) AS c
+                  FROM pd_pts p JOIN pd_lab l2 USING (id) JOIN pd_scope s ON s.theme_id = p.theme_id
+                 WHERE l2.cid IS NULL AND p.channel = 'PUBLIC_DISCUSSION') d
+         WHERE l.id = d.id`);
+      await query(em, `INSERT INTO pd_cl (theme_id, cid, source, n, authors, repeats, with_due, overdue, rated, low_sat, first_at, last_at,
+                                         district_id, organization_id, address, hull, center)
+        SELECT l.theme_id, l.cid, l.source, count(*), count(DISTINCT p.author), count(*) FILTER (WHERE p.is_repeat),
+               count(p.due_at), count(*) FILTER (WHERE p.due_at < coalesce(p.answered_at, ?)),
+               count(p.satisfaction), count(*) FILTER (WHERE p.satisfaction <= 2), min(p.received_at), max(p.received_at),
+               mode() WITHIN GROUP (ORDER BY p.district_id), mode() WITHIN GROUP (ORDER BY p.organization_id),
+               mode() WITHIN GROUP (ORDER BY p.address),
+               ST_Transform(ST_Buffer(ST_ConvexHull(ST_Collect(p.g)), s.eps / 2, 4), 4326),
+               ST_Transform(ST_Centroid(ST_Collect(p.g)), 4326)
+          FROM pd_lab l JOIN pd_pts p USING (id) JOIN pd_scope s ON s.theme_id = l.theme_id
+         WHERE l.cid IS NOT NULL
+         GROUP BY l.theme_id, l.cid, l.source, s.eps
+         ORDER BY l.theme_id, min(p.id)`, [ref]);
+    }
+
+    // ЦУР layers overlapping the period, summed into a 250 m square grid per theme and normalised to the
+    // theme's hottest square (a single heavy point and a dense group of light ones compare fairly).
+    const cell = 250 * stretch;
+    await query(em, `INSERT INTO pd_heat
+      SELECT ST_Transform(ST_MakeEnvelope(gx * ?, gy * ?, (gx + 1) * ?, (gy + 1) * ?, 3857), 4326), theme_id,
+             w / nullif(max(w) OVER (PARTITION BY theme_id), 0)
+        FROM (SELECT floor(ST_X(g) / ?)::int AS gx, floor(ST_Y(g) / ?)::int AS gy, theme_id, sum(weight) AS w
+                FROM (SELECT ST_Transform(c.point, 3857) AS g, coalesce(c.theme_id, l.theme_id) AS theme_id, c.weight
+                        FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id
+                       WHERE l.municipality_id = ? AND l.period_to > ? AND l.period_from < ?) x
+               GROUP BY 1, 2, 3) y`, [cell, cell, cell, cell, cell, cell, m, o.from, o.to]);
+    await em.execute(`UPDATE pd_heat SET norm = 0 WHERE norm IS NULL`);
+
+    await query(em, `UPDATE pd_cl c SET
+        prev = (SELECT count(*) FROM appeal a WHERE a.municipality_id = ? AND a.theme_id = c.theme_id AND a.received_at >= ? AND a.received_at < ?
+                   AND a.status <> 'REJECTED' AND a.point && c.hull AND ST_Intersects(a.point, c.hull)),
+        cur = coalesce((SELECT max(h.norm) FROM pd_heat h WHERE (h.theme_id IS NULL OR h.theme_id = c.theme_id) AND h.geom && c.hull AND ST_Intersects(h.geom, c.hull)), 0)`,
+      [m, prevFrom, o.from]);
+
+    if (!incremental) {
+      // Hot ЦУР squares that no appeal cluster covers: candidates of touching squares.
+      await query(em, `INSERT INTO pd_cl (theme_id, cid, source, n, authors, repeats, with_due, overdue, rated, low_sat, hull, center, cur, district_id)
+        SELECT x.theme_id, x.c, 'CUR', 0, 0, 0, 0, 0, 0, 0, ST_Union(x.geom), ST_Centroid(ST_Union(x.geom)), max(x.norm),
+               (SELECT d.id FROM district d WHERE d.municipality_id = ? AND ST_Intersects(d.geom, ST_Centroid(ST_Union(x.geom))) ORDER BY d.id LIMIT 1)
+          FROM (SELECT h.theme_id, h.norm, h.geom, ST_ClusterDBSCAN(h.geom, 0, 1) OVER (PARTITION BY h.theme_id) AS c
+                  FROM pd_heat h
+                 WHERE h.norm >= ? AND NOT EXISTS (SELECT 1 FROM pd_cl k WHERE (h.theme_id IS NULL OR k.theme_id = h.theme_id) AND k.hull && h.geom AND ST_Intersects(k.hull, h.geom))) x
+         GROUP BY x.theme_id, x.c ORDER BY x.theme_id NULLS FIRST, min(ST_XMin(x.geom)), min(ST_YMin(x.geom))`, [m, settings.curHotThreshold]);
+    }
+
+    // Existing problems in scope, and candidate (cluster, problem) pairs.
+    const scopeThemes = scope.map((s) => s.theme_id);
+    const existing = await query<{ id: number; active: boolean; status: string; resolved_at: string | null; n: number }>(em,
+      incremental
+        ? `SELECT p.id, p.active, p.status, p.resolved_at, p.appeal_count AS n FROM problem p JOIN pd_scope s ON s.theme_id = p.theme_id
+            WHERE p.municipality_id = ? AND p.source <> 'CUR' AND ST_CoveredBy(p.hull, s.env)`
+        : `SELECT p.id, p.active, p.status, p.resolved_at, p.appeal_count AS n FROM problem p WHERE p.municipality_id = ?`, [m]);
+    await query(em, `CREATE TEMP TABLE pd_prob ON COMMIT DROP AS SELECT id, theme_id, source, hull FROM problem WHERE id = ANY('{}'::int[])`);
+    await query(em, `INSERT INTO pd_prob SELECT id, theme_id, source, hull FROM problem WHERE id = ANY(?::int[])`, [existing.map((e) => e.id)]);
+    const pairs = await query<{ k: number; pid: number; shared: number; overlap: number; n: number }>(em, `
+      WITH shared AS (
+        SELECT c.k, pa.problem_id AS pid, count(*)::int AS shared
+          FROM pd_lab l JOIN pd_cl c ON c.theme_id = l.theme_id AND c.cid = l.cid
+          JOIN problem_appeal pa ON pa.appeal_id = l.id JOIN pd_prob p ON p.id = pa.problem_id
+         GROUP BY c.k, pa.problem_id),
+      near AS (
+        SELECT c.k, p.id AS pid,
+               coalesce(ST_Area(ST_Intersection(c.hull, p.hull)) / nullif(least(ST_Area(c.hull), ST_Area(p.hull)), 0), 0)::float8 AS overlap
+          FROM pd_cl c JOIN pd_prob p ON (p.theme_id = c.theme_id OR p.theme_id IS NULL OR c.theme_id IS NULL) AND c.hull && p.hull AND ST_Intersects(c.hull, p.hull))
+      SELECT coalesce(s.k, n.k) AS k, coalesce(s.pid, n.pid) AS pid, coalesce(s.shared, 0) AS shared, coalesce(n.overlap, 0) AS overlap,
+             (SELECT c.n FROM pd_cl c WHERE c.k = coalesce(s.k, n.k)) AS n
+        FROM shared s FULL JOIN near n ON n.k = s.k AND n.pid = s.pid`);
+    const byId = new Map(existing.map((e) => [e.id, e]));
+    const ranked = pairs
+      .map((p) => ({ ...p, w: p.shared / Math.max(1, Math.min(p.n || 1, byId.get(p.pid)?.n || 1)) + p.overlap }))
+      .filter((p) => p.shared > 0 || p.overlap >= 0.2)
+      .sort((a, b) => b.w - a.w || a.pid - b.pid || a.k - b.k);
+    const matchedK = new Map<number, number>(); // k -> problem id
+    const takenP = new Set<number>();
+    for (const p of ranked) {
+      if (matchedK.has(p.k) || takenP.has(p.pid)) continue;
+      matchedK.set(p.k, p.pid);
+      takenP.add(p.pid);
+    }
+    const allK = (await query<{ k: number }>(em, 'SELECT k FROM pd_cl ORDER BY k')).map((r) => r.k);
+    const newK = allK.filter((k) => !matchedK.has(k));
+    const vanished = existing.filter((e) => !takenP.has(e.id) && e.active).map((e) => e.id);
+    const returned = existing.filter((e) => takenP.has(e.id) && !e.active).map((e) => e.id);
+
+    // Clusters partly outside an incremental window must not duplicate the problems left outside it.
+    if (incremental && newK.length) {
+      const clash = await query<{ k: number }>(em, `SELECT c.k FROM pd_cl c WHERE c.k = ANY(?::int[]) AND EXISTS (
+          SELECT 1 FROM problem p WHERE p.municipality_id = ? AND p.theme_id = c.theme_id AND p.hull && c.hull AND ST_Intersects(p.hull, c.hull)
+            AND NOT p.id = ANY(?::int[]))`, [newK, m, existing.map((e) => e.id)]);
+      const drop = new Set(clash.map((r) => r.k));
+      newK.splice(0, newK.length, ...newK.filter((k) => !drop.has(k)));
+    }
+
+    // New problems (ids drawn first so each cluster knows its problem).
+    const inserted = newK.length
+      ? await query<{ id: number; k: number }>(em, `SELECT k, nextval(pg_get_serial_sequence('problem', 'id'))::int AS id FROM unnest(?::int[]) AS k ORDER BY k`, [newK])
+      : [];
+    if (inserted.length) {
+      await query(em, `
+        INSERT INTO problem (id, municipality_id, source, theme_id, district_id, organization_id, title, status, active, hull, center,
+                             period_from, period_to, first_seen_at, last_seen_at, first_appeal_at, last_appeal_at, appeal_count, author_count, last_run_id)
+        SELECT m.id, ?, c.source, c.theme_id, c.district_id, c.organization_id, ${TITLE_SQL}, 'DETECTED', true, c.hull, c.center,
+               ?, ?, ?, ?, c.first_at, c.last_at, c.n, c.authors, ?
+          FROM unnest(?::int[], ?::int[]) AS m(k, id) JOIN pd_cl c ON c.k = m.k
+          LEFT JOIN theme t ON t.id = c.theme_id LEFT JOIN district d ON d.id = c.district_id`,
+        [m, o.from, o.to, startedAt, startedAt, run.id, inserted.map((r) => r.k), inserted.map((r) => r.id)]);
+    }
+    for (const r of inserted) matchedK.set(r.k, r.id);
+    if (inserted.length) {
+      await query(em, `INSERT INTO problem_event (municipality_id, problem_id, at, actor, kind, to_value, comment)
+        SELECT ?, p.id, ?, ?, 'DETECTED', p.status, 'выявлена: ' || p.appeal_count || ' обращ.' FROM problem p WHERE p.id = ANY(?::int[])`,
+        [m, startedAt, o.actor, inserted.map((r) => r.id)]);
+    }
+
+    // Matched problems take the cluster's place, size and factors; a resolved one with new appeals reopens.
+    const mk = [...matchedK.entries()].filter(([, pid]) => takenP.has(pid));
+    let reopened: number[] = [];
+    if (mk.length) {
+      reopened = (await query<{ id: number }>(em, `SELECT p.id FROM problem p JOIN unnest(?::int[], ?::int[]) AS m(k, pid) ON m.pid = p.id
+          JOIN pd_cl c ON c.k = m.k WHERE p.status = 'RESOLVED' AND c.last_at > p.resolved_at`, [mk.map(([k]) => k), mk.map(([, p]) => p)])).map((r) => r.id);
+      await query(em, `UPDATE problem p SET source = CASE WHEN p.source = 'CUR' OR c.source <> 'CUR' THEN c.source ELSE p.source END,
+          theme_id = coalesce(c.theme_id, p.theme_id), district_id = coalesce(c.district_id, p.district_id),
+          organization_id = coalesce(p.organization_id, c.organization_id), title = ${TITLE_SQL}, active = true, hull = c.hull, center = c.center,
+          period_from = ?, period_to = ?, last_seen_at = ?, first_appeal_at = least(p.first_appeal_at, c.first_at), last_appeal_at = c.last_at,
+          appeal_count = c.n, author_count = c.authors, last_run_id = ?, updated_at = ?
+        FROM unnest(?::int[], ?::int[]) AS m(k, pid) JOIN pd_cl c ON c.k = m.k
+          LEFT JOIN theme t ON t.id = c.theme_id LEFT JOIN district d ON d.id = c.district_id
+       WHERE p.id = m.pid`, [o.from, o.to, startedAt, run.id, startedAt, mk.map(([k]) => k), mk.map(([, p]) => p)]);
+    }
+    if (reopened.length) {
+      await query(em, `INSERT INTO problem_event (municipality_id, problem_id, at, actor, kind, from_value, to_value, comment)
+        SELECT ?, p.id, ?, ?, 'REOPENED', 'RESOLVED', 'CONFIRMED', 'после решения поступили новые обращения (последнее ' || to_char(p.last_appeal_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')'
+          FROM problem p WHERE p.id = ANY(?::int[])`, [m, startedAt, o.actor, reopened]);
+      await query(em, `UPDATE problem SET status = 'CONFIRMED', reopened_count = reopened_count + 1, reopened_at = ?, resolved_at = NULL WHERE id = ANY(?::int[])`,
+        [startedAt, reopened]);
+    }
+    if (returned.length) {
+      await query(em, `INSERT INTO problem_event (municipality_id, problem_id, at, actor, kind, comment)
+        SELECT ?, id, ?, ?, 'RETURNED', 'снова выявлена при пересчёте' FROM problem WHERE id = ANY(?::int[])`, [m, startedAt, o.actor, returned]);
+    }
+    if (vanished.length) {
+      await query(em, `UPDATE problem SET active = false, updated_at = ? WHERE id = ANY(?::int[])`, [startedAt, vanished]);
+      await query(em, `INSERT INTO problem_event (municipality_id, problem_id, at, actor, kind, comment)
+        SELECT ?, id, ?, ?, 'VANISHED', 'не выявлена при пересчёте за ' || to_char(?::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' — ' || to_char(?::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+          FROM problem WHERE id = ANY(?::int[])`, [m, startedAt, o.actor, o.from, o.to, vanished]);
+    }
+
+    // Memberships of the problems in scope.
+    const touched = [...new Set([...existing.map((e) => e.id), ...inserted.map((r) => r.id)])];
+    await query(em, 'DELETE FROM problem_appeal WHERE problem_id = ANY(?::int[])', [touched]);
+    const all = [...matchedK.entries()];
+    if (all.length) {
+      await query(em, `INSERT INTO problem_appeal (problem_id, appeal_id)
+        SELECT m.pid, l.id FROM unnest(?::int[], ?::int[]) AS m(k, pid) JOIN pd_cl c ON c.k = m.k
+          JOIN pd_lab l ON l.theme_id = c.theme_id AND l.cid = c.cid`, [all.map(([k]) => k), all.map(([, p]) => p)]);
+      // Factors of this run's problems.
+      await query(em, `UPDATE problem p SET factors = jsonb_build_object(
+          'volume', c.n, 'authors', c.authors, 'previous', c.prev,
+          'growth', (c.n - c.prev)::float8 / greatest(c.prev, 1),
+          'repeats', CASE WHEN c.n > 0 THEN c.repeats::float8 / c.n ELSE 0 END,
+          'overdue', CASE WHEN c.with_due > 0 THEN c.overdue::float8 / c.with_due ELSE 0 END,
+          'lowSatisfaction', CASE WHEN c.rated > 0 THEN c.low_sat::float8 / c.rated ELSE 0 END,
+          'cur', c.cur,
+          'perCapita', CASE WHEN d.population > 0 THEN c.n * 1000.0 / d.population END)
+        FROM unnest(?::int[], ?::int[]) AS m(k, pid) JOIN pd_cl c ON c.k = m.k LEFT JOIN district d ON d.id = c.district_id
+       WHERE p.id = m.pid`, [all.map(([k]) => k), all.map(([, p]) => p)]);
+    }
+
+    await rescore(em, m, settings, run.id, startedAt, all.map(([, p]) => p));
+    const [counts] = await query<{ appeals: number }>(em, 'SELECT count(*)::int AS appeals FROM pd_pts');
+    const result: RunResult = {
+      runId: run.id, kind: incremental ? 'INCREMENTAL' : 'FULL', periodFrom: o.from, periodTo: o.to,
+      appeals: counts.appeals, clusters: allK.length, created: inserted.length, matched: mk.length,
+      vanished: vanished.length, reopened: reopened.length, ms: Date.now() - started,
+    };
+    await query(em, `UPDATE problem_run SET finished_at = ?, appeals = ?, clusters = ?, created = ?, matched = ?, vanished = ?, reopened = ? WHERE id = ?`,
+      [new Date(), result.appeals, result.clusters, result.created, result.matched, result.vanished, result.reopened, run.id]);
+    return result;
+  });
+}
+
+/** Title: theme, district and the most frequent address of the cluster. */
+const TITLE_SQL = `concat(coalesce(t.name, 'Очаг на тепловой карте ЦУР'), ' — ', coalesce(d.name, 'вне районов'),
+  CASE WHEN c.address IS NOT NULL THEN ' (' || c.address || ')' ELSE '' END)`;
+
+/** Themes to recluster with their radius (EPSG:3857 units), effective minimum size and window. */
+async function buildScope(em: EntityManager, o: DetectOptions, settings: ProblemSettings, areaM2: number, stretch: number): Promise<Scope[]> {
+  const m = o.municipalityId;
+  const counts = await query<{ theme_id: number; n: number }>(em,
+    `SELECT theme_id, count(*)::int AS n FROM appeal
+      WHERE municipality_id = ? AND received_at >= ? AND received_at < ? AND point IS NOT NULL AND theme_id IS NOT NULL AND status <> 'REJECTED'
+        ${o.appealIds ? 'AND theme_id IN (SELECT theme_id FROM appeal WHERE id = ANY(?::int[]) AND municipality_id = ?)' : ''}
+      GROUP BY theme_id ORDER BY theme_id`,
+    o.appealIds ? [m, o.from, o.to, o.appealIds, m] : [m, o.from, o.to]);
+  const scope: Scope[] = counts.map(({ theme_id, n }) => {
+    const s = settingFor(settings, theme_id);
+    const expected = areaM2 > 0 ? (n * Math.PI * s.epsMeters ** 2) / areaM2 : 0;
+    return { theme_id, eps: s.epsMeters * stretch, minpts: Math.max(s.minPoints, Math.ceil(s.densityFactor * expected)), env: null };
+  });
+  if (!o.appealIds) return scope;
+  // Window per theme: the new points and the problems within one radius of them, widened by two radii.
+  for (const s of scope) {
+    const [w] = await query<{ env: string | null }>(em, `
+      WITH np AS (SELECT ST_Transform(point, 3857) AS g FROM appeal
+                   WHERE id = ANY(?::int[]) AND municipality_id = ? AND theme_id = ? AND point IS NOT NULL AND received_at >= ? AND received_at < ?),
+           box AS (SELECT ST_Expand(ST_Extent(g)::geometry, ?) AS b FROM np),
+           hit AS (SELECT ST_Transform(p.hull, 3857) AS g FROM problem p, box
+                    WHERE p.municipality_id = ? AND p.theme_id = ? AND p.hull && ST_Transform(box.b, 4326))
+      SELECT ST_AsEWKT(ST_Transform(ST_Expand(ST_Extent(g)::geometry, ?), 4326)) AS env
+        FROM (SELECT g FROM np UNION ALL SELECT g FROM hit) x`,
+      [o.appealIds, m, s.theme_id, o.from, o.to, s.eps, m, s.theme_id, 2 * s.eps]);
+    s.env = w?.env ?? null;
+  }
+  return scope.filter((s) => s.env != null);
+}
+
+/** Scores every active problem of the municipality together, ranks them, and snapshots those of this run. */
+export async function rescore(em: EntityManager, m: number, settings: ProblemSettings, runId: number | null, at: Date, snapshotIds: number[]) {
+  const rows = await query<{ id: number; district_id: number | null; factors: Partial<FactorValues> }>(em,
+    `SELECT id, district_id, factors FROM problem WHERE municipality_id = ? AND active ORDER BY id`, [m]);
+  const values: FactorValues[] = rows.map((r) => ({
+    volume: Number(r.factors.volume ?? 0), authors: Number(r.factors.authors ?? 0), growth: Number(r.factors.growth ?? 0),
+    previous: Number(r.factors.previous ?? 0), repeats: Number(r.factors.repeats ?? 0), overdue: Number(r.factors.overdue ?? 0),
+    lowSatisfaction: Number(r.factors.lowSatisfaction ?? 0), cur: Number(r.factors.cur ?? 0),
+    perCapita: r.factors.perCapita == null ? null : Number(r.factors.perCapita),
+  }));
+  const parts = scoreAll(values, settings.weights);
+  const scores = parts.map(totalPoints);
+  // Ranks: by score, ties by id (stable); in the city and within the district.
+  const order = rows.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || rows[a].id - rows[b].id);
+  const rankCity = new Array<number>(rows.length), rankDistrict = new Array<number>(rows.length);
+  const perDistrict = new Map<number | null, number>();
+  order.forEach((i, pos) => {
+    rankCity[i] = pos + 1;
+    const d = rows[i].district_id;
+    const r = (perDistrict.get(d) ?? 0) + 1;
+    perDistrict.set(d, r);
+    rankDistrict[i] = r;
+  });
+  if (rows.length) {
+    await query(em, `UPDATE problem p SET score = u.score, breakdown = u.breakdown::jsonb, rank_city = u.rc, rank_district = u.rd
+      FROM unnest(?::int[], ?::float8[], ?::text[], ?::int[], ?::int[]) AS u(id, score, breakdown, rc, rd) WHERE p.id = u.id`,
+      [rows.map((r) => r.id), scores, parts.map((p) => JSON.stringify(p)), rankCity, rankDistrict]);
+  }
+  await query(em, `UPDATE problem SET rank_city = NULL, rank_district = NULL WHERE municipality_id = ? AND NOT active AND rank_city IS NOT NULL`, [m]);
+  if (runId != null && snapshotIds.length) {
+    await query(em, `INSERT INTO problem_snapshot (problem_id, run_id, at, appeal_count, author_count, score)
+      SELECT id, ?, ?, appeal_count, author_count, score FROM problem WHERE id = ANY(?::int[]) ON CONFLICT DO NOTHING`, [runId, at, snapshotIds]);
+  }
+}
