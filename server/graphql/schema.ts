@@ -6,14 +6,21 @@ import { referenceResolvers } from '../reference/resolver.js';
 import { appealResolvers } from '../appeals/resolver.js';
 import { heatmapResolvers } from '../heatmap/resolver.js';
 import { intakeResolvers } from '../intake/resolver.js';
+import { problemResolvers } from '../problems/resolver.js';
+import { authChecker } from '../auth/checker.js';
+import { authResolvers } from '../auth/resolver.js';
+import { personalDataResolvers } from '../auth/personal-data.js';
+import { auditResolvers } from '../audit/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
-    resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers],
+    resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
+      ...authResolvers, ...personalDataResolvers, ...auditResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
+    authChecker,
   });
   return cached;
 }
