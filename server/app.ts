@@ -8,11 +8,9 @@ import express from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { loadDemoAddressRegister } from './intake/address-register.js';
-
-/** Largest file accepted by the import mutations. */
-const MAX_UPLOAD_BYTES = Number(process.env.MAX_UPLOAD_MB ?? 500) * 1024 * 1024;
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { loadConfig } from './config.js';
+import { loadConfig, type Limits } from './config.js';
+import { clientInfo, megabytes, uploadSizeGuard } from './http/limits.js';
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.js';
 import { createOrm, migrate } from './db/orm.js';
 import { ensureMunicipality } from './reference/seed.js';
@@ -36,6 +34,8 @@ export interface StartOptions {
   /** Count SQL statements (tests). */
   onQuery?: (sql: string) => void;
   log?: (msg: string) => void;
+  /** Overrides of the limits read from the environment (tests, benchmarks). */
+  limits?: Partial<Limits>;
 }
 
 export interface App {
@@ -50,6 +50,7 @@ export interface App {
 
 export async function startApp(opts: StartOptions = {}): Promise<App> {
   const config = loadConfig();
+  const limits: Limits = { ...config.limits, ...opts.limits };
   const log = opts.log ?? ((m: string) => console.log(m));
   const municipality = opts.municipality ?? config.municipality;
   const databaseUrl = opts.databaseUrl ?? config.databaseUrl;
@@ -84,7 +85,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       if (addresses) log(`Загружен демонстрационный адресный реестр: ${addresses} домов`);
     }
 
-    const apollo = await createApollo({ introspection: true });
+    const apollo = await createApollo({ limits });
     const app = express();
     app.disable('x-powered-by');
     const webDir = path.join(repoRoot(), 'dist', 'web');
@@ -93,12 +94,19 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const tiles = await createTileServer(orm, mun.id);
     app.get('/tiles/:layer/:z/:x/:file', tiles.handler);
 
+    // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await ormRef.em.fork().execute('SELECT 1');
-        res.json({ status: 'ok' });
+        await Promise.race([
+          ormRef.em.fork().execute('SELECT 1'),
+          new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), limits.healthTimeoutMs); }),
+        ]);
+        res.set('cache-control', 'no-store').json({ status: 'ok' });
       } catch {
-        res.status(503).json({ status: 'unavailable' });
+        res.status(503).set('cache-control', 'no-store').json({ status: 'unavailable', database: 'не отвечает' });
+      } finally {
+        clearTimeout(timer);
       }
     });
     app.get('/config.json', (_req, res) => {
@@ -119,8 +127,10 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.use(
       '/graphql',
       // File uploads (GraphQL multipart request spec) for imports; clients send `apollo-require-preflight: true`.
-      graphqlUploadExpress({ maxFileSize: MAX_UPLOAD_BYTES, maxFiles: 1 }),
-      express.json({ limit: '20mb' }),
+      uploadSizeGuard(limits.maxUploadBytes),
+      graphqlUploadExpress({ maxFileSize: limits.maxUploadBytes, maxFiles: 1 }),
+      express.json({ limit: limits.maxBodyBytes }),
+      clientInfo,
       expressMiddleware(apollo, { context: async () => createContext(ormRef, mun.id) }),
     );
     app.use(express.static(webDir, { index: 'index.html', maxAge: '1h' }));
@@ -129,7 +139,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.use((err: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
       const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
       if (status === 500) console.error('[http] internal error', err);
-      const message = err.type === 'entity.too.large' ? 'Запрос слишком большой'
+      const message = err.type === 'entity.too.large' ? `Запрос слишком большой: не более ${megabytes(limits.maxBodyBytes)} (MAX_BODY_MB)`
         : err.type === 'entity.parse.failed' ? 'Тело запроса не является корректным JSON'
         : status === 500 ? 'Внутренняя ошибка сервера' : (err.message ?? 'Ошибка запроса');
       res.status(status).json({ errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } }] });

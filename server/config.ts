@@ -13,6 +13,67 @@ export interface AppConfig {
   /** Code of the municipality whose reference data is loaded on first start. */
   municipality: string;
   production: boolean;
+  /** GraphQL and HTTP hardening (see README, "Limits and hardening"). */
+  limits: Limits;
+}
+
+/** Limits against hostile or runaway clients; each one from its environment variable. */
+export interface Limits {
+  /** GRAPHQL_MAX_DEPTH: nesting of selections (introspection is not counted). */
+  maxDepth: number;
+  /** GRAPHQL_MAX_COMPLEXITY: estimated cost of an operation (lists multiply by `first`/`limit`). */
+  maxComplexity: number;
+  /** GRAPHQL_MAX_ALIASES: aliases in one operation (alias batching). */
+  maxAliases: number;
+  /** GRAPHQL_MAX_DIRECTIVES: directives in one operation. */
+  maxDirectives: number;
+  /** GRAPHQL_MAX_TOKENS: lexical tokens of a document (bounds parsing). */
+  maxTokens: number;
+  /** GRAPHQL_MAX_PAGE_SIZE: `first` of any connection. */
+  maxPageSize: number;
+  /** MAX_BODY_MB: JSON request body. */
+  maxBodyBytes: number;
+  /** MAX_UPLOAD_MB: an uploaded import file. */
+  maxUploadBytes: number;
+  /** RATE_LIMIT_PER_MINUTE: GraphQL operations per signed-in user (else per IP address) and minute; 0 = off. */
+  rateLimitPerMinute: number;
+  /** GRAPHQL_INTROSPECTION: true/false; default true except in production. */
+  introspection: boolean;
+  /** HEALTH_TIMEOUT_MS: /healthz answers 503 when the database does not answer within this time. */
+  healthTimeoutMs: number;
+}
+
+function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw == null || raw.trim() === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}, got "${raw}"`);
+  return n;
+}
+
+function boolVar(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw == null || raw === '') return def;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new Error(`${name} must be true or false, got "${env[name]}"`);
+}
+
+export function loadLimits(env: NodeJS.ProcessEnv = process.env): Limits {
+  const production = env.NODE_ENV === 'production';
+  return {
+    maxDepth: intVar(env, 'GRAPHQL_MAX_DEPTH', 10, 2, 100),
+    maxComplexity: intVar(env, 'GRAPHQL_MAX_COMPLEXITY', 30_000, 10, 10_000_000),
+    maxAliases: intVar(env, 'GRAPHQL_MAX_ALIASES', 20, 0, 1000),
+    maxDirectives: intVar(env, 'GRAPHQL_MAX_DIRECTIVES', 30, 0, 1000),
+    maxTokens: intVar(env, 'GRAPHQL_MAX_TOKENS', 5000, 100, 1_000_000),
+    maxPageSize: intVar(env, 'GRAPHQL_MAX_PAGE_SIZE', 500, 1, 500),
+    maxBodyBytes: intVar(env, 'MAX_BODY_MB', 20, 1, 1024) * 1024 * 1024,
+    maxUploadBytes: intVar(env, 'MAX_UPLOAD_MB', 500, 1, 10_240) * 1024 * 1024,
+    rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 10_000_000),
+    introspection: boolVar(env, 'GRAPHQL_INTROSPECTION', !production),
+    healthTimeoutMs: intVar(env, 'HEALTH_TIMEOUT_MS', 2000, 100, 60_000),
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -26,5 +87,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     basemapStyleUrl: env.BASEMAP_STYLE_URL || null,
     municipality: env.MUNICIPALITY ?? 'rubtsovsk',
     production: env.NODE_ENV === 'production',
+    limits: loadLimits(env),
   };
 }

@@ -3,11 +3,15 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { GraphQLFormattedError } from 'graphql';
 import type { Context } from '../graphql/context.js';
 import { getSchema } from '../graphql/schema.js';
+import { graphqlHardening } from '../graphql/limits.js';
+import { loadLimits, type Limits } from '../config.js';
+import { rateLimitPlugin } from './limits.js';
 
 /** Error codes whose messages are meant for the user; everything else is logged and masked. */
 const USER_CODES = new Set([
   'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST',
   'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
+  'TOO_MANY_REQUESTS', 'UNAUTHENTICATED', 'FORBIDDEN',
 ]);
 
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
@@ -21,16 +25,26 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   return { message: 'Внутренняя ошибка сервера', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
 
-export async function createApollo(opts: { introspection: boolean }): Promise<ApolloServer<Context>> {
+export async function createApollo(opts: { introspection?: boolean; limits?: Limits } = {}): Promise<ApolloServer<Context>> {
+  const limits = opts.limits ?? loadLimits();
+  const introspection = opts.introspection ?? limits.introspection;
+  const hardening = graphqlHardening(limits, { blockFieldSuggestions: !introspection });
+  const rateLimit = rateLimitPlugin(limits.rateLimitPerMinute);
   const apollo = new ApolloServer<Context>({
     schema: await getSchema(),
-    introspection: opts.introspection,
+    introspection,
+    // One operation per HTTP request: a JSON array of operations is refused (400).
+    allowBatchedHttpRequests: false,
+    validationRules: hardening.validationRules,
     includeStacktraceInErrorResponses: false,
     // Compact JSON (Apollo pretty-prints by default: ~2× the bytes on pages of appeals).
     stringifyResult: (value) => JSON.stringify(value),
     formatError,
     // No HTTP cache hints: the cache-control plugin instruments every field (measurable on pages of 100).
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled()],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(),
+      ...(rateLimit ? [rateLimit] : []), ...hardening.plugins,
+    ],
   });
   await apollo.start();
   return apollo;

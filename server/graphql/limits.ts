@@ -1,0 +1,108 @@
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError, getNamedType, isLeafType, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { Limits } from '../config.js';
+
+/**
+ * Static limits of a GraphQL operation, checked before anything runs:
+ * depth, aliases, directives and tokens (graphql-armor), estimated cost and the page
+ * size of every connection (graphql-query-complexity with the request's variables).
+ * Every rejection is a BAD_USER_INPUT error (HTTP 400) with a Russian message that
+ * names the limit and its environment variable.
+ */
+
+const bad = (message: string, field: string, http = 400) =>
+  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field, http: { status: http } } });
+
+/** graphql-armor reports in English ("Query depth limit of 10 exceeded, found 12."): say it in Russian. */
+function armorMessage(message: string, limits: Limits): { message: string; field: string } {
+  const found = /found (\d+)/.exec(message)?.[1];
+  const tail = found ? `, в запросе ${found}` : '';
+  if (/depth/i.test(message)) return { field: 'query', message: `Запрос слишком глубокий: не более ${limits.maxDepth} уровней вложенности${tail} (GRAPHQL_MAX_DEPTH)` };
+  if (/aliases/i.test(message)) return { field: 'query', message: `Слишком много псевдонимов (alias): не более ${limits.maxAliases}${tail} (GRAPHQL_MAX_ALIASES)` };
+  if (/directives/i.test(message)) return { field: 'query', message: `Слишком много директив: не более ${limits.maxDirectives}${tail} (GRAPHQL_MAX_DIRECTIVES)` };
+  if (/token/i.test(message)) return { field: 'query', message: `Запрос слишком длинный: не более ${limits.maxTokens} лексем (GRAPHQL_MAX_TOKENS)` };
+  return { field: 'query', message: `Запрос отклонён: ${message}` };
+}
+
+export interface Hardening {
+  plugins: ApolloServerPlugin<any>[];
+  validationRules: ValidationRule[];
+}
+
+export function graphqlHardening(limits: Limits, opts: { blockFieldSuggestions: boolean }): Hardening {
+  const report = (ctx: ValidationContext | null, error: GraphQLError) => {
+    const { message, field } = armorMessage(error.message, limits);
+    if (ctx) ctx.reportError(bad(message, field));
+    else throw bad(message, field);
+  };
+  const common = { propagateOnRejection: false, onReject: [report], exposeLimits: true };
+  const armor = new ApolloArmor({
+    maxDepth: { ...common, n: limits.maxDepth, ignoreIntrospection: true },
+    maxAliases: { ...common, n: limits.maxAliases },
+    maxDirectives: { ...common, n: limits.maxDirectives },
+    maxTokens: { ...common, n: limits.maxTokens },
+    // Our own cost estimate below knows list sizes (`first`, `limit`); armor's does not.
+    costLimit: { enabled: false },
+    // "Did you mean …?" hints reveal the schema: off when introspection is off.
+    blockFieldSuggestion: { enabled: opts.blockFieldSuggestions },
+  }).protect();
+  // (armor is typed against the CommonJS build of @apollo/server; the plugin objects are the same)
+  return { plugins: [...(armor.plugins as unknown as ApolloServerPlugin<any>[]), costPlugin(limits)], validationRules: armor.validationRules };
+}
+
+/** Number of items a field asks for: `first` of connections and lists, `limit` of point layers. */
+function requested(args: Record<string, unknown>): number | undefined {
+  const v = typeof args.first === 'number' ? args.first : typeof args.limit === 'number' ? args.limit : undefined;
+  return v === undefined ? undefined : Math.max(0, v);
+}
+
+/**
+ * Cost of an operation: every field costs 1; a field whose arguments ask for `first` (or `limit`)
+ * items multiplies the cost of its selection by that number; a scalar answer of `limit` items
+ * (the GeoJSON point layer) costs one per 100 points.
+ */
+export function estimator(onConnection: (typeName: string, first: unknown) => void): ComplexityEstimator {
+  return ({ args, childComplexity, field }) => {
+    const named = getNamedType(field.type);
+    if (named.name.endsWith('Connection')) onConnection(named.name, args.first);
+    const n = requested(args);
+    if (isLeafType(named)) return 1 + (n === undefined ? 0 : Math.ceil(n / 100));
+    return 1 + childComplexity * Math.max(1, n ?? 1);
+  };
+}
+
+function costPlugin(limits: Limits): ApolloServerPlugin<any> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document, schema, operationName }) {
+          let pageError: GraphQLError | undefined;
+          let complexity: number;
+          try {
+            complexity = getComplexity({
+            schema: schema as GraphQLSchema,
+            query: document,
+            operationName: operationName ?? undefined,
+            variables: request.variables ?? {},
+            estimators: [
+              estimator((_type, first) => {
+                if (typeof first === 'number' && first > limits.maxPageSize && !pageError)
+                  pageError = bad(`first: размер страницы не более ${limits.maxPageSize} (GRAPHQL_MAX_PAGE_SIZE), запрошено ${first}`, 'first');
+              }),
+            ],
+            });
+          } catch {
+            // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
+            return;
+          }
+          if (pageError) throw pageError;
+          if (complexity > limits.maxComplexity)
+            throw bad(`Запрос слишком сложный: оценка ${complexity}, допускается не более ${limits.maxComplexity} (GRAPHQL_MAX_COMPLEXITY); `
+              + 'уменьшите first/limit, число псевдонимов или вложенных списков', 'query');
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { NextFunction, Request, Response } from 'express';
+import { GraphQLError } from 'graphql';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+
+/**
+ * HTTP-side limits: who is asking (for the rate limit), GraphQL operations per user or
+ * address and minute, and the size of uploads, checked before a byte of them is read.
+ */
+
+interface ClientInfo {
+  ip: string;
+}
+
+const client = new AsyncLocalStorage<ClientInfo>();
+
+/** Remembers the caller's address for the rest of the request (goes right before Apollo's middleware). */
+export function clientInfo(req: Request, _res: Response, next: NextFunction) {
+  client.run({ ip: req.ip ?? req.socket.remoteAddress ?? 'unknown' }, next);
+}
+
+const megabytes = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} МБ`;
+
+/** The rate-limit key: the signed-in user when the context has one, else the client's address. */
+export function rateLimitKey(contextValue: unknown): string {
+  const user = (contextValue as { user?: { id?: unknown } | null } | undefined)?.user;
+  if (user?.id != null) return `user:${String(user.id)}`;
+  return `ip:${client.getStore()?.ip ?? 'unknown'}`;
+}
+
+/**
+ * At most `perMinute` GraphQL operations per key and minute (fixed one-minute windows). Over the
+ * limit the operation is not executed: HTTP 429 with `Retry-After` and code TOO_MANY_REQUESTS.
+ */
+export function rateLimitPlugin(perMinute: number): ApolloServerPlugin<any> | undefined {
+  if (perMinute <= 0) return undefined;
+  const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+  return {
+    async requestDidStart({ contextValue }) {
+      let refused: RateLimiterRes | undefined;
+      try {
+        await limiter.consume(rateLimitKey(contextValue));
+      } catch (e) {
+        if (!(e instanceof RateLimiterRes)) throw e;
+        refused = e;
+      }
+      if (!refused) return;
+      const seconds = Math.max(1, Math.ceil(refused.msBeforeNext / 1000));
+      return {
+        async didResolveOperation() {
+          throw new GraphQLError(`Слишком много запросов: не более ${perMinute} в минуту (RATE_LIMIT_PER_MINUTE); повторите через ${seconds} с`, {
+            extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: seconds, http: { status: 429, headers: new Map([['retry-after', String(seconds)]]) } },
+          });
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Refuses a multipart upload whose declared length exceeds the limit before reading it, so an
+ * oversized file never starts an import (streams without a length are cut by graphql-upload).
+ */
+export function uploadSizeGuard(maxUploadBytes: number) {
+  // Room for the multipart envelope (operations, map, boundaries).
+  const allowed = maxUploadBytes + 1024 * 1024;
+  return (req: Request, res: Response, next: NextFunction) => {
+    const length = Number(req.headers['content-length']);
+    if (req.is('multipart/form-data') && Number.isFinite(length) && length > allowed) {
+      req.resume();
+      res.status(413).set('connection', 'close').json({
+        errors: [{
+          message: `Файл слишком большой: ${megabytes(length)}, допускается не более ${megabytes(maxUploadBytes)} (MAX_UPLOAD_MB)`,
+          extensions: { code: 'PAYLOAD_TOO_LARGE', field: 'file' },
+        }],
+      });
+      return;
+    }
+    next();
+  };
+}
+
+export { megabytes };
