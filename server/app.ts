@@ -20,6 +20,13 @@ import { createContext } from './graphql/context.js';
 import { createApollo } from './http/graphql.js';
 import { ensureDemoHeatLayer } from './heatmap/demo.js';
 import { createTileServer } from './heatmap/tiles.js';
+import { loadAuthConfig, type AuthConfig } from './auth/config.js';
+import { AuthService } from './auth/sessions.js';
+import { authenticate, authenticateCached, graphqlGate, privateCacheControl, rejectAnonymousUploads, sendUnauthenticated } from './auth/http.js';
+import { authRoutes, tileGate } from './auth/routes.js';
+import { isRestricted, scopeOf } from './auth/scope.js';
+import { disableDemoAccounts, ensureDemoAccounts, type DemoAccount } from './auth/demo.js';
+import { anonymiseClosedAppealAuthors } from './auth/retention.js';
 
 export interface StartOptions {
   /** Real PostGIS; absent = embedded PGlite in dataDir. */
@@ -34,6 +41,8 @@ export interface StartOptions {
   /** Count SQL statements (tests). */
   onQuery?: (sql: string) => void;
   log?: (msg: string) => void;
+  /** Overrides of the account and session settings read from the environment (tests). */
+  auth?: Partial<AuthConfig>;
   /** Overrides of the limits read from the environment (tests, benchmarks). */
   limits?: Partial<Limits>;
 }
@@ -45,6 +54,10 @@ export interface App {
   /** Connection string of the database in use (the embedded one listens on loopback). */
   databaseUrl: string;
   embedded: boolean;
+  /** Sign-in and sessions. */
+  auth: AuthService;
+  /** Demo mode: the accounts created for each role, with this start's passwords. */
+  demoAccounts: DemoAccount[];
   close(): Promise<void>;
 }
 
@@ -86,13 +99,36 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     }
 
     const apollo = await createApollo({ limits });
+    // Accounts: demo accounts per role only in demo mode (new passwords on every start), disabled otherwise.
+    const auth = new AuthService(orm, { ...loadAuthConfig(), ...opts.auth });
+    let demoAccounts: DemoAccount[] = [];
+    if (opts.demo) {
+      demoAccounts = await ensureDemoAccounts(em, mun.id);
+      log('Демонстрационные учётные записи (пароли действуют до перезапуска):');
+      for (const a of demoAccounts) log(`  ${a.login.padEnd(12)} ${a.password}  ${a.role}${a.scope ? ` — ${a.scope}` : ''}`);
+    } else {
+      const off = await disableDemoAccounts(em);
+      if (off) log(`Демонстрационные учётные записи отключены: ${off}`);
+    }
+    // Personal-data retention (PD_RETENTION_SCHEDULE): once at start and every 24 h.
+    let retentionTimer: NodeJS.Timeout | undefined;
+    if (auth.config.retentionScheduled) {
+      const run = () => anonymiseClosedAppealAuthors(ormRef.em.fork(), mun.id, { days: auth.config.retentionDays })
+        .then((r) => r.authors && log(`Обезличены авторы закрытых обращений: ${r.authors}`))
+        .catch((e) => console.error('[retention] failed', e));
+      retentionTimer = setInterval(run, 86_400_000);
+      retentionTimer.unref();
+      void run();
+    }
     const app = express();
     app.disable('x-powered-by');
     const webDir = path.join(repoRoot(), 'dist', 'web');
     const municipalityInfo = readReference<{ code: string; name: string; center: [number, number] }>(municipality, 'municipality.json');
     const ormRef = orm;
     const tiles = await createTileServer(orm, mun.id);
-    app.get('/tiles/:layer/:z/:x/:file', tiles.handler);
+    // Tiles: signed-in users only; BLOCK_LEAD / ORG_OFFICER get tiles of their row scope (server/auth/routes.ts).
+    app.get('/tiles/:layer/:z/:x/:file', authenticate(auth), tileGate(orm, mun.id, () => tiles.encoder), tiles.handler);
+    app.use('/auth', authenticate(auth), authRoutes(auth));
 
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {
@@ -126,12 +162,16 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     });
     app.use(
       '/graphql',
+      authenticate(auth),
+      rejectAnonymousUploads(),
       // File uploads (GraphQL multipart request spec) for imports; clients send `apollo-require-preflight: true`.
       uploadSizeGuard(limits.maxUploadBytes),
       graphqlUploadExpress({ maxFileSize: limits.maxUploadBytes, maxFiles: 1 }),
       express.json({ limit: limits.maxBodyBytes }),
       clientInfo,
-      expressMiddleware(apollo, { context: async () => createContext(ormRef, mun.id) }),
+      // Anonymous requests may only sign in; roles are checked by @Authorized in the schema.
+      graphqlGate(),
+      expressMiddleware(apollo, { context: async ({ req }) => createContext(ormRef, mun.id, req.auth) }),
     );
     app.use(express.static(webDir, { index: 'index.html', maxAge: '1h' }));
     app.use((_req, res) => res.status(404).type('text/plain; charset=utf-8').send('Не найдено'));
@@ -148,7 +188,18 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const host = opts.host ?? config.host;
     const server = await new Promise<import('node:http').Server>((resolve, reject) => {
       // Cached tiles are answered before Express (see TileServer.serveCached); everything else goes to the app.
-      const s = http.createServer((req, res) => tiles.serveCached(req, res) || app(req, res));
+      // The session is checked first (from its cache when fresh); only users who see every row share cached tiles.
+      const s = http.createServer((req, res) => {
+        if (req.method === 'GET' && req.url?.startsWith('/tiles/')) {
+          const a = authenticateCached(auth, req, res);
+          if (a && !a.user) return sendUnauthenticated(res);
+          if (a?.user && !isRestricted(scopeOf(a.user)) && a.user.municipalityId === mun.id) {
+            privateCacheControl(res);
+            if (tiles.serveCached(req, res)) return;
+          }
+        }
+        app(req, res);
+      });
       s.once('error', reject);
       s.listen(opts.port ?? config.port, host, () => resolve(s));
     });
@@ -160,7 +211,10 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       municipalityId: mun.id,
       databaseUrl: url,
       embedded: !!embedded,
+      auth,
+      demoAccounts,
       async close() {
+        clearInterval(retentionTimer);
         await new Promise<void>((r) => server.close(() => r()));
         server.closeAllConnections?.();
         await apollo.stop();

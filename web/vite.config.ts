@@ -30,6 +30,7 @@ export default defineConfig({
         index: resolve(webDir, 'index.html'),
         graphiql: resolve(webDir, 'graphiql.html'),
         intake: resolve(webDir, 'intake.html'),
+        login: resolve(webDir, 'login.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static
@@ -44,6 +45,8 @@ export default defineConfig({
     proxy: {
       '/graphql': 'http://127.0.0.1:4000',
       '/config.json': 'http://127.0.0.1:4000',
+      '/auth': 'http://127.0.0.1:4000',
+      '/tiles': 'http://127.0.0.1:4000',
     },
   },
 });

@@ -1,4 +1,4 @@
-import { Arg, Ctx, Field, FieldResolver, ID, Info, Int, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Info, Int, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
 import type { GraphQLResolveInfo } from 'graphql';
 import { requestedFields } from '../graphql/selection.js';
 import { GraphQLJSONObject } from 'graphql-scalars';
@@ -8,6 +8,7 @@ import { District, Organization, Theme } from '../reference/entities.js';
 import { Appeal, AppealEvent, AppealStatus } from './entities.js';
 import { AppealFilter, parseFilter, parseIds, type ParsedFilter } from './filter.js';
 import { AppealGroupBy, encodeCursor } from './service.js';
+import { READERS } from '../auth/roles.js';
 
 registerEnumType(AppealGroupBy, { name: 'AppealGroupBy', description: 'Разрез для подсчёта обращений' });
 
@@ -34,6 +35,9 @@ export class GroupCount {
   @Field(() => Int) count!: number;
 }
 
+// Every signed-in role reads appeals and aggregates; rows are limited by the user's scope (parseFilter(…, ctx)),
+// personal data by Appeal.author (server/auth/personal-data.ts).
+@Authorized(READERS)
 @Resolver()
 export class AppealQueries {
   @Query(() => AppealConnection, { description: 'Обращения, новые сначала; first ≤ 500' })
@@ -44,7 +48,7 @@ export class AppealQueries {
     @Arg('filter', () => AppealFilter, { nullable: true }) filter: AppealFilter | undefined,
     @Info() info: GraphQLResolveInfo,
   ): Promise<AppealConnection> {
-    const f = parseFilter(filter, ctx.municipalityId);
+    const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     // The count runs beside the page (on its own connection where the pool has several).
     const total = requestedFields(info, []).has('totalCount') ? ctx.appeals.count(f) : undefined;
@@ -80,7 +84,7 @@ export class AppealQueries {
     @Arg('groupBy', () => AppealGroupBy) groupBy: AppealGroupBy,
     @Arg('filter', () => AppealFilter, { nullable: true }) filter?: AppealFilter,
   ) {
-    const f = parseFilter(filter, ctx.municipalityId);
+    const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     return ctx.appeals.groupCounts(f, groupBy);
   }
@@ -91,7 +95,7 @@ export class AppealQueries {
     @Arg('limit', () => Int, { defaultValue: 50_000 }) limit: number,
     @Arg('filter', () => AppealFilter, { nullable: true }) filter?: AppealFilter,
   ) {
-    const f = parseFilter(filter, ctx.municipalityId);
+    const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     return ctx.appeals.points(f, limit);
   }

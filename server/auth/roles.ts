@@ -38,6 +38,9 @@ export const APPEAL_EDITORS: Role[] = [Role.CURATOR, Role.COORDINATOR, Role.BLOC
 /** Roles that may answer appeals (editors plus the responsible organisation's officer). */
 export const ANSWERERS: Role[] = [...APPEAL_EDITORS, Role.ORG_OFFICER];
 
+/** Roles that import files of appeals (the centre's staff). */
+export const IMPORTERS: Role[] = [Role.CURATOR, Role.COORDINATOR, Role.WORKER];
+
 /** Roles that edit reference data (districts, routing rules, heat layers, address register). */
 export const REFERENCE_EDITORS: Role[] = [Role.ADMIN, Role.CURATOR, Role.COORDINATOR];
 

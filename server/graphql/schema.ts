@@ -11,13 +11,14 @@ import { authChecker } from '../auth/checker.js';
 import { authResolvers } from '../auth/resolver.js';
 import { personalDataResolvers } from '../auth/personal-data.js';
 import { auditResolvers } from '../audit/resolver.js';
+import { appealWorkflowResolvers } from '../appeals/workflow.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
-      ...authResolvers, ...personalDataResolvers, ...auditResolvers],
+      ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { Polygon } from 'geojson';
 import type { Context } from '../graphql/context.js';
@@ -11,6 +11,8 @@ import {
   DistrictStat, DistrictStats, HeatLayerImportInput, HeatLayerImportReport, HeatMap, HeatMapCell, HeatWeightsInput,
 } from './inputs.js';
 import { HeatLayerKind, HeatmapService } from './service.js';
+import { READERS, REFERENCE_EDITORS } from '../auth/roles.js';
+import { audit } from '../audit/audit.js';
 
 function municipalityOf(ctx: Context, id?: string): number {
   return id == null ? ctx.municipalityId : parseIds('municipalityId', [id])![0];
@@ -25,6 +27,7 @@ export function rowToHeatLayer(r: HeatLayerRow): HeatLayer {
   });
 }
 
+@Authorized(READERS)
 @Resolver()
 export class HeatmapQueries {
   @Query(() => HeatMap, {
@@ -41,7 +44,7 @@ export class HeatmapQueries {
     @Arg('curLayerIds', () => [ID], { nullable: true, description: 'Только эти слои ЦУР (по умолчанию все, чей период пересекается с периодом фильтра)' })
     curLayerIds: string[] | undefined,
   ): Promise<HeatMap> {
-    const f = parseFilter(filter, ctx.municipalityId);
+    const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     const r = await new HeatmapService(ctx.em).heatmap(f, { bbox, zoom, layer, weights, curLayerIds: parseIds('curLayerIds', curLayerIds) });
     let total = 0;
@@ -63,7 +66,7 @@ export class HeatmapQueries {
 
   @Query(() => DistrictStats, { description: 'Обращения по районам: количество, на 1 000 жителей, изменение к предыдущему периоду той же длины' })
   async districtStats(@Ctx() ctx: Context, @Arg('filter', () => AppealFilter, { nullable: true }) filter?: AppealFilter): Promise<DistrictStats> {
-    const f = parseFilter(filter, ctx.municipalityId);
+    const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     const r = await new HeatmapService(ctx.em).districtStats(f);
     return {
@@ -80,6 +83,7 @@ export class HeatmapQueries {
   @Mutation(() => HeatLayerImportReport, {
     description: 'Загружает файл тепловой карты ЦУР (CSV или GeoJSON) как новый слой, в одной транзакции. Повторная загрузка того же файла ничего не меняет.',
   })
+  @Authorized(REFERENCE_EDITORS)
   async importHeatLayer(
     @Ctx() ctx: Context,
     @Arg('input', () => HeatLayerImportInput) input: HeatLayerImportInput,
@@ -87,6 +91,10 @@ export class HeatmapQueries {
   ): Promise<HeatLayerImportReport> {
     const themeId = input.themeId == null ? undefined : parseIds('input.themeId', [input.themeId])![0];
     const r = await new HeatmapService(ctx.em).importLayer(municipalityOf(ctx, municipalityId), { ...input, themeId });
+    if (!r.alreadyImported) {
+      await audit(ctx.em, { ...ctx, municipalityId: r.layer.municipality_id }, { entity: 'heat_layer', entityId: r.layer.id, action: 'import', before: null,
+        after: { name: r.layer.name, source: r.layer.source, periodFrom: r.layer.period_from, periodTo: r.layer.period_to, checksum: r.layer.checksum, inserted: r.inserted, rejected: r.rejected } });
+    }
     return { ...r, layer: rowToHeatLayer(r.layer) };
   }
 }

@@ -1,4 +1,4 @@
-import { Arg, Ctx, Field, FieldResolver, Float, ID, Int, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, Int, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { GraphQLUpload } from 'graphql-upload-minimal';
 import type { Readable } from 'node:stream';
@@ -10,6 +10,10 @@ import { Appeal } from '../appeals/entities.js';
 import { Channel } from '../reference/entities.js';
 import { IntakeService } from './service.js';
 import { importAddressRegister } from './address-register.js';
+import { APPEAL_EDITORS, IMPORTERS, READERS, REFERENCE_EDITORS } from '../auth/roles.js';
+import { auditedAppealChange } from '../auth/guard.js';
+import { audit } from '../audit/audit.js';
+import type { EntityManager } from '@mikro-orm/postgresql';
 
 export enum SourceFormatEnum { csv = 'csv', xlsx = 'xlsx', jsonl = 'jsonl', geojson = 'geojson' }
 registerEnumType(SourceFormatEnum, { name: 'SourceFormat', description: 'Формат файла: csv, xlsx, jsonl (JSON lines), geojson' });
@@ -79,12 +83,14 @@ const BATCH_SQL = `SELECT id, channel, source_name AS "sourceName", format, acto
   rows_read AS read, inserted, updated, unchanged, rejected, flagged, error FROM import_batch`;
 const toBatch = (r: Record<string, any>) => ({ ...r, startedAt: new Date(r.startedAt), finishedAt: r.finishedAt ? new Date(r.finishedAt) : undefined, error: r.error ?? undefined });
 
-function intake(ctx: Context) {
-  return new IntakeService(ctx.em, ctx.municipalityId, ctx.actor);
+function intake(ctx: Context, em: EntityManager = ctx.em) {
+  return new IntakeService(em, ctx.municipalityId, ctx.actor);
 }
 
+@Authorized(READERS)
 @Resolver()
 export class IntakeResolver {
+  @Authorized(IMPORTERS)
   @Mutation(() => ImportReportType, {
     description: 'Импорт файла обращений (multipart). Без mapping используется встроенное сопоставление канала; с mapping — универсальный импорт любого источника.',
   })
@@ -96,13 +102,22 @@ export class IntakeResolver {
     @Arg('format', () => SourceFormatEnum, { nullable: true }) format?: SourceFormatEnum,
   ) {
     const f = await file;
-    return intake(ctx).importFile(f.createReadStream(), { fileName: f.filename, channel, mapping, format: format as never });
+    const report = await intake(ctx).importFile(f.createReadStream(), { fileName: f.filename, channel, mapping, format: format as never });
+    // Row changes are in appeal_event (actor import:<batch>); the audit log gets the import itself.
+    await audit(ctx.em, ctx, { entity: 'import_batch', entityId: report.batchId, action: 'import', before: null,
+      after: { fileName: f.filename, channel: channel ?? null, read: report.read, inserted: report.inserted, updated: report.updated,
+        unchanged: report.unchanged, rejected: report.rejected, flagged: report.flagged, status: report.status } });
+    return report;
   }
 
   @Mutation(() => AddressImportReportType, { description: 'Загрузка адресного реестра (CSV: street; house; lat; lon)' })
+  @Authorized(REFERENCE_EDITORS)
   async importAddressRegister(@Ctx() ctx: Context, @Arg('file', () => GraphQLUpload) file: Promise<FileUpload>) {
     const f = await file;
-    return importAddressRegister(ctx.em, ctx.municipalityId, f.createReadStream());
+    const r = await importAddressRegister(ctx.em, ctx.municipalityId, f.createReadStream());
+    await audit(ctx.em, ctx, { entity: 'address_register', action: 'import', before: null,
+      after: { fileName: f.filename, read: r.read, inserted: r.inserted, updated: r.updated, rejected: r.rejected } });
+    return r;
   }
 
   @Query(() => [ImportBatch], { description: 'Пакеты импорта, новые сначала' })
@@ -124,6 +139,7 @@ export class IntakeResolver {
     return query(ctx.em, `SELECT id, theme_id AS "themeId", district_id AS "districtId", organization_id AS "organizationId" FROM routing_rule WHERE municipality_id = ? ORDER BY id`, [ctx.municipalityId]);
   }
 
+  @Authorized(REFERENCE_EDITORS)
   @Mutation(() => Boolean, { description: 'Задать правило маршрутизации (тема × район → организация); districtId не указан — для любого района' })
   async setRoutingRule(
     @Ctx() ctx: Context,
@@ -131,22 +147,35 @@ export class IntakeResolver {
     @Arg('organizationId', () => ID) organizationId: string,
     @Arg('districtId', () => ID, { nullable: true }) districtId?: string,
   ) {
-    await intake(ctx).setRoutingRule(themeId, districtId, organizationId);
+    await ctx.em.transactional(async (tem) => {
+      const rule = (em: EntityManager) => query<{ id: number; organization_id: number }>(em,
+        `SELECT id, organization_id FROM routing_rule WHERE municipality_id = ? AND theme_id = ?::int AND district_id IS NOT DISTINCT FROM ?::int`,
+        [ctx.municipalityId, /^\d{1,9}$/.test(themeId) ? themeId : null, districtId && /^\d{1,9}$/.test(districtId) ? districtId : null]);
+      const [before] = await rule(tem);
+      await intake(ctx, tem).setRoutingRule(themeId, districtId, organizationId);
+      const [after] = await rule(tem);
+      await audit(tem, ctx, { entity: 'routing_rule', entityId: after?.id, action: before ? 'update' : 'create',
+        before: before ? { themeId, districtId: districtId ?? null, organizationId: String(before.organization_id) } : null,
+        after: { themeId, districtId: districtId ?? null, organizationId: String(after?.organization_id ?? organizationId) } });
+    });
     return true;
   }
 
+  @Authorized(APPEAL_EDITORS)
   @Mutation(() => Appeal, { description: 'Назначить тему вручную (очередь сортировки): событие в истории, обучающий пример для классификатора' })
   async reclassifyAppeal(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('themeId', () => ID) themeId: string, @Arg('comment', { nullable: true }) comment?: string) {
-    const n = await intake(ctx).reclassify(id, themeId, comment);
+    const n = await auditedAppealChange(ctx, id, 'reclassify', (em) => intake(ctx, em).reclassify(id, themeId, comment), comment ? { comment } : undefined);
     return (await ctx.appeals.byIds([n]))[0];
   }
 
+  @Authorized(APPEAL_EDITORS)
   @Mutation(() => Appeal, { description: 'Передать обращение другой организации' })
   async reassignAppeal(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('organizationId', () => ID) organizationId: string, @Arg('comment', { nullable: true }) comment?: string) {
-    const n = await intake(ctx).reassign(id, organizationId, comment);
+    const n = await auditedAppealChange(ctx, id, 'reassign', (em) => intake(ctx, em).reassign(id, organizationId, comment), comment ? { comment } : undefined);
     return (await ctx.appeals.byIds([n]))[0];
   }
 
+  @Authorized(APPEAL_EDITORS)
   @Mutation(() => Appeal, { description: 'Указать место обращения вручную (очередь проверки адресов)' })
   async resolveAppealPlace(
     @Ctx() ctx: Context,
@@ -155,7 +184,7 @@ export class IntakeResolver {
     @Arg('lat', () => Float) lat: number,
     @Arg('addToRegister', { defaultValue: true, description: 'Запомнить адрес в адресном реестре' }) addToRegister: boolean,
   ) {
-    const n = await intake(ctx).resolvePlace(id, lon, lat, addToRegister);
+    const n = await auditedAppealChange(ctx, id, 'resolve_place', (em) => intake(ctx, em).resolvePlace(id, lon, lat, addToRegister));
     return (await ctx.appeals.byIds([n]))[0];
   }
 }

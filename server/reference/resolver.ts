@@ -1,10 +1,13 @@
-import { Arg, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { Geometry } from 'geojson';
 import type { Context } from '../graphql/context.js';
 import { parseIds } from '../appeals/filter.js';
 import { ChannelRef, District, Municipality, Organization, ThematicBlock, Theme } from './entities.js';
 import { importDistricts } from './districts.js';
+import { READERS, REFERENCE_EDITORS } from '../auth/roles.js';
+import { audit } from '../audit/audit.js';
+import { query } from '../db/sql.js';
 
 @ObjectType({ description: 'Итог загрузки границ районов' })
 export class DistrictImportReport {
@@ -19,6 +22,7 @@ function municipalityOf(ctx: Context, id?: string): number {
   return id == null ? ctx.municipalityId : parseIds('municipalityId', [id])![0];
 }
 
+@Authorized(READERS)
 @Resolver()
 export class ReferenceQueries {
   @Query(() => [Municipality])
@@ -54,13 +58,22 @@ export class ReferenceQueries {
   @Mutation(() => DistrictImportReport, {
     description: 'Заменяет или дополняет границы районов из GeoJSON FeatureCollection (properties: code, name, population, kind, approximate). Всё или ничего.',
   })
+  @Authorized(REFERENCE_EDITORS)
   importDistricts(
     @Ctx() ctx: Context,
     @Arg('featureCollection', () => GraphQLJSONObject) featureCollection: Record<string, unknown>,
     @Arg('replace', { defaultValue: false, description: 'Удалить районы, которых нет в файле' }) replace: boolean,
     @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string,
   ) {
-    return importDistricts(ctx.em, municipalityOf(ctx, municipalityId), featureCollection, { replace });
+    const mid = municipalityOf(ctx, municipalityId);
+    const list = (em: typeof ctx.em) => query(em, 'SELECT code, name, population, approximate FROM district WHERE municipality_id = ? ORDER BY code', [mid]);
+    // The import and its audit entry commit together.
+    return ctx.em.transactional(async (tem) => {
+      const before = await list(tem);
+      const report = await importDistricts(tem, mid, featureCollection, { replace });
+      await audit(tem, { ...ctx, municipalityId: mid }, { entity: 'district', action: replace ? 'import_replace' : 'import', before, after: { districts: await list(tem), report } });
+      return report;
+    });
   }
 }
 

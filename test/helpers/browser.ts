@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { startApp, type App } from '../../server/app.js';
 import { freshDatabase, type FreshDatabase } from './backends.js';
+import { createAndSignIn, forgetRequestsTo, signRequestsTo, type Client } from './app.js';
+import { Role } from '../../server/auth/roles.js';
+import { SESSION_COOKIE } from '../../server/auth/config.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '../..');
@@ -34,14 +37,16 @@ export interface BrowserSession {
   requests: string[];
   /** Responses with status ≥ 400. */
   failedResponses: string[];
+  /** The user the browser is signed in as (a CURATOR unless `signIn` says otherwise). */
+  client?: Client;
   /** Requests to anything but the app's origin (inline data:, blob:, about: excepted). */
   offsite(): string[];
   close(): Promise<void>;
 }
 
 /** Builds the client if needed, starts the app with demo data and opens a Russian-locale browser context. */
-export async function openBrowserSession(opts: { demo: { count: number; seed: number }; viewport?: { width: number; height: number } }): Promise<BrowserSession> {
-  if (!['index.html', 'graphiql.html', 'intake.html'].every((f) => fs.existsSync(path.join(repoRoot, 'dist/web', f)))) {
+export async function openBrowserSession(opts: { demo: { count: number; seed: number }; viewport?: { width: number; height: number }; signIn?: Role | false }): Promise<BrowserSession> {
+  if (!['index.html', 'graphiql.html', 'intake.html', 'login.html'].every((f) => fs.existsSync(path.join(repoRoot, 'dist/web', f)))) {
     const { build } = await import('vite');
     await build({ configFile: path.join(repoRoot, 'web/vite.config.ts'), logLevel: 'warn' });
   }
@@ -54,6 +59,15 @@ export async function openBrowserSession(opts: { demo: { count: number; seed: nu
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1440, height: 900 }, locale: 'ru-RU', timezoneId: 'Asia/Barnaul' });
     const origin = new URL(app.url).origin;
+    // Signed in by default (the session cookie, as the login page would set it); raw fetch calls to the app too.
+    let client: Client | undefined;
+    if (opts.signIn !== false) {
+      const role = opts.signIn ?? Role.CURATOR;
+      client = await createAndSignIn(app, { login: `browser-${role.toLowerCase().replace('_', '-')}`, role,
+        ...(role === Role.BLOCK_LEAD ? { thematicBlock: 'gkh' } : role === Role.ORG_OFFICER ? { organization: 'uzhkh' } : {}) });
+      await context.addCookies([{ name: SESSION_COOKIE, value: client.token!, url: origin, httpOnly: true, sameSite: 'Strict' }]);
+      signRequestsTo(origin, client.token!);
+    }
     const requests: string[] = [];
     const failedResponses: string[] = [];
     context.on('request', (req) => requests.push(req.url()));
@@ -61,9 +75,10 @@ export async function openBrowserSession(opts: { demo: { count: number; seed: nu
       if (res.status() >= 400) failedResponses.push(`${res.status()} ${res.url()}`);
     });
     const session: BrowserSession = {
-      app, browser, context, origin, requests, failedResponses,
+      app, browser, context, origin, requests, failedResponses, client,
       offsite: () => requests.filter((u) => !/^(data|blob|about):/.test(u) && new URL(u).origin !== origin),
       async close() {
+        forgetRequestsTo(origin);
         await context.close().catch(() => undefined);
         await session.browser.close().catch(() => undefined);
         await session.app.close();

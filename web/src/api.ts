@@ -1,5 +1,6 @@
 // Minimal GraphQL client and the queries the map page needs.
 import type { FeatureCollection, MultiPolygon, Point, Polygon } from 'geojson';
+import { toLogin } from './auth';
 
 export type Channel = 'INCIDENT_MANAGEMENT' | 'POS' | 'SOCIAL' | 'MESSENGER' | 'DIRECT' | 'PUBLIC_DISCUSSION';
 export type AppealStatus = 'NEW' | 'IN_PROGRESS' | 'ANSWERED' | 'CLOSED' | 'REJECTED';
@@ -72,6 +73,8 @@ export interface AppealNode {
   district: { id: string; name: string } | null;
   theme: { id: string; name: string } | null;
   organization: { id: string; name: string } | null;
+  /** Only asked for by roles that process appeals (each read is logged by the server). */
+  author?: { masked: boolean; fullName: string | null; phone: string | null; email: string | null; profileUrl: string | null } | null;
 }
 
 export interface AppealPage {
@@ -121,6 +124,11 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError('сервер недоступен');
+  }
+  if (res.status === 401) {
+    // The session ended (sign-out elsewhere, expiry): sign in again and come back.
+    toLogin();
+    throw new ApiError('требуется вход в систему', 'UNAUTHENTICATED');
   }
   let body: { data?: T; errors?: GraphQLErrorShape[] };
   try {
@@ -192,10 +200,11 @@ let singleAppealSupported = true;
  * One appeal's details for the popup. Uses `appeal(id:)` when the schema has it; otherwise
  * looks the appeal up by a tiny `near` filter around its point and picks it by id.
  */
-export async function loadAppeal(id: string, lonLat: [number, number]): Promise<AppealNode | null> {
+export async function loadAppeal(id: string, lonLat: [number, number], withAuthor = false): Promise<AppealNode | null> {
   if (singleAppealSupported) {
     try {
-      const data = await gql<{ appeal: AppealNode | null }>(`query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS} } }`, { id });
+      const author = withAuthor ? ' author { masked fullName phone email profileUrl }' : '';
+      const data = await gql<{ appeal: AppealNode | null }>(`query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS}${author} } }`, { id });
       return data.appeal;
     } catch (e) {
       const code = (e as ApiError).code;

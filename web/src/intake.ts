@@ -12,6 +12,9 @@ import { append, byId, clear, el } from './dom';
 import { geometryBounds, labelPoint, mergeBounds } from './geo';
 import { CHANNELS, CHANNEL_LABELS, channelLabel, formatDateTime, formatNumber } from './labels';
 import { DISTRICTS_SOURCE, addMcuLayers, districtFeatureCollection, offlineStyle } from './mapLayers';
+import { can, mountUserBar, requireSession, type Me } from './auth';
+
+let me: Me | undefined;
 
 declare global {
   interface Window {
@@ -79,6 +82,7 @@ interface QueueNode {
   theme?: { id: string; name: string } | null;
   themeConfidence?: number | null;
   themeSource?: string | null;
+  author?: { masked: boolean; fullName: string | null; phone: string | null; email: string | null; profileUrl: string | null } | null;
 }
 
 interface Queue {
@@ -91,9 +95,10 @@ const IMPORT_MUTATION = `mutation ImportAppeals($file: Upload!, $channel: Channe
     batchId status read inserted updated unchanged rejected flagged error
     issues { line field severity reason externalId } } }`;
 
-const TRIAGE_QUERY = `query TriageQueue($first: Int!) {
+/** Roles that process appeals also get the author (each read is logged by the server); others never ask for it. */
+const triageQuery = (withAuthor: boolean) => `query TriageQueue($first: Int!) {
   appeals(filter: { triage: true }, first: $first) { totalCount
-    edges { node { id channel externalId receivedAt text address theme { id name } themeConfidence themeSource } } } }`;
+    edges { node { id channel externalId receivedAt text address theme { id name } themeConfidence themeSource${withAuthor ? ' author { masked fullName phone email profileUrl }' : ''} } } } }`;
 
 const PLACES_QUERY = `query PlaceQueue($first: Int!) {
   appeals(filter: { placeStatuses: ["UNRESOLVED"] }, first: $first) { totalCount
@@ -460,7 +465,7 @@ function setCounter(node: HTMLElement, n: number): void {
 
 async function loadTriage(): Promise<void> {
   try {
-    const data = await gql<{ appeals: Queue }>(TRIAGE_QUERY, { first: QUEUE_PAGE });
+    const data = await gql<{ appeals: Queue }>(triageQuery(!!me && can.seePersonalData(me)), { first: QUEUE_PAGE });
     triageTotal = data.appeals.totalCount;
     renderTriage(data.appeals.edges.map((e) => e.node));
   } catch (e) {
@@ -483,8 +488,14 @@ function triageRow(n: QueueNode): HTMLTableRowElement {
   const select = themeSelect(n.theme?.id ?? null);
   const button = el('button', { type: 'button', class: 'primary small-btn' }, 'Подтвердить тему');
   const message = el('div', { class: 'row-message small' });
-  button.disabled = !select.value;
-  select.addEventListener('change', () => (button.disabled = !select.value));
+  const mayEdit = !!me && can.editAppeals(me);
+  button.disabled = !select.value || !mayEdit;
+  if (!mayEdit) {
+    select.disabled = true;
+    button.title = 'Недоступно для вашей роли';
+  }
+  select.addEventListener('change', () => (button.disabled = !select.value || !mayEdit));
+  const author = n.author && !n.author.masked ? [n.author.fullName, n.author.phone, n.author.email, n.author.profileUrl].filter(Boolean).join(', ') : '';
 
   const confidence = n.themeConfidence == null ? null : `${Math.round(n.themeConfidence * 100)} %`;
   const suggested = n.theme
@@ -501,7 +512,8 @@ function triageRow(n: QueueNode): HTMLTableRowElement {
     { 'data-id': n.id, class: 'triage-row' },
     el('td', { class: 'nowrap' }, formatDateTime(n.receivedAt), el('div', { class: 'muted small ext-id' }, n.externalId)),
     el('td', null, channelLabel(n.channel)),
-    el('td', { class: 'text-cell' }, el('div', { class: 'appeal-text' }, n.text), n.address ? el('div', { class: 'muted small' }, n.address) : null),
+    el('td', { class: 'text-cell' }, el('div', { class: 'appeal-text' }, n.text), n.address ? el('div', { class: 'muted small' }, n.address) : null,
+      author ? el('div', { class: 'muted small appeal-author' }, `Автор: ${author}`) : null),
     el('td', null, suggested),
     el('td', null, select),
     el('td', null, button, message),
@@ -616,7 +628,7 @@ function updateCoords(): void {
   ui.placeCoords.textContent = chosenPoint
     ? `Точка: ${chosenPoint[1].toFixed(5)} с. ш., ${chosenPoint[0].toFixed(5)} в. д.`
     : 'Щёлкните по карте, чтобы указать место.';
-  ui.placeSave.disabled = !(selectedPlace && chosenPoint);
+  ui.placeSave.disabled = !(selectedPlace && chosenPoint) || !(me && can.editAppeals(me));
 }
 
 
@@ -708,6 +720,14 @@ async function savePlace(): Promise<void> {
 // ---------------------------------------------------------------- start
 
 async function init(): Promise<void> {
+  // Signed-in users only; the role decides which parts of the page work.
+  me = await requireSession();
+  mountUserBar(byId('user-bar'), me);
+  if (!can.importAppeals(me)) {
+    const card = byId('import-card');
+    clear(card);
+    append(card, el('h2', null, 'Импорт файла'), el('p', { class: 'muted', id: 'import-denied' }, `Импорт недоступен для роли «${me.roleLabel}».`));
+  }
   renderChannelSelect();
   ui.file.addEventListener('change', showChosenFiles);
   ui.mapping.addEventListener('change', showChosenFiles);

@@ -41,6 +41,9 @@ import {
 } from './labels';
 import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers, clusterColor, clusterRadius, districtFeatureCollection, offlineStyle } from './mapLayers';
 import { addHeatLayers, initHeat, setHeatDistricts, updateHeat } from './heat';
+import { can, mountUserBar, requireSession, type Me } from './auth';
+
+let me: Me | undefined;
 
 declare global {
   interface Window {
@@ -344,6 +347,8 @@ interface PopupData {
   text?: string | null;
   district?: string | null;
   organization?: string | null;
+  /** Author's contacts, present only for roles that may see personal data. */
+  author?: string | null;
 }
 
 function statusChip(status: string): HTMLElement {
@@ -363,7 +368,7 @@ function popupContent(d: PopupData, mode: 'hover' | 'full', loading = false): HT
   if (mode === 'hover') return root;
   const row = (label: string, value: string | null | undefined) =>
     value ? el('div', { class: 'popup-row' }, el('span', { class: 'muted' }, `${label}: `), value) : null;
-  append(root, row('Адрес', d.address), row('Район', d.district), row('Исполнитель', d.organization));
+  append(root, row('Адрес', d.address), row('Район', d.district), row('Исполнитель', d.organization), row('Автор', d.author));
   if (d.text) append(root, el('p', { class: 'popup-text' }, d.text));
   if (loading) append(root, el('div', { class: 'muted small' }, 'Загрузка подробностей…'));
   append(root, el('div', { class: 'muted small' }, `№ ${d.externalId || d.id}`));
@@ -382,6 +387,7 @@ function nodeToPopup(n: AppealNode): PopupData {
     text: n.text,
     district: n.district?.name ?? null,
     organization: n.organization?.name ?? null,
+    author: n.author && !n.author.masked ? [n.author.fullName, n.author.phone, n.author.email, n.author.profileUrl].filter(Boolean).join(', ') || null : null,
   };
 }
 
@@ -397,10 +403,11 @@ function openAppealPopup(m: maplibregl.Map, at: [number, number], data: PopupDat
   hoverPopup.remove();
   clickPopupId = data.id;
   m.setFilter(LAYER.pointSelected, ['==', ['get', 'id'], data.id]);
-  const needsDetails = !details && (data.address === undefined || data.text === undefined);
+  const withAuthor = !!me && can.seePersonalData(me);
+  const needsDetails = (!details || withAuthor) && (data.address === undefined || data.text === undefined || withAuthor);
   clickPopup.setLngLat(at).setDOMContent(popupContent(details ? nodeToPopup(details) : data, 'full', needsDetails)).addTo(m);
   if (!needsDetails) return;
-  loadAppeal(data.id, at)
+  loadAppeal(data.id, at, withAuthor)
     .then((node) => {
       if (clickPopupId !== data.id) return;
       clickPopup.setDOMContent(popupContent(node ? nodeToPopup(node) : data, 'full'));
@@ -712,6 +719,9 @@ function heatViewChanged(): void {
 }
 
 async function init(): Promise<void> {
+  // Signed-in users only (the page goes to /login.html otherwise); the role decides what is shown.
+  me = await requireSession();
+  mountUserBar(byId('user-bar'), me);
   setPeriod({ months: 12 });
   renderChannelBoxes();
   renderLegend(false);
