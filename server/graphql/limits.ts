@@ -22,7 +22,6 @@ function armorMessage(message: string, limits: Limits): { message: string; field
   if (/depth/i.test(message)) return { field: 'query', message: `Запрос слишком глубокий: не более ${limits.maxDepth} уровней вложенности${tail} (GRAPHQL_MAX_DEPTH)` };
   if (/aliases/i.test(message)) return { field: 'query', message: `Слишком много псевдонимов (alias): не более ${limits.maxAliases}${tail} (GRAPHQL_MAX_ALIASES)` };
   if (/directives/i.test(message)) return { field: 'query', message: `Слишком много директив: не более ${limits.maxDirectives}${tail} (GRAPHQL_MAX_DIRECTIVES)` };
-  if (/token/i.test(message)) return { field: 'query', message: `Запрос слишком длинный: не более ${limits.maxTokens} лексем (GRAPHQL_MAX_TOKENS)` };
   return { field: 'query', message: `Запрос отклонён: ${message}` };
 }
 
@@ -42,7 +41,8 @@ export function graphqlHardening(limits: Limits, opts: { blockFieldSuggestions: 
     maxDepth: { ...common, n: limits.maxDepth, ignoreIntrospection: true },
     maxAliases: { ...common, n: limits.maxAliases },
     maxDirectives: { ...common, n: limits.maxDirectives },
-    maxTokens: { ...common, n: limits.maxTokens },
+    // Tokens are bounded by the parser itself (parseOptions.maxTokens, see server/http/graphql.ts).
+    maxTokens: { enabled: false },
     // Our own cost estimate below knows list sizes (`first`, `limit`); armor's does not.
     costLimit: { enabled: false },
     // "Did you mean …?" hints reveal the schema: off when introspection is off.

@@ -16,6 +16,10 @@ const USER_CODES = new Set([
 
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const code = formatted.extensions?.code as string | undefined;
+  const tokens = code === 'GRAPHQL_PARSE_FAILED' && /contains more th(?:an|at) (\d+) tokens/.exec(formatted.message);
+  if (tokens) {
+    return { message: `Запрос слишком длинный: не более ${tokens[1]} лексем (GRAPHQL_MAX_TOKENS)`, extensions: { code, field: 'query' } };
+  }
   if (code && USER_CODES.has(code)) {
     const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
@@ -35,6 +39,8 @@ export async function createApollo(opts: { introspection?: boolean; limits?: Lim
     introspection,
     // One operation per HTTP request: a JSON array of operations is refused (400).
     allowBatchedHttpRequests: false,
+    // The parser stops at this many tokens: a huge document costs no more than a small one.
+    parseOptions: { maxTokens: limits.maxTokens },
     validationRules: hardening.validationRules,
     includeStacktraceInErrorResponses: false,
     // Compact JSON (Apollo pretty-prints by default: ~2× the bytes on pages of appeals).
