@@ -165,7 +165,7 @@ describe.each(backends)('appeals intake on %s', (backend) => {
     expect(done.errors).toBeUndefined();
     expect(done.data.reclassifyAppeal).toMatchObject({ triage: false, themeSource: 'PERSON', theme: { code: 'blag.lighting' } });
     expect(done.data.reclassifyAppeal.organization).not.toBeNull();
-    expect(done.data.reclassifyAppeal.events.find((e: any) => e.kind === 'THEME')).toMatchObject({ actor: 'оператор', comment: 'проверено' });
+    expect(done.data.reclassifyAppeal.events.find((e: any) => e.kind === 'THEME')).toMatchObject({ actor: 'test-curator', comment: 'проверено' });
     const group = themes.find((t: any) => t.code === 'gkh').id;
     const bad = await app.gql(`mutation($id: ID!, $t: ID!) { reclassifyAppeal(id: $id, themeId: $t) { id } }`, { id: String(d4), t: group });
     expect(bad.errors[0].extensions.field).toBe('themeId');
