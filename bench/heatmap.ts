@@ -5,7 +5,7 @@ import { parseFilter } from '../server/appeals/filter.js';
 import { HeatLayerKind } from '../server/heatmap/service.js';
 import { encodeTileJs, tileSql, wrapTileSql, type TileRow } from '../server/heatmap/tiles.js';
 import { cellSizeMeters, mercatorSize } from '../server/heatmap/grid.js';
-import { median, mulberry32, percentile, type SummaryRow } from './lib.js';
+import { benchAuth, median, mulberry32, percentile, type SummaryRow } from './lib.js';
 
 /**
  * Heat-map benchmarks (issue 4):
@@ -166,6 +166,8 @@ export async function benchHeatmap(app: App, backend: SummaryRow['backend'], n: 
       // The load generator runs in its own thread, not on the server's event loop.
       workers: 1,
       duration,
+      // The same signed-in session as the rest of the benchmark (signInBench).
+      headers: benchAuth.headers,
       requests: paths.map((path) => ({ method: 'GET' as const, path })),
     });
     const rps = result.requests.average;

@@ -58,3 +58,32 @@ export function writeResults(dir: string, rows: SummaryRow[]) {
   ];
   fs.writeFileSync(path.join(dir, 'README.md'), lines.join('\n'));
 }
+
+/**
+ * Signs the benchmark in: an account (CURATOR: every row, no scope) is created in the bench database, and every
+ * fetch to the app carries its token. Returns the header for load generators (autocannon).
+ */
+export const benchAuth: { headers: Record<string, string> } = { headers: {} };
+
+export async function signInBench(app: { url: string; orm: { em: { fork(): unknown } }; municipalityId: number }): Promise<Record<string, string>> {
+  const { UserService, randomPassword } = await import('../server/auth/users.js');
+  const { Role } = await import('../server/auth/roles.js');
+  const password = randomPassword(20);
+  const svc = new UserService(app.orm.em.fork() as never, app.municipalityId);
+  const existing = await svc.byLogin('bench');
+  if (existing) await svc.setPassword(existing.id, password);
+  else await svc.create({ login: 'bench', displayName: 'Нагрузочный тест', role: Role.CURATOR, password });
+  const res = await fetch(`${app.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'bench', password }) });
+  const { token } = (await res.json()) as { token: string };
+  const origin = new URL(app.url).origin;
+  const plain = globalThis.fetch.bind(globalThis);
+  globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    if (url.origin !== origin) return plain(input, init);
+    const headers = new Headers(init?.headers);
+    if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+    return plain(input, { ...init, headers });
+  }) as typeof fetch;
+  benchAuth.headers = { authorization: `Bearer ${token}` };
+  return benchAuth.headers;
+}

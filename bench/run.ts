@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startApp } from '../server/app.js';
 import { repoRoot } from '../server/reference/files.js';
-import { writeResults, type SummaryRow } from './lib.js';
+import { signInBench, writeResults, type SummaryRow } from './lib.js';
 import { benchAppealsConnection } from './appeals-connection.js';
 import { benchHeatmap } from './heatmap.js';
 import { benchIntake } from './intake.js';
@@ -74,6 +74,7 @@ for (const backend of wanted) {
   const app = await startApp({ databaseUrl, dataDir, port: 0, demo: { count: n, seed: 42 }, log: (m) => console.log(`[${backend}] ${m}`) });
   try {
     await app.orm.em.fork().execute('ANALYZE');
+    await signInBench(app); // every request of the benchmarks goes through authentication, as in production
     console.log(`[${backend}] готово за ${((Date.now() - t) / 1000).toFixed(0)} с; замеры…`);
     if (only.has('appeals')) report(await benchAppealsConnection(app, backend, n, iterations));
     if (only.has('heatmap')) for (const h of await benchHeatmap(app, backend, n, iterations)) report(h);
