@@ -223,6 +223,7 @@ export function parseHeatGeoJson(content: string, center: [number, number], onRe
       const weight = parseWeight(props.weight ?? props.value, `${at}.properties.weight`);
       const theme = props.theme ?? props.themeCode;
       const themeCode = typeof theme === 'string' && theme.trim() ? theme.trim() : typeof theme === 'number' ? String(theme) : null;
+      if (themeCode?.includes('\u0000')) throw new RowError(`${at}.properties.theme`, 'код темы содержит нулевой символ');
       const g = f.geometry;
       if (!isObject(g)) throw new RowError(`${at}.geometry`, 'нет геометрии');
       const cf = `${at}.geometry.coordinates`;
@@ -267,6 +268,10 @@ function formatDate(d: Date): string {
  */
 export async function importHeatLayer(em: EntityManager, municipalityId: number, input: HeatImportInput): Promise<HeatImportReport> {
   if (typeof input.content !== 'string' || input.content.trim() === '') throw new InputError('content', 'файл пуст');
+  const nul = input.content.indexOf('\u0000');
+  if (nul >= 0) throw new InputError('content', `нулевой байт (0x00) на позиции ${nul + 1}: это не текстовый файл CSV или GeoJSON`);
+  for (const [field, v] of [['name', input.name], ['source', input.source]] as const)
+    if (v?.includes('\u0000')) throw new InputError(field, 'строка содержит нулевой символ');
   if (!(input.periodFrom instanceof Date) || Number.isNaN(input.periodFrom.getTime())) throw new InputError('periodFrom', 'не указано начало периода');
   if (!(input.periodTo instanceof Date) || Number.isNaN(input.periodTo.getTime())) throw new InputError('periodTo', 'не указан конец периода');
   if (input.periodFrom >= input.periodTo) throw new InputError('periodTo', 'конец периода должен быть позже его начала');

@@ -44,8 +44,21 @@ export interface Mapping {
 const FORMATS: SourceFormat[] = ['csv', 'xlsx', 'jsonl', 'geojson'];
 
 /** Validates a mapping object (from a file or a GraphQL argument). */
+/** The first string in a JSON value that PostgreSQL's jsonb cannot hold (NUL, a lone surrogate), with its path. */
+function unstorableString(v: unknown, at: string, depth = 0): string | undefined {
+  if (typeof v === 'string') return /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(v) ? at : undefined;
+  if (typeof v !== 'object' || v === null || depth > 20) return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const bad = unstorableString(k, at, depth + 1) ?? unstorableString(x, `${at}.${k}`, depth + 1);
+    if (bad) return bad;
+  }
+  return undefined;
+}
+
 export function parseMapping(raw: unknown, at = 'mapping'): Mapping {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InputError(at, 'ожидается JSON-объект');
+  const unstorable = unstorableString(raw, at);
+  if (unstorable) throw new InputError(unstorable, 'строка содержит нулевой символ или одиночный суррогат UTF-16');
   const m = raw as Record<string, unknown>;
   const out: Mapping = { fields: {} };
   if (m.name != null) out.name = String(m.name);

@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
+import { InputError } from '../errors.js';
+import { DriverException } from '@mikro-orm/core';
 import type { Channel } from '../reference/entities.js';
 import type { Mapping, SourceFormat } from './mapping.js';
 import { readSource } from './sources.js';
@@ -57,6 +59,18 @@ export interface ImportReport {
 
 const REPORT_ISSUES = 1000;
 
+/** PostgreSQL text cannot hold NUL: messages that quote a broken line must not carry one. */
+const noNul = (s: string) => s.replace(/\u0000/g, '');
+
+/** What the import's report says about an error: our own messages as they are, anything else generically (details in the log). */
+function failureMessage(e: unknown, report: ImportReport): string {
+  if (e instanceof InputError) return e.message;
+  // Errors of reading the file (parsers, streams, upload limits) are about the file; database and program errors are not for the user.
+  if (e instanceof Error && !(e instanceof DriverException) && !(e instanceof TypeError) && !(e instanceof RangeError)) return noNul(e.message).slice(0, 500);
+  console.error('[intake] import failed', e);
+  return `внутренняя ошибка при записи строк после ${report.read}-й; записанные части сохранены, повторный импорт того же файла завершит загрузку`;
+}
+
 function jaccard(a: Set<string>, b: Set<string>): number {
   if (!a.size || !b.size) return 0;
   let inter = 0;
@@ -83,7 +97,7 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   const [batch] = await query<{ id: number }>(
     em,
     `INSERT INTO import_batch (municipality_id, channel, source_name, format, mapping, actor) VALUES (?, ?, ?, ?, ?::jsonb, ?) RETURNING id`,
-    [opts.municipalityId, opts.channel, opts.sourceName.slice(0, 300), opts.format, JSON.stringify(opts.mapping), opts.actor],
+    [opts.municipalityId, opts.channel, noNul(opts.sourceName).slice(0, 300), opts.format, JSON.stringify(opts.mapping), opts.actor],
   );
   const report: ImportReport = { batchId: batch.id, status: 'DONE', read: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, flagged: 0, issues: [] };
   const chunkSize = opts.chunkSize ?? 1000;
@@ -120,7 +134,7 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
       pendingRead++;
       if ('unreadable' in item) {
         pendingRejected++;
-        pending.push({ line: item.line, field: 'record', severity: 'ERROR', reason: item.unreadable });
+        pending.push({ line: item.line, field: 'record', severity: 'ERROR', reason: noNul(item.unreadable) });
       } else {
         const { candidate, issues } = normalizeRecord(item, opts.mapping, ctx.refs);
         pending.push(...issues);
@@ -137,7 +151,7 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     await flush();
   } catch (e) {
     report.status = 'FAILED';
-    report.error = (e as Error).message;
+    report.error = failureMessage(e, report);
   }
   await query(
     em,

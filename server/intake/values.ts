@@ -16,7 +16,8 @@ export function str(v: unknown): string | undefined {
     if (o.hyperlink) return str(o.hyperlink);
     return undefined;
   }
-  const s = String(v).replace(/\u00a0/g, ' ').trim();
+  // NUL cannot be stored in PostgreSQL text (and is never meant in an export): dropped.
+  const s = String(v).replace(/\u00a0/g, ' ').replace(/\u0000/g, '').trim();
   return s === '' ? undefined : s;
 }
 

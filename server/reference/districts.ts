@@ -64,6 +64,9 @@ export function parseDistrictCollection(input: unknown, center: Position): Distr
     const at = `features[${i}]`;
     if (!isObject(f) || f.type !== 'Feature') throw new InputError(at, 'ожидается объект GeoJSON Feature');
     const props = isObject(f.properties) ? f.properties : {};
+    for (const key of ['name', 'code', 'id', 'kind'])
+      if (typeof props[key] === 'string' && (props[key] as string).includes('\u0000'))
+        throw new InputError(`${at}.properties.${key}`, 'строка содержит нулевой символ');
     const name = typeof props.name === 'string' ? props.name.trim() : '';
     if (!name) throw new InputError(`${at}.properties.name`, 'не указано название района');
     const rawCode = props.code ?? props.id;
