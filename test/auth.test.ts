@@ -8,6 +8,7 @@ import { getSchema } from '../server/graphql/schema.js';
 import { ALL_ROLES, ANSWERERS, APPEAL_EDITORS, IMPORTERS, PROCESSORS, REFERENCE_EDITORS, Role, USER_ADMINS } from '../server/auth/roles.js';
 import { anonymiseClosedAppealAuthors } from '../server/auth/retention.js';
 import { disableDemoAccounts } from '../server/auth/demo.js';
+import { AuthService } from '../server/auth/sessions.js';
 
 const code = (r: GqlResult) => r.errors?.[0]?.extensions?.code as string | undefined;
 
@@ -270,6 +271,15 @@ describe.each(backends)('accounts, roles and personal data on %s', (backend) => 
     for (let i = 0; i < 5; i++) await attempt(`wrong-${i}`);
     await app.sql(`UPDATE app_user SET locked_until = now() - interval '1 second' WHERE login = 'locked-user'`);
     expect((await attempt('правильный-пароль')).status).toBe(200);
+ 
+    // Many logins from one address (password spraying): after AUTH_IP_MAX_FAILURES failures that address waits, others do not.
+    const service = new AuthService(app.orm, { ...app.auth.config, ipMaxFailures: 3 });
+    const sign = (login: string, password: string, ip: string) => service.signIn(login, password, { ip }).then(() => 'ok', (e) => e.extensions.reason);
+    expect(await sign('nobody-1', 'x', '203.0.113.9')).toBe('INVALID');
+    expect(await sign('nobody-2', 'x', '203.0.113.9')).toBe('INVALID');
+    expect(await sign('locked-user', 'wrong', '203.0.113.9')).toBe('INVALID');
+    expect(await sign('locked-user', 'правильный-пароль', '203.0.113.9')).toBe('LOCKED');
+    expect(await sign('locked-user', 'правильный-пароль', '198.51.100.7')).toBe('ok');
   });
 
   it('ends the session on sign-out (Bearer token and cookie alike)', async () => {

@@ -4,6 +4,8 @@ export interface AuthConfig {
   maxFailures: number;
   /** AUTH_LOCK_MINUTES: how long a locked account stays locked. */
   lockMinutes: number;
+  /** AUTH_IP_MAX_FAILURES: failed sign-ins from one address within AUTH_LOCK_MINUTES before that address must wait (password spraying). */
+  ipMaxFailures: number;
   /** AUTH_SESSION_HOURS: absolute lifetime of a session. */
   sessionHours: number;
   /** AUTH_IDLE_MINUTES: a session unused this long ends. */
@@ -41,6 +43,7 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig
   return {
     maxFailures: intVar(env, 'AUTH_MAX_FAILURES', 5, 1, 1000),
     lockMinutes: intVar(env, 'AUTH_LOCK_MINUTES', 15, 1, 100_000),
+    ipMaxFailures: intVar(env, 'AUTH_IP_MAX_FAILURES', 50, 1, 1_000_000),
     sessionHours: intVar(env, 'AUTH_SESSION_HOURS', 12, 1, 24 * 90),
     idleMinutes: intVar(env, 'AUTH_IDLE_MINUTES', 120, 1, 60 * 24 * 90),
     sessionCacheSeconds: intVar(env, 'AUTH_SESSION_CACHE_SECONDS', 5, 0, 300),

@@ -52,7 +52,7 @@ function makeRequestAuth(service: AuthService, req: IncomingMessage, res: Server
     service,
     user: a?.user,
     tokenHash: a?.tokenHash,
-    meta: { userAgent: req.headers['user-agent'], ip: req.socket.remoteAddress },
+    meta: { userAgent: req.headers['user-agent'], ip: (req as { ip?: string }).ip ?? req.socket.remoteAddress },
     setSessionCookie(token, expiresAt) {
       const seconds = Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000));
       res.setHeader('Set-Cookie', cookieHeader(token, seconds, service.config.cookieSecure));

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { GraphQLError } from 'graphql';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
@@ -45,8 +46,17 @@ const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
  */
 export class AuthService {
   private readonly cache = new Map<string, CacheEntry>();
+  /** Failed sign-ins per client address (any login): against trying one password on many accounts. */
+  private readonly ipFailures: RateLimiterMemory;
 
-  constructor(private readonly orm: MikroORM, readonly config: AuthConfig) {}
+  constructor(private readonly orm: MikroORM, readonly config: AuthConfig) {
+    this.ipFailures = new RateLimiterMemory({ points: config.ipMaxFailures, duration: config.lockMinutes * 60 });
+  }
+
+  private async failed(ip: string | undefined): Promise<never> {
+    if (ip) await this.ipFailures.consume(ip).catch(() => undefined);
+    throw new SignInError('Неверный логин или пароль', 'INVALID');
+  }
 
   private em(): EntityManager {
     return this.orm.em.fork();
@@ -56,11 +66,15 @@ export class AuthService {
     if (typeof loginArg !== 'string' || !loginArg.trim()) throw new InputError('login', 'введите логин');
     if (typeof password !== 'string' || !password) throw new InputError('password', 'введите пароль');
     const login = loginArg.trim().toLowerCase().slice(0, 64);
+    const ipState = meta.ip ? await this.ipFailures.get(meta.ip) : null;
+    if (ipState && ipState.remainingPoints <= 0) {
+      throw new SignInError(`Слишком много неудачных попыток входа с вашего адреса; попробуйте через ${Math.ceil(ipState.msBeforeNext / 60_000)} мин.`, 'LOCKED');
+    }
     const em = this.em();
     const [row] = await query<Record<string, any>>(em, `SELECT ${USER_COLUMNS}, u.password_hash, (u.locked_until > now()) AS locked FROM app_user u WHERE u.login = ?`, [login]);
     if (!row) {
       await verifyPassword(await dummyPasswordHash(), password); // same time as for a real account
-      throw new SignInError('Неверный логин или пароль', 'INVALID');
+      return this.failed(meta.ip);
     }
     if (row.locked) {
       const until = new Date(row.locked_until);
@@ -76,7 +90,7 @@ export class AuthService {
                                       THEN now() + make_interval(mins => ?) ELSE NULL END
             WHERE id = ?`, [this.config.maxFailures, this.config.lockMinutes, row.id]);
       }
-      throw new SignInError('Неверный логин или пароль', 'INVALID');
+      return this.failed(meta.ip);
     }
     const token = crypto.randomBytes(32).toString('base64url');
     const [s] = await em.transactional(async (tem) => {
