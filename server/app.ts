@@ -19,10 +19,12 @@ import { loadDemo } from './demo/load.js';
 import { createContext } from './graphql/context.js';
 import { createApollo } from './http/graphql.js';
 import { ensureDemoHeatLayer } from './heatmap/demo.js';
+import { ProblemService } from './problems/service.js';
+import { problemExportHandler } from './problems/export.js';
 import { createTileServer } from './heatmap/tiles.js';
 import { loadAuthConfig, type AuthConfig } from './auth/config.js';
 import { AuthService } from './auth/sessions.js';
-import { authenticate, authenticateCached, graphqlGate, privateCacheControl, rejectAnonymousUploads, sendUnauthenticated } from './auth/http.js';
+import { authenticate, authenticateCached, graphqlGate, privateCacheControl, rejectAnonymousUploads, sendUnauthenticated , requireSignedIn } from './auth/http.js';
 import { authRoutes, tileGate } from './auth/routes.js';
 import { isRestricted, scopeOf } from './auth/scope.js';
 import { disableDemoAccounts, ensureDemoAccounts, type DemoAccount } from './auth/demo.js';
@@ -96,6 +98,12 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       if (heat) log(`Загружен демонстрационный слой ЦУР: ${heat.inserted} точек`);
       const addresses = await loadDemoAddressRegister(em, mun.id);
       if (addresses) log(`Загружен демонстрационный адресный реестр: ${addresses} домов`);
+      // The demo opens with a territorial problem list (the default period up to today).
+      const [{ runs }] = await query<{ runs: number }>(em, 'SELECT count(*)::int AS runs FROM problem_run WHERE municipality_id = ?', [mun.id]);
+      if (runs === 0) {
+        const r = await new ProblemService(em, { municipalityId: mun.id, actor: 'system:demo' }).recompute();
+        log(`Перечень проблем территории: ${r.created} проблем за ${(r.ms / 1000).toFixed(1)} с`);
+      }
     }
 
     const apollo = await createApollo({ limits });
@@ -129,6 +137,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     // Tiles: signed-in users only; BLOCK_LEAD / ORG_OFFICER get tiles of their row scope (server/auth/routes.ts).
     app.get('/tiles/:layer/:z/:x/:file', authenticate(auth), tileGate(orm, mun.id, () => tiles.encoder), tiles.handler);
     app.use('/auth', authenticate(auth), authRoutes(auth));
+    // Exports of the problem list (XLSX, CSV, GeoJSON): signed-in users, their row scope.
+    app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), problemExportHandler(orm, mun.id));
 
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {

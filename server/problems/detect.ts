@@ -74,6 +74,8 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
   const ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
   const prevFrom = new Date(o.from.getTime() - (o.to.getTime() - o.from.getTime()));
 
+  let mark = Date.now();
+  const profile = process.env.MCU_PROFILE ? (step: string) => { console.log(`[problems] ${step}: ${Date.now() - mark} ms`); mark = Date.now(); } : () => undefined;
   return rootEm.transactional(async (em) => {
     const [geo] = await query<{ lat: number; area: number }>(em,
       `SELECT ST_Y(m.center) AS lat, coalesce((SELECT sum(ST_Area(d.geom::geography)) FROM district d WHERE d.municipality_id = m.id), 0)::float8 AS area
@@ -82,6 +84,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     const stretch = 1 / Math.cos((geo.lat * Math.PI) / 180);
 
     const scope = await buildScope(em, o, settings, geo.area, stretch);
+    profile('scope');
     const [run] = await query<{ id: number }>(em,
       `INSERT INTO problem_run (municipality_id, kind, period_from, period_to, started_at, finished_at, appeals, clusters, created, matched, vanished, reopened, actor)
        VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, ?) RETURNING id`,
@@ -89,7 +92,9 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
 
     await em.execute(`CREATE TEMP TABLE pd_scope (theme_id int PRIMARY KEY, eps float8, minpts int, env geometry) ON COMMIT DROP`);
     await em.execute(`CREATE TEMP TABLE pd_pts (id int PRIMARY KEY, theme_id int, district_id int, organization_id int, channel text, address text,
-      author text, received_at timestamptz, is_repeat boolean, due_at timestamptz, answered_at timestamptz, satisfaction smallint, g geometry) ON COMMIT DROP`);
+      author text, received_at timestamptz, is_repeat boolean, due_at timestamptz, answered_at timestamptz, satisfaction smallint,
+      x float8, y float8, gx int, gy int) ON COMMIT DROP`);
+    await em.execute(`CREATE TEMP TABLE pd_cell (theme_id int, gx int, gy int, n int, core boolean, cid int, PRIMARY KEY (theme_id, gx, gy)) ON COMMIT DROP`);
     await em.execute(`CREATE TEMP TABLE pd_lab (id int PRIMARY KEY, theme_id int, cid int, source text) ON COMMIT DROP`);
     await em.execute(`CREATE TEMP TABLE pd_cl (k serial PRIMARY KEY, theme_id int, cid int, source text, n int, authors int, repeats int,
       with_due int, overdue int, rated int, low_sat int, first_at timestamptz, last_at timestamptz, district_id int, organization_id int,
@@ -99,36 +104,68 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     if (scope.length) {
       await query(em, `INSERT INTO pd_scope SELECT * FROM unnest(?::int[], ?::float8[], ?::int[], ?::text[]) AS s(t, e, mp, env)`,
         [scope.map((s) => s.theme_id), scope.map((s) => s.eps), scope.map((s) => s.minpts), scope.map((s) => s.env)]);
+      // Points in EPSG:3857 (spherical Mercator by arithmetic) and their grid cell (side = radius / 2).
       await query(em, `INSERT INTO pd_pts
-        SELECT a.id, a.theme_id, a.district_id, a.organization_id, a.channel, a.address,
-               coalesce(a.author_key, 'id:' || a.author_id, 'appeal:' || a.id), a.received_at, a.repeat_of_id IS NOT NULL,
-               a.due_at, a.answered_at, a.satisfaction, ST_Transform(a.point, 3857)
-          FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR a.point && s.env)
-         WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'`,
+        SELECT id, theme_id, district_id, organization_id, channel, address, author, received_at, is_repeat, due_at, answered_at, satisfaction,
+               x, y, floor(x / (eps / 2))::int, floor(y / (eps / 2))::int
+          FROM (SELECT a.id, a.theme_id, a.district_id, a.organization_id, a.channel, a.address,
+                       coalesce(a.author_key, 'id:' || a.author_id, 'appeal:' || a.id) AS author, a.received_at, a.repeat_of_id IS NOT NULL AS is_repeat,
+                       a.due_at, a.answered_at, a.satisfaction, s.eps,
+                       ${R} * radians(ST_X(a.point)) AS x, ${R} * ln(tan(pi() / 4 + radians(ST_Y(a.point)) / 2)) AS y
+                  FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR a.point && s.env)
+                 WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED') q`,
         [m, o.from, o.to]);
-      // DBSCAN per theme: radius and minimum are constant within each theme's partition.
-      await em.execute(`INSERT INTO pd_lab
-        SELECT p.id, p.theme_id, ST_ClusterDBSCAN(p.g, s.eps, s.minpts) OVER (PARTITION BY p.theme_id), 'APPEALS'
-          FROM pd_pts p JOIN pd_scope s USING (theme_id)`);
+      profile('points');
+      // Grid DBSCAN per theme. A cell is core when the cells whose centres lie within the radius hold at least
+      // the minimum number of appeals; core cells within the radius of each other are connected (ST_ClusterDBSCAN
+      // over the core cells); a non-core cell next to a core cell joins the nearest one (border); the rest is noise.
+      // Cost grows with the number of occupied cells, not with the density of appeals.
+      await em.execute(`INSERT INTO pd_cell (theme_id, gx, gy, n, core)
+        WITH cells AS (SELECT theme_id, gx, gy, count(*)::int AS n FROM pd_pts GROUP BY theme_id, gx, gy)
+        SELECT c.theme_id, c.gx, c.gy, c.n, sum(o.n) >= min(s.minpts)
+          FROM cells c CROSS JOIN (${OFFSETS}) d(dx, dy)
+          JOIN cells o ON o.theme_id = c.theme_id AND o.gx = c.gx + d.dx AND o.gy = c.gy + d.dy
+          JOIN pd_scope s ON s.theme_id = c.theme_id
+         GROUP BY c.theme_id, c.gx, c.gy, c.n`);
+      await em.execute(`UPDATE pd_cell c SET cid = x.cid
+          FROM (SELECT theme_id, gx, gy, ST_ClusterDBSCAN(ST_MakePoint(gx, gy), 2.0001, 1) OVER (PARTITION BY theme_id ORDER BY gx, gy) AS cid
+                  FROM pd_cell WHERE core) x
+         WHERE c.theme_id = x.theme_id AND c.gx = x.gx AND c.gy = x.gy`);
+      await em.execute(`UPDATE pd_cell c SET cid = x.cid
+          FROM (SELECT DISTINCT ON (c2.theme_id, c2.gx, c2.gy) c2.theme_id, c2.gx, c2.gy, o.cid
+                  FROM pd_cell c2 CROSS JOIN (${OFFSETS}) d(dx, dy)
+                  JOIN pd_cell o ON o.theme_id = c2.theme_id AND o.gx = c2.gx + d.dx AND o.gy = c2.gy + d.dy AND o.core
+                 WHERE NOT c2.core
+                 ORDER BY c2.theme_id, c2.gx, c2.gy, d.dx * d.dx + d.dy * d.dy, o.cid) x
+         WHERE c.theme_id = x.theme_id AND c.gx = x.gx AND c.gy = x.gy`);
+      await em.execute(`INSERT INTO pd_lab SELECT p.id, p.theme_id, c.cid, 'APPEALS' FROM pd_pts p JOIN pd_cell c USING (theme_id, gx, gy)`);
+      profile('dbscan');
       // Public-discussion results outside any cluster: each is a candidate, merged with its near neighbours.
       await em.execute(`UPDATE pd_lab l SET cid = 1000000 + d.c, source = 'DISCUSSION'
-          FROM (SELECT p.id, ST_ClusterDBSCAN(p.g, s.eps, 1) OVER (PARTITION BY p.theme_id) AS c
+          FROM (SELECT p.id, ST_ClusterDBSCAN(ST_MakePoint(p.x, p.y), s.eps, 1) OVER (PARTITION BY p.theme_id ORDER BY p.id) AS c
                   FROM pd_pts p JOIN pd_lab l2 USING (id) JOIN pd_scope s ON s.theme_id = p.theme_id
                  WHERE l2.cid IS NULL AND p.channel = 'PUBLIC_DISCUSSION') d
          WHERE l.id = d.id`);
       await query(em, `INSERT INTO pd_cl (theme_id, cid, source, n, authors, repeats, with_due, overdue, rated, low_sat, first_at, last_at,
-                                         district_id, organization_id, address, hull, center)
+                                         district_id, organization_id, address, center)
         SELECT l.theme_id, l.cid, l.source, count(*), count(DISTINCT p.author), count(*) FILTER (WHERE p.is_repeat),
                count(p.due_at), count(*) FILTER (WHERE p.due_at < coalesce(p.answered_at, ?)),
                count(p.satisfaction), count(*) FILTER (WHERE p.satisfaction <= 2), min(p.received_at), max(p.received_at),
                mode() WITHIN GROUP (ORDER BY p.district_id), mode() WITHIN GROUP (ORDER BY p.organization_id),
                mode() WITHIN GROUP (ORDER BY p.address),
-               ST_Transform(ST_Buffer(ST_ConvexHull(ST_Collect(p.g)), s.eps / 2, 4), 4326),
-               ST_Transform(ST_Centroid(ST_Collect(p.g)), 4326)
-          FROM pd_lab l JOIN pd_pts p USING (id) JOIN pd_scope s ON s.theme_id = l.theme_id
+               ST_Transform(ST_SetSRID(ST_MakePoint(avg(p.x), avg(p.y)), 3857), 4326)
+          FROM pd_lab l JOIN pd_pts p USING (id)
          WHERE l.cid IS NOT NULL
-         GROUP BY l.theme_id, l.cid, l.source, s.eps
+         GROUP BY l.theme_id, l.cid, l.source
          ORDER BY l.theme_id, min(p.id)`, [ref]);
+      // Hull: the convex hull of the cluster's occupied cells, widened by half a radius (covers every appeal).
+      await em.execute(`UPDATE pd_cl c SET hull = h.hull
+          FROM (SELECT g.theme_id, g.cid, ST_Transform(ST_SetSRID(ST_Buffer(ST_ConvexHull(ST_Collect(ST_MakePoint((g.gx + 0.5) * s.eps / 2, (g.gy + 0.5) * s.eps / 2))), s.eps / 2, 4), 3857), 4326) AS hull
+                  FROM (SELECT DISTINCT l.theme_id, l.cid, p.gx, p.gy FROM pd_lab l JOIN pd_pts p USING (id) WHERE l.cid IS NOT NULL) g
+                  JOIN pd_scope s ON s.theme_id = g.theme_id
+                 GROUP BY g.theme_id, g.cid, s.eps) h
+         WHERE c.theme_id = h.theme_id AND c.cid = h.cid`);
+      profile('clusters');
     }
 
     // ЦУР layers overlapping the period, summed into a 250 m square grid per theme and normalised to the
@@ -142,13 +179,26 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
                         FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id
                        WHERE l.municipality_id = ? AND l.period_to > ? AND l.period_from < ?) x
                GROUP BY 1, 2, 3) y`, [cell, cell, cell, cell, cell, cell, m, o.from, o.to]);
+    profile('heat');
     await em.execute(`UPDATE pd_heat SET norm = 0 WHERE norm IS NULL`);
 
-    await query(em, `UPDATE pd_cl c SET
-        prev = (SELECT count(*) FROM appeal a WHERE a.municipality_id = ? AND a.theme_id = c.theme_id AND a.received_at >= ? AND a.received_at < ?
-                   AND a.status <> 'REJECTED' AND a.point && c.hull AND ST_Intersects(a.point, c.hull)),
-        cur = coalesce((SELECT max(h.norm) FROM pd_heat h WHERE (h.theme_id IS NULL OR h.theme_id = c.theme_id) AND h.geom && c.hull AND ST_Intersects(h.geom, c.hull)), 0)`,
-      [m, prevFrom, o.from]);
+    // Previous period of the same length, same themes (and windows): counted inside each hull through a GiST index.
+    await query(em, `CREATE TEMP TABLE pd_prev ON COMMIT DROP AS SELECT a.theme_id, a.point FROM appeal a WHERE false`);
+    await query(em, `INSERT INTO pd_prev SELECT a.theme_id, a.point
+        FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR a.point && s.env)
+       WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'`, [m, prevFrom, o.from]);
+    await em.execute('CREATE INDEX ON pd_prev USING gist (point)');
+    await em.execute('ANALYZE pd_prev');
+    await em.execute('ANALYZE pd_cl');
+    await em.execute(`UPDATE pd_cl c SET prev = x.n
+        FROM (SELECT c2.k, count(*)::int AS n FROM pd_cl c2 JOIN pd_prev a ON a.theme_id = c2.theme_id AND a.point && c2.hull AND ST_Intersects(a.point, c2.hull)
+               GROUP BY c2.k) x
+       WHERE c.k = x.k`);
+    await em.execute(`UPDATE pd_cl c SET cur = x.v
+        FROM (SELECT c2.k, max(h.norm) AS v FROM pd_cl c2 JOIN pd_heat h ON (h.theme_id IS NULL OR h.theme_id = c2.theme_id) AND h.geom && c2.hull AND ST_Intersects(h.geom, c2.hull)
+               GROUP BY c2.k) x
+       WHERE c.k = x.k`);
+    profile('factors');
 
     if (!incremental) {
       // Hot ЦУР squares that no appeal cluster covers: candidates of touching squares.
@@ -159,6 +209,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
                   FROM pd_heat h
                  WHERE h.norm >= ? AND NOT EXISTS (SELECT 1 FROM pd_cl k WHERE (h.theme_id IS NULL OR k.theme_id = h.theme_id) AND k.hull && h.geom AND ST_Intersects(k.hull, h.geom))) x
          GROUP BY x.theme_id, x.c ORDER BY x.theme_id NULLS FIRST, min(ST_XMin(x.geom)), min(ST_YMin(x.geom))`, [m, settings.curHotThreshold]);
+      profile('cur');
     }
 
     // Existing problems in scope, and candidate (cluster, problem) pairs.
@@ -183,6 +234,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
       SELECT coalesce(s.k, n.k) AS k, coalesce(s.pid, n.pid) AS pid, coalesce(s.shared, 0) AS shared, coalesce(n.overlap, 0) AS overlap,
              (SELECT c.n FROM pd_cl c WHERE c.k = coalesce(s.k, n.k)) AS n
         FROM shared s FULL JOIN near n ON n.k = s.k AND n.pid = s.pid`);
+    profile('pairs');
     const byId = new Map(existing.map((e) => [e.id, e]));
     const ranked = pairs
       .map((p) => ({ ...p, w: p.shared / Math.max(1, Math.min(p.n || 1, byId.get(p.pid)?.n || 1)) + p.overlap }))
@@ -263,14 +315,21 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
           FROM problem WHERE id = ANY(?::int[])`, [m, startedAt, o.actor, o.from, o.to, vanished]);
     }
 
-    // Memberships of the problems in scope.
+    // Memberships of the problems in scope: only the difference is written (unchanged clusters write nothing).
     const touched = [...new Set([...existing.map((e) => e.id), ...inserted.map((r) => r.id)])];
-    await query(em, 'DELETE FROM problem_appeal WHERE problem_id = ANY(?::int[])', [touched]);
     const all = [...matchedK.entries()];
+    await em.execute(`CREATE TEMP TABLE pd_mem (problem_id int, appeal_id int, PRIMARY KEY (problem_id, appeal_id)) ON COMMIT DROP`);
     if (all.length) {
-      await query(em, `INSERT INTO problem_appeal (problem_id, appeal_id)
+      await query(em, `INSERT INTO pd_mem (problem_id, appeal_id)
         SELECT m.pid, l.id FROM unnest(?::int[], ?::int[]) AS m(k, pid) JOIN pd_cl c ON c.k = m.k
           JOIN pd_lab l ON l.theme_id = c.theme_id AND l.cid = c.cid`, [all.map(([k]) => k), all.map(([, p]) => p)]);
+    }
+    await em.execute('ANALYZE pd_mem');
+    await query(em, `DELETE FROM problem_appeal pa WHERE pa.problem_id = ANY(?::int[])
+        AND NOT EXISTS (SELECT 1 FROM pd_mem m WHERE m.problem_id = pa.problem_id AND m.appeal_id = pa.appeal_id)`, [touched]);
+    await em.execute(`INSERT INTO problem_appeal (problem_id, appeal_id) SELECT m.problem_id, m.appeal_id FROM pd_mem m
+        WHERE NOT EXISTS (SELECT 1 FROM problem_appeal pa WHERE pa.problem_id = m.problem_id AND pa.appeal_id = m.appeal_id)`);
+    if (all.length) {
       // Factors of this run's problems.
       await query(em, `UPDATE problem p SET factors = jsonb_build_object(
           'volume', c.n, 'authors', c.authors, 'previous', c.prev,
@@ -284,7 +343,9 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
        WHERE p.id = m.pid`, [all.map(([k]) => k), all.map(([, p]) => p)]);
     }
 
+    profile('writes');
     await rescore(em, m, settings, run.id, startedAt, all.map(([, p]) => p));
+    profile('rescore');
     const [counts] = await query<{ appeals: number }>(em, 'SELECT count(*)::int AS appeals FROM pd_pts');
     const result: RunResult = {
       runId: run.id, kind: incremental ? 'INCREMENTAL' : 'FULL', periodFrom: o.from, periodTo: o.to,
@@ -296,6 +357,10 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     return result;
   });
 }
+
+const R = 6378137;
+/** Grid offsets whose cell centres lie within the radius (2 cells of radius/2). */
+const OFFSETS = `VALUES (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1), (2, 0), (-2, 0), (0, 2), (0, -2)`;
 
 /** Title: theme, district and the most frequent address of the cluster. */
 const TITLE_SQL = `concat(coalesce(t.name, 'Очаг на тепловой карте ЦУР'), ' — ', coalesce(d.name, 'вне районов'),

@@ -4,6 +4,7 @@ import type { Context } from '../graphql/context.js';
 import { District, Organization, Theme } from '../reference/entities.js';
 import { AppealConnection, AppealQueries } from '../appeals/resolver.js';
 import { ANSWERERS, APPEAL_EDITORS, FULL_ACCESS, READERS } from '../auth/roles.js';
+import { scopeOf } from '../auth/scope.js';
 import { ProblemService } from './service.js';
 import type { ProblemSettings } from './settings.js';
 import {
@@ -11,7 +12,8 @@ import {
   ProblemSnapshot, ProblemStatus, WeightsInput,
 } from './types.js';
 
-const service = (ctx: Context) => new ProblemService(ctx.em, ctx.municipalityId, ctx.actor);
+const service = (ctx: Context) =>
+  new ProblemService(ctx.em, { municipalityId: ctx.municipalityId, user: ctx.user, actor: ctx.actor, scope: ctx.user ? scopeOf(ctx.user) : undefined });
 
 const settingsOut = (s: ProblemSettings): ProblemSettingsType => ({
   defaults: { ...s.defaults, themeId: null },

@@ -2,6 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { parseIds } from '../appeals/filter.js';
+import { audit, type AuditActor } from '../audit/audit.js';
+import { scopeSql, type RowScope } from '../auth/scope.js';
 import { detectProblems, checkPeriod, rescore, type RunResult } from './detect.js';
 import { checkDetection, checkWeights, loadSettings, type ProblemSettings } from './settings.js';
 import {
@@ -53,9 +55,14 @@ const ORDER_SQL: Record<ProblemOrder, string> = {
 export interface ProblemWhere { sql: string; params: unknown[] }
 
 /** WHERE over `problem p` for a filter (validated, with clear errors). */
-export function problemWhere(f: ProblemFilter | undefined | null, defaultMunicipalityId: number): ProblemWhere {
+export function problemWhere(f: ProblemFilter | undefined | null, defaultMunicipalityId: number, scope?: RowScope): ProblemWhere {
   const parts: string[] = ['p.municipality_id = ?'];
   const params: unknown[] = [f?.municipalityId ? parseIds('filter.municipalityId', [f.municipalityId])![0] : defaultMunicipalityId];
+  if (scope) {
+    // BLOCK_LEAD sees the problems of their block's themes, ORG_OFFICER those of their organisation.
+    const sc = scopeSql(scope, 'p');
+    parts.push(sc.sql); params.push(...sc.params);
+  }
   const ids = (field: keyof ProblemFilter) => parseIds(`filter.${field}`, f?.[field] as string[] | undefined);
   const active = f?.active ?? true;
   parts.push(active ? 'p.active' : 'NOT p.active');
@@ -96,12 +103,26 @@ export function decodeOffset(c: string | undefined | null): number {
   return Number(m[1]);
 }
 
+/** Who acts on problems: the request's user (or a named job), in their municipality and row scope. */
+export interface ProblemActor extends AuditActor {
+  actor: string;
+  scope?: RowScope;
+}
+
 export class ProblemService {
-  constructor(private readonly em: EntityManager, private readonly municipalityId: number, private readonly actor: string) {}
+  private readonly municipalityId: number;
+  private readonly actor: string;
+  private readonly scope?: RowScope;
+
+  constructor(private readonly em: EntityManager, private readonly who: ProblemActor) {
+    this.municipalityId = who.municipalityId;
+    this.actor = who.actor;
+    this.scope = who.scope;
+  }
 
   async list(filter: ProblemFilter | undefined, order: ProblemOrder, first: number, after?: string | null) {
     if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw new InputError('first', `размер страницы — от 0 до ${MAX_PAGE}, получено ${first}`);
-    const w = problemWhere(filter, this.municipalityId);
+    const w = problemWhere(filter, this.municipalityId, this.scope);
     const offset = decodeOffset(after);
     const [rows, [count]] = await Promise.all([
       query<ProblemRow>(this.em, `SELECT ${PROBLEM_COLUMNS} FROM problem p WHERE ${w.sql} ORDER BY ${ORDER_SQL[order]} LIMIT ? OFFSET ?`, [...w.params, first + 1, offset]),
@@ -118,13 +139,15 @@ export class ProblemService {
 
   /** Every problem of a filter (exports), in the order asked. */
   async all(filter: ProblemFilter | undefined, order: ProblemOrder = ProblemOrder.SCORE, limit = 10_000): Promise<ProblemRow[]> {
-    const w = problemWhere(filter, this.municipalityId);
+    const w = problemWhere(filter, this.municipalityId, this.scope);
     return query<ProblemRow>(this.em, `SELECT ${PROBLEM_COLUMNS} FROM problem p WHERE ${w.sql} ORDER BY ${ORDER_SQL[order]} LIMIT ?`, [...w.params, limit]);
   }
 
   async get(id: string | number): Promise<Problem | null> {
     const n = parseIds('id', [String(id)])![0];
-    const [r] = await query<ProblemRow>(this.em, `SELECT ${PROBLEM_COLUMNS} FROM problem p WHERE p.id = ? AND p.municipality_id = ?`, [n, this.municipalityId]);
+    const sc = this.scope ? scopeSql(this.scope, 'p') : { sql: 'true', params: [] };
+    const [r] = await query<ProblemRow>(this.em, `SELECT ${PROBLEM_COLUMNS} FROM problem p WHERE p.id = ? AND p.municipality_id = ? AND ${sc.sql}`,
+      [n, this.municipalityId, ...sc.params]);
     return r ? toProblem(r) : null;
   }
 
@@ -204,6 +227,7 @@ export class ProblemService {
     await this.em.transactional(async (em) => {
       await query(em, `UPDATE problem SET status = ?, resolved_at = CASE WHEN ? = 'RESOLVED' THEN now() ELSE NULL END, updated_at = now() WHERE id = ?`, [status, status, Number(id)]);
       await this.event(em, id, 'STATUS', p.status, status, comment);
+      await audit(em, this.who, { entity: 'problem', entityId: id, action: 'status', before: { status: p.status }, after: { status, comment } });
     });
     return (await this.get(id))!;
   }
@@ -218,6 +242,7 @@ export class ProblemService {
     await this.em.transactional(async (em) => {
       await query(em, 'UPDATE problem SET organization_id = ?, updated_at = now() WHERE id = ?', [orgId, Number(id)]);
       await this.event(em, id, 'ORGANIZATION', p.organizationId == null ? null : String(p.organizationId), String(orgId), comment);
+      await audit(em, this.who, { entity: 'problem', entityId: id, action: 'assign', before: { organizationId: p.organizationId }, after: { organizationId: orgId, comment } });
     });
     return (await this.get(id))!;
   }
@@ -226,7 +251,10 @@ export class ProblemService {
     await this.mustGet(id);
     const comment = this.checkComment(commentArg);
     if (!comment) throw new InputError('comment', 'пустой комментарий');
-    await this.event(this.em, id, 'COMMENT', null, null, comment);
+    await this.em.transactional(async (em) => {
+      await this.event(em, id, 'COMMENT', null, null, comment);
+      await audit(em, this.who, { entity: 'problem', entityId: id, action: 'comment', after: { comment } });
+    });
     return (await this.get(id))!;
   }
 
@@ -239,6 +267,7 @@ export class ProblemService {
     await this.em.transactional(async (em) => {
       await query(em, 'UPDATE problem SET plan_due_at = ?::date, updated_at = now() WHERE id = ?', [due, Number(id)]);
       await this.event(em, id, 'PLAN_DUE', p.planDueAt, due, comment);
+      await audit(em, this.who, { entity: 'problem', entityId: id, action: 'plan_due', before: { planDueAt: p.planDueAt }, after: { planDueAt: due, comment } });
     });
     return (await this.get(id))!;
   }
@@ -279,6 +308,7 @@ export class ProblemService {
       await query(em, `UPDATE problem_setting SET weights = coalesce(weights, '{}'::jsonb) || ?::jsonb, window_days = coalesce(?, window_days),
           cur_hot_threshold = coalesce(?, cur_hot_threshold), updated_at = now() WHERE municipality_id = ? AND theme_id IS NULL`,
         [JSON.stringify(w ?? {}), windowDays ?? null, curHotThreshold ?? null, this.municipalityId]);
+      await audit(em, this.who, { entity: 'problem_setting', action: 'update', before: cur, after: { detection, weights: w, windowDays, curHotThreshold } });
       if (w && Object.keys(w).length) await rescore(em, this.municipalityId, await loadSettings(em, this.municipalityId), null, new Date(), []);
     });
     return this.settings();
