@@ -162,9 +162,11 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       });
     });
     // A browser asking for /graphql gets the offline GraphiQL; API clients get GraphQL.
-    app.get('/graphql', (req, res, next) => {
+    app.get('/graphql', authenticate(auth), (req, res, next) => {
       const graphiql = path.join(webDir, 'graphiql.html');
       if (req.accepts(['application/json', 'text/html']) === 'text/html' && !req.query.query) {
+        // GraphiQL answers nothing without a session: sign in first, then come back.
+        if (!req.auth?.user) return res.redirect(302, '/login.html?next=%2Fgraphql');
         if (fs.existsSync(graphiql)) return res.sendFile(graphiql);
         return res.status(404).type('text/plain; charset=utf-8').send('GraphiQL не собран: выполните npm run build');
       }

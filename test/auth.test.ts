@@ -52,6 +52,8 @@ describe.each(backends)('accounts, roles and personal data on %s', (backend) => 
     expect((await anon.fetch('/healthz')).status).toBe(200);
     expect((await anon.fetch('/')).status).toBe(200);
     expect((await anon.fetch('/login.html')).status).toBe(200);
+    const graphiql = await anon.fetch('/graphql', { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect([graphiql.status, graphiql.headers.get('location')]).toEqual([302, '/login.html?next=%2Fgraphql']);
     // The one open operation: a wrong password is told apart from nothing else.
     const bad = await anon.gql('mutation { signIn(login: "test-curator", password: "wrong password") { token } }');
     expect(bad.errors![0]).toMatchObject({ message: 'Неверный логин или пароль', extensions: { code: 'UNAUTHENTICATED' } });
