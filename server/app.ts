@@ -227,8 +227,13 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       demoAccounts,
       async close() {
         clearInterval(retentionTimer);
-        await new Promise<void>((r) => server.close(() => r()));
-        server.closeAllConnections?.();
+        // Stop accepting; idle keep-alive connections would hold close() forever, so they go now,
+        // and requests still running get 5 s to finish.
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), 5000);
+        await closed;
+        clearTimeout(force);
         await apollo.stop();
         tiles.close();
         await ormRef.close(true);
