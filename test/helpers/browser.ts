@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { startApp, type App } from '../../server/app.js';
-import { freshDatabase, type FreshDatabase } from './backends.js';
+import { freshDatabase, type BackendName, type FreshDatabase } from './backends.js';
 import { createAndSignIn, forgetRequestsTo, signRequestsTo, type Client } from './app.js';
 import { Role } from '../../server/auth/roles.js';
 import { SESSION_COOKIE } from '../../server/auth/config.js';
@@ -45,17 +45,18 @@ export interface BrowserSession {
 }
 
 /** Builds the client if needed, starts the app with demo data and opens a Russian-locale browser context. */
-export async function openBrowserSession(opts: { demo: { count: number; seed: number }; viewport?: { width: number; height: number }; signIn?: Role | false }): Promise<BrowserSession> {
+export async function openBrowserSession(opts: { demo: { count: number; seed: number }; viewport?: { width: number; height: number }; signIn?: Role | false; backend?: BackendName }): Promise<BrowserSession> {
   if (!['index.html', 'graphiql.html', 'intake.html', 'login.html'].every((f) => fs.existsSync(path.join(repoRoot, 'dist/web', f)))) {
     const { build } = await import('vite');
     await build({ configFile: path.join(repoRoot, 'web/vite.config.ts'), logLevel: 'warn' });
   }
   fs.mkdirSync(artifacts, { recursive: true });
-  let db: FreshDatabase | undefined = await freshDatabase('embedded');
+  // The embedded backend unless the test asks for real PostGIS (then TEST_DATABASE_URL must be set).
+  let db: FreshDatabase | undefined = await freshDatabase(opts.backend ?? 'embedded');
   let app: App | undefined;
   let browser: Browser | undefined;
   try {
-    app = await startApp({ dataDir: db.dataDir, host: '127.0.0.1', port: 0, demo: opts.demo, basemapStyleUrl: null, log: () => undefined });
+    app = await startApp({ dataDir: db.dataDir, databaseUrl: db.databaseUrl, host: '127.0.0.1', port: 0, demo: opts.demo, basemapStyleUrl: null, log: () => undefined });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1440, height: 900 }, locale: 'ru-RU', timezoneId: 'Asia/Barnaul' });
     const origin = new URL(app.url).origin;
