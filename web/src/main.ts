@@ -42,6 +42,7 @@ import {
 import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers, clusterColor, clusterRadius, districtFeatureCollection, offlineStyle } from './mapLayers';
 import { addHeatLayers, initHeat, setHeatDistricts, updateHeat } from './heat';
 import { can, mountUserBar, requireSession, type Me } from './auth';
+import { addProblemLayers, initProblems, PROBLEM_HIT_LAYERS } from './problems';
 
 let me: Me | undefined;
 
@@ -437,6 +438,8 @@ function wireMapInteractions(m: maplibregl.Map): void {
   m.on('click', LAYER.points, (e: MapLayerMouseEvent) => {
     const f = e.features?.[0];
     if (!f) return;
+    // A problem drawn over the point takes the click (web/src/problems.ts).
+    if (m.queryRenderedFeatures(e.point, { layers: PROBLEM_HIT_LAYERS }).length) return;
     const p = f.properties as AppealPointProps;
     const at = (f.geometry as Point).coordinates as [number, number];
     openAppealPopup(m, at, { ...p, themeName: p.themeName ?? null }, null);
@@ -461,7 +464,7 @@ function wireMapInteractions(m: maplibregl.Map): void {
   m.on('mousemove', LAYER.districtFill, (e: MapLayerMouseEvent) => setHover((e.features?.[0]?.properties as { id?: string })?.id ?? null));
   m.on('mouseleave', LAYER.districtFill, () => setHover(null));
   m.on('click', (e) => {
-    const hits = m.queryRenderedFeatures(e.point, { layers: [LAYER.points, LAYER.clusters] });
+    const hits = m.queryRenderedFeatures(e.point, { layers: [LAYER.points, LAYER.clusters, ...PROBLEM_HIT_LAYERS] });
     if (hits.length) return;
     const d = m.queryRenderedFeatures(e.point, { layers: [LAYER.districtFill] })[0];
     selectDistrict((d?.properties as { id?: string } | undefined)?.id ?? null, false);
@@ -769,6 +772,7 @@ async function init(): Promise<void> {
   await new Promise<void>((resolve) => (m.loaded() ? resolve() : m.once('load', () => resolve())));
   addMcuLayers(m);
   addHeatLayers(m);
+  addProblemLayers(m);
   wireMapInteractions(m);
   initHeat(m, {
     refresh: () => void refresh(),
@@ -802,7 +806,11 @@ async function init(): Promise<void> {
   } else {
     showError(`районы не загружены: ${errorText(d.reason)}`, true);
   }
+  // The territorial problem list beside the map (it may restore a view from the URL first).
+  const problems = initProblems({ map: m, me, districts, themes, municipalityName: config.municipality.name, showError: (msg) => showError(msg) })
+    .catch((e) => showError(`проблемы территории: ${errorText(e)}`, true));
   await refresh();
+  await problems;
 }
 
 void init().catch((e) => {
