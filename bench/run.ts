@@ -9,10 +9,12 @@ import { benchAppealsConnection } from './appeals-connection.js';
 import { benchHeatmap } from './heatmap.js';
 import { benchIntake } from './intake.js';
 import { benchClassifier } from './classifier.js';
+import { benchLoad } from './load.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only appeals,heatmap,intake,classifier] [--import-count 100000]
+ *                   [--only appeals,heatmap,intake,classifier,load] [--import-count 100000]
+ *                   [--load-seconds 60] [--load-connections 64]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
  */
@@ -23,6 +25,8 @@ const { values } = parseArgs({
     iterations: { type: 'string', default: '200' },
     only: { type: 'string', default: 'appeals,heatmap,intake,classifier' },
     'import-count': { type: 'string', default: '100000' },
+    'load-seconds': { type: 'string', default: '60' },
+    'load-connections': { type: 'string', default: '64' },
   },
 });
 const only = new Set(values.only!.split(','));
@@ -51,7 +55,7 @@ for (const backend of wanted) {
     console.log(`[${backend}] импорт ${importCount} строк…`);
     for (const r of await benchIntake(backend, importCount, serverUrl)) report(r);
   }
-  if (!only.has('appeals') && !only.has('heatmap')) continue;
+  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load')) continue;
   let databaseUrl: string | undefined;
   let dataDir: string | undefined;
   if (backend === 'postgis') {
@@ -78,6 +82,9 @@ for (const backend of wanted) {
     console.log(`[${backend}] готово за ${((Date.now() - t) / 1000).toFixed(0)} с; замеры…`);
     if (only.has('appeals')) report(await benchAppealsConnection(app, backend, n, iterations));
     if (only.has('heatmap')) for (const h of await benchHeatmap(app, backend, n, iterations)) report(h);
+    if (only.has('load')) {
+      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
+    }
   } finally {
     await app.close();
   }

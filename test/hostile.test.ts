@@ -193,6 +193,42 @@ describe.each(backends)('hostile GraphQL clients on %s', (backend) => {
     expect(await counts()).toEqual(before);
   });
 
+  it('random arguments to every other input (mutations, problems, heat map, batches): data or BAD_USER_INPUT, never internal', { timeout: 300_000 }, async () => {
+    const str = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom("1'; DROP TABLE appeal; --", '\u0000', '\uD800', '-1', '0', '1', '2', '999999999', '1e3', ' 3', '<b>x</b>'));
+    const num = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -1, 81.2, 51.5, 1e308, -1e308, 2 ** 31));
+    const int = fc.oneof(fc.integer(), fc.constantFrom(0, -1, 1, 2 ** 31 - 1, 500, 501));
+    const date = fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), str);
+    const json = fc.oneof(fc.json().map((j) => JSON.parse(j)), fc.constant({ type: 'FeatureCollection', features: [{ type: 'Feature', properties: { code: 'x', name: 'y' }, geometry: { type: 'Point', coordinates: [81, 51] } }] }));
+    const ops: [string, fc.Arbitrary<Record<string, unknown>>][] = [
+      ['mutation($id: ID!, $t: ID!, $c: String) { reclassifyAppeal(id: $id, themeId: $t, comment: $c) { id } }', fc.record({ id: str, t: str, c: str })],
+      ['mutation($id: ID!, $o: ID!) { reassignAppeal(id: $id, organizationId: $o) { id } }', fc.record({ id: str, o: str })],
+      ['mutation($id: ID!, $lon: Float!, $lat: Float!) { resolveAppealPlace(id: $id, lon: $lon, lat: $lat, addToRegister: false) { id } }', fc.record({ id: str, lon: num, lat: num })],
+      ['mutation($t: ID!, $o: ID!, $d: ID) { setRoutingRule(themeId: $t, organizationId: $o, districtId: $d) }', fc.record({ t: str, o: str, d: fc.option(str) })],
+      ['mutation($i: HeatLayerImportInput!) { importHeatLayer(input: $i) { inserted rejected } }', fc.record({ i: fc.record({ format: fc.constantFrom('CSV', 'GEOJSON', 'XML'), content: fc.oneof(str, fc.constant('lat;lon;weight\n51.51;81.21;1\n')), periodFrom: date, periodTo: date, name: fc.option(str), themeId: fc.option(str) }, { requiredKeys: ['format', 'content', 'periodFrom', 'periodTo'] }) })],
+      ['mutation($f: JSONObject!, $r: Boolean) { importDistricts(featureCollection: $f, replace: $r) { read } }', fc.record({ f: json, r: fc.boolean() })],
+      ['query($b: BBoxInput!, $z: Int!, $w: HeatWeightsInput, $c: [ID!]) { heatmap(bbox: $b, zoom: $z, layer: MERGED, weights: $w, curLayerIds: $c) { total } }',
+        fc.record({ b: fc.record({ minLon: num, minLat: num, maxLon: num, maxLat: num }), z: int, w: fc.option(fc.record({ appeals: num, cur: num })), c: fc.option(fc.array(str, { maxLength: 3 })) })],
+      ['query($id: ID!) { appeal(id: $id) { id } importBatch(id: $id) { id } }', fc.record({ id: str })],
+      ['query($n: Int!, $b: ID) { importBatches(first: $n, before: $b) { id issues(first: $n) { line } } }', fc.record({ n: int, b: fc.option(str) })],
+    ];
+    const schema = await post(app.url, { query: '{ __type(name: "Query") { fields { name } } }' });
+    if (schema.body.data.__type.fields.some((f: { name: string }) => f.name === 'problems')) {
+      ops.push(['query($f: ProblemFilter, $n: Int!, $a: String) { problems(filter: $f, first: $n, after: $a) { totalCount edges { node { id } } } }',
+        fc.record({ f: fc.record({ text: str, minScore: num, from: date, to: date, districtIds: fc.array(str, { maxLength: 2 }), themeIds: fc.array(str, { maxLength: 2 }), bbox: fc.record({ minLon: num, minLat: num, maxLon: num, maxLat: num }) }, { requiredKeys: [] }), n: int, a: fc.option(str) })]);
+    }
+    const arb = fc.oneof(...ops.map(([q, vars]) => vars.map((v) => ({ q, v }))));
+    const seen = { data: 0, refused: 0 };
+    await fc.assert(fc.asyncProperty(arb, async ({ q, v }) => {
+      const r = await post(app.url, { query: q, variables: v });
+      seen[r.body.errors ? 'refused' : 'data']++;
+      expect(r.status, JSON.stringify(r.body).slice(0, 400)).toBeLessThan(500);
+      for (const e of r.body.errors ?? []) expect(e.extensions?.code, JSON.stringify({ q: q.slice(0, 60), v, e }).slice(0, 600)).toMatch(/^(BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED)$/);
+    }), { numRuns: 200, seed: 77 });
+    expect(seen.data).toBeGreaterThan(0);
+    expect(seen.refused).toBeGreaterThan(0);
+    expect((await counts()).themes).toBeGreaterThan(0);
+  });
+
   it('answers an oversized JSON body with 413 and a clear message, and keeps serving', async () => {
     const big = await post(app.url, JSON.stringify({ query: '{ channels { code } }', variables: { pad: 'x'.repeat(limits.maxBodyBytes + 10) } }));
     expect(big.status).toBe(413);
