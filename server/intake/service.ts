@@ -8,6 +8,7 @@ import { builtinMapping, formatFromName, parseMapping, type Mapping, type Source
 import { importAppeals, type ImportReport } from './pipeline.js';
 import { invalidateClassifier } from './context.js';
 import { parseAddress, streetKeyLoose } from './address.js';
+import { ProblemService } from '../problems/service.js';
 
 /** Intake operations used by GraphQL and the CLI (no HTTP here). */
 export class IntakeService {
@@ -23,9 +24,26 @@ export class IntakeService {
     if (!channel) throw new InputError('mapping.channel', 'не указан канал, к которому относятся записи');
     const format = opts.format ?? mapping.format ?? formatFromName(opts.fileName);
     if (!format) throw new InputError('format', `не удалось определить формат файла «${opts.fileName}»: укажите csv, xlsx, jsonl или geojson`);
-    return importAppeals(this.em, input, {
+    const report = await importAppeals(this.em, input, {
       municipalityId: this.municipalityId, channel, mapping, format, sourceName: opts.fileName, actor: this.actor, chunkSize: opts.chunkSize, onProgress: opts.onProgress,
     });
+    await this.updateProblems(report);
+    return report;
+  }
+
+  /**
+   * After every import the territorial problem list is brought up to date around the new and changed
+   * appeals (incremental recompute). The import itself is already committed: a failure here is logged and
+   * left to the next full recompute, it does not undo the import.
+   */
+  private async updateProblems(report: ImportReport) {
+    if (report.inserted + report.updated === 0) return;
+    try {
+      const ids = (await query<{ id: number }>(this.em, 'SELECT id FROM appeal WHERE batch_id = ? AND municipality_id = ?', [report.batchId, this.municipalityId])).map((r) => r.id);
+      await new ProblemService(this.em, { municipalityId: this.municipalityId, actor: this.actor }).recomputeAround(ids);
+    } catch (e) {
+      console.error(`Перечень проблем не обновлён после импорта ${report.batchId}: ${(e as Error).message}`);
+    }
   }
 
   private async appealRow(id: string) {

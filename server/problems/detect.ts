@@ -386,10 +386,10 @@ async function buildScope(em: EntityManager, o: DetectOptions, settings: Problem
     const [w] = await query<{ env: string | null }>(em, `
       WITH np AS (SELECT ST_Transform(point, 3857) AS g FROM appeal
                    WHERE id = ANY(?::int[]) AND municipality_id = ? AND theme_id = ? AND point IS NOT NULL AND received_at >= ? AND received_at < ?),
-           box AS (SELECT ST_Expand(ST_Extent(g)::geometry, ?) AS b FROM np),
+           box AS (SELECT ST_SetSRID(ST_Expand(ST_Extent(g)::geometry, ?), 3857) AS b FROM np),
            hit AS (SELECT ST_Transform(p.hull, 3857) AS g FROM problem p, box
                     WHERE p.municipality_id = ? AND p.theme_id = ? AND p.hull && ST_Transform(box.b, 4326))
-      SELECT ST_AsEWKT(ST_Transform(ST_Expand(ST_Extent(g)::geometry, ?), 4326)) AS env
+      SELECT ST_AsEWKT(ST_Transform(ST_SetSRID(ST_Expand(ST_Extent(g)::geometry, ?), 3857), 4326)) AS env
         FROM (SELECT g FROM np UNION ALL SELECT g FROM hit) x`,
       [o.appealIds, m, s.theme_id, o.from, o.to, s.eps, m, s.theme_id, 2 * s.eps]);
     s.env = w?.env ?? null;
