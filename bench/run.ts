@@ -9,6 +9,7 @@ import { benchAppealsConnection } from './appeals-connection.js';
 import { benchHeatmap } from './heatmap.js';
 import { benchIntake } from './intake.js';
 import { benchClassifier } from './classifier.js';
+import { benchProblems } from './problems.js';
 import { benchLoad } from './load.js';
 
 /**
@@ -23,7 +24,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: '1000000' },
     backends: { type: 'string', default: '' },
     iterations: { type: 'string', default: '200' },
-    only: { type: 'string', default: 'appeals,heatmap,intake,classifier' },
+    only: { type: 'string', default: 'appeals,heatmap,problems,intake,classifier' },
     'import-count': { type: 'string', default: '100000' },
     'load-seconds': { type: 'string', default: '60' },
     'load-connections': { type: 'string', default: '64' },
@@ -55,7 +56,7 @@ for (const backend of wanted) {
     console.log(`[${backend}] импорт ${importCount} строк…`);
     for (const r of await benchIntake(backend, importCount, serverUrl)) report(r);
   }
-  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load')) continue;
+  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load') && !only.has('problems')) continue;
   let databaseUrl: string | undefined;
   let dataDir: string | undefined;
   if (backend === 'postgis') {
@@ -82,6 +83,7 @@ for (const backend of wanted) {
     console.log(`[${backend}] готово за ${((Date.now() - t) / 1000).toFixed(0)} с; замеры…`);
     if (only.has('appeals')) report(await benchAppealsConnection(app, backend, n, iterations));
     if (only.has('heatmap')) for (const h of await benchHeatmap(app, backend, n, iterations)) report(h);
+    if (only.has('problems')) for (const p of await benchProblems(app, backend, n, (m) => console.log(m))) report(p);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }
