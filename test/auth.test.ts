@@ -66,6 +66,12 @@ describe.each(backends)('accounts, roles and personal data on %s', (backend) => 
     const md = getMetadataStorage();
     const open = [...md.queries, ...md.mutations].filter((r) => r.roles === undefined).map((r) => r.schemaName);
     expect(open).toEqual(['signIn']);
+    // Type-level rules: the audit types' fields are for admins whichever resolver returns them.
+    for (const type of ['AuditEntry', 'PersonalDataAccess']) {
+      const fields = md.objectTypes.find((o) => o.name === type)!.fields!;
+      expect(fields.length, type).toBeGreaterThan(3);
+      expect(fields.every((f) => JSON.stringify(f.roles) === JSON.stringify(USER_ADMINS)), type).toBe(true);
+    }
   });
 
   // Each operation with the roles allowed to run it. Arguments are chosen so that an allowed role gets an

@@ -9,6 +9,8 @@ import { USER_ADMINS } from '../auth/roles.js';
 
 const MAX_PAGE = 500;
 
+// Type-level rule as well: whatever resolver returns these objects, only admins read their fields.
+@Authorized(USER_ADMINS)
 @ObjectType({ description: 'Запись журнала изменений: кто, когда, что было, что стало' })
 export class AuditEntry {
   @Field(() => ID) id!: string;
@@ -45,6 +47,7 @@ export class AuditFilter {
   @Field({ nullable: true, description: 'Раньше' }) to?: Date;
 }
 
+@Authorized(USER_ADMINS)
 @ObjectType({ description: 'Чтение персональных данных автора обращения (152-ФЗ): кто, когда, какое обращение' })
 export class PersonalDataAccess {
   @Field(() => ID) id!: string;
