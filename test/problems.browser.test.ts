@@ -156,8 +156,13 @@ describe.each(backends)('territorial problems on the map (browser, %s)', (backen
     // Markup in an appeal's text is shown literally.
     expect(await card.locator('.pp-appeal-text').allTextContents()).toContain(XSS_TEXT);
     expect(await page.evaluate(() => ({ probe: !!document.getElementById('xss-probe'), fired: (window as unknown as { __xss?: number }).__xss ?? null }))).toEqual({ probe: false, fired: null });
+    // The list beside the card, scrolled to the reasons; then the card's lower part (actions, history, appeals).
+    await card.locator('.pp-breakdown').evaluate((n) => n.closest('.pp-section')!.scrollIntoView({ block: 'start' }));
     await page.waitForTimeout(500);
     await page.screenshot({ path: shot('list-card') });
+    await card.locator('.pp-appeals').evaluate((n) => n.closest('.pp-section')!.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: shot('card-appeals') });
+    await card.locator('.pp-actions').evaluate((n) => n.closest('.pp-section')!.scrollIntoView({ block: 'start' }));
 
     // Lifecycle: confirm, then reject — which needs a reason.
     expect(await card.locator('.pp-status-buttons button').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.status))).toEqual(['CONFIRMED', 'REJECTED']);

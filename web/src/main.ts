@@ -42,7 +42,7 @@ import {
 import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers, clusterColor, clusterRadius, districtFeatureCollection, offlineStyle } from './mapLayers';
 import { addHeatLayers, initHeat, setHeatDistricts, updateHeat } from './heat';
 import { can, mountUserBar, requireSession, type Me } from './auth';
-import { addProblemLayers, initProblems, PROBLEM_HIT_LAYERS } from './problems';
+import { addProblemLayers, initProblems, problemTakesClick, PROBLEM_HIT_LAYERS } from './problems';
 
 let me: Me | undefined;
 
@@ -438,8 +438,8 @@ function wireMapInteractions(m: maplibregl.Map): void {
   m.on('click', LAYER.points, (e: MapLayerMouseEvent) => {
     const f = e.features?.[0];
     if (!f) return;
-    // A problem drawn over the point takes the click (web/src/problems.ts).
-    if (m.queryRenderedFeatures(e.point, { layers: PROBLEM_HIT_LAYERS }).length) return;
+    // A problem's circle drawn over the point takes the click when zoomed out (web/src/problems.ts).
+    if (problemTakesClick(m, e.point)) return;
     const p = f.properties as AppealPointProps;
     const at = (f.geometry as Point).coordinates as [number, number];
     openAppealPopup(m, at, { ...p, themeName: p.themeName ?? null }, null);

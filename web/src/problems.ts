@@ -33,8 +33,26 @@ export const PROBLEM_LAYER = {
   circles: 'mcu-problem-circles',
 } as const;
 
-/** Layers a click on the map should treat as «a problem», not as an appeal or a district. */
+/** Layers a click on the map should treat as «a problem», not as a district. */
 export const PROBLEM_HIT_LAYERS: string[] = [PROBLEM_LAYER.circles, PROBLEM_LAYER.hullFill, PROBLEM_LAYER.selectedFill];
+/** From this zoom on, appeal points are far apart and keep their clicks even under a problem's circle. */
+const POINTS_FIRST_ZOOM = 15;
+
+function appealHit(m: maplibregl.Map, point: maplibregl.PointLike): boolean {
+  const layers = [LAYER.points, LAYER.clusters].filter((l) => m.getLayer(l) && m.getLayoutProperty(l, 'visibility') !== 'none');
+  return layers.length > 0 && m.queryRenderedFeatures(point, { layers }).length > 0;
+}
+
+/**
+ * Whether a click at the point belongs to a problem: its circle when zoomed out (the circle is drawn over
+ * the appeals), otherwise its circle or hull only where no appeal point or cluster is under the cursor.
+ */
+export function problemTakesClick(m: maplibregl.Map, point: maplibregl.PointLike): boolean {
+  const circle = m.queryRenderedFeatures(point, { layers: [PROBLEM_LAYER.circles] }).length > 0;
+  if (circle && m.getZoom() < POINTS_FIRST_ZOOM) return true;
+  if (appealHit(m, point)) return false;
+  return circle || m.queryRenderedFeatures(point, { layers: [PROBLEM_LAYER.hullFill] }).length > 0;
+}
 
 /** Hulls of every problem appear from this zoom on (the selected one always). */
 const HULLS_MIN_ZOOM = 13.5;
@@ -172,6 +190,12 @@ function chip(text: string, color: string): HTMLElement {
   const c = el('span', { class: 'chip' }, text);
   c.style.setProperty('--c', color);
   return c;
+}
+
+function themeLabel(text: string, color: string): HTMLElement {
+  const dot = el('span', { class: 'pp-dot' });
+  dot.style.background = color;
+  return el('span', { class: 'pp-theme' }, dot, text);
 }
 
 function statusChip(s: ProblemStatus): HTMLElement {
@@ -542,7 +566,7 @@ export async function initProblems(opts: ProblemsOptions): Promise<ProblemsContr
         'div',
         { class: 'pp-card-meta' },
         statusChip(p.status),
-        chip(p.theme?.name ?? 'без темы', color),
+        themeLabel(p.theme?.name ?? 'без темы', color),
         el('span', null, p.district?.name ?? 'район не определён'),
         el('span', { class: 'muted' }, `источник: ${SOURCE_LABELS[p.source]}`),
       ),
@@ -553,8 +577,10 @@ export async function initProblems(opts: ProblemsOptions): Promise<ProblemsContr
     const scoreBox = el(
       'div',
       { class: 'pp-scorebox' },
-      el('div', { class: 'pp-bigscore' }, el('strong', null, formatScore(p.score)), el('span', { class: 'muted' }, ' балла из 100')),
-      el('div', { class: 'pp-facts' }, el('span', null, appealsCount(p.appealCount)), el('span', null, `${formatNumber(p.authorCount)} ${plural(p.authorCount, 'заявитель', 'заявителя', 'заявителей')}`), growthBadge(p.growth)),
+      el('span', { class: 'pp-bigscore' }, el('strong', null, formatScore(p.score)), el('span', { class: 'muted' }, ' из 100')),
+      el('span', null, appealsCount(p.appealCount)),
+      el('span', null, `${formatNumber(p.authorCount)} ${plural(p.authorCount, 'заявитель', 'заявителя', 'заявителей')}`),
+      growthBadge(p.growth),
     );
     append(c, scoreBox);
     const reasons = el('ol', { class: 'pp-breakdown' });
@@ -836,9 +862,11 @@ export async function initProblems(opts: ProblemsOptions): Promise<ProblemsContr
   });
   const pickTop = (e: MapLayerMouseEvent) => [...(e.features ?? [])].sort((a, b) => Number(b.properties.score) - Number(a.properties.score))[0];
   m.on('click', (e) => {
-    const hits = m.queryRenderedFeatures(e.point, { layers: [PROBLEM_LAYER.circles, PROBLEM_LAYER.hullFill] });
+    if (!problemTakesClick(m, e.point)) return;
+    let hits = m.queryRenderedFeatures(e.point, { layers: [PROBLEM_LAYER.circles] });
+    if (!hits.length) hits = m.queryRenderedFeatures(e.point, { layers: [PROBLEM_LAYER.hullFill] });
     if (!hits.length) return;
-    const top = [...hits].sort((a, b) => (a.layer.id === b.layer.id ? Number(b.properties.score) - Number(a.properties.score) : a.layer.id === PROBLEM_LAYER.circles ? -1 : 1))[0];
+    const top = [...hits].sort((a, b) => Number(b.properties.score) - Number(a.properties.score))[0];
     hoverPopup.remove();
     const id = String(top.properties.id);
     if (meeting) return meeting.goToId(id);
