@@ -371,7 +371,7 @@ describe.each(backends)('backup and restore on %s', (backend) => {
     const dir = embeddedDir();
     const backup = `${dir}-backup`;
     try {
-      const app = await startTestApp('embedded', 200, dir);
+      const app = await startTestApp('embedded', 300, dir);
       let before;
       try {
         const headers = await bearer(app);
@@ -385,13 +385,14 @@ describe.each(backends)('backup and restore on %s', (backend) => {
       }
       fs.cpSync(dir, backup, { recursive: true });
       // Later changes to the live folder do not touch the backup.
-      const live = await startTestApp('embedded', 0, dir);
+      // (startApp itself: the test helper would add its own signed-in account to the data)
+      const live = await startApp({ dataDir: dir, port: 0, host: '127.0.0.1', log: () => undefined });
       try {
         await live.orm.em.fork().execute(`UPDATE appeal SET status = 'CLOSED' WHERE id <= 50`);
       } finally {
         await live.close();
       }
-      const restoredApp = await startTestApp('embedded', 0, backup);
+      const restoredApp = await startApp({ dataDir: backup, port: 0, host: '127.0.0.1', log: () => undefined });
       try {
         expect(await fingerprint((q) => restoredApp.orm.em.fork().execute(q))).toEqual(before);
       } finally {
