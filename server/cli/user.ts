@@ -41,27 +41,33 @@ const { values, positionals } = parseArgs({
 });
 const command = positionals[0];
 
-async function ask(prompt: string): Promise<string> {
+/** Asks for the password twice on the terminal, without echo (one readline for both prompts: typed-ahead lines are kept). */
+async function askPassword(): Promise<string> {
   if (!process.stdin.isTTY) throw new Error('пароль не задан: укажите MCU_PASSWORD или запустите команду в терминале');
   let muted = false;
   const output = new Writable({ write(chunk, _enc, cb) { if (!muted) process.stdout.write(chunk); cb(); } });
   const rl = createInterface({ input: process.stdin, output, terminal: true });
-  return new Promise((resolve) => {
+  const question = (prompt: string) => new Promise<string>((resolve) => {
+    muted = false;
     rl.question(prompt, (answer) => {
-      rl.close();
+      muted = false;
       process.stdout.write('\n');
       resolve(answer);
     });
     muted = true;
   });
+  try {
+    const a = await question('Пароль: ');
+    const b = await question('Пароль ещё раз: ');
+    if (a !== b) throw new Error('пароли не совпадают');
+    return a;
+  } finally {
+    rl.close();
+  }
 }
 
 async function password(): Promise<string> {
-  if (process.env.MCU_PASSWORD) return process.env.MCU_PASSWORD;
-  const a = await ask('Пароль: ');
-  const b = await ask('Пароль ещё раз: ');
-  if (a !== b) throw new Error('пароли не совпадают');
-  return a;
+  return process.env.MCU_PASSWORD ?? askPassword();
 }
 
 function need(name: 'login' | 'role'): string {
@@ -88,6 +94,18 @@ if (command === 'create') {
   }
 }
 
+// The password is asked before the database opens (that can take a while), so the prompt comes at once.
+let newPassword: string | undefined;
+if (command === 'create' || command === 'password') {
+  need('login');
+  try {
+    newPassword = await password();
+  } catch (e) {
+    console.error(`Ошибка: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
+
 const code = await runWithDatabase(async ({ em, municipalityId }) => {
   try {
     const users = new UserService(em, municipalityId);
@@ -109,7 +127,7 @@ const code = await runWithDatabase(async ({ em, municipalityId }) => {
     if (command === 'create') {
       const u = await em.transactional(async (tem) => {
         const created = await new UserService(tem, municipalityId).create({
-          login, role: need('role').toUpperCase(), displayName: values.name, password: await password(), organization: values.organization, thematicBlock: values.block,
+          login, role: need('role').toUpperCase(), displayName: values.name, password: newPassword!, organization: values.organization, thematicBlock: values.block,
         }, '--');
         await audit(tem, system(municipalityId), { entity: 'user', entityId: created.id, action: 'create', before: null,
           after: { login: created.login, displayName: created.displayName, role: created.role, organizationId: created.organizationId, thematicBlockId: created.thematicBlockId } });
@@ -121,7 +139,7 @@ const code = await runWithDatabase(async ({ em, municipalityId }) => {
     const u = await users.byLogin(login);
     if (!u || u.municipalityId !== municipalityId) throw new Error(`пользователь «${login}» не найден`);
     if (command === 'password') {
-      const p = await password();
+      const p = newPassword!;
       await em.transactional(async (tem) => {
         await new UserService(tem, municipalityId).setPassword(u.id, p, '--password');
         await query(tem, 'UPDATE user_session SET revoked_at = now() WHERE user_id = ? AND revoked_at IS NULL', [u.id]);
