@@ -333,7 +333,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
       // Factors of this run's problems.
       await query(em, `UPDATE problem p SET factors = jsonb_build_object(
           'volume', c.n, 'authors', c.authors, 'previous', c.prev,
-          'growth', (c.n - c.prev)::float8 / greatest(c.prev, 1),
+          'growth', (c.n - c.prev)::float8 / greatest(c.prev, ${GROWTH_FLOOR}),
           'repeats', CASE WHEN c.n > 0 THEN c.repeats::float8 / c.n ELSE 0 END,
           'overdue', CASE WHEN c.with_due > 0 THEN c.overdue::float8 / c.with_due ELSE 0 END,
           'lowSatisfaction', CASE WHEN c.rated > 0 THEN c.low_sat::float8 / c.rated ELSE 0 END,
@@ -359,6 +359,8 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
 }
 
 const R = 6378137;
+/** Growth is measured against at least this many previous appeals (a change from 0 to 1 is not +100 %). */
+const GROWTH_FLOOR = 5;
 /** Grid offsets whose cell centres lie within the radius (2 cells of radius/2). */
 const OFFSETS = `VALUES (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1), (2, 0), (-2, 0), (0, 2), (0, -2)`;
 

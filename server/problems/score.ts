@@ -4,7 +4,8 @@ import { FACTORS, FACTOR_LABELS, type Factor, type Weights } from './settings.js
 export interface FactorValues {
   volume: number;
   authors: number;
-  /** (count − previous) / max(previous, 1); previous = same theme inside the hull in the previous period. */
+  /** (count − previous) / max(previous, 5); previous = same theme inside the hull in the previous period. The floor keeps
+   *  a change from 0 to 1 appeal from reading as +100 %. */
   growth: number;
   previous: number;
   repeats: number;

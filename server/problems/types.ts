@@ -95,7 +95,7 @@ export class Problem {
   @Field(() => [ScoreFactor], { description: 'Балл по факторам' }) breakdown!: ScoreFactor[];
   @Field(() => Int) appealCount!: number;
   @Field(() => Int, { description: 'Разных заявителей' }) authorCount!: number;
-  @Field(() => Float, { description: 'Рост к прошлому периоду той же длины: (N − Nпрош) / max(Nпрош, 1)' }) growth!: number;
+  @Field(() => Float, { description: 'Рост к прошлому периоду той же длины: (N − Nпрош) / max(Nпрош, 5)' }) growth!: number;
   @Field(() => GraphQLJSONObject, { description: 'Контур (GeoJSON, EPSG:4326)' }) hull!: object;
   @Field(() => GraphQLJSONObject, { description: 'Центр (GeoJSON Point)' }) center!: object;
   @Field() periodFrom!: Date;
