@@ -51,7 +51,7 @@ export class Migration20261127000005_problems extends Migration {
       municipality_id integer NOT NULL REFERENCES municipality(id),
       source text NOT NULL CHECK (source IN ('APPEALS', 'CUR', 'DISCUSSION')),
       theme_id integer REFERENCES theme(id),
-      district_id integer REFERENCES district(id),
+      district_id integer REFERENCES district(id) ON DELETE SET NULL,
       organization_id integer REFERENCES organization(id),
       title text NOT NULL,
       status text NOT NULL DEFAULT 'DETECTED' CHECK (status IN ('DETECTED', 'CONFIRMED', 'IN_PROGRESS', 'PLANNED', 'RESOLVED', 'REJECTED')),

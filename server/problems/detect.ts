@@ -189,10 +189,12 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
        WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'`, [m, prevFrom, o.from]);
     await em.execute('CREATE INDEX ON pd_prev USING gist (point)');
     await em.execute('ANALYZE pd_prev');
-    await em.execute('ANALYZE pd_cl');
+    // Per cluster through LATERAL (a parameterised index probe): a join of two analysed temporary tables on &&
+    // makes PostGIS's join selectivity estimator fail on sparse statistics ("invalid join selectivity").
     await em.execute(`UPDATE pd_cl c SET prev = x.n
-        FROM (SELECT c2.k, count(*)::int AS n FROM pd_cl c2 JOIN pd_prev a ON a.theme_id = c2.theme_id AND a.point && c2.hull AND ST_Intersects(a.point, c2.hull)
-               GROUP BY c2.k) x
+        FROM (SELECT c2.k, l.n FROM pd_cl c2
+                CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM pd_prev a
+                                     WHERE a.theme_id = c2.theme_id AND a.point && c2.hull AND ST_Intersects(a.point, c2.hull)) l) x
        WHERE c.k = x.k`);
     await em.execute(`UPDATE pd_cl c SET cur = x.v
         FROM (SELECT c2.k, max(h.norm) AS v FROM pd_cl c2 JOIN pd_heat h ON (h.theme_id IS NULL OR h.theme_id = c2.theme_id) AND h.geom && c2.hull AND ST_Intersects(h.geom, c2.hull)
