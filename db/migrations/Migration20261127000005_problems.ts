@@ -89,6 +89,9 @@ export class Migration20261127000005_problems extends Migration {
       PRIMARY KEY (problem_id, appeal_id)
     );`);
     this.addSql(`CREATE INDEX problem_appeal_appeal_idx ON problem_appeal (appeal_id);`);
+    // Deleting an appeal checks appeal.repeat_of_id (a self-reference without an index until now): one index probe
+    // instead of a scan of the whole table per deleted appeal.
+    this.addSql(`CREATE INDEX appeal_repeat_of_idx ON appeal (repeat_of_id) WHERE repeat_of_id IS NOT NULL;`);
 
     this.addSql(`CREATE TABLE problem_snapshot (
       problem_id integer NOT NULL REFERENCES problem(id) ON DELETE CASCADE,
