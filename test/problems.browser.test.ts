@@ -10,6 +10,9 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifacts, HOOK_TIMEOUT, openBrowserSession, type BrowserSession } from './helpers/browser.js';
 import { backends } from './helpers/backends.js';
+import { createAndSignIn } from './helpers/app.js';
+import { Role } from '../server/auth/roles.js';
+import { SESSION_COOKIE } from '../server/auth/config.js';
 
 interface ApiProblem {
   id: string;
@@ -20,6 +23,9 @@ interface ApiProblem {
   appealCount: number;
   hull: { type: string; coordinates: unknown };
 }
+
+const outerRing = (hull: ApiProblem['hull']): number[][] =>
+  hull.type === 'Polygon' ? (hull.coordinates as number[][][])[0] : (hull.coordinates as number[][][][])[0][0];
 
 const XSS_TEXT = '<img src=x id="xss-probe" onerror="window.__xss=1">Лужа у подъезда <b>третий день</b>';
 
@@ -134,7 +140,7 @@ describe.each(backends)('territorial problems on the map (browser, %s)', (backen
     });
     expect(view.zoom).toBeGreaterThan(zoomBefore);
     expect(view.selected).toBeGreaterThan(0);
-    const ring = (target!.hull.type === 'Polygon' ? (target!.hull.coordinates as number[][][])[0] : (target!.hull.coordinates as number[][][][])[0][0]);
+    const ring = outerRing(target!.hull);
     const lons = ring.map((c) => c[0]), lats = ring.map((c) => c[1]);
     expect(view.center.lng).toBeGreaterThanOrEqual(Math.min(...lons));
     expect(view.center.lng).toBeLessThanOrEqual(Math.max(...lons));
@@ -329,6 +335,39 @@ describe.each(backends)('territorial problems on the map (browser, %s)', (backen
       fs.rmSync(dir, { recursive: true, force: true });
       await page.close();
     }
+  });
+
+  it('a link restores the normal view (filters, order, selected problem); an analyst gets a read-only card', { timeout: 300_000 }, async () => {
+    const discussion = await apiProblems({ sources: ['DISCUSSION'] });
+    expect(discussion.totalCount).toBeGreaterThan(1);
+    const analyst = await createAndSignIn(session!.app, { login: 'browser-analyst', role: Role.ANALYST });
+    const ctx = await session!.browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'ru-RU', timezoneId: 'Asia/Barnaul' });
+    const seen: string[] = [];
+    ctx.on('request', (r) => seen.push(r.url()));
+    try {
+      await ctx.addCookies([{ name: SESSION_COOKIE, value: analyst.token!, url: base, httpOnly: true, sameSite: 'Strict' }]);
+      const second = discussion.nodes[1];
+      const page = await ctx.newPage();
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      const [lon, lat] = outerRing(second.hull)[0];
+      await page.goto(`${base}/#problem=${second.id}&source=DISCUSSION&z=14.00&lon=${lon}&lat=${lat}`);
+      await page.waitForSelector(`body[data-problem-card="${second.id}"]`, { timeout: 150_000 });
+      await waitList(page);
+      expect(await page.inputValue('#pp-source')).toBe('DISCUSSION');
+      expect(await listIds(page)).toEqual(discussion.nodes.map((p) => p.id));
+      expect(await page.getAttribute(`#problem-list li[data-id="${second.id}"]`, 'class')).toContain('selected');
+      expect(await page.textContent('#problem-card .pp-card-title')).toBe(second.title);
+      // The view of the link, not a flight to the hull.
+      expect(await page.evaluate(() => (window as unknown as { __map: { getZoom(): number } }).__map.getZoom())).toBeCloseTo(14, 1);
+      // Read-only: reasons and appeals, no lifecycle buttons.
+      expect(await page.locator('#problem-card .pp-breakdown li').count()).toBe(8);
+      expect(await page.locator('#problem-card .pp-actions').count()).toBe(0);
+      expect(await page.getAttribute('#pp-export-xlsx', 'href')).toBe('/exports/problems.xlsx?sources=DISCUSSION');
+      await page.close();
+    } finally {
+      await ctx.close();
+    }
+    expect(seen.filter((u) => !/^(data|blob|about):/.test(u) && new URL(u).origin !== new URL(base).origin)).toEqual([]);
   });
 
   it('made no request outside the app, none failed, and no page error', () => {

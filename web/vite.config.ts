@@ -47,6 +47,7 @@ export default defineConfig({
       '/config.json': 'http://127.0.0.1:4000',
       '/auth': 'http://127.0.0.1:4000',
       '/tiles': 'http://127.0.0.1:4000',
+      '/exports': 'http://127.0.0.1:4000',
     },
   },
 });

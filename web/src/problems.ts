@@ -247,7 +247,10 @@ export async function initProblems(opts: ProblemsOptions): Promise<ProblemsContr
   // ------------------------------------------------------------ URL
 
   let urlTimer: number | undefined;
+  /** The URL is only written once the view it described has been restored. */
+  let restored = false;
   function writeUrl(): void {
+    if (!restored) return;
     window.clearTimeout(urlTimer);
     urlTimer = window.setTimeout(() => {
       const c = m.getCenter();
@@ -961,15 +964,20 @@ export async function initProblems(opts: ProblemsOptions): Promise<ProblemsContr
   // ------------------------------------------------------------ start
 
   stateToControls();
-  const hasView = state.z !== undefined && state.lon !== undefined && state.lat !== undefined;
-  if (hasView) m.jumpTo({ center: [state.lon!, state.lat!], zoom: state.z! });
-  await reload();
-  if (state.meeting) {
-    await enterMeeting({ step: state.step ?? 1, n: state.n ?? 10, fromUrl: hasView, gesture: false });
-  } else if (state.problem) {
-    await select(state.problem, { fly: !hasView });
+  const initial = { ...state };
+  const hasView = initial.z !== undefined && initial.lon !== undefined && initial.lat !== undefined;
+  if (hasView) m.jumpTo({ center: [initial.lon!, initial.lat!], zoom: initial.z! });
+  try {
+    await reload();
+    if (initial.meeting) {
+      await enterMeeting({ step: initial.step ?? 1, n: initial.n ?? 10, fromUrl: hasView, gesture: false });
+    } else if (initial.problem) {
+      await select(initial.problem, { fly: !hasView });
+    }
+  } finally {
+    restored = true;
+    writeUrl();
   }
-  writeUrl();
 
   // A link pasted into the same tab (only the hash changes): apply it.
   window.addEventListener('hashchange', () => location.reload());
