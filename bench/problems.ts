@@ -13,7 +13,7 @@ import { median, mulberry32, type SummaryRow } from './lib.js';
  *  - incremental recompute after 1 000 new appeals (inserted near existing appeals, as an import would):
  *    ours = recomputeAround(new ids), baseline = the full recompute of the same window. Target: ≤ 2 s.
  */
-export async function benchProblems(app: App, backend: SummaryRow['backend'], n: number, log: (m: string) => void): Promise<SummaryRow[]> {
+export async function benchProblems(app: App, backend: SummaryRow['backend'], n: number, log: (m: string) => void, report: (r: SummaryRow) => void): Promise<void> {
   const em = app.orm.em.fork();
   const [mun] = await query<{ id: number }>(em, 'SELECT id FROM municipality ORDER BY id LIMIT 1');
   const svc = new ProblemService(em, { municipalityId: mun.id, actor: 'bench' });
@@ -25,7 +25,8 @@ export async function benchProblems(app: App, backend: SummaryRow['backend'], n:
   ];
   const raw = new pg.Client({ connectionString: app.databaseUrl });
   await raw.connect();
-  const rows: SummaryRow[] = [];
+  // Each figure is reported as soon as it is measured.
+  const rows = { push: report };
   const date = new Date().toISOString().slice(0, 10);
   try {
     for (const p of periods) {
@@ -85,5 +86,4 @@ export async function benchProblems(app: App, backend: SummaryRow['backend'], n:
     await raw.end();
     await query(em, `DELETE FROM appeal WHERE municipality_id = ? AND external_id LIKE 'BENCH-%'`, [mun.id]);
   }
-  return rows;
 }

@@ -83,7 +83,7 @@ for (const backend of wanted) {
     console.log(`[${backend}] готово за ${((Date.now() - t) / 1000).toFixed(0)} с; замеры…`);
     if (only.has('appeals')) report(await benchAppealsConnection(app, backend, n, iterations));
     if (only.has('heatmap')) for (const h of await benchHeatmap(app, backend, n, iterations)) report(h);
-    if (only.has('problems')) for (const p of await benchProblems(app, backend, n, (m) => console.log(m))) report(p);
+    if (only.has('problems')) await benchProblems(app, backend, n, (m) => console.log(m), report);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }
