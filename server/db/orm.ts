@@ -6,6 +6,7 @@ import { Migration20261127000001_init } from '../../db/migrations/Migration20261
 import { Migration20261127000003_intake } from '../../db/migrations/Migration20261127000003_intake.js';
 import { heatmapEntities } from '../heatmap/entities.js';
 import { Migration20261127000002_heatmap } from '../../db/migrations/Migration20261127000002_heatmap.js';
+import { Migration20261127000004_heatcells } from '../../db/migrations/Migration20261127000004_heatcells.js';
 import { Migration20261127000005_problems } from '../../db/migrations/Migration20261127000005_problems.js';
 import { Migration20261127000006_auth } from '../../db/migrations/Migration20261127000006_auth.js';
 
@@ -16,6 +17,7 @@ export const migrationsList = [
   { name: 'Migration20261127000001_init', class: Migration20261127000001_init },
   { name: 'Migration20261127000002_heatmap', class: Migration20261127000002_heatmap },
   { name: 'Migration20261127000003_intake', class: Migration20261127000003_intake },
+  { name: 'Migration20261127000004_heatcells', class: Migration20261127000004_heatcells },
   { name: 'Migration20261127000005_problems', class: Migration20261127000005_problems },
   { name: 'Migration20261127000006_auth', class: Migration20261127000006_auth },
 ];
@@ -47,7 +49,18 @@ export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
   return orm;
 }
 
+/**
+ * Tables that a migration rewrites, to vacuum once it has committed: a rewrite leaves the
+ * visibility map empty, so index-only scans (the heat map's appeal_heat_idx) would read the heap
+ * until autovacuum happened to come by (never on the embedded backend, which has no autovacuum).
+ */
+const VACUUM_AFTER: Record<string, string[]> = {
+  Migration20261127000004_heatcells: ['appeal', 'heat_cell'],
+};
+
 export async function migrate(orm: MikroORM): Promise<string[]> {
-  const done = await orm.getMigrator().up();
-  return done.map((m) => m.name);
+  const done = (await orm.getMigrator().up()).map((m) => m.name);
+  const tables = [...new Set(done.flatMap((name) => VACUUM_AFTER[name] ?? []))];
+  if (tables.length) await orm.em.fork().getConnection().execute(`VACUUM (ANALYZE) ${tables.join(', ')}`);
+  return done;
 }

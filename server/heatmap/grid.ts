@@ -10,8 +10,11 @@ import { InputError } from '../errors.js';
  * centre): within a city the cells are true-size hexagons to a fraction of a percent.
  *
  * A point belongs to the hexagon whose centre is nearest (cube rounding of the fractional axial
- * coordinates, computed with arithmetic in SQL: no PostGIS grid function is needed, which keeps
- * both backends on one path and is faster than ST_HexagonGrid + a spatial join).
+ * coordinates). Every appeal and ЦУР point stores the packed id of its hexagon in each of the six
+ * grids (columns hex_2000 … hex_100, filled by a trigger with the SQL function heat_hex_id; see
+ * Migration20261127000004_heatcells), so a heat map is a GROUP BY over stored integers. The
+ * grid's scale 1 / cos(lat0) is read from SQL (heat_grid_scale) so that the hexagons drawn here
+ * from (q, r) are exactly those the database assigned points to.
  */
 
 export const EARTH_RADIUS = 6378137;
@@ -26,10 +29,18 @@ export function cellSizeMeters(zoom: number): number {
   return zoom <= 10 ? 2000 : zoom >= 15 ? 100 : table[zoom];
 }
 
-/** Circumradius in EPSG:3857 units for a ground size at the latitude `lat0`. */
+/** Circumradius in EPSG:3857 units for a ground size at the latitude `lat0` (the server uses the scale read from SQL, see gridScale). */
 export function mercatorSize(groundMeters: number, lat0: number): number {
   return groundMeters / Math.cos((lat0 * Math.PI) / 180);
 }
+
+/** The stored column with the cell ids of the grid used at `zoom` (one of six fixed names). */
+export function hexColumn(zoom: number): string {
+  return `hex_${cellSizeMeters(zoom)}`;
+}
+
+/** SQL: the packed cell id `hid` (see hexId) → its axial coordinates q and r. */
+export const HEX_QR_SQL = '(hid / 2097152 - 1048576)::int AS q, (hid % 2097152 - 1048576)::int AS r';
 
 export function toMercator(lon: number, lat: number): [number, number] {
   const x = (EARTH_RADIUS * lon * Math.PI) / 180;
@@ -65,24 +76,6 @@ export function hexPolygon(q: number, r: number, size: number): Polygon {
 /** Stable numeric id of a cell (MVT feature id): fits in 2^42, exact in JS numbers. */
 export function hexId(q: number, r: number): number {
   return (q + 2 ** 20) * 2 ** 21 + (r + 2 ** 20);
-}
-
-/**
- * Groups the rows of `inner` (columns lon, lat in EPSG:4326 degrees and a weight w) by hexagon.
- * Columns: q, r, n (rows), w (sum of weights). Parameters: size, size, then those of `inner`.
- * x, y are the spherical Mercator formulas of EPSG:3857; qf, rf the fractional axial coordinates,
- * rounded to the nearest hexagon centre by cube rounding.
- */
-export function hexAggregateSql(inner: string): string {
-  return `SELECT q, r, count(*)::int AS n, sum(w)::float8 AS w FROM (
-    SELECT (CASE WHEN abs(rq - qf) > abs(rr - rf) AND abs(rq - qf) > abs(rs + qf + rf) THEN -rr - rs ELSE rq END)::int AS q,
-           (CASE WHEN abs(rq - qf) > abs(rr - rf) AND abs(rq - qf) > abs(rs + qf + rf) THEN rr
-                 WHEN abs(rr - rf) > abs(rs + qf + rf) THEN -rq - rs ELSE rr END)::int AS r, w
-      FROM (SELECT qf, rf, round(qf) AS rq, round(rf) AS rr, round(-qf - rf) AS rs, w
-              FROM (SELECT (sqrt(3) / 3 * x - y / 3) / ?::float8 AS qf, (2.0 / 3 * y) / ?::float8 AS rf, w
-                      FROM (SELECT ${EARTH_RADIUS} * radians(lon) AS x, ${EARTH_RADIUS} * ln(tan(pi() / 4 + radians(lat) / 2)) AS y, w
-                              FROM (${inner}) src) m) f) hc) h
-   GROUP BY q, r`;
 }
 
 /** Bounds of the web-mercator tile z/x/y in EPSG:3857. */

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { filterSql, type ParsedFilter } from '../appeals/filter.js';
-import { cellSizeMeters, hexAggregateSql, mercatorSize, toMercator } from './grid.js';
+import { cellSizeMeters, HEX_QR_SQL, hexColumn, toMercator } from './grid.js';
 import { HEAT_LAYER_COLUMNS, importHeatLayer, type HeatImportInput, type HeatImportReport, type HeatLayerRow } from './importer.js';
 
 export enum HeatLayerKind {
@@ -81,9 +81,9 @@ export interface DistrictStatsResult {
 export const MAX_CELLS = 250_000;
 export const DEFAULT_WEIGHTS: HeatWeights = { appeals: 0.5, cur: 0.5 };
 
-const latitudeCache = new Map<number, number>();
+const scaleCache = new Map<number, number>();
 
-/** Columns of every cells query, in this order. */
+/** Columns of a heat map's cells, in this order. */
 const CELL_COLUMNS = 'q, r, appeals, cur, part_appeals, part_cur, value';
 
 /**
@@ -93,14 +93,23 @@ const CELL_COLUMNS = 'q, r, appeals, cur, part_appeals, part_cur, value';
 export class HeatmapService {
   constructor(private readonly em: EntityManager) {}
 
-  /** Latitude of the municipality's centre (sets the grid's Mercator scale). Cached per process. */
-  async centerLatitude(municipalityId: number): Promise<number> {
-    const hit = latitudeCache.get(municipalityId);
+  /**
+   * The grid's Mercator scale 1 / cos(latitude of the municipality's centre), as SQL computes it
+   * for the stored cell ids (heat_grid_scale): a grid's size in EPSG:3857 units is its ground size
+   * times this. Cached per process.
+   */
+  async gridScale(municipalityId: number): Promise<number> {
+    const hit = scaleCache.get(municipalityId);
     if (hit !== undefined) return hit;
-    const [m] = await query<{ lat: number }>(this.em, 'SELECT ST_Y(center) AS lat FROM municipality WHERE id = ?', [municipalityId]);
+    const [m] = await query<{ scale: number }>(this.em, 'SELECT heat_grid_scale(ST_Y(center)) AS scale FROM municipality WHERE id = ?', [municipalityId]);
     if (!m) throw new InputError('filter.municipalityId', `муниципальное образование ${municipalityId} не найдено`);
-    latitudeCache.set(municipalityId, m.lat);
-    return m.lat;
+    scaleCache.set(municipalityId, m.scale);
+    return m.scale;
+  }
+
+  /** Circumradius in EPSG:3857 units of the cells at `zoom` (validates the zoom). */
+  async gridSize(municipalityId: number, zoom: number): Promise<number> {
+    return cellSizeMeters(zoom) * (await this.gridScale(municipalityId));
   }
 
   /** Checks the query's own arguments (the filter is checked by parseFilter). */
@@ -143,16 +152,18 @@ export class HeatmapService {
   }
 
   /**
-   * SQL of the cells (columns q, r, appeals, cur, part_appeals, part_cur, value) for a rectangle.
-   * A cell counts the matching appeals (ЦУР points) that lie in the hexagon AND in the rectangle
-   * (`point && rectangle`: inside or on its border), so the cells of a rectangle sum to the number
-   * of matching appeals in it. MERGED normalises each source by its municipality-wide total for
-   * the filter and combines them with the weights (normalised to sum 1): value in ‰ of the whole.
+   * SQL of the cells (columns hid, q, r, appeals, cur, part_appeals, part_cur, value) for a
+   * rectangle. A cell counts the matching appeals (ЦУР points) that lie in the hexagon AND in the
+   * rectangle (`point && rectangle`: inside or on its border), so the cells of a rectangle sum to
+   * the number of matching appeals in it. The hexagon of each point is stored (hex_<size> columns),
+   * so this is one GROUP BY per source; for appeals it reads appeal_heat_idx only. MERGED
+   * normalises each source by its municipality-wide total for the filter and combines them with
+   * the weights (normalised to sum 1): value in ‰ of the whole.
    */
   async cellsSql(f: ParsedFilter, q: HeatQuery): Promise<{ sql: string; params: unknown[]; size: number; weights: HeatWeights }> {
     const weights = this.validate(f, q);
-    const lat0 = await this.centerLatitude(f.municipalityId);
-    const size = mercatorSize(cellSizeMeters(q.zoom), lat0);
+    const size = await this.gridSize(f.municipalityId, q.zoom);
+    const col = hexColumn(q.zoom);
     const b = q.bbox;
     const [x0, y0] = toMercator(b.minLon, b.minLat);
     const [x1, y1] = toMercator(b.maxLon, b.maxLat);
@@ -162,26 +173,32 @@ export class HeatmapService {
     const envParams = [b.minLon, b.minLat, b.maxLon, b.maxLat];
     const where = filterSql(f);
     const cw = this.curWhere(f, q.curLayerIds);
-    const appealsSql = hexAggregateSql(`SELECT ST_X(a.point) AS lon, ST_Y(a.point) AS lat, 1 AS w FROM appeal a WHERE ${where.sql} AND a.point && ${env}`);
-    const appealsParams = [size, size, ...where.params, ...envParams];
-    const curSql = hexAggregateSql(`SELECT ST_X(c.point) AS lon, ST_Y(c.point) AS lat, c.weight AS w
-      FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id WHERE ${cw.sql} AND c.point && ${env}`);
-    const curParams = [size, size, ...cw.params, ...envParams];
+    const appealsSql = `SELECT a.${col} AS hid, count(*)::int AS n FROM appeal a WHERE ${where.sql} AND a.point && ${env} GROUP BY a.${col}`;
+    const appealsParams = [...where.params, ...envParams];
+    const curSql = `SELECT c.${col} AS hid, sum(c.weight)::float8 AS w
+      FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id WHERE ${cw.sql} AND c.point && ${env} GROUP BY c.${col}`;
+    const curParams = [...cw.params, ...envParams];
     if (q.layer === HeatLayerKind.APPEALS)
-      return { sql: `SELECT q, r, n AS appeals, 0::float8 AS cur, n::float8 AS part_appeals, 0::float8 AS part_cur, n::float8 AS value FROM (${appealsSql}) ap`, params: appealsParams, size, weights };
+      return {
+        sql: `SELECT hid, ${HEX_QR_SQL}, n AS appeals, 0::float8 AS cur, n::float8 AS part_appeals, 0::float8 AS part_cur, n::float8 AS value FROM (${appealsSql}) ap`,
+        params: appealsParams, size, weights,
+      };
     if (q.layer === HeatLayerKind.CUR)
-      return { sql: `SELECT q, r, 0 AS appeals, w AS cur, 0::float8 AS part_appeals, w AS part_cur, w AS value FROM (${curSql}) cu`, params: curParams, size, weights };
+      return {
+        sql: `SELECT hid, ${HEX_QR_SQL}, 0 AS appeals, w AS cur, 0::float8 AS part_appeals, w AS part_cur, w AS value FROM (${curSql}) cu`,
+        params: curParams, size, weights,
+      };
     const sum = weights.appeals + weights.cur;
     const wa = (1000 * weights.appeals) / sum;
     const wc = (1000 * weights.cur) / sum;
     const sql = `WITH ap AS (${appealsSql}), cu AS (${curSql}),
       tot AS (SELECT (SELECT count(*) FROM appeal a WHERE ${where.sql} AND a.point IS NOT NULL)::float8 AS ta,
                      (SELECT coalesce(sum(c.weight), 0) FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id WHERE ${cw.sql})::float8 AS tc),
-      m AS (SELECT coalesce(ap.q, cu.q) AS q, coalesce(ap.r, cu.r) AS r, coalesce(ap.n, 0) AS appeals, coalesce(cu.w, 0)::float8 AS cur,
+      m AS (SELECT coalesce(ap.hid, cu.hid) AS hid, coalesce(ap.n, 0) AS appeals, coalesce(cu.w, 0)::float8 AS cur,
                    CASE WHEN tot.ta > 0 THEN ?::float8 * coalesce(ap.n, 0) / tot.ta ELSE 0 END AS part_appeals,
                    CASE WHEN tot.tc > 0 THEN ?::float8 * coalesce(cu.w, 0) / tot.tc ELSE 0 END AS part_cur
-              FROM ap FULL JOIN cu ON ap.q = cu.q AND ap.r = cu.r CROSS JOIN tot)
-      SELECT q, r, appeals, cur, part_appeals, part_cur, part_appeals + part_cur AS value FROM m`;
+              FROM ap FULL JOIN cu ON ap.hid = cu.hid CROSS JOIN tot)
+      SELECT hid, ${HEX_QR_SQL}, appeals, cur, part_appeals, part_cur, part_appeals + part_cur AS value FROM m`;
     return { sql, params: [...appealsParams, ...curParams, ...where.params, ...cw.params, wa, wc], size, weights };
   }
 
@@ -203,7 +220,7 @@ export class HeatmapService {
     const { sql, params, size, weights } = await this.cellsSql(f, q);
     const rows = await query<{ q: number; r: number; appeals: number; cur: number; part_appeals: number; part_cur: number; value: number }>(
       this.em,
-      `SELECT ${CELL_COLUMNS} FROM (${sql}) cells ORDER BY q, r`,
+      `SELECT ${CELL_COLUMNS} FROM (${sql}) cells ORDER BY hid`,
       params,
     );
     const totals = q.layer === HeatLayerKind.MERGED ? await this.totals(f, q.curLayerIds) : null;

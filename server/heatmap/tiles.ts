@@ -9,7 +9,7 @@ import { AppealFilter, parseFilter, type ParsedFilter } from '../appeals/filter.
 import { AppealService } from '../appeals/service.js';
 import { AppealStatus } from '../appeals/entities.js';
 import { Channel } from '../reference/entities.js';
-import { cellSizeMeters, hexId, mercatorSize, mercatorToBBox, tileBounds } from './grid.js';
+import { mercatorToBBox, tileBounds } from './grid.js';
 import { HeatLayerKind, HeatmapService, type BBox, type HeatWeights } from './service.js';
 import { DataVersion } from './version.js';
 
@@ -138,23 +138,40 @@ export interface TileRow {
   value: number;
 }
 
-/** The SQL of the tile's rows (both encoders read exactly these; geometry in tile space). */
+/**
+ * The SQL of the tile's rows (both encoders read exactly these; geometry in tile space).
+ * The cells are aggregated once (a MATERIALIZED CTE: the GROUP BY over the stored cell ids of the
+ * tile's query rectangle), then only the cells whose hexagon's bounding box overlaps the buffered
+ * tile get a polygon. A hexagon that lies inside the buffered tile is used as it is; only those
+ * crossing its edge are clipped (ST_Intersection). Then: to tile coordinates, snapped to the
+ * integer grid, exterior rings clockwise on screen.
+ */
 export async function tileSql(em: EntityManager, t: TileRequest) {
   const svc = new HeatmapService(em);
-  const lat0 = await svc.centerLatitude(t.filter.municipalityId);
-  const size = mercatorSize(cellSizeMeters(t.z), lat0);
+  const size = await svc.gridSize(t.filter.municipalityId, t.z);
   const cells = await svc.cellsSql(t.filter, { bbox: tileQueryBBox(t.z, t.x, t.y, size), zoom: t.z, layer: t.layer, weights: t.weights, curLayerIds: t.curLayerIds });
   const b = tileBounds(t.z, t.x, t.y);
   const buf = (b.span * BUFFER) / EXTENT;
   const k = EXTENT / b.span;
+  // Pointy-top hexagon of circumradius s around (cx, cy): the vertices of heat_hexagon().
+  const vertex = (deg: number) => `ST_MakePoint(h.cx + p.s * cos(radians(${deg})), h.cy + p.s * sin(radians(${deg})))`;
+  const hexagon = `ST_SetSRID(ST_MakePolygon(ST_MakeLine(ARRAY[${[-30, 30, 90, 150, 210, 270, -30].map(vertex).join(', ')}])), 3857)`;
   // x' = (X − minX)·k, y' = (maxY − Y)·k: ST_Affine(g, a, b, d, e, xoff, yoff).
-  const sql = `SELECT hid, q, r, appeals, cur, part_appeals, part_cur, value, geom FROM (
-      SELECT ((q + 1048576)::bigint * 2097152 + (r + 1048576)) AS hid, q, r, appeals, cur, part_appeals, part_cur, value,
-             ST_ForcePolygonCCW(ST_SnapToGrid(ST_Affine(ST_Intersection(heat_hexagon(q, r, ?::float8), k.clip), ?::float8, 0, 0, ?::float8, ?::float8, ?::float8), 1)) AS geom
-        FROM (${cells.sql}) c, (SELECT ST_MakeEnvelope(?, ?, ?, ?, 3857) AS clip) k
-       WHERE heat_hexagon(q, r, ?::float8) && k.clip) t
+  const sql = `WITH p AS (SELECT ?::float8 AS s, ?::float8 AS hw, ?::float8 AS x0, ?::float8 AS y0, ?::float8 AS x1, ?::float8 AS y1),
+      cells AS MATERIALIZED (${cells.sql}),
+      h AS MATERIALIZED (
+        SELECT c.*, cx, cy FROM cells c CROSS JOIN p
+          CROSS JOIN LATERAL (SELECT p.s * sqrt(3) * (c.q + c.r / 2.0) AS cx, p.s * 1.5 * c.r AS cy) ctr
+         WHERE cx + p.hw > p.x0 AND cx - p.hw < p.x1 AND cy + p.s > p.y0 AND cy - p.s < p.y1)
+    SELECT hid, q, r, appeals, cur, part_appeals, part_cur, value, geom FROM (
+      SELECT h.hid, h.q, h.r, h.appeals, h.cur, h.part_appeals, h.part_cur, h.value,
+             ST_ForcePolygonCCW(ST_SnapToGrid(ST_Affine(
+               CASE WHEN h.cx - p.hw >= p.x0 AND h.cx + p.hw <= p.x1 AND h.cy - p.s >= p.y0 AND h.cy + p.s <= p.y1 THEN ${hexagon}
+                    ELSE ST_Intersection(${hexagon}, ST_MakeEnvelope(p.x0, p.y0, p.x1, p.y1, 3857)) END,
+               ?::float8, 0, 0, ?::float8, ?::float8, ?::float8), 1)) AS geom
+        FROM h CROSS JOIN p) t
      WHERE GeometryType(geom) = 'POLYGON' AND NOT ST_IsEmpty(geom)`;
-  const params = [size, k, -k, -b.minX * k, b.maxY * k, ...cells.params, b.minX - buf, b.minY - buf, b.maxX + buf, b.maxY + buf, size];
+  const params = [size, (size * Math.sqrt(3)) / 2, b.minX - buf, b.minY - buf, b.maxX + buf, b.maxY + buf, ...cells.params, k, -k, -b.minX * k, b.maxY * k];
   return { sql, params };
 }
 
@@ -177,8 +194,8 @@ export async function renderTile(em: EntityManager, t: TileRequest, encoder: Til
 
 /** The final statement of each encoder: ST_AsMVT over the rows, or the rows with GeoJSON geometry for the JS encoder. */
 export function wrapTileSql(sql: string, params: unknown[], name: string, encoder: TileEncoder): { sql: string; params: unknown[] } {
-  if (encoder === 'st_asmvt') return { sql: `SELECT ST_AsMVT(tile, ?, ${EXTENT}, 'geom', 'hid') AS mvt FROM (${sql} ORDER BY q, r) tile`, params: [name, ...params] };
-  return { sql: `SELECT hid, q, r, appeals, cur, part_appeals, part_cur, value, ST_AsGeoJSON(geom, 0) AS geom FROM (${sql}) tile ORDER BY q, r`, params };
+  if (encoder === 'st_asmvt') return { sql: `SELECT ST_AsMVT(tile, ?, ${EXTENT}, 'geom', 'hid') AS mvt FROM (${sql} ORDER BY hid) tile`, params: [name, ...params] };
+  return { sql: `SELECT hid, q, r, appeals, cur, part_appeals, part_cur, value, ST_AsGeoJSON(geom, 0) AS geom FROM (${sql}) tile ORDER BY hid`, params };
 }
 
 /** The JS encoder: tile-space polygons (GeoJSON text) and properties → MVT bytes. */
