@@ -144,7 +144,7 @@ export async function benchHeatmap(app: App, backend: SummaryRow['backend'], n: 
     rows.push({
       name: `tile via HTTP (uncached) vs raw ${encoder === 'st_asmvt' ? 'ST_AsMVT SQL' : 'tile SQL + JS encoder'}`,
       backend, n, ours: to, baseline: tb, ratio: to / tb, unit: 'ms (median)', target: 1.2, date,
-      notes: `p95 ours ${percentile(tOurs, 95).toFixed(1)} / raw ${percentile(tBase, 95).toFixed(1)} ms; ${iterations} tiles z12–15, random periods`
+      notes: `p95 ours ${percentile(tOurs, 95).toFixed(1)} / raw ${percentile(tBase, 95).toFixed(1)} ms (ratio ${(percentile(tOurs, 95) / percentile(tBase, 95)).toFixed(2)}); ${iterations} tiles z12–15, random periods`
         + (encoder === 'js' ? '; embedded PostGIS has no protobuf: the baseline is the same rows query + the JS encoder (@maplibre/vt-pbf) in-process' : ''),
     });
 

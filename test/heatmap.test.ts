@@ -231,6 +231,53 @@ describe.each(backends)('heat map on %s', (backend) => {
     }
   });
 
+  it('stores the hexagon of every appeal and ЦУР point in each grid, and keeps it when the point or the centre changes', async () => {
+    const GRIDS = [2000, 1000, 500, 250, 150, 100];
+    const cols = GRIDS.map((g) => `hex_${g}::text AS h${g}`).join(', ');
+    const [{ lon0, lat0 }] = await app.sql('SELECT ST_X(center) AS lon0, ST_Y(center) AS lat0 FROM municipality');
+    const expectCells = (row: any, lat: number, at: string) => {
+      for (const g of GRIDS) {
+        const [q, r] = hexOf(row.lon, row.lat, mercatorSize(g, lat)).split(':').map(Number);
+        expect(row[`h${g}`], `${at}, grid ${g} m`).toBe(String(hexId(q, r)));
+      }
+    };
+    const sample = await app.sql(`SELECT id, ST_X(point) AS lon, ST_Y(point) AS lat, ${cols} FROM appeal WHERE point IS NOT NULL ORDER BY id LIMIT 300`);
+    expect(sample).toHaveLength(300);
+    for (const a of sample) expectCells(a, lat0, `appeal ${a.id}`);
+    const [{ without, stray }] = await app.sql('SELECT count(*)::int AS without, count(hex_100)::int AS stray FROM appeal WHERE point IS NULL');
+    expect(without).toBeGreaterThan(0);
+    expect(stray).toBe(0);
+    for (const c of await app.sql(`SELECT id, ST_X(point) AS lon, ST_Y(point) AS lat, ${cols} FROM heat_cell ORDER BY id LIMIT 100`)) expectCells(c, lat0, `ЦУР ${c.id}`);
+
+    // Any writer: a plain INSERT, then a moved point (as the address review queue does), then no point.
+    const [m] = await app.sql('SELECT id FROM municipality');
+    const [ins] = await app.sql(
+      `INSERT INTO appeal (municipality_id, channel, external_id, received_at, author_kind, text, point)
+       VALUES (?, 'DIRECT', 'heat-cells-test', now(), 'CITIZEN', 'проверка ячеек', ST_SetSRID(ST_MakePoint(81.2001, 51.5002), 4326))
+       RETURNING id, ST_X(point) AS lon, ST_Y(point) AS lat, ${cols}`, [m.id]);
+    expectCells(ins, lat0, 'inserted');
+    const [moved] = await app.sql(`UPDATE appeal SET point = ST_SetSRID(ST_MakePoint(81.2617, 51.4871), 4326) WHERE id = ?
+       RETURNING ST_X(point) AS lon, ST_Y(point) AS lat, ${cols}`, [ins.id]);
+    expectCells(moved, lat0, 'moved');
+    expect(moved.h100).not.toBe(ins.h100);
+    const [cleared] = await app.sql(`UPDATE appeal SET point = NULL WHERE id = ? RETURNING ${cols}`, [ins.id]);
+    expect(GRIDS.map((g) => cleared[`h${g}`])).toEqual(GRIDS.map(() => null));
+    await app.sql('DELETE FROM appeal WHERE id = ?', [ins.id]);
+
+    // A new centre changes the grid's Mercator scale: every stored cell is recomputed (and back).
+    const one = sample[0];
+    const cellsOf = async () => (await app.sql(`SELECT ST_X(point) AS lon, ST_Y(point) AS lat, ${cols} FROM appeal WHERE id = ?`, [one.id]))[0];
+    await app.sql('UPDATE municipality SET center = ST_SetSRID(ST_MakePoint(?, 45.0), 4326) WHERE id = ?', [lon0, m.id]);
+    try {
+      const shifted = await cellsOf();
+      expectCells(shifted, 45.0, 'centre at 45°');
+      expect(shifted.h2000).not.toBe(one.h2000);
+    } finally {
+      await app.sql('UPDATE municipality SET center = ST_SetSRID(ST_MakePoint(?, ?), 4326) WHERE id = ?', [lon0, lat0, m.id]);
+    }
+    expectCells(await cellsOf(), lat0, 'centre restored');
+  });
+
   it('aggregates the ЦУР layers of the period and merges both sources with weights; parts sum to the value', async () => {
     const filter = { from: '2025-01-01T00:00:00Z', to: '2026-12-01T00:00:00Z' };
     const cur = (await app.gql(HEATMAP, { bbox: CITY, zoom: 12, filter, layer: 'CUR' })).data.heatmap;

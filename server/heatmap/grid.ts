@@ -59,18 +59,50 @@ export function hexCenter(q: number, r: number, size: number): [number, number] 
   return [size * Math.sqrt(3) * (q + r / 2), size * 1.5 * r];
 }
 
-const round7 = (v: number) => Math.round(v * 1e7) / 1e7;
+const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+const DEG = 180 / Math.PI;
+
+/**
+ * Draws the hexagons of one grid as GeoJSON polygons in EPSG:4326 (vertices as in SQL
+ * heat_hexagon, coordinates rounded to 10⁻⁶°, about 0.1 m). Pointy-top hexagons share their
+ * vertex latitudes along a row, so each latitude (the inverse Mercator formula) is computed once
+ * per drawer and reused by every cell of the row and the rows next to it.
+ */
+export class HexagonDrawer {
+  private readonly lat = new Map<number, number>();
+  private readonly halfWidth: number;
+  constructor(private readonly size: number) {
+    this.halfWidth = (size * Math.sqrt(3)) / 2;
+  }
+
+  /** Latitude of y = k · size / 2 (k an integer: vertex rows are at 3r ± 1 and 3r ± 2 half-sizes). */
+  private latitude(k: number): number {
+    let v = this.lat.get(k);
+    if (v === undefined) {
+      v = round6((2 * Math.atan(Math.exp((k * this.size) / 2 / EARTH_RADIUS)) - Math.PI / 2) * DEG);
+      this.lat.set(k, v);
+    }
+    return v;
+  }
+
+  polygon(q: number, r: number): Polygon {
+    const cx = this.size * Math.sqrt(3) * (q + r / 2);
+    const east = round6(((cx + this.halfWidth) / EARTH_RADIUS) * DEG);
+    const mid = round6((cx / EARTH_RADIUS) * DEG);
+    const west = round6(((cx - this.halfWidth) / EARTH_RADIUS) * DEG);
+    const k = 3 * r;
+    const s1 = this.latitude(k - 1);
+    return {
+      type: 'Polygon',
+      // Vertices at −30°, 30°, 90°, 150°, 210°, 270°, back to −30° (counter-clockwise).
+      coordinates: [[[east, s1], [east, this.latitude(k + 1)], [mid, this.latitude(k + 2)], [west, this.latitude(k + 1)], [west, s1], [mid, this.latitude(k - 2)], [east, s1]]],
+    };
+  }
+}
 
 /** The hexagon as a GeoJSON polygon in EPSG:4326 (vertices as in SQL heat_hexagon). */
 export function hexPolygon(q: number, r: number, size: number): Polygon {
-  const [cx, cy] = hexCenter(q, r, size);
-  const ring: [number, number][] = [];
-  for (const deg of [-30, 30, 90, 150, 210, 270, -30]) {
-    const a = (deg * Math.PI) / 180;
-    const [lon, lat] = fromMercator(cx + size * Math.cos(a), cy + size * Math.sin(a));
-    ring.push([round7(lon), round7(lat)]);
-  }
-  return { type: 'Polygon', coordinates: [ring] };
+  return new HexagonDrawer(size).polygon(q, r);
 }
 
 /** Stable numeric id of a cell (MVT feature id): fits in 2^42, exact in JS numbers. */

@@ -1,5 +1,7 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import type { Polygon } from 'geojson';
+import { GraphQLJSONObject } from 'graphql-scalars';
+import type { HexagonDrawer } from './grid.js';
 import { District } from '../reference/entities.js';
 import { HeatLayer, HeatLayerFormat } from './entities.js';
 import { HeatLayerKind } from './service.js';
@@ -26,24 +28,42 @@ export class HeatLayerImportInput {
   @Field({ nullable: true, description: 'Источник; по умолчанию «ЦУР»' }) source?: string;
 }
 
-@ObjectType({ description: 'Вклад источников в значение ячейки; appeals + cur = value' })
+// The cells of a heat map come by the thousand: their fields are plain properties read by GraphQL's
+// default resolver (simpleResolvers: no per-field middleware), the geometry a getter computed only
+// when the query asks for it.
+@ObjectType({ description: 'Вклад источников в значение ячейки; appeals + cur = value', simpleResolvers: true })
 export class HeatCellParts {
   @Field(() => Float) appeals!: number;
   @Field(() => Float) cur!: number;
 }
 
-@ObjectType({ description: 'Шестиугольная ячейка тепловой карты' })
+@ObjectType({ description: 'Шестиугольная ячейка тепловой карты', simpleResolvers: true })
 export class HeatMapCell {
-  @Field(() => ID, { description: 'q:r — осевые координаты шестиугольника в сетке масштаба' }) id!: string;
-  @Field(() => Int) q!: number;
-  @Field(() => Int) r!: number;
-  @Field(() => Float, { description: 'APPEALS — число обращений; CUR — сумма весов ЦУР; MERGED — ‰ от взвешенного целого' }) value!: number;
-  @Field(() => Int, { description: 'Обращений в ячейке (по фильтру и в пределах bbox)' }) appeals!: number;
-  @Field(() => Float, { description: 'Сумма весов ЦУР в ячейке' }) cur!: number;
-  @Field(() => HeatCellParts) parts!: HeatCellParts;
-  /** Grid size in EPSG:3857 units, for the geometry resolver. */
-  gridSize!: number;
-  geometryValue?: Polygon;
+  @Field(() => ID, { description: 'q:r — осевые координаты шестиугольника в сетке масштаба' })
+  get id(): string {
+    return `${this.q}:${this.r}`;
+  }
+
+  @Field(() => Int) q: number;
+  @Field(() => Int) r: number;
+  @Field(() => Float, { description: 'APPEALS — число обращений; CUR — сумма весов ЦУР; MERGED — ‰ от взвешенного целого' }) value: number;
+  @Field(() => Int, { description: 'Обращений в ячейке (по фильтру и в пределах bbox)' }) appeals: number;
+  @Field(() => Float, { description: 'Сумма весов ЦУР в ячейке' }) cur: number;
+  @Field(() => HeatCellParts) parts: HeatCellParts;
+
+  @Field(() => GraphQLJSONObject, { description: 'GeoJSON Polygon шестиугольника, EPSG:4326' })
+  get geometry(): Polygon {
+    return this.drawer.polygon(this.q, this.r);
+  }
+
+  constructor(q: number, r: number, value: number, appeals: number, cur: number, parts: HeatCellParts, private readonly drawer: HexagonDrawer) {
+    this.q = q;
+    this.r = r;
+    this.value = value;
+    this.appeals = appeals;
+    this.cur = cur;
+    this.parts = parts;
+  }
 }
 
 @ObjectType({ description: 'Тепловая карта прямоугольника' })

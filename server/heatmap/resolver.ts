@@ -1,11 +1,9 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { GraphQLJSONObject } from 'graphql-scalars';
-import type { Polygon } from 'geojson';
 import type { Context } from '../graphql/context.js';
 import { AppealFilter, BBoxInput, parseFilter, parseIds } from '../appeals/filter.js';
 import { District, Theme } from '../reference/entities.js';
 import { HeatLayer } from './entities.js';
-import { hexPolygon } from './grid.js';
+import { HexagonDrawer } from './grid.js';
 import type { HeatLayerRow } from './importer.js';
 import {
   DistrictStat, DistrictStats, HeatLayerImportInput, HeatLayerImportReport, HeatMap, HeatMapCell, HeatWeightsInput,
@@ -49,13 +47,11 @@ export class HeatmapQueries {
     const r = await new HeatmapService(ctx.em).heatmap(f, { bbox, zoom, layer, weights, curLayerIds: parseIds('curLayerIds', curLayerIds) });
     let total = 0;
     let maxValue = 0;
+    const drawer = new HexagonDrawer(r.gridSize);
     const cells = r.cells.map((c) => {
       total += c.value;
       if (c.value > maxValue) maxValue = c.value;
-      return {
-        id: `${c.q}:${c.r}`, q: c.q, r: c.r, value: c.value, appeals: c.appeals, cur: c.cur,
-        parts: { appeals: c.partAppeals, cur: c.partCur }, gridSize: r.gridSize,
-      };
+      return new HeatMapCell(c.q, c.r, c.value, c.appeals, c.cur, { appeals: c.partAppeals, cur: c.partCur }, drawer);
     });
     const wsum = r.weights.appeals + r.weights.cur;
     return {
@@ -100,14 +96,6 @@ export class HeatmapQueries {
 }
 
 // Roots typed Readonly<…> so type-graphql passes them through (see appeals/resolver.ts).
-@Resolver(() => HeatMapCell)
-export class HeatMapCellFields {
-  @FieldResolver(() => GraphQLJSONObject, { description: 'GeoJSON Polygon шестиугольника, EPSG:4326' })
-  geometry(@Root() c: Readonly<HeatMapCell>): Polygon {
-    return hexPolygon(c.q, c.r, c.gridSize);
-  }
-}
-
 @Resolver(() => DistrictStat)
 export class DistrictStatFields {
   @FieldResolver(() => District)
@@ -124,4 +112,4 @@ export class HeatLayerFields {
   }
 }
 
-export const heatmapResolvers = [HeatmapQueries, HeatMapCellFields, DistrictStatFields, HeatLayerFields] as const;
+export const heatmapResolvers = [HeatmapQueries, DistrictStatFields, HeatLayerFields] as const;
