@@ -203,6 +203,8 @@ describe.each(backends)('heat map on %s', (backend) => {
       [{ minLon: 81.2, minLat: 51.505, maxLon: 81.22, maxLat: 51.52 }, 16, { channels: ['POS', 'SOCIAL'], statuses: ['NEW', 'IN_PROGRESS', 'ANSWERED'] },
         `channel IN ('POS', 'SOCIAL') AND status IN ('NEW', 'IN_PROGRESS', 'ANSWERED')`, []],
       [CITY, 13, { themeIds: [gkh.id] }, `theme_id IN (SELECT id FROM theme WHERE id = ? OR parent_id = ?)`, [Number(gkh.id), Number(gkh.id)]],
+      // Wider than MAX_INDEX_CELLS hexagons of 500 m: read by period, without the hexagon prefilter.
+      [{ minLon: 80.2, minLat: 51.0, maxLon: 82.2, maxLat: 52.0 }, 10, { from: '2025-03-01T00:00:00Z' }, `received_at >= '2025-03-01T00:00:00Z'`, []],
     ];
     const [{ lat0 }] = await app.sql('SELECT ST_Y(center) AS lat0 FROM municipality');
     for (const [bbox, zoom, filter, where, params] of cases) {

@@ -17,9 +17,11 @@ export const HEAT_GRID_SIZES = [2000, 1000, 500, 250, 150, 100] as const;
  * - A BEFORE INSERT OR UPDATE OF point, municipality_id row trigger on appeal and heat_cell
  *   fills the columns, so every writer (intake pipeline, demo loader, manual placement, ЦУР
  *   importer) gets them; a change of a municipality's centre recomputes its rows.
- * - appeal_heat_idx: (municipality_id, received_at) INCLUDE the point, the six cell ids and the
- *   structured filter columns, so the heat map of a period reads the index only (on a vacuumed
- *   table) instead of the wide appeal rows.
+ * - appeal_heat_idx: (municipality_id, hex_500, received_at) INCLUDE the other cell ids, the point
+ *   and the structured filter columns, for the appeals with a point. A heat map names the 500 m
+ *   hexagons its rectangle can touch (hex_500 = ANY(…)), so it reads one index range per hexagon
+ *   and period, and only the index (on a vacuumed table), not the wide appeal rows: a street-level
+ *   tile reads its neighbourhood, not the whole city's period.
  *
  * Existing rows are filled by rewriting the table once (ALTER COLUMN … TYPE … USING): no dead
  * row versions are left behind, unlike an UPDATE of every row.
@@ -93,7 +95,8 @@ export class Migration20261127000004_heatcells extends Migration {
     this.addSql(`CREATE TRIGGER municipality_heat_hex AFTER UPDATE OF center ON municipality
       FOR EACH ROW WHEN (NOT ST_OrderingEquals(OLD.center, NEW.center)) EXECUTE FUNCTION heat_hex_recompute();`);
 
-    this.addSql(`CREATE INDEX appeal_heat_idx ON appeal (municipality_id, received_at)
-      INCLUDE (point, ${HEAT_GRID_SIZES.map((g) => `hex_${g}`).join(', ')}, theme_id, district_id, organization_id, channel, status);`);
+    this.addSql(`CREATE INDEX appeal_heat_idx ON appeal (municipality_id, hex_500, received_at)
+      INCLUDE (${HEAT_GRID_SIZES.filter((g) => g !== 500).map((g) => `hex_${g}`).join(', ')}, theme_id, district_id, organization_id, point, channel, status)
+      WHERE point IS NOT NULL;`);
   }
 }

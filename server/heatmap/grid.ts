@@ -110,6 +110,25 @@ export function hexId(q: number, r: number): number {
   return (q + 2 ** 20) * 2 ** 21 + (r + 2 ** 20);
 }
 
+/**
+ * Ids of every hexagon (grid of circumradius `size`, EPSG:3857) that can hold a point of the
+ * rectangle: a point lies in the hexagon of its nearest centre, at most `size` away, so every
+ * hexagon whose centre is within `size` (plus 1 % for rounding) of the rectangle. A superset: the
+ * query still tests each point against the rectangle. Null when there are more than `limit`.
+ */
+export function hexIdsCovering(x0: number, y0: number, x1: number, y1: number, size: number, limit = Infinity): number[] | null {
+  const m = size * 1.01;
+  const rowHeight = 1.5 * size;
+  const width = Math.sqrt(3) * size;
+  const ids: number[] = [];
+  for (let r = Math.ceil((y0 - m) / rowHeight); r * rowHeight <= y1 + m; r++)
+    for (let q = Math.ceil((x0 - m) / width - r / 2); width * (q + r / 2) <= x1 + m; q++) {
+      if (ids.length >= limit) return null;
+      ids.push(hexId(q, r));
+    }
+  return ids;
+}
+
 /** Bounds of the web-mercator tile z/x/y in EPSG:3857. */
 export function tileBounds(z: number, x: number, y: number): { minX: number; minY: number; maxX: number; maxY: number; span: number } {
   const span = (2 * HALF_WORLD) / 2 ** z;

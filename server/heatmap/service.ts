@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { filterSql, type ParsedFilter } from '../appeals/filter.js';
-import { cellSizeMeters, HEX_QR_SQL, hexColumn, toMercator } from './grid.js';
+import { cellSizeMeters, HEX_QR_SQL, hexColumn, hexIdsCovering, toMercator } from './grid.js';
 import { HEAT_LAYER_COLUMNS, importHeatLayer, type HeatImportInput, type HeatImportReport, type HeatLayerRow } from './importer.js';
 
 export enum HeatLayerKind {
@@ -80,6 +80,13 @@ export interface DistrictStatsResult {
 /** Cells above this estimate are refused (a region-wide bbox at street zoom). */
 export const MAX_CELLS = 250_000;
 export const DEFAULT_WEIGHTS: HeatWeights = { appeals: 0.5, cur: 0.5 };
+/**
+ * The grid that leads appeal_heat_idx (municipality_id, hex_500, received_at): a rectangle is first
+ * narrowed to the 500 m hexagons that can hold its points (one index range per hexagon and period),
+ * up to this many hexagons (about a city); a larger rectangle is read by period only.
+ */
+export const INDEX_GRID = 500;
+export const MAX_INDEX_CELLS = 2000;
 
 const scaleCache = new Map<number, number>();
 
@@ -173,8 +180,11 @@ export class HeatmapService {
     const envParams = [b.minLon, b.minLat, b.maxLon, b.maxLat];
     const where = filterSql(f);
     const cw = this.curWhere(f, q.curLayerIds);
-    const appealsSql = `SELECT a.${col} AS hid, count(*)::int AS n FROM appeal a WHERE ${where.sql} AND a.point && ${env} GROUP BY a.${col}`;
-    const appealsParams = [...where.params, ...envParams];
+    const scale = await this.gridScale(f.municipalityId);
+    const near = hexIdsCovering(x0, y0, x1, y1, INDEX_GRID * scale, MAX_INDEX_CELLS);
+    const prefilter = near ? ` AND a.hex_${INDEX_GRID} = ANY(?::bigint[])` : '';
+    const appealsSql = `SELECT a.${col} AS hid, count(*)::int AS n FROM appeal a WHERE ${where.sql}${prefilter} AND a.point && ${env} GROUP BY a.${col}`;
+    const appealsParams = [...where.params, ...(prefilter ? [near] : []), ...envParams];
     const curSql = `SELECT c.${col} AS hid, sum(c.weight)::float8 AS w
       FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id WHERE ${cw.sql} AND c.point && ${env} GROUP BY c.${col}`;
     const curParams = [...cw.params, ...envParams];

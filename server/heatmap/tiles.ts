@@ -169,7 +169,8 @@ export async function tileSql(em: EntityManager, t: TileRequest) {
                CASE WHEN h.cx - p.hw >= p.x0 AND h.cx + p.hw <= p.x1 AND h.cy - p.s >= p.y0 AND h.cy + p.s <= p.y1 THEN ${hexagon}
                     ELSE ST_Intersection(${hexagon}, ST_MakeEnvelope(p.x0, p.y0, p.x1, p.y1, 3857)) END,
                ?::float8, 0, 0, ?::float8, ?::float8, ?::float8), 1)) AS geom
-        FROM h CROSS JOIN p) t
+        FROM h CROSS JOIN p
+      OFFSET 0) t -- not flattened: each polygon is built once, not once per reference to geom
      WHERE GeometryType(geom) = 'POLYGON' AND NOT ST_IsEmpty(geom)`;
   const params = [size, (size * Math.sqrt(3)) / 2, b.minX - buf, b.minY - buf, b.maxX + buf, b.maxY + buf, ...cells.params, k, -k, -b.minX * k, b.maxY * k];
   return { sql, params };
