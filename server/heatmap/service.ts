@@ -167,7 +167,7 @@ export class HeatmapService {
    * normalises each source by its municipality-wide total for the filter and combines them with
    * the weights (normalised to sum 1): value in ‰ of the whole.
    */
-  async cellsSql(f: ParsedFilter, q: HeatQuery): Promise<{ sql: string; params: unknown[]; size: number; weights: HeatWeights }> {
+  async cellsSql(f: ParsedFilter, q: HeatQuery, totals?: { appeals: number; cur: number }): Promise<{ sql: string; params: unknown[]; size: number; weights: HeatWeights }> {
     const weights = this.validate(f, q);
     const size = await this.gridSize(f.municipalityId, q.zoom);
     const col = hexColumn(q.zoom);
@@ -201,15 +201,19 @@ export class HeatmapService {
     const sum = weights.appeals + weights.cur;
     const wa = (1000 * weights.appeals) / sum;
     const wc = (1000 * weights.cur) / sum;
-    const sql = `WITH ap AS (${appealsSql}), cu AS (${curSql}),
-      tot AS (SELECT (SELECT count(*) FROM appeal a WHERE ${where.sql} AND a.point IS NOT NULL)::float8 AS ta,
-                     (SELECT coalesce(sum(c.weight), 0) FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id WHERE ${cw.sql})::float8 AS tc),
+    // The totals are computed here unless the caller already has them (heatmap() reports them too).
+    const tot = totals ? { sql: '?::float8 AS ta, ?::float8 AS tc', params: [totals.appeals, totals.cur] } : {
+      sql: `(SELECT count(*) FROM appeal a WHERE ${where.sql} AND a.point IS NOT NULL)::float8 AS ta,
+            (SELECT coalesce(sum(c.weight), 0) FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id WHERE ${cw.sql})::float8 AS tc`,
+      params: [...where.params, ...cw.params],
+    };
+    const sql = `WITH ap AS (${appealsSql}), cu AS (${curSql}), tot AS (SELECT ${tot.sql}),
       m AS (SELECT coalesce(ap.hid, cu.hid) AS hid, coalesce(ap.n, 0) AS appeals, coalesce(cu.w, 0)::float8 AS cur,
                    CASE WHEN tot.ta > 0 THEN ?::float8 * coalesce(ap.n, 0) / tot.ta ELSE 0 END AS part_appeals,
                    CASE WHEN tot.tc > 0 THEN ?::float8 * coalesce(cu.w, 0) / tot.tc ELSE 0 END AS part_cur
               FROM ap FULL JOIN cu ON ap.hid = cu.hid CROSS JOIN tot)
       SELECT hid, ${HEX_QR_SQL}, appeals, cur, part_appeals, part_cur, part_appeals + part_cur AS value FROM m`;
-    return { sql, params: [...appealsParams, ...curParams, ...where.params, ...cw.params, wa, wc], size, weights };
+    return { sql, params: [...appealsParams, ...curParams, ...tot.params, wa, wc], size, weights };
   }
 
   /** Totals MERGED normalises by (municipality-wide for the filter). */
@@ -225,15 +229,21 @@ export class HeatmapService {
     return { appeals: t.ta, cur: t.tc };
   }
 
-  /** The heat map of a rectangle: cells sorted by (q, r). */
+  /** The heat map of a rectangle: cells sorted by (q, r). Reads only the columns the layer has. */
   async heatmap(f: ParsedFilter, q: HeatQuery): Promise<HeatMapResult> {
-    const { sql, params, size, weights } = await this.cellsSql(f, q);
-    const rows = await query<{ q: number; r: number; appeals: number; cur: number; part_appeals: number; part_cur: number; value: number }>(
-      this.em,
-      `SELECT ${CELL_COLUMNS} FROM (${sql}) cells ORDER BY hid`,
-      params,
-    );
-    const totals = q.layer === HeatLayerKind.MERGED ? await this.totals(f, q.curLayerIds) : null;
+    const totals = q.layer === HeatLayerKind.MERGED ? await this.totals(f, q.curLayerIds) : undefined;
+    const { sql, params, size, weights } = await this.cellsSql(f, q, totals);
+    type Row = { q: number; r: number; appeals: number; cur: number; part_appeals: number; part_cur: number; value: number };
+    const columns = q.layer === HeatLayerKind.APPEALS ? 'q, r, appeals' : q.layer === HeatLayerKind.CUR ? 'q, r, cur' : CELL_COLUMNS;
+    const rows = await query<Row>(this.em, `SELECT ${columns} FROM (${sql}) cells ORDER BY hid`, params);
+    const cells = q.layer === HeatLayerKind.APPEALS
+      ? rows.map((r) => ({ q: r.q, r: r.r, appeals: r.appeals, cur: 0, partAppeals: r.appeals, partCur: 0, value: r.appeals }))
+      : q.layer === HeatLayerKind.CUR
+        ? rows.map((r) => ({ q: r.q, r: r.r, appeals: 0, cur: r.cur, partAppeals: 0, partCur: r.cur, value: r.cur }))
+        : rows.map((r) => ({
+          q: r.q, r: r.r, appeals: Number(r.appeals), cur: Number(r.cur),
+          partAppeals: Number(r.part_appeals), partCur: Number(r.part_cur), value: Number(r.value),
+        }));
     return {
       zoom: q.zoom,
       cellSizeMeters: cellSizeMeters(q.zoom),
@@ -242,10 +252,7 @@ export class HeatmapService {
       weights,
       appealsTotal: totals?.appeals ?? null,
       curTotal: totals?.cur ?? null,
-      cells: rows.map((r) => ({
-        q: r.q, r: r.r, appeals: Number(r.appeals), cur: Number(r.cur),
-        partAppeals: Number(r.part_appeals), partCur: Number(r.part_cur), value: Number(r.value),
-      })),
+      cells,
     };
   }
 
