@@ -84,6 +84,8 @@ export async function benchProblems(app: App, backend: SummaryRow['backend'], n:
     });
   } finally {
     await raw.end();
+    // Databases made before the index existed get it here (deleting appeals probes appeal.repeat_of_id).
+    await query(em, 'CREATE INDEX IF NOT EXISTS appeal_repeat_of_idx ON appeal (repeat_of_id) WHERE repeat_of_id IS NOT NULL');
     await query(em, `DELETE FROM appeal WHERE municipality_id = ? AND external_id LIKE 'BENCH-%'`, [mun.id]);
   }
 }
