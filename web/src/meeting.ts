@@ -90,7 +90,8 @@ export function startMeeting(host: MeetingHost, opts: { step: number; n: number;
   const onKey = (e: KeyboardEvent) => {
     const t = e.target as HTMLElement | null;
     if (t && /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)) return;
-    if (e.key === 'ArrowRight' || e.key === 'PageDown' || e.key === ' ') go(step + 1);
+    // PageUp / PageDown: what presentation clickers send.
+    if (e.key === 'ArrowRight' || e.key === 'PageDown') go(step + 1);
     else if (e.key === 'ArrowLeft' || e.key === 'PageUp') go(step - 1);
     else if (e.key === 'Home') go(1);
     else if (e.key === 'End') go(list.length);
@@ -99,6 +100,9 @@ export function startMeeting(host: MeetingHost, opts: { step: number; n: number;
     e.preventDefault();
   };
   document.addEventListener('keydown', onKey);
+  // The arrows step through the problems; they must not also pan the map.
+  const mapKeyboard = m.keyboard.isEnabled();
+  m.keyboard.disable();
   prev.addEventListener('click', () => go(step - 1));
   next.addEventListener('click', () => go(step + 1));
   exitButton.addEventListener('click', () => exit());
@@ -193,6 +197,7 @@ export function startMeeting(host: MeetingHost, opts: { step: number; n: number;
     document.body.classList.remove('meeting');
     for (const k of ['meeting', 'meetingStep', 'meetingProblem', 'meetingReady']) delete document.body.dataset[k];
     host.pointsVisible(true);
+    if (mapKeyboard) m.keyboard.enable();
     useHeatMode(previousHeat);
     m.resize();
     host.stateChanged(null);
