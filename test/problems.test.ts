@@ -240,6 +240,13 @@ describe.each(backends)('territorial problem list on %s', (backend) => {
     expect(gj.features[0].geometry.type).toMatch(/Polygon/);
     expect(gj.features[0].properties).toHaveProperty('p_volume');
 
+    const far = await (await app.defaultClient.fetch('/exports/problems.geojson?bbox=10,10,10.1,10.1')).json();
+    expect(far.features).toHaveLength(0);
+    const a = rows.find((r) => r.id === byKey.get('A'))!;
+    const [lon, lat] = a.center.coordinates;
+    const near = await (await app.defaultClient.fetch(`/exports/problems.geojson?bbox=${lon - 0.001},${lat - 0.001},${lon + 0.001},${lat + 0.001}`)).json();
+    expect(near.features.map((f: any) => String(f.id))).toContain(a.id);
+    expect((await app.defaultClient.fetch('/exports/problems.csv?bbox=1,2,3')).status).toBe(400);
     const bad = await app.defaultClient.fetch('/exports/problems.csv?statuses=NOPE');
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/statuses.*NOPE/);

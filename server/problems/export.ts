@@ -12,7 +12,7 @@ import { ProblemOrder, ProblemSource, ProblemStatus, STATUS_LABELS, type Problem
 
 /**
  * Exports of the problem list for meetings and planning:
- *   GET /exports/problems.xlsx | .csv | .geojson ?statuses=…&sources=…&districtIds=…&themeIds=…&organizationIds=…&active=…&minScore=…&orderBy=…
+ *   GET /exports/problems.xlsx | .csv | .geojson ?statuses=…&sources=…&districtIds=…&themeIds=…&organizationIds=…&active=…&minScore=…&bbox=…&orderBy=…
  * XLSX and CSV (UTF-8 with BOM, `;`, for Excel) carry the score broken down by factor; GeoJSON the hulls
  * with the same properties. Same filter and row scope as the `problems` query.
  */
@@ -49,6 +49,11 @@ export function parseExportQuery(q: Record<string, unknown>): { filter: ProblemF
   }
   if (q.minScore != null && q.minScore !== '') f.minScore = Number(q.minScore);
   if (q.text != null && q.text !== '') f.text = String(q.text);
+  if (q.bbox != null && q.bbox !== '') {
+    const v = String(q.bbox).split(',').map(Number);
+    if (v.length !== 4 || v.some((x) => !Number.isFinite(x))) throw new ExportInputError(`bbox: ожидается minLon,minLat,maxLon,maxLat, получено «${String(q.bbox).slice(0, 60)}»`);
+    f.bbox = { minLon: v[0], minLat: v[1], maxLon: v[2], maxLat: v[3] };
+  }
   const order = (q.orderBy ?? 'SCORE') as ProblemOrder;
   if (!(order in ProblemOrder)) throw new ExportInputError(`orderBy: неизвестный порядок «${String(order).slice(0, 20)}»; допустимы: ${Object.keys(ProblemOrder).join(', ')}`);
   return { filter: f, order };

@@ -176,7 +176,6 @@ const ui = {
   text: null as unknown as HTMLInputElement,
   inView: null as unknown as HTMLInputElement,
   exports: [] as HTMLAnchorElement[],
-  exportNote: null as unknown as HTMLElement,
   meetingButton: null as unknown as HTMLButtonElement,
 };
 
@@ -297,10 +296,9 @@ export async function initProblems(opts: ProblemsOptions): Promise<ProblemsContr
   }
 
   function updateExports(): void {
-    const f = filterFromState(false);
+    const f = filterFromState(true);
     const formats = ['xlsx', 'csv', 'geojson'] as const;
     ui.exports.forEach((a, i) => (a.href = exportUrl(formats[i], f, state.order)));
-    ui.exportNote.hidden = !state.inView;
   }
 
   // ------------------------------------------------------------ list
@@ -1036,8 +1034,7 @@ function buildPanel(opts: ProblemsOptions): void {
   const link = (id: string, text: string, format: string) =>
     el('a', { id, class: 'pp-export', href: `/exports/problems.${format}`, download: '', title: `Выгрузить перечень (${text}) с текущими условиями отбора` }, text);
   ui.exports = [link('pp-export-xlsx', 'Excel', 'xlsx'), link('pp-export-csv', 'CSV', 'csv'), link('pp-export-geojson', 'GeoJSON', 'geojson')];
-  ui.exportNote = el('span', { class: 'muted small', hidden: true }, 'границы карты в выгрузке не учитываются');
-  const exports = el('div', { class: 'pp-exports' }, el('span', { class: 'muted' }, 'Выгрузить:'), ...ui.exports, ui.exportNote);
+  const exports = el('div', { class: 'pp-exports' }, el('span', { class: 'muted' }, 'Выгрузить:'), ...ui.exports);
 
   ui.legend = el('div', { class: 'pp-legend' });
   ui.error = el('div', { class: 'error', role: 'alert', hidden: true });

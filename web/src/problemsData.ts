@@ -225,6 +225,7 @@ export function exportUrl(format: 'xlsx' | 'csv' | 'geojson', f: ProblemFilter, 
   if (f.districtIds?.length) p.set('districtIds', f.districtIds.join(','));
   if (f.themeIds?.length) p.set('themeIds', f.themeIds.join(','));
   if (f.text) p.set('text', f.text);
+  if (f.bbox) p.set('bbox', [f.bbox.minLon, f.bbox.minLat, f.bbox.maxLon, f.bbox.maxLat].map((v) => v.toFixed(6)).join(','));
   if (order !== 'SCORE') p.set('orderBy', order);
   const q = p.toString();
   return `/exports/problems.${format}${q ? `?${q}` : ''}`;
