@@ -43,7 +43,8 @@ export interface Limits {
   healthTimeoutMs: number;
 }
 
-function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+/** An integer environment variable within [min, max] (default when unset); a bad value names the variable. */
+export function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
   if (raw == null || raw.trim() === '') return def;
   const n = Number(raw);
@@ -51,7 +52,8 @@ function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, 
   return n;
 }
 
-function boolVar(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+/** A boolean environment variable (1/true/yes/on, 0/false/no/off). */
+export function boolVar(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
   const raw = env[name]?.trim().toLowerCase();
   if (raw == null || raw === '') return def;
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;

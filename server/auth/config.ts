@@ -1,3 +1,4 @@
+import { boolVar, intVar } from '../config.js';
 /** Settings of accounts and sessions, from the environment (see README, "Учётные записи и роли"). */
 export interface AuthConfig {
   /** AUTH_MAX_FAILURES: wrong passwords in a row that lock an account. */
@@ -22,22 +23,6 @@ export interface AuthConfig {
 
 export const SESSION_COOKIE = 'mcu_session';
 export const MIN_PASSWORD_LENGTH = 10;
-
-function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw == null || raw.trim() === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}, got "${raw}"`);
-  return n;
-}
-
-function boolVar(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw == null || raw === '') return def;
-  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw new Error(`${name} must be true or false, got "${env[name]}"`);
-}
 
 export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
   return {
