@@ -102,7 +102,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       const [{ runs }] = await query<{ runs: number }>(em, 'SELECT count(*)::int AS runs FROM problem_run WHERE municipality_id = ?', [mun.id]);
       if (runs === 0) {
         const r = await new ProblemService(em, { municipalityId: mun.id, actor: 'system:demo' }).recompute();
-        log(`Перечень проблем территории: ${r.created} проблем за ${(r.ms / 1000).toFixed(1)} с`);
+        log(`Перечень проблем территории: выявлено проблем — ${r.created}, за ${(r.ms / 1000).toFixed(1)} с`);
       }
     }
 
