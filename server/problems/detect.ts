@@ -74,6 +74,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
   const ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
   const prevFrom = new Date(o.from.getTime() - (o.to.getTime() - o.from.getTime()));
 
+  // MCU_PROFILE=1 prints the time of each step (how the benchmark figures were broken down).
   let mark = Date.now();
   const profile = process.env.MCU_PROFILE ? (step: string) => { console.log(`[problems] ${step}: ${Date.now() - mark} ms`); mark = Date.now(); } : () => undefined;
   return rootEm.transactional(async (em) => {
