@@ -148,6 +148,10 @@ export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwn
   return out;
 }
 
+/** The ids of the themes bound to `?` (an int[]) and all their subthemes, as a parenthesised subquery. */
+export const THEME_SUBTREE_SQL = `(WITH RECURSIVE sub AS (SELECT id FROM theme WHERE id = ANY(?::int[])
+                 UNION SELECT t.id FROM theme t JOIN sub ON t.parent_id = sub.id) SELECT id FROM sub)`;
+
 /** Builds the WHERE clause (alias `a` for appeal). Values are always bound, never spliced. */
 export function filterSql(f: ParsedFilter): SqlWhere {
   const parts: string[] = ['a.municipality_id = ?'];
@@ -157,8 +161,7 @@ export function filterSql(f: ParsedFilter): SqlWhere {
   if (f.districtIds) { parts.push('a.district_id = ANY(?::int[])'); params.push(f.districtIds); }
   if (f.themeIds) {
     // A theme includes its subthemes.
-    parts.push(`a.theme_id IN (WITH RECURSIVE sub AS (SELECT id FROM theme WHERE id = ANY(?::int[])
-                 UNION SELECT t.id FROM theme t JOIN sub ON t.parent_id = sub.id) SELECT id FROM sub)`);
+    parts.push(`a.theme_id IN ${THEME_SUBTREE_SQL}`);
     params.push(f.themeIds);
   }
   if (f.organizationIds) { parts.push('a.organization_id = ANY(?::int[])'); params.push(f.organizationIds); }

@@ -58,7 +58,7 @@ export class ProblemQueries {
   async recomputeProblems(@Ctx() ctx: Context, @Arg('from', { nullable: true }) from?: Date, @Arg('to', { nullable: true }) to?: Date) {
     const s = service(ctx);
     const r = await s.recompute(from, to);
-    return (await s.runs(50)).find((x) => x.id === String(r.runId));
+    return (await s.runs(1, r.runId))[0];
   }
 
   @Authorized(ANSWERERS)

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds, THEME_SUBTREE_SQL } from '../appeals/filter.js';
 import { audit, type AuditActor } from '../audit/audit.js';
 import { scopeSql, type RowScope } from '../auth/scope.js';
 import { detectProblems, checkPeriod, rescore, type RunResult } from './detect.js';
@@ -69,7 +69,7 @@ export function problemWhere(f: ProblemFilter | undefined | null, defaultMunicip
   const d = ids('districtIds');
   if (d) { parts.push('p.district_id = ANY(?::int[])'); params.push(d); }
   const t = ids('themeIds');
-  if (t) { parts.push('p.theme_id IN (SELECT id FROM theme WHERE id = ANY(?::int[]) OR parent_id = ANY(?::int[]))'); params.push(t, t); }
+  if (t) { parts.push(`p.theme_id IN ${THEME_SUBTREE_SQL}`); params.push(t); }
   const o = ids('organizationIds');
   if (o) { parts.push('p.organization_id = ANY(?::int[])'); params.push(o); }
   if (f?.statuses?.length) { parts.push('p.status = ANY(?::text[])'); params.push(f.statuses); }
@@ -169,9 +169,10 @@ export class ProblemService {
     return rows.map((r) => ({ id: String(r.id), at: new Date(r.at), actor: r.actor, kind: r.kind, fromValue: r.from_value, toValue: r.to_value, comment: r.comment }));
   }
 
-  async runs(first = 20): Promise<ProblemRun[]> {
+  async runs(first = 20, id?: number): Promise<ProblemRun[]> {
     const rows = await query<Record<string, any>>(this.em,
-      'SELECT * FROM problem_run WHERE municipality_id = ? ORDER BY started_at DESC, id DESC LIMIT ?', [this.municipalityId, Math.min(Math.max(first, 1), 200)]);
+      `SELECT * FROM problem_run WHERE municipality_id = ? ${id != null ? 'AND id = ?' : ''} ORDER BY started_at DESC, id DESC LIMIT ?`,
+      [this.municipalityId, ...(id != null ? [id] : []), Math.min(Math.max(first, 1), 200)]);
     return rows.map((r) => ({
       id: String(r.id), kind: r.kind, periodFrom: new Date(r.period_from), periodTo: new Date(r.period_to), startedAt: new Date(r.started_at),
       finishedAt: new Date(r.finished_at), appeals: r.appeals, clusters: r.clusters, created: r.created, matched: r.matched,
