@@ -9,6 +9,7 @@ import { Migration20261127000002_heatmap } from '../../db/migrations/Migration20
 import { Migration20261127000004_heatcells } from '../../db/migrations/Migration20261127000004_heatcells.js';
 import { Migration20261127000005_problems } from '../../db/migrations/Migration20261127000005_problems.js';
 import { Migration20261127000006_auth } from '../../db/migrations/Migration20261127000006_auth.js';
+import { Migration20261127000007_problemscope } from '../../db/migrations/Migration20261127000007_problemscope.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -20,6 +21,7 @@ export const migrationsList = [
   { name: 'Migration20261127000004_heatcells', class: Migration20261127000004_heatcells },
   { name: 'Migration20261127000005_problems', class: Migration20261127000005_problems },
   { name: 'Migration20261127000006_auth', class: Migration20261127000006_auth },
+  { name: 'Migration20261127000007_problemscope', class: Migration20261127000007_problemscope },
 ];
 
 export interface OrmOptions {
