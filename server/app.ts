@@ -130,6 +130,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     }
     const app = express();
     app.disable('x-powered-by');
+    // No ETag hashed over every res.send body (a heat map's GraphQL answer is ~100 KB); tiles and static files set their own.
+    app.set('etag', false);
     const webDir = path.join(repoRoot(), 'dist', 'web');
     const municipalityInfo = readReference<{ code: string; name: string; center: [number, number] }>(municipality, 'municipality.json');
     const ormRef = orm;

@@ -1,6 +1,6 @@
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, getNamedType, isLeafType, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, getNamedType, isLeafType, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Limits } from '../config.js';
 
@@ -73,33 +73,75 @@ export function estimator(onConnection: (typeName: string, first: unknown) => vo
   };
 }
 
+/**
+ * Names of the variables the cost can depend on: those used by `first` / `limit` arguments
+ * (list sizes, page-size limit) and by @include / @skip. Other variables (filters, rectangles)
+ * do not change the estimate.
+ */
+function costVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  const collect = (node: ASTNode) => visit(node, { Variable(v) { names.add(v.name.value); } });
+  visit(document, {
+    Argument(a) { if (a.name.value === 'first' || a.name.value === 'limit') collect(a.value); },
+    Directive(d) { if (d.name.value === 'include' || d.name.value === 'skip') collect(d); },
+  });
+  return [...names].sort();
+}
+
+interface CostEntry {
+  variables: string[];
+  /** key (operation name and the values of `variables`) → complexity and page-size error. */
+  results: Map<string, { complexity: number; pageError?: { message: string; field: string } }>;
+}
+
+const COST_RESULTS_PER_DOCUMENT = 256;
+
 function costPlugin(limits: Limits): ApolloServerPlugin<any> {
+  // Apollo hands every request of the same text the same parsed DocumentNode (its document store):
+  // the estimate of a document is kept for each combination of the variables it depends on, so a
+  // repeated operation (the map asks the same query with new rectangles) is not re-walked.
+  const cache = new WeakMap<DocumentNode, CostEntry>();
+  const evaluate = (document: DocumentNode, schema: GraphQLSchema, operationName: string | undefined, variables: Record<string, unknown>) => {
+    let pageError: { message: string; field: string } | undefined;
+    const complexity = getComplexity({
+      schema,
+      query: document,
+      operationName,
+      variables,
+      estimators: [
+        estimator((_type, first) => {
+          if (typeof first === 'number' && first > limits.maxPageSize && !pageError)
+            pageError = { message: `first: размер страницы не более ${limits.maxPageSize} (GRAPHQL_MAX_PAGE_SIZE), запрошено ${first}`, field: 'first' };
+        }),
+      ],
+    });
+    return { complexity, pageError };
+  };
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document, schema, operationName }) {
-          let pageError: GraphQLError | undefined;
-          let complexity: number;
-          try {
-            complexity = getComplexity({
-            schema: schema as GraphQLSchema,
-            query: document,
-            operationName: operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [
-              estimator((_type, first) => {
-                if (typeof first === 'number' && first > limits.maxPageSize && !pageError)
-                  pageError = bad(`first: размер страницы не более ${limits.maxPageSize} (GRAPHQL_MAX_PAGE_SIZE), запрошено ${first}`, 'first');
-              }),
-            ],
-            });
-          } catch {
-            // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
-            return;
+          const variables = request.variables ?? {};
+          let entry = cache.get(document);
+          if (!entry) {
+            entry = { variables: costVariables(document), results: new Map() };
+            cache.set(document, entry);
           }
-          if (pageError) throw pageError;
-          if (complexity > limits.maxComplexity)
-            throw bad(`Запрос слишком сложный: оценка ${complexity}, допускается не более ${limits.maxComplexity} (GRAPHQL_MAX_COMPLEXITY); `
+          const key = JSON.stringify([operationName ?? null, ...entry.variables.map((v) => variables[v] ?? null)]);
+          let result = entry.results.get(key);
+          if (!result) {
+            try {
+              result = evaluate(document, schema as GraphQLSchema, operationName ?? undefined, variables);
+            } catch {
+              // Variables that do not fit their types: execution reports them as BAD_USER_INPUT.
+              return;
+            }
+            if (entry.results.size >= COST_RESULTS_PER_DOCUMENT) entry.results.clear();
+            entry.results.set(key, result);
+          }
+          if (result.pageError) throw bad(result.pageError.message, result.pageError.field);
+          if (result.complexity > limits.maxComplexity)
+            throw bad(`Запрос слишком сложный: оценка ${result.complexity}, допускается не более ${limits.maxComplexity} (GRAPHQL_MAX_COMPLEXITY); `
               + 'уменьшите first/limit, число псевдонимов или вложенных списков', 'query');
         },
       };

@@ -65,17 +65,22 @@ const DEG = 180 / Math.PI;
 /**
  * Draws the hexagons of one grid as GeoJSON polygons in EPSG:4326 (vertices as in SQL
  * heat_hexagon, coordinates rounded to 10⁻⁶°, about 0.1 m). Pointy-top hexagons share their
- * vertex latitudes along a row, so each latitude (the inverse Mercator formula) is computed once
- * per drawer and reused by every cell of the row and the rows next to it.
+ * vertex coordinates: every vertex longitude is a multiple of the half width (x = k · √3·size/2,
+ * k = 2q + r − 1 … 2q + r + 1) and every vertex latitude a multiple of half the size
+ * (y = k · size/2, k = 3r ± 1, 3r ± 2). Each of them is computed once per drawer, as a number and
+ * as its JSON text, and reused by every cell of the row and the rows and columns next to it.
  */
 export class HexagonDrawer {
   private readonly lat = new Map<number, number>();
+  private readonly lon = new Map<number, number>();
+  private readonly latText = new Map<number, string>();
+  private readonly lonText = new Map<number, string>();
   private readonly halfWidth: number;
   constructor(private readonly size: number) {
     this.halfWidth = (size * Math.sqrt(3)) / 2;
   }
 
-  /** Latitude of y = k · size / 2 (k an integer: vertex rows are at 3r ± 1 and 3r ± 2 half-sizes). */
+  /** Latitude of y = k · size / 2. */
   private latitude(k: number): number {
     let v = this.lat.get(k);
     if (v === undefined) {
@@ -85,18 +90,59 @@ export class HexagonDrawer {
     return v;
   }
 
+  /** Longitude of x = k · halfWidth. */
+  private longitude(k: number): number {
+    let v = this.lon.get(k);
+    if (v === undefined) {
+      v = round6(((k * this.halfWidth) / EARTH_RADIUS) * DEG);
+      this.lon.set(k, v);
+    }
+    return v;
+  }
+
+  private latitudeText(k: number): string {
+    let v = this.latText.get(k);
+    if (v === undefined) {
+      v = JSON.stringify(this.latitude(k));
+      this.latText.set(k, v);
+    }
+    return v;
+  }
+
+  private longitudeText(k: number): string {
+    let v = this.lonText.get(k);
+    if (v === undefined) {
+      v = JSON.stringify(this.longitude(k));
+      this.lonText.set(k, v);
+    }
+    return v;
+  }
+
   polygon(q: number, r: number): Polygon {
-    const cx = this.size * Math.sqrt(3) * (q + r / 2);
-    const east = round6(((cx + this.halfWidth) / EARTH_RADIUS) * DEG);
-    const mid = round6((cx / EARTH_RADIUS) * DEG);
-    const west = round6(((cx - this.halfWidth) / EARTH_RADIUS) * DEG);
+    const kx = 2 * q + r;
+    const east = this.longitude(kx + 1);
+    const mid = this.longitude(kx);
+    const west = this.longitude(kx - 1);
     const k = 3 * r;
     const s1 = this.latitude(k - 1);
+    const n1 = this.latitude(k + 1);
     return {
       type: 'Polygon',
       // Vertices at −30°, 30°, 90°, 150°, 210°, 270°, back to −30° (counter-clockwise).
-      coordinates: [[[east, s1], [east, this.latitude(k + 1)], [mid, this.latitude(k + 2)], [west, this.latitude(k + 1)], [west, s1], [mid, this.latitude(k - 2)], [east, s1]]],
+      coordinates: [[[east, s1], [east, n1], [mid, this.latitude(k + 2)], [west, n1], [west, s1], [mid, this.latitude(k - 2)], [east, s1]]],
     };
+  }
+
+  /** The same polygon as JSON text (what JSON.stringify(polygon(q, r)) gives), built from the cached coordinate texts. */
+  polygonJson(q: number, r: number): string {
+    const kx = 2 * q + r;
+    const e = this.longitudeText(kx + 1);
+    const m = this.longitudeText(kx);
+    const w = this.longitudeText(kx - 1);
+    const k = 3 * r;
+    const s1 = this.latitudeText(k - 1);
+    const n1 = this.latitudeText(k + 1);
+    return `{"type":"Polygon","coordinates":[[[${e},${s1}],[${e},${n1}],[${m},${this.latitudeText(k + 2)}],[${w},${n1}],[${w},${s1}],[${m},${this.latitudeText(k - 2)}],[${e},${s1}]]]}`;
   }
 }
 

@@ -1,7 +1,7 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import type { Polygon } from 'geojson';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { HexagonDrawer } from './grid.js';
+import { RawJson } from '../graphql/raw-json.js';
 import { District } from '../reference/entities.js';
 import { HeatLayer, HeatLayerFormat } from './entities.js';
 import { HeatLayerKind } from './service.js';
@@ -51,9 +51,11 @@ export class HeatMapCell {
   @Field(() => Float, { description: 'Сумма весов ЦУР в ячейке' }) cur: number;
   @Field(() => HeatCellParts) parts: HeatCellParts;
 
+  // Already serialised (coordinate texts shared between neighbouring cells); written into the
+  // response verbatim by stringifyResponse, read as the same object by any other JSON.stringify.
   @Field(() => GraphQLJSONObject, { description: 'GeoJSON Polygon шестиугольника, EPSG:4326' })
-  get geometry(): Polygon {
-    return this.drawer.polygon(this.q, this.r);
+  get geometry(): RawJson {
+    return new RawJson(this.drawer.polygonJson(this.q, this.r));
   }
 
   constructor(q: number, r: number, value: number, appeals: number, cur: number, parts: HeatCellParts, private readonly drawer: HexagonDrawer) {

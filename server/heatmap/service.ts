@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
+import { heatQuery } from './sql.js';
 import { InputError } from '../errors.js';
 import { filterSql, type ParsedFilter } from '../appeals/filter.js';
 import { cellSizeMeters, HEX_QR_SQL, hexColumn, hexIdsCovering, toMercator } from './grid.js';
@@ -235,7 +236,7 @@ export class HeatmapService {
     const { sql, params, size, weights } = await this.cellsSql(f, q, totals);
     type Row = { q: number; r: number; appeals: number; cur: number; part_appeals: number; part_cur: number; value: number };
     const columns = q.layer === HeatLayerKind.APPEALS ? 'q, r, appeals' : q.layer === HeatLayerKind.CUR ? 'q, r, cur' : CELL_COLUMNS;
-    const rows = await query<Row>(this.em, `SELECT ${columns} FROM (${sql}) cells ORDER BY hid`, params);
+    const rows = await heatQuery<Row>(this.em, `SELECT ${columns} FROM (${sql}) cells ORDER BY hid`, params);
     const cells = q.layer === HeatLayerKind.APPEALS
       ? rows.map((r) => ({ q: r.q, r: r.r, appeals: r.appeals, cur: 0, partAppeals: r.appeals, partCur: 0, value: r.appeals }))
       : q.layer === HeatLayerKind.CUR

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { fromVectorTileJs } from '@maplibre/vt-pbf';
 import { query } from '../db/sql.js';
+import { heatQuery } from './sql.js';
 import { InputError } from '../errors.js';
 import { AppealFilter, parseFilter, type ParsedFilter } from '../appeals/filter.js';
 import { AppealService } from '../appeals/service.js';
@@ -187,10 +188,10 @@ export async function renderTile(em: EntityManager, t: TileRequest, encoder: Til
   const name = mvtLayerName(t.layer);
   const wrapped = wrapTileSql(sql, params, name, encoder);
   if (encoder === 'st_asmvt') {
-    const [r] = await query<{ mvt: Buffer | null }>(em, wrapped.sql, wrapped.params);
+    const [r] = await heatQuery<{ mvt: Buffer | null }>(em, wrapped.sql, wrapped.params);
     return r?.mvt ? Buffer.from(r.mvt) : Buffer.alloc(0);
   }
-  return encodeTileJs(name, await query<TileRow & { geom: string }>(em, wrapped.sql, wrapped.params));
+  return encodeTileJs(name, await heatQuery<TileRow & { geom: string }>(em, wrapped.sql, wrapped.params));
 }
 
 /** The final statement of each encoder: ST_AsMVT over the rows, or the rows with GeoJSON geometry for the JS encoder. */

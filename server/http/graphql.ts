@@ -6,6 +6,7 @@ import { getSchema } from '../graphql/schema.js';
 import { graphqlHardening } from '../graphql/limits.js';
 import { loadLimits, type Limits } from '../config.js';
 import { rateLimitPlugin } from './limits.js';
+import { stringifyResponse } from '../graphql/raw-json.js';
 
 /** Error codes whose messages are meant for the user; everything else is logged and masked. */
 const USER_CODES = new Set([
@@ -43,8 +44,9 @@ export async function createApollo(opts: { introspection?: boolean; limits?: Lim
     parseOptions: { maxTokens: limits.maxTokens },
     validationRules: hardening.validationRules,
     includeStacktraceInErrorResponses: false,
-    // Compact JSON (Apollo pretty-prints by default: ~2× the bytes on pages of appeals).
-    stringifyResult: (value) => JSON.stringify(value),
+    // Compact JSON (Apollo pretty-prints by default: ~2× the bytes on pages of appeals); values
+    // already serialised (RawJson: heat-map cell polygons) are written as they are.
+    stringifyResult: stringifyResponse,
     formatError,
     // No HTTP cache hints: the cache-control plugin instruments every field (measurable on pages of 100).
     plugins: [
