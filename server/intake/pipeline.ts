@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { createRequire } from 'node:module';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { DriverException } from '@mikro-orm/core';
@@ -83,6 +84,36 @@ interface Existing {
   answer_text: string | null; answered_at: string | null; satisfaction: number | null; due_at: string | null; first_response_at: string | null;
 }
 
+/** MCU_PROFILE=1: time per pipeline step, summed over the chunks and printed at the end of the import. */
+const PROFILE = !!process.env.MCU_PROFILE;
+const stepTimes = new Map<string, number>();
+let stepMark = 0;
+const step = PROFILE
+  ? (name: string) => { const now = performance.now(); stepTimes.set(name, (stepTimes.get(name) ?? 0) + now - stepMark); stepMark = now; }
+  : (_name: string) => undefined;
+const stepStart = PROFILE ? () => { stepMark = performance.now(); } : () => undefined;
+
+// pg's own parameter serialiser (arrays become one Postgres array literal each).
+const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(v: unknown): unknown };
+
+/**
+ * Like query() of server/db/sql.ts, but the values travel as bound parameters of the extended protocol
+ * ($1, $2…) instead of being quoted into the SQL text: a chunk's arrays (texts, addresses, answers) are
+ * several hundred kilobytes, and escaping them in JavaScript and lexing them again in the server cost more
+ * than the statements themselves. Runs in the EntityManager's transaction; errors are converted to
+ * MikroORM's DriverException like any other query's.
+ */
+async function bound<T = Record<string, unknown>>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T[]> {
+  const raw = em.getConnection().getKnex().raw(sql, params.map((p) => (Array.isArray(p) ? prepareValue(p) : p ?? null)) as never[]);
+  const trx = em.getTransactionContext();
+  if (trx) raw.transacting(trx);
+  try {
+    return ((await raw) as { rows: T[] }).rows;
+  } catch (e) {
+    throw em.getDriver().convertException(e as Error);
+  }
+}
+
 const iso = (d?: Date | string | null) => (d == null ? null : new Date(d).toISOString());
 
 /**
@@ -93,40 +124,50 @@ const iso = (d?: Date | string | null) => (d == null ? null : new Date(d).toISOS
  */
 export async function importAppeals(em: EntityManager, input: Readable, opts: ImportOptions): Promise<ImportReport> {
   const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const t0 = performance.now();
   const ctx = await loadIntakeContext(em, opts.municipalityId);
+  if (PROFILE) console.log(`[intake] context (classifier training) ${Math.round(performance.now() - t0)} ms`);
   const [batch] = await query<{ id: number }>(
     em,
     `INSERT INTO import_batch (municipality_id, channel, source_name, format, mapping, actor) VALUES (?, ?, ?, ?, ?::jsonb, ?) RETURNING id`,
     [opts.municipalityId, opts.channel, noNul(opts.sourceName).slice(0, 300), opts.format, JSON.stringify(opts.mapping), opts.actor],
   );
   const report: ImportReport = { batchId: batch.id, status: 'DONE', read: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, flagged: 0, issues: [] };
-  const chunkSize = opts.chunkSize ?? 1000;
+  const chunkSize = opts.chunkSize ?? Number(process.env.INTAKE_CHUNK_SIZE ?? 1000);
   let chunk: Candidate[] = [];
   let chunkIds = new Set<string>();
   let pending: Issue[] = [];
   let pendingRead = 0;
   let pendingRejected = 0;
 
-  const flush = async () => {
-    if (!chunk.length && !pending.length && !pendingRead) return;
-    const rows = chunk;
-    const issues = pending;
-    const read = pendingRead;
-    const rejected = pendingRejected;
+  // Reading and writing overlap: while one chunk is written (its own transaction), the next is parsed and
+  // validated. At most one chunk is in flight, and chunks commit in file order, so a record repeated in a later
+  // chunk still updates the earlier one, and the report counts only committed chunks.
+  let writing: Promise<void> = Promise.resolve();
+  const write = async (rows: Candidate[], issues: Issue[], read: number, rejected: number) => {
+    const tc = performance.now();
     const counts = await em.transactional((tem) => writeChunk(tem, ctx, rows, issues, { read, rejected }, batch.id, opts, settings));
-    report.read += pendingRead;
-    report.rejected += pendingRejected;
+    if (PROFILE) stepTimes.set('chunk total', (stepTimes.get('chunk total') ?? 0) + performance.now() - tc);
+    report.read += read;
+    report.rejected += rejected;
     report.inserted += counts.inserted;
     report.updated += counts.updated;
     report.unchanged += counts.unchanged;
     report.flagged += counts.flagged;
     for (const i of issues) if (report.issues.length < REPORT_ISSUES) report.issues.push(i);
+    opts.onProgress?.(report.read);
+  };
+  const flush = async () => {
+    if (!chunk.length && !pending.length && !pendingRead) return;
+    const job = [chunk, pending, pendingRead, pendingRejected] as const;
     chunk = [];
     chunkIds = new Set();
     pending = [];
     pendingRead = 0;
     pendingRejected = 0;
-    opts.onProgress?.(report.read);
+    await writing; // a failed write stops the import here
+    writing = write(...job);
+    writing.catch(() => undefined); // observed by the next flush or at the end, not an unhandled rejection
   };
 
   try {
@@ -149,10 +190,14 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
       if (pendingRead >= chunkSize) await flush();
     }
     await flush();
+    await writing;
   } catch (e) {
+    // The chunk in flight (if any) finishes first: it is committed or rolled back whole, and counted if committed.
+    await writing.catch(() => undefined);
     report.status = 'FAILED';
     report.error = failureMessage(e, report);
   }
+  if (PROFILE) console.log('[intake] ' + [...stepTimes].map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', '));
   await query(
     em,
     `UPDATE import_batch SET status = ?, finished_at = now(), error = ? WHERE id = ?`,
@@ -176,11 +221,16 @@ async function writeChunk(
   const warn = (c: Candidate, field: string, reason: string) =>
     issues.push({ line: c.line, field, severity: 'WARNING', reason, externalId: c.externalId });
 
+  stepStart();
+  // No JIT for the chunk's statements: each runs once over a few thousand rows, and the planner's estimates of
+  // unnest/generate_series (1 000 rows per call) make their costs look large enough for JIT compilation, which
+  // took 300 ms per statement — ten times their execution.
+  await bound(em, 'SET LOCAL jit = off');
   // 1. Place: geocode addresses of rows without a point against the address register.
   const toGeocode = rows.filter((r) => r.lon === undefined && r.address);
   if (toGeocode.length) {
     const parsed = toGeocode.map((r) => parseAddress(r.address!));
-    const found = await query<{ i: number; lon: number; lat: number }>(
+    const found = await bound<{ i: number; lon: number; lat: number }>(
       em,
       `SELECT t.i::int AS i, ST_X(p.point) AS lon, ST_Y(p.point) AS lat
          FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS t(street_key, street_loose, house, i)
@@ -204,11 +254,12 @@ async function writeChunk(
     });
   }
 
+  step('geocode');
   // 2. District of every point (one statement).
   const located = rows.map((r, i) => ({ r, i })).filter(({ r }) => r.lon !== undefined && r.placeStatus !== 'OUTSIDE');
   const districtOf = new Map<number, number>();
   if (located.length) {
-    const d = await query<{ i: number; district_id: number | null }>(
+    const d = await bound<{ i: number; district_id: number | null }>(
       em,
       `SELECT t.i::int AS i, (SELECT d.id FROM district d WHERE d.municipality_id = ? AND ST_Intersects(d.geom, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326)) ORDER BY d.id LIMIT 1) AS district_id
          FROM unnest(?::float8[], ?::float8[], ?::int[]) AS t(lon, lat, i)`,
@@ -217,8 +268,9 @@ async function writeChunk(
     for (const x of d) if (x.district_id != null) districtOf.set(x.i, x.district_id);
   }
 
+  step('district');
   // 3. What exists already (idempotency by channel + external id).
-  const existing = await query<Existing & { external_id: string }>(
+  const existing = await bound<Existing & { external_id: string }>(
     em,
     `SELECT id, external_id, status, theme_id, theme_source, organization_id, answer_text, answered_at, satisfaction, due_at, first_response_at
        FROM appeal WHERE municipality_id = ? AND channel = ? AND external_id = ANY(?::text[])`,
@@ -226,6 +278,7 @@ async function writeChunk(
   );
   const existingById = new Map(existing.map((e) => [e.external_id, e]));
 
+  step('existing');
   // 4. Theme (source code, else the classifier), triage, routing — for new rows.
   const inserts: { r: Candidate; districtId: number | null; themeId: number | null; confidence: number; source: string | null; triage: boolean; orgId: number | null }[] = [];
   const updates: { id: number; r: Candidate; changes: [string, string, string | null, string | null][] }[] = [];
@@ -272,17 +325,19 @@ async function writeChunk(
     ev.appeal.push(appeal); ev.at.push(iso(at)!); ev.kind.push(kind); ev.from.push(from); ev.to.push(to); ev.comment.push(comment);
   };
 
+  step('classify+route');
   // 5. Inserts: authors (personal data apart), appeals, creation events.
   const newIds: number[] = [];
   if (inserts.length) {
-    const ids = await query<{ id: number }>(em, `SELECT nextval(pg_get_serial_sequence('appeal', 'id'))::int AS id FROM generate_series(1, ?)`, [inserts.length]);
+    const ids = await bound<{ id: number }>(em, `SELECT nextval(pg_get_serial_sequence('appeal', 'id'))::int AS id FROM generate_series(1, ?)`, [inserts.length]);
     ids.forEach((x) => newIds.push(x.id));
+    step('insert: ids');
     const withAuthor = inserts.map((x, i) => ({ ...x, i })).filter(({ r }) => r.authorName || r.authorPhone || r.authorEmail || r.authorProfileUrl);
     const authorIds = new Map<number, number>();
     if (withAuthor.length) {
-      const a = await query<{ id: number }>(em, `SELECT nextval(pg_get_serial_sequence('appeal_author', 'id'))::int AS id FROM generate_series(1, ?)`, [withAuthor.length]);
+      const a = await bound<{ id: number }>(em, `SELECT nextval(pg_get_serial_sequence('appeal_author', 'id'))::int AS id FROM generate_series(1, ?)`, [withAuthor.length]);
       withAuthor.forEach((w, k) => authorIds.set(w.i, a[k].id));
-      await query(
+      await bound(
         em,
         `INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url)
          SELECT id, ?, kind, full_name, phone, email, profile_url
@@ -291,8 +346,9 @@ async function writeChunk(
           withAuthor.map((w) => w.r.authorPhone ?? null), withAuthor.map((w) => w.r.authorEmail ?? null), withAuthor.map((w) => w.r.authorProfileUrl ?? null)],
       );
     }
+    step('insert: authors');
     const col = <T>(f: (x: (typeof inserts)[number], i: number) => T) => inserts.map(f);
-    await query(
+    await bound(
       em,
       `INSERT INTO appeal (id, municipality_id, channel, external_id, received_at, author_kind, author_id, author_key, text, address, point,
                            district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
@@ -324,10 +380,11 @@ async function writeChunk(
     });
   }
 
+  step('insert');
   // 6. Updates of known appeals, each change an event.
   if (updates.length) {
     const u = updates;
-    await query(
+    await bound(
       em,
       `UPDATE appeal a SET status = t.status, theme_id = coalesce(t.theme_id, a.theme_id),
               theme_source = CASE WHEN t.theme_id IS NOT NULL AND t.theme_id IS DISTINCT FROM a.theme_id THEN 'SOURCE' ELSE a.theme_source END,
@@ -348,39 +405,61 @@ async function writeChunk(
     for (const x of updates) for (const [kind, column, from, to] of x.changes) event(x.id, now, kind, from, to, `повторный импорт (${column})`);
   }
 
+  step('update');
   // 7. Duplicates (same theme, near in space and time, similar text) and repeats (same author and theme).
+  // The new rows' keys come from the chunk itself (no re-read of what was just inserted); earlier rows of the
+  // same chunk are already inserted, so they count as candidates exactly like rows of earlier chunks.
   if (newIds.length) {
-    const cands = await query<{ id: number; text: string; other: number; other_text: string }>(
+    const located = inserts.map((x, i) => ({ x, id: newIds[i] })).filter(({ x }) => x.r.lon !== undefined && x.themeId != null);
+    // The search square of each new appeal (its half-side in degrees of longitude covers the radius, a fortiori
+    // in latitude) names the grid cells it touches (appeal_dedup_cell, migration …103); one index range per cell.
+    const cands = located.length ? await bound<{ id: number; other: number; other_text: string }>(
       em,
-      `SELECT n.id, n.text, c.id AS other, c.text AS other_text
-         FROM appeal n
+      `SELECT t.id, c.id AS other, c.text AS other_text
+         FROM unnest(?::int[], ?::float8[], ?::float8[], ?::timestamptz[], ?::int[]) AS t(id, lon, lat, at, theme)
+         CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS p, ?::float8 / (111000 * cos(radians(t.lat))) AS d) k
+         CROSS JOIN LATERAL (SELECT ARRAY(
+             SELECT (gx + 1048576) * 2097152 + (gy + 1048576)
+               FROM generate_series(floor((t.lon - k.d) / 0.005)::bigint, floor((t.lon + k.d) / 0.005)::bigint) gx,
+                    generate_series(floor((t.lat - k.d) / 0.003)::bigint, floor((t.lat + k.d) / 0.003)::bigint) gy) AS cells) g
          CROSS JOIN LATERAL (
-           SELECT c.id, c.text FROM appeal c
-            WHERE c.point && ST_Expand(n.point, ? / (111000 * cos(radians(ST_Y(n.point)))))  -- GiST prefilter
-              AND c.municipality_id = n.municipality_id AND c.theme_id = n.theme_id AND c.id <> n.id AND c.duplicate_of_id IS NULL
-              AND (c.received_at, c.id) < (n.received_at, n.id) AND c.received_at > n.received_at - make_interval(days => ?)
-              AND ST_DWithin(c.point::geography, n.point::geography, ?)
-            ORDER BY c.received_at DESC, c.id DESC LIMIT 5) c
-        WHERE n.id = ANY(?::int[]) AND n.point IS NOT NULL AND n.theme_id IS NOT NULL`,
-      [settings.duplicateRadiusM, settings.duplicateDays, settings.duplicateRadiusM, newIds],
-    );
+           -- OFFSET 0 keeps the planner on appeal_dedup_idx: with the ORDER BY … LIMIT in the same query level it may
+           -- walk appeal_received_at_idx backwards instead, reading every appeal of the period.
+           SELECT x.id, x.text FROM (
+             SELECT c.id, c.text, c.received_at FROM appeal c
+              WHERE c.point IS NOT NULL AND c.theme_id IS NOT NULL AND c.duplicate_of_id IS NULL  -- the index's predicate
+                AND c.municipality_id = ? AND c.theme_id = t.theme AND appeal_dedup_cell(c.point) = ANY(g.cells)
+                AND c.received_at > t.at - make_interval(days => ?) AND c.received_at <= t.at
+                AND (c.received_at, c.id) < (t.at, t.id) AND c.id <> t.id
+                AND ST_DWithin(c.point::geography, k.p::geography, ?)
+             OFFSET 0) x
+            ORDER BY x.received_at DESC, x.id DESC LIMIT 5) c`,
+      [located.map((l) => l.id), located.map((l) => l.x.r.lon), located.map((l) => l.x.r.lat), located.map((l) => iso(l.x.r.receivedAt)),
+        located.map((l) => l.x.themeId), settings.duplicateRadiusM, mid, settings.duplicateDays, settings.duplicateRadiusM],
+    ) : [];
     const dup = new Map<number, number>();
+    const textOf = new Map(inserts.map((x, i) => [newIds[i], x.r.text]));
+    const stemsOf = new Map<number, Set<string>>();
     for (const c of cands) {
       if (dup.has(c.id)) continue;
-      if (jaccard(new Set(stems(c.text)), new Set(stems(c.other_text))) >= settings.duplicateSimilarity) dup.set(c.id, c.other);
+      let mine = stemsOf.get(c.id);
+      if (!mine) stemsOf.set(c.id, (mine = new Set(stems(textOf.get(c.id)!))));
+      if (jaccard(mine, new Set(stems(c.other_text))) >= settings.duplicateSimilarity) dup.set(c.id, c.other);
     }
-    const repeats = await query<{ id: number; other: number }>(
+    step('duplicates');
+    const authored = inserts.map((x, i) => ({ x, id: newIds[i] })).filter(({ x }) => x.r.authorKey != null && x.themeId != null);
+    const repeats = authored.length ? await bound<{ id: number; other: number | null }>(
       em,
-      `SELECT n.id, (SELECT c.id FROM appeal c
-                      WHERE c.municipality_id = n.municipality_id AND c.author_key = n.author_key AND c.theme_id = n.theme_id AND c.id <> n.id
-                        AND (c.received_at, c.id) < (n.received_at, n.id) AND c.received_at > n.received_at - make_interval(days => ?)
+      `SELECT t.id, (SELECT c.id FROM appeal c
+                      WHERE c.municipality_id = ? AND c.author_key = t.author_key AND c.theme_id = t.theme AND c.id <> t.id
+                        AND (c.received_at, c.id) < (t.at, t.id) AND c.received_at > t.at - make_interval(days => ?)
                       ORDER BY c.received_at DESC, c.id DESC LIMIT 1) AS other
-         FROM appeal n WHERE n.id = ANY(?::int[]) AND n.author_key IS NOT NULL AND n.theme_id IS NOT NULL`,
-      [settings.repeatDays, newIds],
-    );
+         FROM unnest(?::int[], ?::text[], ?::int[], ?::timestamptz[]) AS t(id, author_key, theme, at)`,
+      [mid, settings.repeatDays, authored.map((a) => a.id), authored.map((a) => a.x.r.authorKey), authored.map((a) => a.x.themeId), authored.map((a) => iso(a.x.r.receivedAt))],
+    ) : [];
     const rep = repeats.filter((r) => r.other != null);
     if (dup.size || rep.length) {
-      await query(
+      await bound(
         em,
         `UPDATE appeal a SET duplicate_of_id = coalesce(t.dup, a.duplicate_of_id), repeat_of_id = coalesce(t.rep, a.repeat_of_id)
            FROM (SELECT id, max(dup) AS dup, max(rep) AS rep FROM unnest(?::int[], ?::int[], ?::int[]) AS u(id, dup, rep) GROUP BY id) t
@@ -393,8 +472,9 @@ async function writeChunk(
     }
   }
 
+  step('dedup+repeat');
   if (ev.appeal.length) {
-    await query(
+    await bound(
       em,
       `INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value, comment)
        SELECT ?, t.appeal_id, t.at, ?, t.kind, t.from_value, t.to_value, t.comment
@@ -403,22 +483,24 @@ async function writeChunk(
     );
   }
 
+  step('events');
   const flaggedLines = new Set(issues.filter((i) => i.severity === 'WARNING').map((i) => i.line));
   const errorLines = new Set(issues.filter((i) => i.severity === 'ERROR').map((i) => i.line));
   const flagged = [...flaggedLines].filter((l) => !errorLines.has(l)).length;
   if (issues.length) {
-    await query(
+    await bound(
       em,
       `INSERT INTO import_issue (municipality_id, batch_id, line, field, severity, reason, external_id)
        SELECT ?, ?, * FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[])`,
       [mid, batchId, issues.map((i) => i.line), issues.map((i) => i.field), issues.map((i) => i.severity), issues.map((i) => i.reason), issues.map((i) => i.externalId ?? null)],
     );
   }
-  await query(
+  await bound(
     em,
     `UPDATE import_batch SET rows_read = rows_read + ?, inserted = inserted + ?, updated = updated + ?, unchanged = unchanged + ?,
             rejected = rejected + ?, flagged = flagged + ? WHERE id = ?`,
     [tally.read, inserts.length, updates.length, unchanged, tally.rejected, flagged, batchId],
   );
+  step('issues+batch');
   return { inserted: inserts.length, updated: updates.length, unchanged, flagged };
 }
