@@ -200,17 +200,24 @@ describe.each(backends)('territorial problem list on %s', (backend) => {
 
   it('recomputes incrementally around new appeals: a new cluster appears, the others keep their ids', async () => {
     const before = new Map((await list({ sources: ['APPEALS'] })).map((p) => [p.id, p.appealCount]));
-    const d = districts[1];
+    // Two groups of the same theme in districts apart: the window is a set of areas around the new points.
+    const [d, d2] = [districts[1], districts[5]];
     const rnd = mulberry32(11);
     const inPeriod = new Date(Date.now() - 20 * 86_400_000);
-    const ids = await insert(Array.from({ length: 20 }, () => ({ theme: themes.get('roads.potholes')!, ...around(rnd, d.lon, d.lat, 40), at: inPeriod })));
+    const ids = await insert([
+      ...Array.from({ length: 20 }, () => ({ theme: themes.get('roads.potholes')!, ...around(rnd, d.lon, d.lat, 40), at: inPeriod })),
+      ...Array.from({ length: 12 }, () => ({ theme: themes.get('roads.potholes')!, ...around(rnd, d2.lon, d2.lat, 40), at: inPeriod })),
+    ]);
     const em = app.orm.em.fork();
     const run = await new ProblemService(em, { municipalityId: 1, actor: 'test' }).recomputeAround(ids);
-    expect(run).toMatchObject({ kind: 'INCREMENTAL', created: 1, vanished: 0 });
+    expect(run).toMatchObject({ kind: 'INCREMENTAL', created: 2, vanished: 0 });
+    // Only the areas around the new points were read, not the whole period.
+    expect(run!.appeals).toBeLessThan(60);
     const after = await list({ sources: ['APPEALS'] });
-    const fresh = after.filter((p) => !before.has(p.id));
-    expect(fresh).toHaveLength(1);
+    const fresh = after.filter((p) => !before.has(p.id)).sort((a, b) => b.appealCount - a.appealCount);
+    expect(fresh).toHaveLength(2);
     expect(fresh[0]).toMatchObject({ appealCount: 20, theme: { code: 'roads.potholes' }, district: { code: d.code } });
+    expect(fresh[1]).toMatchObject({ appealCount: 12, theme: { code: 'roads.potholes' }, district: { code: d2.code } });
     for (const [id, n] of before) expect(after.find((p) => p.id === id)?.appealCount).toBe(n);
   });
 

@@ -87,9 +87,10 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     const scope = await buildScope(em, o, settings, geo.area, stretch);
     profile('scope');
     const [run] = await query<{ id: number }>(em,
-      `INSERT INTO problem_run (municipality_id, kind, period_from, period_to, started_at, finished_at, appeals, clusters, created, matched, vanished, reopened, actor)
-       VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, ?) RETURNING id`,
-      [m, incremental ? 'INCREMENTAL' : 'FULL', o.from, o.to, startedAt, startedAt, o.actor]);
+      `INSERT INTO problem_run (municipality_id, kind, period_from, period_to, started_at, finished_at, appeals, clusters, created, matched, vanished, reopened, actor, scope)
+       VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, ?, ?::jsonb) RETURNING id`,
+      [m, incremental ? 'INCREMENTAL' : 'FULL', o.from, o.to, startedAt, startedAt, o.actor,
+        JSON.stringify(scope.map(({ theme_id, eps, minpts }) => ({ theme_id, eps, minpts })))]);
 
     await em.execute(`CREATE TEMP TABLE pd_scope (theme_id int PRIMARY KEY, eps float8, minpts int, env geometry) ON COMMIT DROP`);
     await em.execute(`CREATE TEMP TABLE pd_pts (id int PRIMARY KEY, theme_id int, district_id int, organization_id int, channel text, address text,
@@ -113,7 +114,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
                        coalesce(a.author_key, 'id:' || a.author_id, 'appeal:' || a.id) AS author, a.received_at, a.repeat_of_id IS NOT NULL AS is_repeat,
                        a.due_at, a.answered_at, a.satisfaction, s.eps,
                        ${R} * radians(ST_X(a.point)) AS x, ${R} * ln(tan(pi() / 4 + radians(ST_Y(a.point)) / 2)) AS y
-                  FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR a.point && s.env)
+                  FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR (a.point && s.env AND ST_Intersects(a.point, s.env)))
                  WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED') q`,
         [m, o.from, o.to]);
       profile('points');
@@ -186,7 +187,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     // Previous period of the same length, same themes (and windows): counted inside each hull through a GiST index.
     await query(em, `CREATE TEMP TABLE pd_prev ON COMMIT DROP AS SELECT a.theme_id, a.point FROM appeal a WHERE false`);
     await query(em, `INSERT INTO pd_prev SELECT a.theme_id, a.point
-        FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR a.point && s.env)
+        FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR (a.point && s.env AND ST_Intersects(a.point, s.env)))
        WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'`, [m, prevFrom, o.from]);
     await em.execute('CREATE INDEX ON pd_prev USING gist (point)');
     await em.execute('ANALYZE pd_prev');
@@ -374,31 +375,49 @@ const TITLE_SQL = `concat(coalesce(t.name, 'Очаг на тепловой ка�
 /** Themes to recluster with their radius (EPSG:3857 units), effective minimum size and window. */
 async function buildScope(em: EntityManager, o: DetectOptions, settings: ProblemSettings, areaM2: number, stretch: number): Promise<Scope[]> {
   const m = o.municipalityId;
-  const counts = await query<{ theme_id: number; n: number }>(em,
-    `SELECT theme_id, count(*)::int AS n FROM appeal
-      WHERE municipality_id = ? AND received_at >= ? AND received_at < ? AND point IS NOT NULL AND theme_id IS NOT NULL AND status <> 'REJECTED'
-        ${o.appealIds ? 'AND theme_id IN (SELECT theme_id FROM appeal WHERE id = ANY(?::int[]) AND municipality_id = ?)' : ''}
-      GROUP BY theme_id ORDER BY theme_id`,
-    o.appealIds ? [m, o.from, o.to, o.appealIds, m] : [m, o.from, o.to]);
-  const scope: Scope[] = counts.map(({ theme_id, n }) => {
+  const derive = (counts: { theme_id: number; n: number }[]): Scope[] => counts.map(({ theme_id, n }) => {
     const s = settingFor(settings, theme_id);
     const expected = areaM2 > 0 ? (n * Math.PI * s.epsMeters ** 2) / areaM2 : 0;
     return { theme_id, eps: s.epsMeters * stretch, minpts: Math.max(s.minPoints, Math.ceil(s.densityFactor * expected)), env: null };
   });
-  if (!o.appealIds) return scope;
-  // Window per theme: the new points and the problems within one radius of them, widened by two radii.
-  for (const s of scope) {
-    const [w] = await query<{ env: string | null }>(em, `
-      WITH np AS (SELECT ST_Transform(point, 3857) AS g FROM appeal
-                   WHERE id = ANY(?::int[]) AND municipality_id = ? AND theme_id = ? AND point IS NOT NULL AND received_at >= ? AND received_at < ?),
-           box AS (SELECT ST_SetSRID(ST_Expand(ST_Extent(g)::geometry, ?), 3857) AS b FROM np),
-           hit AS (SELECT ST_Transform(p.hull, 3857) AS g FROM problem p, box
-                    WHERE p.municipality_id = ? AND p.theme_id = ? AND p.hull && ST_Transform(box.b, 4326))
-      SELECT ST_AsEWKT(ST_Transform(ST_SetSRID(ST_Expand(ST_Extent(g)::geometry, ?), 3857), 4326)) AS env
-        FROM (SELECT g FROM np UNION ALL SELECT g FROM hit) x`,
-      [o.appealIds, m, s.theme_id, o.from, o.to, s.eps, m, s.theme_id, 2 * s.eps]);
-    s.env = w?.env ?? null;
-  }
+  const countThemes = (themes: number[] | null) => query<{ theme_id: number; n: number }>(em,
+    `SELECT theme_id, count(*)::int AS n FROM appeal
+      WHERE municipality_id = ? AND received_at >= ? AND received_at < ? AND point IS NOT NULL AND theme_id IS NOT NULL AND status <> 'REJECTED'
+        ${themes ? 'AND theme_id = ANY(?::int[])' : ''}
+      GROUP BY theme_id ORDER BY theme_id`,
+    themes ? [m, o.from, o.to, themes] : [m, o.from, o.to]);
+  if (!o.appealIds) return derive(await countThemes(null));
+
+  // Incremental: the themes of the new appeals, clustered with the parameters of the last full recompute
+  // (its density guard was measured over the whole period; a thousand new appeals do not move it), so
+  // the period is not re-counted. A theme that run did not see is counted on its own.
+  const themes = (await query<{ theme_id: number }>(em,
+    `SELECT DISTINCT theme_id FROM appeal WHERE id = ANY(?::int[]) AND municipality_id = ? AND theme_id IS NOT NULL AND point IS NOT NULL
+        AND received_at >= ? AND received_at < ? AND status <> 'REJECTED' ORDER BY theme_id`, [o.appealIds, m, o.from, o.to])).map((r) => r.theme_id);
+  if (!themes.length) return [];
+  const [last] = await query<{ scope: { theme_id: number; eps: number; minpts: number }[] | null }>(em,
+    `SELECT scope FROM problem_run WHERE municipality_id = ? AND kind = 'FULL' AND scope IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1`, [m]);
+  const known = new Map((last?.scope ?? []).map((s) => [s.theme_id, s]));
+  const unknown = themes.filter((t) => !known.has(t) || Math.abs(known.get(t)!.eps - settingFor(settings, t).epsMeters * stretch) > 1e-6);
+  const counted = new Map(derive(unknown.length ? await countThemes(unknown) : []).map((s) => [s.theme_id, s]));
+  const scope: Scope[] = themes.map((t) => counted.get(t) ?? { theme_id: t, eps: known.get(t)?.eps ?? settingFor(settings, t).epsMeters * stretch, minpts: known.get(t)?.minpts ?? settingFor(settings, t).minPoints, env: null });
+  // Window per theme: around each new point one radius, plus the problems of its theme within that radius,
+  // all widened by two radii and united (a set of small areas, not one rectangle over the whole city).
+  const wins = await query<{ theme_id: number; env: string }>(em, `
+    WITH s AS (SELECT * FROM unnest(?::int[], ?::float8[]) AS s(theme_id, eps)),
+         np AS (SELECT a.theme_id, s.eps, ST_Expand(ST_Transform(a.point, 3857), s.eps) AS b
+                  FROM appeal a JOIN s ON s.theme_id = a.theme_id
+                 WHERE a.id = ANY(?::int[]) AND a.municipality_id = ? AND a.point IS NOT NULL AND a.received_at >= ? AND a.received_at < ?),
+         hit AS (SELECT DISTINCT p.id, p.theme_id, s.eps, ST_Envelope(ST_Transform(p.hull, 3857)) AS b
+                   FROM np JOIN problem p ON p.municipality_id = ? AND p.theme_id = np.theme_id AND p.source <> 'CUR'
+                        AND p.hull && ST_Transform(ST_SetSRID(np.b, 3857), 4326)
+                   JOIN s ON s.theme_id = p.theme_id)
+    SELECT theme_id, ST_AsEWKT(ST_Transform(ST_SetSRID(ST_Union(ST_Expand(b, 2 * eps)), 3857), 4326)) AS env
+      FROM (SELECT theme_id, eps, b FROM np UNION ALL SELECT theme_id, eps, b FROM hit) x
+     GROUP BY theme_id`,
+    [scope.map((s) => s.theme_id), scope.map((s) => s.eps), o.appealIds, m, o.from, o.to, m]);
+  const envOf = new Map(wins.map((w) => [w.theme_id, w.env]));
+  for (const s of scope) s.env = envOf.get(s.theme_id) ?? null;
   return scope.filter((s) => s.env != null);
 }
 
@@ -427,7 +446,9 @@ export async function rescore(em: EntityManager, m: number, settings: ProblemSet
   });
   if (rows.length) {
     await query(em, `UPDATE problem p SET score = u.score, breakdown = u.breakdown::jsonb, rank_city = u.rc, rank_district = u.rd
-      FROM unnest(?::int[], ?::float8[], ?::text[], ?::int[], ?::int[]) AS u(id, score, breakdown, rc, rd) WHERE p.id = u.id`,
+      FROM unnest(?::int[], ?::float8[], ?::text[], ?::int[], ?::int[]) AS u(id, score, breakdown, rc, rd)
+      WHERE p.id = u.id AND (p.score IS DISTINCT FROM u.score OR p.rank_city IS DISTINCT FROM u.rc OR p.rank_district IS DISTINCT FROM u.rd
+                             OR p.breakdown IS DISTINCT FROM u.breakdown::jsonb)`,
       [rows.map((r) => r.id), scores, parts.map((p) => JSON.stringify(p)), rankCity, rankDistrict]);
   }
   await query(em, `UPDATE problem SET rank_city = NULL, rank_district = NULL WHERE municipality_id = ? AND NOT active AND rank_city IS NOT NULL`, [m]);
