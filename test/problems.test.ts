@@ -221,6 +221,30 @@ describe.each(backends)('territorial problem list on %s', (backend) => {
     for (const [id, n] of before) expect(after.find((p) => p.id === id)?.appealCount).toBe(n);
   });
 
+  it('places appeals that join existing clusters without reclustering, exactly as a full recompute would', async () => {
+    const a = (await list({ sources: ['APPEALS'] })).find((p) => p.id === byKey.get('A'))!;
+    const b = (await list({ sources: ['APPEALS'] })).find((p) => p.id === byKey.get('B'))!;
+    const rnd = mulberry32(5);
+    const at = new Date('2026-08-20T10:00:00Z');
+    const near = (p: any, k: number, theme: string) => Array.from({ length: k }, () => ({ theme: themes.get(theme)!, ...around(rnd, p.center.coordinates[0], p.center.coordinates[1], 8), at }));
+    const ids = await insert([...near(a, 5, 'gkh.heating'), ...near(b, 3, 'roads.potholes')]);
+    const svc = new ProblemService(app.orm.em.fork(), { municipalityId: 1, actor: 'test' });
+    const run = (await svc.recomputeAround(ids))!;
+    // Placed from the kept cell counts: only the 8 new appeals were looked at, 2 problems touched.
+    expect(run).toMatchObject({ kind: 'INCREMENTAL', appeals: 8, clusters: 2, created: 0, vanished: 0 });
+    const inc = await list({ sources: ['APPEALS'] });
+    expect(inc.find((p) => p.id === a.id).appealCount).toBe(a.appealCount + 5);
+    expect(inc.find((p) => p.id === b.id).appealCount).toBe(b.appealCount + 3);
+    const events = (await app.gql(ONE, { id: a.id })).data.problem;
+    expect(events.appeals.totalCount).toBe(a.appealCount + 5);
+    // The full recompute of the same period finds the same problems with the same sizes, factors and scores.
+    const full = await svc.recompute(run.periodFrom, run.periodTo);
+    expect(full).toMatchObject({ created: 0, vanished: 0 });
+    const after = await list({ sources: ['APPEALS'] });
+    const view = (ps: any[]) => ps.map((p) => `${p.id}|${p.appealCount}|${p.authorCount}|${p.score.toFixed(6)}|${JSON.stringify(p.hull)}`).sort();
+    expect(view(after)).toEqual(view(inc));
+  });
+
   it('exports the list as CSV (BOM, ;), XLSX and GeoJSON with the breakdown', async () => {
     const rows = await list();
     const csv = await app.defaultClient.fetch('/exports/problems.csv');

@@ -10,6 +10,7 @@ import { Migration20261127000004_heatcells } from '../../db/migrations/Migration
 import { Migration20261127000005_problems } from '../../db/migrations/Migration20261127000005_problems.js';
 import { Migration20261127000006_auth } from '../../db/migrations/Migration20261127000006_auth.js';
 import { Migration20261127000007_problemscope } from '../../db/migrations/Migration20261127000007_problemscope.js';
+import { Migration20261127000008_problempoints } from '../../db/migrations/Migration20261127000008_problempoints.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -22,6 +23,7 @@ export const migrationsList = [
   { name: 'Migration20261127000005_problems', class: Migration20261127000005_problems },
   { name: 'Migration20261127000006_auth', class: Migration20261127000006_auth },
   { name: 'Migration20261127000007_problemscope', class: Migration20261127000007_problemscope },
+  { name: 'Migration20261127000008_problempoints', class: Migration20261127000008_problempoints },
 ];
 
 export interface OrmOptions {

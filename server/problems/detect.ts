@@ -3,6 +3,7 @@ import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { loadSettings, settingFor, type ProblemSettings } from './settings.js';
 import { scoreAll, totalPoints, type FactorValues } from './score.js';
+import { incrementalFast, loadState, type FastResult } from './incremental.js';
 
 /**
  * Detection of the territorial problem list, and the stable identity of its problems.
@@ -71,8 +72,8 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
   const m = o.municipalityId;
   const settings = await loadSettings(rootEm, m);
   const incremental = o.appealIds != null;
-  const ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
-  const prevFrom = new Date(o.from.getTime() - (o.to.getTime() - o.from.getTime()));
+  let ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
+  let prevFrom = new Date(o.from.getTime() - (o.to.getTime() - o.from.getTime()));
 
   // MCU_PROFILE=1 prints the time of each step (how the benchmark figures were broken down).
   let mark = Date.now();
@@ -84,13 +85,40 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     if (!geo) throw new InputError('municipalityId', `муниципальное образование ${m} не найдено`);
     const stretch = 1 / Math.cos((geo.lat * Math.PI) / 180);
 
-    const scope = await buildScope(em, o, settings, geo.area, stretch);
-    profile('scope');
-    const [run] = await query<{ id: number }>(em,
+    const newRun = (scope: Scope[]) => query<{ id: number }>(em,
       `INSERT INTO problem_run (municipality_id, kind, period_from, period_to, started_at, finished_at, appeals, clusters, created, matched, vanished, reopened, actor, scope)
        VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, ?, ?::jsonb) RETURNING id`,
       [m, incremental ? 'INCREMENTAL' : 'FULL', o.from, o.to, startedAt, startedAt, o.actor,
-        JSON.stringify(scope.map(({ theme_id, eps, minpts }) => ({ theme_id, eps, minpts })))]);
+        JSON.stringify(scope.map(({ theme_id, eps, minpts }) => ({ theme_id, eps, minpts })))]).then((r) => r[0]);
+    const finish = async (result: RunResult) => {
+      await query(em, `UPDATE problem_run SET finished_at = ?, appeals = ?, clusters = ?, created = ?, matched = ?, vanished = ?, reopened = ? WHERE id = ?`,
+        [new Date(), result.appeals, result.clusters, result.created, result.matched, result.vanished, result.reopened, result.runId]);
+      return result;
+    };
+
+    // Incremental from the state of the latest full run: most new appeals are placed without reclustering;
+    // the rest (slow) go through the windowed recluster below, in the same run.
+    let fast: FastResult | null = null;
+    let run: { id: number } | null = null;
+    if (incremental) {
+      const state = await loadState(em, m, stretch);
+      if (state) {
+        o = { ...o, from: state.from, to: new Date(Math.max(state.to.getTime(), o.to.getTime())) };
+        prevFrom = state.prevFrom;
+        ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
+        run = await newRun([]);
+        fast = await incrementalFast(em, m, state, o.to, o.appealIds!, settings, run.id, startedAt, o.actor, profile);
+        o = { ...o, appealIds: fast.slow };
+        if (!fast.slow.length) {
+          return finish({ runId: run.id, kind: 'INCREMENTAL', periodFrom: o.from, periodTo: o.to, appeals: fast.assigned, clusters: fast.touched.length,
+            created: 0, matched: fast.touched.length, vanished: 0, reopened: fast.reopened, ms: Date.now() - started });
+        }
+      }
+    }
+
+    const scope = await buildScope(em, o, settings, geo.area, stretch);
+    profile('scope');
+    run ??= await newRun(scope);
 
     await em.execute(`CREATE TEMP TABLE pd_scope (theme_id int PRIMARY KEY, eps float8, minpts int, env geometry) ON COMMIT DROP`);
     await em.execute(`CREATE TEMP TABLE pd_pts (id int PRIMARY KEY, theme_id int, district_id int, organization_id int, channel text, address text,
@@ -101,8 +129,8 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     await em.execute(`CREATE TEMP TABLE pd_cl (k serial PRIMARY KEY, theme_id int, cid int, source text, n int, authors int, repeats int,
       with_due int, overdue int, rated int, low_sat int, first_at timestamptz, last_at timestamptz, district_id int, organization_id int,
       address text, hull geometry, center geometry, prev int DEFAULT 0, cur float8 DEFAULT 0) ON COMMIT DROP`);
-    await em.execute(`CREATE TEMP TABLE pd_heat (geom geometry, theme_id int, norm float8) ON COMMIT DROP`);
 
+    if (!scope.length && !incremental) await persistPoints(em, m, run.id, o.from, o.to, prevFrom);
     if (scope.length) {
       await query(em, `INSERT INTO pd_scope SELECT * FROM unnest(?::int[], ?::float8[], ?::int[], ?::text[]) AS s(t, e, mp, env)`,
         [scope.map((s) => s.theme_id), scope.map((s) => s.eps), scope.map((s) => s.minpts), scope.map((s) => s.env)]);
@@ -118,6 +146,8 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
                  WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED') q`,
         [m, o.from, o.to]);
       profile('points');
+      if (!incremental) await persistPoints(em, m, run.id, o.from, o.to, prevFrom);
+      profile('persist');
       // Grid DBSCAN per theme. A cell is core when the cells whose centres lie within the radius hold at least
       // the minimum number of appeals; core cells within the radius of each other are connected (ST_ClusterDBSCAN
       // over the core cells); a non-core cell next to a core cell joins the nearest one (border); the rest is noise.
@@ -172,17 +202,8 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
 
     // ЦУР layers overlapping the period, summed into a 250 m square grid per theme and normalised to the
     // theme's hottest square (a single heavy point and a dense group of light ones compare fairly).
-    const cell = 250 * stretch;
-    await query(em, `INSERT INTO pd_heat
-      SELECT ST_Transform(ST_MakeEnvelope(gx * ?, gy * ?, (gx + 1) * ?, (gy + 1) * ?, 3857), 4326), theme_id,
-             w / nullif(max(w) OVER (PARTITION BY theme_id), 0)
-        FROM (SELECT floor(ST_X(g) / ?)::int AS gx, floor(ST_Y(g) / ?)::int AS gy, theme_id, sum(weight) AS w
-                FROM (SELECT ST_Transform(c.point, 3857) AS g, coalesce(c.theme_id, l.theme_id) AS theme_id, c.weight
-                        FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id
-                       WHERE l.municipality_id = ? AND l.period_to > ? AND l.period_from < ?) x
-               GROUP BY 1, 2, 3) y`, [cell, cell, cell, cell, cell, cell, m, o.from, o.to]);
+    await heatTable(em, 'pd_heat', m, o.from, o.to, stretch);
     profile('heat');
-    await em.execute(`UPDATE pd_heat SET norm = 0 WHERE norm IS NULL`);
 
     // Previous period of the same length, same themes (and windows): counted inside each hull through a GiST index.
     await query(em, `CREATE TEMP TABLE pd_prev ON COMMIT DROP AS SELECT a.theme_id, a.point FROM appeal a WHERE false`);
@@ -351,25 +372,54 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     await rescore(em, m, settings, run.id, startedAt, all.map(([, p]) => p));
     profile('rescore');
     const [counts] = await query<{ appeals: number }>(em, 'SELECT count(*)::int AS appeals FROM pd_pts');
-    const result: RunResult = {
+    return finish({
       runId: run.id, kind: incremental ? 'INCREMENTAL' : 'FULL', periodFrom: o.from, periodTo: o.to,
-      appeals: counts.appeals, clusters: allK.length, created: inserted.length, matched: mk.length,
-      vanished: vanished.length, reopened: reopened.length, ms: Date.now() - started,
-    };
-    await query(em, `UPDATE problem_run SET finished_at = ?, appeals = ?, clusters = ?, created = ?, matched = ?, vanished = ?, reopened = ? WHERE id = ?`,
-      [new Date(), result.appeals, result.clusters, result.created, result.matched, result.vanished, result.reopened, run.id]);
-    return result;
+      appeals: counts.appeals + (fast?.assigned ?? 0), clusters: allK.length + (fast?.touched.length ?? 0), created: inserted.length,
+      matched: mk.length + (fast?.touched.length ?? 0), vanished: vanished.length, reopened: reopened.length + (fast?.reopened ?? 0), ms: Date.now() - started,
+    });
   });
 }
 
-const R = 6378137;
+/**
+ * ЦУР layers overlapping the period, summed into a 250 m square grid per theme and normalised to the theme's
+ * hottest square (a single heavy point and a dense group of light ones compare fairly), as a temporary table.
+ */
+export async function heatTable(em: EntityManager, name: string, m: number, from: Date, to: Date, stretch: number) {
+  const cell = 250 * stretch;
+  await em.execute(`CREATE TEMP TABLE ${name} (geom geometry, theme_id int, norm float8) ON COMMIT DROP`);
+  await query(em, `INSERT INTO ${name}
+    SELECT ST_Transform(ST_MakeEnvelope(gx * ?, gy * ?, (gx + 1) * ?, (gy + 1) * ?, 3857), 4326), theme_id,
+           coalesce(w / nullif(max(w) OVER (PARTITION BY theme_id), 0), 0)
+      FROM (SELECT floor(ST_X(g) / ?)::int AS gx, floor(ST_Y(g) / ?)::int AS gy, theme_id, sum(weight) AS w
+              FROM (SELECT ST_Transform(c.point, 3857) AS g, coalesce(c.theme_id, l.theme_id) AS theme_id, c.weight
+                      FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id
+                     WHERE l.municipality_id = ? AND l.period_to > ? AND l.period_from < ?) x
+             GROUP BY 1, 2, 3) y`, [cell, cell, cell, cell, cell, cell, m, from, to]);
+}
+
+/**
+ * Keeps the points of a full run (and the period it covers) for the incremental recompute: they replace the
+ * municipality's previous ones. TRUNCATE when the table holds no other municipality (a region-wide database
+ * deletes by municipality instead).
+ */
+async function persistPoints(em: EntityManager, m: number, runId: number, from: Date, to: Date, prevFrom: Date) {
+  const [others] = await query<{ x: boolean }>(em, 'SELECT EXISTS (SELECT 1 FROM problem_point WHERE municipality_id <> ?) AS x', [m]);
+  if (others.x) await query(em, 'DELETE FROM problem_point WHERE municipality_id = ?', [m]);
+  else await em.execute('TRUNCATE problem_point');
+  await query(em, 'INSERT INTO problem_point (appeal_id, municipality_id, theme_id, gx, gy, x, y) SELECT id, ?, theme_id, gx, gy, x, y FROM pd_pts', [m]);
+  await query(em, `INSERT INTO problem_state (municipality_id, run_id, period_from, period_to, prev_from) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (municipality_id) DO UPDATE SET run_id = excluded.run_id, period_from = excluded.period_from, period_to = excluded.period_to, prev_from = excluded.prev_from`,
+    [m, runId, from, to, prevFrom]);
+}
+
+export const R = 6378137;
 /** Growth is measured against at least this many previous appeals (a change from 0 to 1 is not +100 %). */
-const GROWTH_FLOOR = 5;
+export const GROWTH_FLOOR = 5;
 /** Grid offsets whose cell centres lie within the radius (2 cells of radius/2). */
-const OFFSETS = `VALUES (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1), (2, 0), (-2, 0), (0, 2), (0, -2)`;
+export const OFFSETS = `VALUES (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1), (2, 0), (-2, 0), (0, 2), (0, -2)`;
 
 /** Title: theme, district and the most frequent address of the cluster. */
-const TITLE_SQL = `concat(coalesce(t.name, 'Очаг на тепловой карте ЦУР'), ' — ', coalesce(d.name, 'вне районов'),
+export const TITLE_SQL = `concat(coalesce(t.name, 'Очаг на тепловой карте ЦУР'), ' — ', coalesce(d.name, 'вне районов'),
   CASE WHEN c.address IS NOT NULL THEN ' (' || c.address || ')' ELSE '' END)`;
 
 /** Themes to recluster with their radius (EPSG:3857 units), effective minimum size and window. */
@@ -401,7 +451,7 @@ async function buildScope(em: EntityManager, o: DetectOptions, settings: Problem
   const unknown = themes.filter((t) => !known.has(t) || Math.abs(known.get(t)!.eps - settingFor(settings, t).epsMeters * stretch) > 1e-6);
   const counted = new Map(derive(unknown.length ? await countThemes(unknown) : []).map((s) => [s.theme_id, s]));
   const scope: Scope[] = themes.map((t) => counted.get(t) ?? { theme_id: t, eps: known.get(t)?.eps ?? settingFor(settings, t).epsMeters * stretch, minpts: known.get(t)?.minpts ?? settingFor(settings, t).minPoints, env: null });
-  // Window per theme: around each new point one radius, plus the problems of its theme within that radius,
+  // Window per theme: around each new point one radius, plus the problems of its theme within two radii,
   // all widened by two radii and united (a set of small areas, not one rectangle over the whole city).
   const wins = await query<{ theme_id: number; env: string }>(em, `
     WITH s AS (SELECT * FROM unnest(?::int[], ?::float8[]) AS s(theme_id, eps)),
@@ -410,7 +460,7 @@ async function buildScope(em: EntityManager, o: DetectOptions, settings: Problem
                  WHERE a.id = ANY(?::int[]) AND a.municipality_id = ? AND a.point IS NOT NULL AND a.received_at >= ? AND a.received_at < ?),
          hit AS (SELECT DISTINCT p.id, p.theme_id, s.eps, ST_Envelope(ST_Transform(p.hull, 3857)) AS b
                    FROM np JOIN problem p ON p.municipality_id = ? AND p.theme_id = np.theme_id AND p.source <> 'CUR'
-                        AND p.hull && ST_Transform(ST_SetSRID(np.b, 3857), 4326)
+                        AND p.hull && ST_Transform(ST_SetSRID(ST_Expand(np.b, np.eps), 3857), 4326)
                    JOIN s ON s.theme_id = p.theme_id)
     SELECT theme_id, ST_AsEWKT(ST_Transform(ST_SetSRID(ST_Union(ST_Expand(b, 2 * eps)), 3857), 4326)) AS env
       FROM (SELECT theme_id, eps, b FROM np UNION ALL SELECT theme_id, eps, b FROM hit) x
