@@ -24,9 +24,12 @@ import { incrementalFast, loadState, type FastResult } from './incremental.js';
  * 5. All active problems are rescored together (weights from the settings) and ranked in the city
  *    and in their district; each touched problem gets a snapshot of size and score.
  *
- * The incremental variant (after an import) reclusters only the themes of the new appeals, inside
- * the extent of the new points and of the problems they touch, widened by two radii; problems only
- * partly inside that window are left as they are. The full recompute is the reference.
+ * The incremental variant (after an import) starts from the state the latest full run kept (problem_point,
+ * problem_state; see incremental.ts): the list period is that run's, extended to now, and the clustering
+ * parameters are that run's. Appeals that join a cluster without changing any core cell are placed directly;
+ * the others are reclustered with the themes of those appeals only, inside a window made of the areas around
+ * each of them and the problems within two radii, widened by two radii; problems only partly inside that
+ * window are left as they are. The full recompute is the reference (and re-bases the period).
  */
 
 export interface DetectOptions {
@@ -100,16 +103,18 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     // the rest (slow) go through the windowed recluster below, in the same run.
     let fast: FastResult | null = null;
     let run: { id: number } | null = null;
+    const state = incremental ? await loadState(em, m, stretch) : null;
     if (incremental) {
-      const state = await loadState(em, m, stretch);
       if (state) {
         o = { ...o, from: state.from, to: new Date(Math.max(state.to.getTime(), o.to.getTime())) };
         prevFrom = state.prevFrom;
         ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
         run = await newRun([]);
-        fast = await incrementalFast(em, m, state, o.to, o.appealIds!, settings, run.id, startedAt, o.actor, profile);
+        fast = await incrementalFast(em, m, state, o.to, o.appealIds!, run.id, startedAt, o.actor, profile);
         o = { ...o, appealIds: fast.slow };
         if (!fast.slow.length) {
+          await rescore(em, m, settings, run.id, startedAt, fast.touched);
+          profile('rescore');
           return finish({ runId: run.id, kind: 'INCREMENTAL', periodFrom: o.from, periodTo: o.to, appeals: fast.assigned, clusters: fast.touched.length,
             created: 0, matched: fast.touched.length, vanished: 0, reopened: fast.reopened, ms: Date.now() - started });
         }
@@ -134,8 +139,14 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     if (scope.length) {
       await query(em, `INSERT INTO pd_scope SELECT * FROM unnest(?::int[], ?::float8[], ?::int[], ?::text[]) AS s(t, e, mp, env)`,
         [scope.map((s) => s.theme_id), scope.map((s) => s.eps), scope.map((s) => s.minpts), scope.map((s) => s.env)]);
-      // Points in EPSG:3857 (spherical Mercator by arithmetic) and their grid cell (side = radius / 2).
-      await query(em, `INSERT INTO pd_pts
+      // Points in EPSG:3857 (spherical Mercator by arithmetic) and their grid cell (side = radius / 2): in an incremental
+      // run from the kept points when they were cut with the same radii, otherwise from the appeals.
+      if (state && scope.every((s) => state!.scope.get(s.theme_id)?.eps === s.eps)) await query(em, `INSERT INTO pd_pts
+        SELECT pp.appeal_id, pp.theme_id, pp.district_id, pp.organization_id, pp.channel, pp.address, pp.author, pp.received_at, pp.is_repeat,
+               pp.due_at, pp.answered_at, pp.satisfaction, pp.x, pp.y, pp.gx, pp.gy
+          FROM problem_point pp JOIN (SELECT theme_id, ST_Transform(env, 3857) AS e FROM pd_scope) s ON s.theme_id = pp.theme_id
+         WHERE pp.municipality_id = ? AND ST_Intersects(ST_SetSRID(ST_MakePoint(pp.x, pp.y), 3857), s.e)`, [m]);
+      else await query(em, `INSERT INTO pd_pts
         SELECT id, theme_id, district_id, organization_id, channel, address, author, received_at, is_repeat, due_at, answered_at, satisfaction,
                x, y, floor(x / (eps / 2))::int, floor(y / (eps / 2))::int
           FROM (SELECT a.id, a.theme_id, a.district_id, a.organization_id, a.channel, a.address,
@@ -369,7 +380,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     }
 
     profile('writes');
-    await rescore(em, m, settings, run.id, startedAt, all.map(([, p]) => p));
+    await rescore(em, m, settings, run.id, startedAt, [...new Set([...all.map(([, p]) => p), ...(fast?.touched ?? [])])]);
     profile('rescore');
     const [counts] = await query<{ appeals: number }>(em, 'SELECT count(*)::int AS appeals FROM pd_pts');
     return finish({
@@ -406,7 +417,11 @@ async function persistPoints(em: EntityManager, m: number, runId: number, from: 
   const [others] = await query<{ x: boolean }>(em, 'SELECT EXISTS (SELECT 1 FROM problem_point WHERE municipality_id <> ?) AS x', [m]);
   if (others.x) await query(em, 'DELETE FROM problem_point WHERE municipality_id = ?', [m]);
   else await em.execute('TRUNCATE problem_point');
-  await query(em, 'INSERT INTO problem_point (appeal_id, municipality_id, theme_id, gx, gy, x, y) SELECT id, ?, theme_id, gx, gy, x, y FROM pd_pts', [m]);
+  await query(em, `INSERT INTO problem_point (appeal_id, municipality_id, theme_id, gx, gy, x, y, district_id, organization_id, channel, address, author,
+                                             received_at, is_repeat, due_at, answered_at, satisfaction)
+    SELECT id, ?, theme_id, gx, gy, x, y, district_id, organization_id, channel, address, author, received_at, is_repeat, due_at, answered_at, satisfaction
+      FROM pd_pts`, [m]);
+  await em.execute('ANALYZE problem_point');
   await query(em, `INSERT INTO problem_state (municipality_id, run_id, period_from, period_to, prev_from) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (municipality_id) DO UPDATE SET run_id = excluded.run_id, period_from = excluded.period_from, period_to = excluded.period_to, prev_from = excluded.prev_from`,
     [m, runId, from, to, prevFrom]);

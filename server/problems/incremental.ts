@@ -1,7 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
-import type { ProblemSettings } from './settings.js';
-import { GROWTH_FLOOR, R, TITLE_SQL, heatTable, rescore } from './detect.js';
+import { GROWTH_FLOOR, R, TITLE_SQL, heatTable } from './detect.js';
 
 /**
  * Incremental recompute from the state of the latest full run (problem_point + problem_state).
@@ -33,11 +32,20 @@ export async function loadState(em: EntityManager, m: number, stretch: number): 
 /** The 13 grid offsets within the radius (cells of radius / 2), as in detect.ts. */
 const OFF: [number, number][] = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1], [2, 0], [-2, 0], [0, 2], [0, -2]];
 const key = (t: number, gx: number, gy: number) => `${t}:${gx}:${gy}`;
+/** Offsets within two radii (sums of two OFF offsets), flagged when within one radius. */
+const REACH2: [number, number, boolean][] = (() => {
+  const out = new Map<string, [number, number, boolean]>();
+  for (const [ax, ay] of OFF) for (const [bx, by] of OFF) {
+    const k = `${ax + bx}:${ay + by}`;
+    if (!out.has(k)) out.set(k, [ax + bx, ay + by, OFF.some(([x, y]) => x === ax + bx && y === ay + by)]);
+  }
+  return [...out.values()];
+})();
 
 export interface FastResult { slow: number[]; touched: number[]; assigned: number; reopened: number }
 
 export async function incrementalFast(
-  em: EntityManager, m: number, state: State, to: Date, appealIds: number[], settings: ProblemSettings,
+  em: EntityManager, m: number, state: State, to: Date, appealIds: number[],
   runId: number, startedAt: Date, actor: string, profile: (step: string) => void,
 ): Promise<FastResult> {
   const themes = [...state.scope.values()];
@@ -46,14 +54,18 @@ export async function incrementalFast(
     'DELETE FROM problem_point WHERE municipality_id = ? AND appeal_id = ANY(?::int[]) RETURNING appeal_id, theme_id, gx, gy', [m, appealIds]);
   const inserted = await query<{ appeal_id: number; theme_id: number; gx: number; gy: number; disc: boolean }>(em, `
     WITH ins AS (
-      INSERT INTO problem_point (appeal_id, municipality_id, theme_id, gx, gy, x, y)
-      SELECT id, ?, theme_id, floor(x / (eps / 2))::int, floor(y / (eps / 2))::int, x, y
-        FROM (SELECT a.id, a.theme_id, s.eps, ${R} * radians(ST_X(a.point)) AS x, ${R} * ln(tan(pi() / 4 + radians(ST_Y(a.point)) / 2)) AS y
+      INSERT INTO problem_point (appeal_id, municipality_id, theme_id, gx, gy, x, y, district_id, organization_id, channel, address, author,
+                                 received_at, is_repeat, due_at, answered_at, satisfaction)
+      SELECT id, ?, theme_id, floor(x / (eps / 2))::int, floor(y / (eps / 2))::int, x, y, district_id, organization_id, channel, address, author,
+             received_at, is_repeat, due_at, answered_at, satisfaction
+        FROM (SELECT a.id, a.theme_id, s.eps, ${R} * radians(ST_X(a.point)) AS x, ${R} * ln(tan(pi() / 4 + radians(ST_Y(a.point)) / 2)) AS y,
+                     a.district_id, a.organization_id, a.channel, a.address, coalesce(a.author_key, 'id:' || a.author_id, 'appeal:' || a.id) AS author,
+                     a.received_at, a.repeat_of_id IS NOT NULL AS is_repeat, a.due_at, a.answered_at, a.satisfaction
                 FROM appeal a JOIN unnest(?::int[], ?::float8[]) AS s(theme_id, eps) ON s.theme_id = a.theme_id
                WHERE a.id = ANY(?::int[]) AND a.municipality_id = ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'
                  AND a.received_at >= ? AND a.received_at < ?) q
-      RETURNING appeal_id, theme_id, gx, gy)
-    SELECT ins.*, a.channel = 'PUBLIC_DISCUSSION' AS disc FROM ins JOIN appeal a ON a.id = ins.appeal_id`,
+      RETURNING appeal_id, theme_id, gx, gy, channel)
+    SELECT appeal_id, theme_id, gx, gy, channel = 'PUBLIC_DISCUSSION' AS disc FROM ins`,
     [m, themes.map((t) => t.theme_id), themes.map((t) => t.eps), appealIds, m, state.from, to]);
   const insertedIds = new Set(inserted.map((r) => r.appeal_id));
   const slow = new Set<number>(appealIds.filter((id) => !insertedIds.has(id))); // not clusterable here (no point, other theme, out of period…)
@@ -80,17 +92,22 @@ export async function incrementalFast(
   const sl = [...seeds.values()];
   const cells = new Map<string, { n: number; probs: Set<number> }>();
   if (sl.length) {
+    // Counts of the cells whose core status can change (within the radius of a seed) and of their reach; the
+    // problems only of the cells within the radius of a seed. Exact-key probes of problem_point_cell_idx.
     const rows = await query<{ theme_id: number; gx: number; gy: number; n: number; probs: number[] | null }>(em, `
-      SELECT q.theme_id, q.gx, q.gy, count(*)::int AS n, array_agg(DISTINCT pa.problem_id) FILTER (WHERE pa.problem_id IS NOT NULL) AS probs
-        FROM (SELECT DISTINCT p.appeal_id, p.theme_id, p.gx, p.gy
-                FROM unnest(?::int[], ?::int[], ?::int[]) AS s(theme_id, gx, gy)
-                CROSS JOIN LATERAL (SELECT appeal_id, theme_id, gx, gy FROM problem_point p
-                                     WHERE p.municipality_id = ? AND p.theme_id = s.theme_id
-                                       AND p.gx BETWEEN s.gx - 4 AND s.gx + 4 AND p.gy BETWEEN s.gy - 4 AND s.gy + 4) p) q
-        LEFT JOIN LATERAL (SELECT pa.problem_id FROM problem_appeal pa JOIN problem pr ON pr.id = pa.problem_id
-                            WHERE pa.appeal_id = q.appeal_id AND pr.active AND pr.source = 'APPEALS' LIMIT 1) pa ON true
-       GROUP BY q.theme_id, q.gx, q.gy`,
-      [sl.map((s) => s.t), sl.map((s) => s.gx), sl.map((s) => s.gy), m]);
+      WITH s AS (SELECT DISTINCT theme_id, gx, gy FROM unnest(?::int[], ?::int[], ?::int[]) AS s(theme_id, gx, gy)),
+           c AS (SELECT s.theme_id, s.gx + o.dx AS gx, s.gy + o.dy AS gy, bool_or(o.near) AS near
+                   FROM s CROSS JOIN (VALUES ${REACH2.map(([dx, dy, near]) => `(${dx}, ${dy}, ${near})`).join(', ')}) AS o(dx, dy, near)
+                  GROUP BY 1, 2, 3)
+      SELECT c.theme_id, c.gx, c.gy, n.n,
+             CASE WHEN c.near THEN (SELECT array_agg(DISTINCT pa.problem_id) FROM problem_point p
+                                      JOIN problem_appeal pa ON pa.appeal_id = p.appeal_id
+                                      JOIN problem pr ON pr.id = pa.problem_id AND pr.active AND pr.source = 'APPEALS'
+                                     WHERE p.municipality_id = ? AND p.theme_id = c.theme_id AND p.gx = c.gx AND p.gy = c.gy) END AS probs
+        FROM c CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM problem_point p
+                                    WHERE p.municipality_id = ? AND p.theme_id = c.theme_id AND p.gx = c.gx AND p.gy = c.gy) n
+       WHERE n.n > 0`,
+      [sl.map((s) => s.t), sl.map((s) => s.gx), sl.map((s) => s.gy), m, m]);
     for (const r of rows) cells.set(key(r.theme_id, r.gx, r.gy), { n: r.n, probs: new Set(r.probs ?? []) });
   }
   profile('inc: cells');
@@ -131,7 +148,7 @@ export async function incrementalFast(
       else if (target !== null) assign.set(a.id, target);
     }
   }
-  profile('inc: decide');
+  profile(`inc: decide (${fresh.length} new, ${assign.size} placed, ${slow.size} to recluster)`);
 
   // 4. The decided appeals join their problems; touched problems (and those of refreshed appeals) are re-aggregated.
   if (assign.size) {
@@ -146,32 +163,36 @@ export async function incrementalFast(
   if (touched.length) {
     const ref = new Date(Math.min(Date.now(), to.getTime()));
     await query(em, `CREATE TEMP TABLE pi_agg ON COMMIT DROP AS
-      SELECT pa.problem_id AS pid, pr.theme_id, s.eps, count(*)::int AS n,
-             count(DISTINCT coalesce(a.author_key, 'id:' || a.author_id, 'appeal:' || a.id))::int AS authors,
-             count(*) FILTER (WHERE a.repeat_of_id IS NOT NULL)::int AS repeats, count(a.due_at)::int AS with_due,
-             count(*) FILTER (WHERE a.due_at < coalesce(a.answered_at, ?))::int AS overdue,
-             count(a.satisfaction)::int AS rated, count(*) FILTER (WHERE a.satisfaction <= 2)::int AS low_sat,
-             min(a.received_at) AS first_at, max(a.received_at) AS last_at,
-             mode() WITHIN GROUP (ORDER BY a.district_id) AS district_id, mode() WITHIN GROUP (ORDER BY a.organization_id) AS organization_id,
-             mode() WITHIN GROUP (ORDER BY a.address) AS address,
+      SELECT pa.problem_id AS pid, pr.theme_id, s.eps, count(*)::int AS n, count(DISTINCT pp.author)::int AS authors,
+             count(*) FILTER (WHERE pp.is_repeat)::int AS repeats, count(pp.due_at)::int AS with_due,
+             count(*) FILTER (WHERE pp.due_at < coalesce(pp.answered_at, ?))::int AS overdue,
+             count(pp.satisfaction)::int AS rated, count(*) FILTER (WHERE pp.satisfaction <= 2)::int AS low_sat,
+             min(pp.received_at) AS first_at, max(pp.received_at) AS last_at,
+             mode() WITHIN GROUP (ORDER BY pp.district_id) AS district_id, mode() WITHIN GROUP (ORDER BY pp.organization_id) AS organization_id,
+             mode() WITHIN GROUP (ORDER BY pp.address) AS address,
              ST_Transform(ST_SetSRID(ST_MakePoint(avg(pp.x), avg(pp.y)), 3857), 4326) AS center,
              ST_Transform(ST_SetSRID(ST_Buffer(ST_ConvexHull(ST_Collect(DISTINCT ST_MakePoint((pp.gx + 0.5) * s.eps / 2, (pp.gy + 0.5) * s.eps / 2))), s.eps / 2, 4), 3857), 4326) AS hull
-        FROM problem_appeal pa JOIN problem pr ON pr.id = pa.problem_id
-        JOIN appeal a ON a.id = pa.appeal_id LEFT JOIN problem_point pp ON pp.appeal_id = a.id
+        FROM problem_appeal pa JOIN problem pr ON pr.id = pa.problem_id JOIN problem_point pp ON pp.appeal_id = pa.appeal_id
         JOIN unnest(?::int[], ?::float8[]) AS s(theme_id, eps) ON s.theme_id = pr.theme_id
        WHERE pa.problem_id = ANY(?::int[])
        GROUP BY pa.problem_id, pr.theme_id, s.eps`, [ref, themes.map((t) => t.theme_id), themes.map((t) => t.eps), touched]);
-    // Growth and ЦУР are measured again only where the outline changed.
-    await em.execute(`ALTER TABLE pi_agg ADD COLUMN prev int, ADD COLUMN cur float8, ADD COLUMN moved boolean`);
-    await query(em, `UPDATE pi_agg g SET moved = NOT ST_Equals(g.hull, p.hull), prev = (p.factors->>'previous')::int, cur = (p.factors->>'cur')::float8
+    profile('inc: agg main');
+    // Growth and ЦУР are measured again only where the outline changed. Appeals were only added, so the new outline
+    // covers the old one: the previous-period count grows by the appeals in the difference, ЦУР by the squares there
+    // (a small area, not the whole outline again). An outline that does not cover the old one is counted afresh.
+    await em.execute(`ALTER TABLE pi_agg ADD COLUMN prev int, ADD COLUMN cur float8, ADD COLUMN diff geometry, ADD COLUMN recount boolean`);
+    await query(em, `UPDATE pi_agg g SET prev = (p.factors->>'previous')::int, cur = coalesce((p.factors->>'cur')::float8, 0),
+        diff = CASE WHEN ST_Equals(g.hull, p.hull) THEN NULL WHEN p.hull IS NOT NULL AND ST_Covers(g.hull, p.hull) THEN ST_Difference(g.hull, p.hull) ELSE g.hull END,
+        recount = NOT (p.hull IS NOT NULL AND ST_Covers(g.hull, p.hull))
       FROM problem p WHERE p.id = g.pid`);
-    await query(em, `UPDATE pi_agg g SET prev = (SELECT count(*)::int FROM appeal a
+    await query(em, `UPDATE pi_agg g SET prev = CASE WHEN g.recount THEN 0 ELSE g.prev END + (SELECT count(*)::int FROM appeal a
         WHERE a.municipality_id = ? AND a.theme_id = g.theme_id AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'
-          AND a.point && g.hull AND ST_Intersects(a.point, g.hull)) WHERE g.moved`, [m, state.prevFrom, state.from]);
+          AND a.point && g.diff AND ST_Intersects(a.point, g.diff)) WHERE g.diff IS NOT NULL`, [m, state.prevFrom, state.from]);
+    profile('inc: agg prev');
     await heatTable(em, 'pi_heat', m, state.from, to, state.stretch);
-    await em.execute(`UPDATE pi_agg g SET cur = coalesce((SELECT max(h.norm) FROM pi_heat h
-        WHERE (h.theme_id IS NULL OR h.theme_id = g.theme_id) AND h.geom && g.hull AND ST_Intersects(h.geom, g.hull)), 0) WHERE g.moved`);
-    profile('inc: aggregates');
+    await em.execute(`UPDATE pi_agg g SET cur = greatest(CASE WHEN g.recount THEN 0 ELSE g.cur END, coalesce((SELECT max(h.norm) FROM pi_heat h
+        WHERE (h.theme_id IS NULL OR h.theme_id = g.theme_id) AND h.geom && g.diff AND ST_Intersects(h.geom, g.diff)), 0)) WHERE g.diff IS NOT NULL`);
+    profile(`inc: aggregates (${touched.length} problems)`);
     reopened = (await query<{ id: number }>(em, `SELECT p.id FROM problem p JOIN pi_agg g ON g.pid = p.id WHERE p.status = 'RESOLVED' AND g.last_at > p.resolved_at`)).map((r) => r.id);
     await query(em, `UPDATE problem p SET district_id = coalesce(c.district_id, p.district_id), organization_id = coalesce(p.organization_id, c.organization_id),
         title = ${TITLE_SQL}, active = true, hull = c.hull, center = c.center, period_to = ?, last_seen_at = ?,
@@ -198,8 +219,6 @@ export async function incrementalFast(
   }
   await query(em, 'UPDATE problem_state SET period_to = greatest(period_to, ?) WHERE municipality_id = ?', [to, m]);
   profile('inc: writes');
-  await rescore(em, m, settings, runId, startedAt, touched);
-  profile('inc: rescore');
   return { slow: [...slow], touched, assigned: assign.size, reopened: reopened.length };
 }
 
