@@ -200,18 +200,49 @@ describe.each(backends)('territorial problem list on %s', (backend) => {
 
   it('recomputes incrementally around new appeals: a new cluster appears, the others keep their ids', async () => {
     const before = new Map((await list({ sources: ['APPEALS'] })).map((p) => [p.id, p.appealCount]));
-    const d = districts[1];
+    // Two groups of the same theme in districts apart: the window is a set of areas around the new points.
+    const [d, d2] = [districts[1], districts[5]];
     const rnd = mulberry32(11);
     const inPeriod = new Date(Date.now() - 20 * 86_400_000);
-    const ids = await insert(Array.from({ length: 20 }, () => ({ theme: themes.get('roads.potholes')!, ...around(rnd, d.lon, d.lat, 40), at: inPeriod })));
+    const ids = await insert([
+      ...Array.from({ length: 20 }, () => ({ theme: themes.get('roads.potholes')!, ...around(rnd, d.lon, d.lat, 40), at: inPeriod })),
+      ...Array.from({ length: 12 }, () => ({ theme: themes.get('roads.potholes')!, ...around(rnd, d2.lon, d2.lat, 40), at: inPeriod })),
+    ]);
     const em = app.orm.em.fork();
     const run = await new ProblemService(em, { municipalityId: 1, actor: 'test' }).recomputeAround(ids);
-    expect(run).toMatchObject({ kind: 'INCREMENTAL', created: 1, vanished: 0 });
+    expect(run).toMatchObject({ kind: 'INCREMENTAL', created: 2, vanished: 0 });
+    // Only the areas around the new points were read, not the whole period.
+    expect(run!.appeals).toBeLessThan(60);
     const after = await list({ sources: ['APPEALS'] });
-    const fresh = after.filter((p) => !before.has(p.id));
-    expect(fresh).toHaveLength(1);
+    const fresh = after.filter((p) => !before.has(p.id)).sort((a, b) => b.appealCount - a.appealCount);
+    expect(fresh).toHaveLength(2);
     expect(fresh[0]).toMatchObject({ appealCount: 20, theme: { code: 'roads.potholes' }, district: { code: d.code } });
+    expect(fresh[1]).toMatchObject({ appealCount: 12, theme: { code: 'roads.potholes' }, district: { code: d2.code } });
     for (const [id, n] of before) expect(after.find((p) => p.id === id)?.appealCount).toBe(n);
+  });
+
+  it('places appeals that join existing clusters without reclustering, exactly as a full recompute would', async () => {
+    const a = (await list({ sources: ['APPEALS'] })).find((p) => p.id === byKey.get('A'))!;
+    const b = (await list({ sources: ['APPEALS'] })).find((p) => p.id === byKey.get('B'))!;
+    const rnd = mulberry32(5);
+    const at = new Date('2026-08-20T10:00:00Z');
+    const near = (p: any, k: number, theme: string) => Array.from({ length: k }, () => ({ theme: themes.get(theme)!, ...around(rnd, p.center.coordinates[0], p.center.coordinates[1], 8), at }));
+    const ids = await insert([...near(a, 5, 'gkh.heating'), ...near(b, 3, 'roads.potholes')]);
+    const svc = new ProblemService(app.orm.em.fork(), { municipalityId: 1, actor: 'test' });
+    const run = (await svc.recomputeAround(ids))!;
+    // Placed from the kept cell counts: only the 8 new appeals were looked at, 2 problems touched.
+    expect(run).toMatchObject({ kind: 'INCREMENTAL', appeals: 8, clusters: 2, created: 0, vanished: 0 });
+    const inc = await list({ sources: ['APPEALS'] });
+    expect(inc.find((p) => p.id === a.id).appealCount).toBe(a.appealCount + 5);
+    expect(inc.find((p) => p.id === b.id).appealCount).toBe(b.appealCount + 3);
+    const events = (await app.gql(ONE, { id: a.id })).data.problem;
+    expect(events.appeals.totalCount).toBe(a.appealCount + 5);
+    // The full recompute of the same period finds the same problems with the same sizes, factors and scores.
+    const full = await svc.recompute(run.periodFrom, run.periodTo);
+    expect(full).toMatchObject({ created: 0, vanished: 0 });
+    const after = await list({ sources: ['APPEALS'] });
+    const view = (ps: any[]) => ps.map((p) => `${p.id}|${p.appealCount}|${p.authorCount}|${p.score.toFixed(6)}|${JSON.stringify(p.hull)}`).sort();
+    expect(view(after)).toEqual(view(inc));
   });
 
   it('exports the list as CSV (BOM, ;), XLSX and GeoJSON with the breakdown', async () => {

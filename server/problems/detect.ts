@@ -3,6 +3,7 @@ import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { loadSettings, settingFor, type ProblemSettings } from './settings.js';
 import { scoreAll, totalPoints, type FactorValues } from './score.js';
+import { incrementalFast, loadState, type FastResult } from './incremental.js';
 
 /**
  * Detection of the territorial problem list, and the stable identity of its problems.
@@ -23,9 +24,12 @@ import { scoreAll, totalPoints, type FactorValues } from './score.js';
  * 5. All active problems are rescored together (weights from the settings) and ranked in the city
  *    and in their district; each touched problem gets a snapshot of size and score.
  *
- * The incremental variant (after an import) reclusters only the themes of the new appeals, inside
- * the extent of the new points and of the problems they touch, widened by two radii; problems only
- * partly inside that window are left as they are. The full recompute is the reference.
+ * The incremental variant (after an import) starts from the state the latest full run kept (problem_point,
+ * problem_state; see incremental.ts): the list period is that run's, extended to now, and the clustering
+ * parameters are that run's. Appeals that join a cluster without changing any core cell are placed directly;
+ * the others are reclustered with the themes of those appeals only, inside a window made of the areas around
+ * each of them and the problems within two radii, widened by two radii; problems only partly inside that
+ * window are left as they are. The full recompute is the reference (and re-bases the period).
  */
 
 export interface DetectOptions {
@@ -71,8 +75,8 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
   const m = o.municipalityId;
   const settings = await loadSettings(rootEm, m);
   const incremental = o.appealIds != null;
-  const ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
-  const prevFrom = new Date(o.from.getTime() - (o.to.getTime() - o.from.getTime()));
+  let ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
+  let prevFrom = new Date(o.from.getTime() - (o.to.getTime() - o.from.getTime()));
 
   // MCU_PROFILE=1 prints the time of each step (how the benchmark figures were broken down).
   let mark = Date.now();
@@ -84,12 +88,42 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     if (!geo) throw new InputError('municipalityId', `муниципальное образование ${m} не найдено`);
     const stretch = 1 / Math.cos((geo.lat * Math.PI) / 180);
 
+    const newRun = (scope: Scope[]) => query<{ id: number }>(em,
+      `INSERT INTO problem_run (municipality_id, kind, period_from, period_to, started_at, finished_at, appeals, clusters, created, matched, vanished, reopened, actor, scope)
+       VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, ?, ?::jsonb) RETURNING id`,
+      [m, incremental ? 'INCREMENTAL' : 'FULL', o.from, o.to, startedAt, startedAt, o.actor,
+        JSON.stringify(scope.map(({ theme_id, eps, minpts }) => ({ theme_id, eps, minpts })))]).then((r) => r[0]);
+    const finish = async (result: RunResult) => {
+      await query(em, `UPDATE problem_run SET finished_at = ?, appeals = ?, clusters = ?, created = ?, matched = ?, vanished = ?, reopened = ? WHERE id = ?`,
+        [new Date(), result.appeals, result.clusters, result.created, result.matched, result.vanished, result.reopened, result.runId]);
+      return result;
+    };
+
+    // Incremental from the state of the latest full run: most new appeals are placed without reclustering;
+    // the rest (slow) go through the windowed recluster below, in the same run.
+    let fast: FastResult | null = null;
+    let run: { id: number } | null = null;
+    const state = incremental ? await loadState(em, m, stretch) : null;
+    if (incremental) {
+      if (state) {
+        o = { ...o, from: state.from, to: new Date(Math.max(state.to.getTime(), o.to.getTime())) };
+        prevFrom = state.prevFrom;
+        ref = o.now ?? new Date(Math.min(Date.now(), o.to.getTime()));
+        run = await newRun([]);
+        fast = await incrementalFast(em, m, state, o.to, o.appealIds!, run.id, startedAt, o.actor, profile);
+        o = { ...o, appealIds: fast.slow };
+        if (!fast.slow.length) {
+          await rescore(em, m, settings, run.id, startedAt, fast.touched);
+          profile('rescore');
+          return finish({ runId: run.id, kind: 'INCREMENTAL', periodFrom: o.from, periodTo: o.to, appeals: fast.assigned, clusters: fast.touched.length,
+            created: 0, matched: fast.touched.length, vanished: 0, reopened: fast.reopened, ms: Date.now() - started });
+        }
+      }
+    }
+
     const scope = await buildScope(em, o, settings, geo.area, stretch);
     profile('scope');
-    const [run] = await query<{ id: number }>(em,
-      `INSERT INTO problem_run (municipality_id, kind, period_from, period_to, started_at, finished_at, appeals, clusters, created, matched, vanished, reopened, actor)
-       VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, ?) RETURNING id`,
-      [m, incremental ? 'INCREMENTAL' : 'FULL', o.from, o.to, startedAt, startedAt, o.actor]);
+    run ??= await newRun(scope);
 
     await em.execute(`CREATE TEMP TABLE pd_scope (theme_id int PRIMARY KEY, eps float8, minpts int, env geometry) ON COMMIT DROP`);
     await em.execute(`CREATE TEMP TABLE pd_pts (id int PRIMARY KEY, theme_id int, district_id int, organization_id int, channel text, address text,
@@ -100,23 +134,31 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     await em.execute(`CREATE TEMP TABLE pd_cl (k serial PRIMARY KEY, theme_id int, cid int, source text, n int, authors int, repeats int,
       with_due int, overdue int, rated int, low_sat int, first_at timestamptz, last_at timestamptz, district_id int, organization_id int,
       address text, hull geometry, center geometry, prev int DEFAULT 0, cur float8 DEFAULT 0) ON COMMIT DROP`);
-    await em.execute(`CREATE TEMP TABLE pd_heat (geom geometry, theme_id int, norm float8) ON COMMIT DROP`);
 
+    if (!scope.length && !incremental) await persistPoints(em, m, run.id, o.from, o.to, prevFrom);
     if (scope.length) {
       await query(em, `INSERT INTO pd_scope SELECT * FROM unnest(?::int[], ?::float8[], ?::int[], ?::text[]) AS s(t, e, mp, env)`,
         [scope.map((s) => s.theme_id), scope.map((s) => s.eps), scope.map((s) => s.minpts), scope.map((s) => s.env)]);
-      // Points in EPSG:3857 (spherical Mercator by arithmetic) and their grid cell (side = radius / 2).
-      await query(em, `INSERT INTO pd_pts
+      // Points in EPSG:3857 (spherical Mercator by arithmetic) and their grid cell (side = radius / 2): in an incremental
+      // run from the kept points when they were cut with the same radii, otherwise from the appeals.
+      if (state && scope.every((s) => state!.scope.get(s.theme_id)?.eps === s.eps)) await query(em, `INSERT INTO pd_pts
+        SELECT pp.appeal_id, pp.theme_id, pp.district_id, pp.organization_id, pp.channel, pp.address, pp.author, pp.received_at, pp.is_repeat,
+               pp.due_at, pp.answered_at, pp.satisfaction, pp.x, pp.y, pp.gx, pp.gy
+          FROM problem_point pp JOIN (SELECT theme_id, ST_Transform(env, 3857) AS e FROM pd_scope) s ON s.theme_id = pp.theme_id
+         WHERE pp.municipality_id = ? AND ST_Intersects(ST_SetSRID(ST_MakePoint(pp.x, pp.y), 3857), s.e)`, [m]);
+      else await query(em, `INSERT INTO pd_pts
         SELECT id, theme_id, district_id, organization_id, channel, address, author, received_at, is_repeat, due_at, answered_at, satisfaction,
                x, y, floor(x / (eps / 2))::int, floor(y / (eps / 2))::int
           FROM (SELECT a.id, a.theme_id, a.district_id, a.organization_id, a.channel, a.address,
                        coalesce(a.author_key, 'id:' || a.author_id, 'appeal:' || a.id) AS author, a.received_at, a.repeat_of_id IS NOT NULL AS is_repeat,
                        a.due_at, a.answered_at, a.satisfaction, s.eps,
                        ${R} * radians(ST_X(a.point)) AS x, ${R} * ln(tan(pi() / 4 + radians(ST_Y(a.point)) / 2)) AS y
-                  FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR a.point && s.env)
+                  FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR (a.point && s.env AND ST_Intersects(a.point, s.env)))
                  WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED') q`,
         [m, o.from, o.to]);
       profile('points');
+      if (!incremental) await persistPoints(em, m, run.id, o.from, o.to, prevFrom);
+      profile('persist');
       // Grid DBSCAN per theme. A cell is core when the cells whose centres lie within the radius hold at least
       // the minimum number of appeals; core cells within the radius of each other are connected (ST_ClusterDBSCAN
       // over the core cells); a non-core cell next to a core cell joins the nearest one (border); the rest is noise.
@@ -171,22 +213,13 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
 
     // ЦУР layers overlapping the period, summed into a 250 m square grid per theme and normalised to the
     // theme's hottest square (a single heavy point and a dense group of light ones compare fairly).
-    const cell = 250 * stretch;
-    await query(em, `INSERT INTO pd_heat
-      SELECT ST_Transform(ST_MakeEnvelope(gx * ?, gy * ?, (gx + 1) * ?, (gy + 1) * ?, 3857), 4326), theme_id,
-             w / nullif(max(w) OVER (PARTITION BY theme_id), 0)
-        FROM (SELECT floor(ST_X(g) / ?)::int AS gx, floor(ST_Y(g) / ?)::int AS gy, theme_id, sum(weight) AS w
-                FROM (SELECT ST_Transform(c.point, 3857) AS g, coalesce(c.theme_id, l.theme_id) AS theme_id, c.weight
-                        FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id
-                       WHERE l.municipality_id = ? AND l.period_to > ? AND l.period_from < ?) x
-               GROUP BY 1, 2, 3) y`, [cell, cell, cell, cell, cell, cell, m, o.from, o.to]);
+    await heatTable(em, 'pd_heat', m, o.from, o.to, stretch);
     profile('heat');
-    await em.execute(`UPDATE pd_heat SET norm = 0 WHERE norm IS NULL`);
 
     // Previous period of the same length, same themes (and windows): counted inside each hull through a GiST index.
     await query(em, `CREATE TEMP TABLE pd_prev ON COMMIT DROP AS SELECT a.theme_id, a.point FROM appeal a WHERE false`);
     await query(em, `INSERT INTO pd_prev SELECT a.theme_id, a.point
-        FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR a.point && s.env)
+        FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR (a.point && s.env AND ST_Intersects(a.point, s.env)))
        WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'`, [m, prevFrom, o.from]);
     await em.execute('CREATE INDEX ON pd_prev USING gist (point)');
     await em.execute('ANALYZE pd_prev');
@@ -347,58 +380,109 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     }
 
     profile('writes');
-    await rescore(em, m, settings, run.id, startedAt, all.map(([, p]) => p));
+    await rescore(em, m, settings, run.id, startedAt, [...new Set([...all.map(([, p]) => p), ...(fast?.touched ?? [])])]);
     profile('rescore');
     const [counts] = await query<{ appeals: number }>(em, 'SELECT count(*)::int AS appeals FROM pd_pts');
-    const result: RunResult = {
+    return finish({
       runId: run.id, kind: incremental ? 'INCREMENTAL' : 'FULL', periodFrom: o.from, periodTo: o.to,
-      appeals: counts.appeals, clusters: allK.length, created: inserted.length, matched: mk.length,
-      vanished: vanished.length, reopened: reopened.length, ms: Date.now() - started,
-    };
-    await query(em, `UPDATE problem_run SET finished_at = ?, appeals = ?, clusters = ?, created = ?, matched = ?, vanished = ?, reopened = ? WHERE id = ?`,
-      [new Date(), result.appeals, result.clusters, result.created, result.matched, result.vanished, result.reopened, run.id]);
-    return result;
+      appeals: counts.appeals + (fast?.assigned ?? 0), clusters: allK.length + (fast?.touched.length ?? 0), created: inserted.length,
+      matched: mk.length + (fast?.touched.length ?? 0), vanished: vanished.length, reopened: reopened.length + (fast?.reopened ?? 0), ms: Date.now() - started,
+    });
   });
 }
 
-const R = 6378137;
+/**
+ * ЦУР layers overlapping the period, summed into a 250 m square grid per theme and normalised to the theme's
+ * hottest square (a single heavy point and a dense group of light ones compare fairly), as a temporary table.
+ */
+export async function heatTable(em: EntityManager, name: string, m: number, from: Date, to: Date, stretch: number) {
+  const cell = 250 * stretch;
+  await em.execute(`CREATE TEMP TABLE ${name} (geom geometry, theme_id int, norm float8) ON COMMIT DROP`);
+  await query(em, `INSERT INTO ${name}
+    SELECT ST_Transform(ST_MakeEnvelope(gx * ?, gy * ?, (gx + 1) * ?, (gy + 1) * ?, 3857), 4326), theme_id,
+           coalesce(w / nullif(max(w) OVER (PARTITION BY theme_id), 0), 0)
+      FROM (SELECT floor(ST_X(g) / ?)::int AS gx, floor(ST_Y(g) / ?)::int AS gy, theme_id, sum(weight) AS w
+              FROM (SELECT ST_Transform(c.point, 3857) AS g, coalesce(c.theme_id, l.theme_id) AS theme_id, c.weight
+                      FROM heat_cell c JOIN heat_layer l ON l.id = c.layer_id
+                     WHERE l.municipality_id = ? AND l.period_to > ? AND l.period_from < ?) x
+             GROUP BY 1, 2, 3) y`, [cell, cell, cell, cell, cell, cell, m, from, to]);
+}
+
+/**
+ * Keeps the points of a full run (and the period it covers) for the incremental recompute: they replace the
+ * municipality's previous ones. TRUNCATE when the table holds no other municipality (a region-wide database
+ * deletes by municipality instead).
+ */
+async function persistPoints(em: EntityManager, m: number, runId: number, from: Date, to: Date, prevFrom: Date) {
+  const [others] = await query<{ x: boolean }>(em, 'SELECT EXISTS (SELECT 1 FROM problem_point WHERE municipality_id <> ?) AS x', [m]);
+  if (others.x) await query(em, 'DELETE FROM problem_point WHERE municipality_id = ?', [m]);
+  else await em.execute('TRUNCATE problem_point');
+  await query(em, `INSERT INTO problem_point (appeal_id, municipality_id, theme_id, gx, gy, x, y, district_id, organization_id, channel, address, author,
+                                             received_at, is_repeat, due_at, answered_at, satisfaction)
+    SELECT id, ?, theme_id, gx, gy, x, y, district_id, organization_id, channel, address, author, received_at, is_repeat, due_at, answered_at, satisfaction
+      FROM pd_pts`, [m]);
+  await em.execute('ANALYZE problem_point');
+  await query(em, `INSERT INTO problem_state (municipality_id, run_id, period_from, period_to, prev_from) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (municipality_id) DO UPDATE SET run_id = excluded.run_id, period_from = excluded.period_from, period_to = excluded.period_to, prev_from = excluded.prev_from`,
+    [m, runId, from, to, prevFrom]);
+}
+
+export const R = 6378137;
 /** Growth is measured against at least this many previous appeals (a change from 0 to 1 is not +100 %). */
-const GROWTH_FLOOR = 5;
+export const GROWTH_FLOOR = 5;
 /** Grid offsets whose cell centres lie within the radius (2 cells of radius/2). */
-const OFFSETS = `VALUES (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1), (2, 0), (-2, 0), (0, 2), (0, -2)`;
+export const OFFSETS = `VALUES (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1), (2, 0), (-2, 0), (0, 2), (0, -2)`;
 
 /** Title: theme, district and the most frequent address of the cluster. */
-const TITLE_SQL = `concat(coalesce(t.name, 'Очаг на тепловой карте ЦУР'), ' — ', coalesce(d.name, 'вне районов'),
+export const TITLE_SQL = `concat(coalesce(t.name, 'Очаг на тепловой карте ЦУР'), ' — ', coalesce(d.name, 'вне районов'),
   CASE WHEN c.address IS NOT NULL THEN ' (' || c.address || ')' ELSE '' END)`;
 
 /** Themes to recluster with their radius (EPSG:3857 units), effective minimum size and window. */
 async function buildScope(em: EntityManager, o: DetectOptions, settings: ProblemSettings, areaM2: number, stretch: number): Promise<Scope[]> {
   const m = o.municipalityId;
-  const counts = await query<{ theme_id: number; n: number }>(em,
-    `SELECT theme_id, count(*)::int AS n FROM appeal
-      WHERE municipality_id = ? AND received_at >= ? AND received_at < ? AND point IS NOT NULL AND theme_id IS NOT NULL AND status <> 'REJECTED'
-        ${o.appealIds ? 'AND theme_id IN (SELECT theme_id FROM appeal WHERE id = ANY(?::int[]) AND municipality_id = ?)' : ''}
-      GROUP BY theme_id ORDER BY theme_id`,
-    o.appealIds ? [m, o.from, o.to, o.appealIds, m] : [m, o.from, o.to]);
-  const scope: Scope[] = counts.map(({ theme_id, n }) => {
+  const derive = (counts: { theme_id: number; n: number }[]): Scope[] => counts.map(({ theme_id, n }) => {
     const s = settingFor(settings, theme_id);
     const expected = areaM2 > 0 ? (n * Math.PI * s.epsMeters ** 2) / areaM2 : 0;
     return { theme_id, eps: s.epsMeters * stretch, minpts: Math.max(s.minPoints, Math.ceil(s.densityFactor * expected)), env: null };
   });
-  if (!o.appealIds) return scope;
-  // Window per theme: the new points and the problems within one radius of them, widened by two radii.
-  for (const s of scope) {
-    const [w] = await query<{ env: string | null }>(em, `
-      WITH np AS (SELECT ST_Transform(point, 3857) AS g FROM appeal
-                   WHERE id = ANY(?::int[]) AND municipality_id = ? AND theme_id = ? AND point IS NOT NULL AND received_at >= ? AND received_at < ?),
-           box AS (SELECT ST_SetSRID(ST_Expand(ST_Extent(g)::geometry, ?), 3857) AS b FROM np),
-           hit AS (SELECT ST_Transform(p.hull, 3857) AS g FROM problem p, box
-                    WHERE p.municipality_id = ? AND p.theme_id = ? AND p.hull && ST_Transform(box.b, 4326))
-      SELECT ST_AsEWKT(ST_Transform(ST_SetSRID(ST_Expand(ST_Extent(g)::geometry, ?), 3857), 4326)) AS env
-        FROM (SELECT g FROM np UNION ALL SELECT g FROM hit) x`,
-      [o.appealIds, m, s.theme_id, o.from, o.to, s.eps, m, s.theme_id, 2 * s.eps]);
-    s.env = w?.env ?? null;
-  }
+  const countThemes = (themes: number[] | null) => query<{ theme_id: number; n: number }>(em,
+    `SELECT theme_id, count(*)::int AS n FROM appeal
+      WHERE municipality_id = ? AND received_at >= ? AND received_at < ? AND point IS NOT NULL AND theme_id IS NOT NULL AND status <> 'REJECTED'
+        ${themes ? 'AND theme_id = ANY(?::int[])' : ''}
+      GROUP BY theme_id ORDER BY theme_id`,
+    themes ? [m, o.from, o.to, themes] : [m, o.from, o.to]);
+  if (!o.appealIds) return derive(await countThemes(null));
+
+  // Incremental: the themes of the new appeals, clustered with the parameters of the last full recompute
+  // (its density guard was measured over the whole period; a thousand new appeals do not move it), so
+  // the period is not re-counted. A theme that run did not see is counted on its own.
+  const themes = (await query<{ theme_id: number }>(em,
+    `SELECT DISTINCT theme_id FROM appeal WHERE id = ANY(?::int[]) AND municipality_id = ? AND theme_id IS NOT NULL AND point IS NOT NULL
+        AND received_at >= ? AND received_at < ? AND status <> 'REJECTED' ORDER BY theme_id`, [o.appealIds, m, o.from, o.to])).map((r) => r.theme_id);
+  if (!themes.length) return [];
+  const [last] = await query<{ scope: { theme_id: number; eps: number; minpts: number }[] | null }>(em,
+    `SELECT scope FROM problem_run WHERE municipality_id = ? AND kind = 'FULL' AND scope IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1`, [m]);
+  const known = new Map((last?.scope ?? []).map((s) => [s.theme_id, s]));
+  const unknown = themes.filter((t) => !known.has(t) || Math.abs(known.get(t)!.eps - settingFor(settings, t).epsMeters * stretch) > 1e-6);
+  const counted = new Map(derive(unknown.length ? await countThemes(unknown) : []).map((s) => [s.theme_id, s]));
+  const scope: Scope[] = themes.map((t) => counted.get(t) ?? { theme_id: t, eps: known.get(t)?.eps ?? settingFor(settings, t).epsMeters * stretch, minpts: known.get(t)?.minpts ?? settingFor(settings, t).minPoints, env: null });
+  // Window per theme: around each new point one radius, plus the problems of its theme within two radii,
+  // all widened by two radii and united (a set of small areas, not one rectangle over the whole city).
+  const wins = await query<{ theme_id: number; env: string }>(em, `
+    WITH s AS (SELECT * FROM unnest(?::int[], ?::float8[]) AS s(theme_id, eps)),
+         np AS (SELECT a.theme_id, s.eps, ST_Expand(ST_Transform(a.point, 3857), s.eps) AS b
+                  FROM appeal a JOIN s ON s.theme_id = a.theme_id
+                 WHERE a.id = ANY(?::int[]) AND a.municipality_id = ? AND a.point IS NOT NULL AND a.received_at >= ? AND a.received_at < ?),
+         hit AS (SELECT DISTINCT p.id, p.theme_id, s.eps, ST_Envelope(ST_Transform(p.hull, 3857)) AS b
+                   FROM np JOIN problem p ON p.municipality_id = ? AND p.theme_id = np.theme_id AND p.source <> 'CUR'
+                        AND p.hull && ST_Transform(ST_SetSRID(ST_Expand(np.b, np.eps), 3857), 4326)
+                   JOIN s ON s.theme_id = p.theme_id)
+    SELECT theme_id, ST_AsEWKT(ST_Transform(ST_SetSRID(ST_Union(ST_Expand(b, 2 * eps)), 3857), 4326)) AS env
+      FROM (SELECT theme_id, eps, b FROM np UNION ALL SELECT theme_id, eps, b FROM hit) x
+     GROUP BY theme_id`,
+    [scope.map((s) => s.theme_id), scope.map((s) => s.eps), o.appealIds, m, o.from, o.to, m]);
+  const envOf = new Map(wins.map((w) => [w.theme_id, w.env]));
+  for (const s of scope) s.env = envOf.get(s.theme_id) ?? null;
   return scope.filter((s) => s.env != null);
 }
 
@@ -427,7 +511,9 @@ export async function rescore(em: EntityManager, m: number, settings: ProblemSet
   });
   if (rows.length) {
     await query(em, `UPDATE problem p SET score = u.score, breakdown = u.breakdown::jsonb, rank_city = u.rc, rank_district = u.rd
-      FROM unnest(?::int[], ?::float8[], ?::text[], ?::int[], ?::int[]) AS u(id, score, breakdown, rc, rd) WHERE p.id = u.id`,
+      FROM unnest(?::int[], ?::float8[], ?::text[], ?::int[], ?::int[]) AS u(id, score, breakdown, rc, rd)
+      WHERE p.id = u.id AND (p.score IS DISTINCT FROM u.score OR p.rank_city IS DISTINCT FROM u.rc OR p.rank_district IS DISTINCT FROM u.rd
+                             OR p.breakdown IS DISTINCT FROM u.breakdown::jsonb)`,
       [rows.map((r) => r.id), scores, parts.map((p) => JSON.stringify(p)), rankCity, rankDistrict]);
   }
   await query(em, `UPDATE problem SET rank_city = NULL, rank_district = NULL WHERE municipality_id = ? AND NOT active AND rank_city IS NOT NULL`, [m]);

@@ -1,0 +1,224 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../db/sql.js';
+import { GROWTH_FLOOR, R, TITLE_SQL, heatTable } from './detect.js';
+
+/**
+ * Incremental recompute from the state of the latest full run (problem_point + problem_state).
+ *
+ * A new appeal changes the grid DBSCAN only near its cell: the reach sums (counts of the 13 cells within the
+ * radius) of the cells within the radius of it grow. When no cell there changes its core status, the clusters
+ * keep their shape and the appeal simply joins the cluster of its cell (a core cell), or of the nearest core
+ * cell within the radius (a border cell), or stays noise — exactly what a full recompute would decide. Those
+ * appeals are added to their problems here, and only the touched problems are re-aggregated (size, authors,
+ * repeats, overdue, satisfaction, outline, growth and ЦУР where the outline changed) and rescored.
+ *
+ * The rest — a core status that changes (clusters may form, grow into new cells, merge), ties between two
+ * problems, a public-discussion result in noise, an appeal that moved or changed theme, a theme the full run
+ * did not see — is returned as `slow`, for the windowed recluster (detect.ts) around those appeals only.
+ */
+
+interface ThemeScope { theme_id: number; eps: number; minpts: number }
+
+export interface State { runId: number; from: Date; to: Date; prevFrom: Date; scope: Map<number, ThemeScope>; stretch: number }
+
+export async function loadState(em: EntityManager, m: number, stretch: number): Promise<State | null> {
+  const [s] = await query<{ run_id: number; period_from: string; period_to: string; prev_from: string; scope: ThemeScope[] | null }>(em,
+    `SELECT s.run_id, s.period_from, s.period_to, s.prev_from, r.scope FROM problem_state s JOIN problem_run r ON r.id = s.run_id
+      WHERE s.municipality_id = ? FOR UPDATE OF s`, [m]);
+  if (!s?.scope) return null;
+  return { runId: s.run_id, from: new Date(s.period_from), to: new Date(s.period_to), prevFrom: new Date(s.prev_from), scope: new Map(s.scope.map((t) => [t.theme_id, t])), stretch };
+}
+
+/** The 13 grid offsets within the radius (cells of radius / 2), as in detect.ts. */
+const OFF: [number, number][] = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1], [2, 0], [-2, 0], [0, 2], [0, -2]];
+const key = (t: number, gx: number, gy: number) => `${t}:${gx}:${gy}`;
+/** Offsets within two radii (sums of two OFF offsets), flagged when within one radius. */
+const REACH2: [number, number, boolean][] = (() => {
+  const out = new Map<string, [number, number, boolean]>();
+  for (const [ax, ay] of OFF) for (const [bx, by] of OFF) {
+    const k = `${ax + bx}:${ay + by}`;
+    if (!out.has(k)) out.set(k, [ax + bx, ay + by, OFF.some(([x, y]) => x === ax + bx && y === ay + by)]);
+  }
+  return [...out.values()];
+})();
+
+export interface FastResult { slow: number[]; touched: number[]; assigned: number; reopened: number }
+
+export async function incrementalFast(
+  em: EntityManager, m: number, state: State, to: Date, appealIds: number[],
+  runId: number, startedAt: Date, actor: string, profile: (step: string) => void,
+): Promise<FastResult> {
+  const themes = [...state.scope.values()];
+  // 1. The points of these appeals as they are now; the old ones out.
+  const removed = await query<{ appeal_id: number; theme_id: number; gx: number; gy: number }>(em,
+    'DELETE FROM problem_point WHERE municipality_id = ? AND appeal_id = ANY(?::int[]) RETURNING appeal_id, theme_id, gx, gy', [m, appealIds]);
+  const inserted = await query<{ appeal_id: number; theme_id: number; gx: number; gy: number; disc: boolean }>(em, `
+    WITH ins AS (
+      INSERT INTO problem_point (appeal_id, municipality_id, theme_id, gx, gy, x, y, district_id, organization_id, channel, address, author,
+                                 received_at, is_repeat, due_at, answered_at, satisfaction)
+      SELECT id, ?, theme_id, floor(x / (eps / 2))::int, floor(y / (eps / 2))::int, x, y, district_id, organization_id, channel, address, author,
+             received_at, is_repeat, due_at, answered_at, satisfaction
+        FROM (SELECT a.id, a.theme_id, s.eps, ${R} * radians(ST_X(a.point)) AS x, ${R} * ln(tan(pi() / 4 + radians(ST_Y(a.point)) / 2)) AS y,
+                     a.district_id, a.organization_id, a.channel, a.address, coalesce(a.author_key, 'id:' || a.author_id, 'appeal:' || a.id) AS author,
+                     a.received_at, a.repeat_of_id IS NOT NULL AS is_repeat, a.due_at, a.answered_at, a.satisfaction
+                FROM appeal a JOIN unnest(?::int[], ?::float8[]) AS s(theme_id, eps) ON s.theme_id = a.theme_id
+               WHERE a.id = ANY(?::int[]) AND a.municipality_id = ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'
+                 AND a.received_at >= ? AND a.received_at < ?) q
+      RETURNING appeal_id, theme_id, gx, gy, channel)
+    SELECT appeal_id, theme_id, gx, gy, channel = 'PUBLIC_DISCUSSION' AS disc FROM ins`,
+    [m, themes.map((t) => t.theme_id), themes.map((t) => t.eps), appealIds, m, state.from, to]);
+  const insertedIds = new Set(inserted.map((r) => r.appeal_id));
+  const slow = new Set<number>(appealIds.filter((id) => !insertedIds.has(id))); // not clusterable here (no point, other theme, out of period…)
+  const before = new Map(removed.map((r) => [r.appeal_id, r]));
+  const refresh: number[] = []; // same place and theme: only its attributes may have changed
+  const fresh: typeof inserted = [];
+  for (const r of inserted) {
+    const b = before.get(r.appeal_id);
+    if (!b) fresh.push(r);
+    else if (b.theme_id === r.theme_id && b.gx === r.gx && b.gy === r.gy) refresh.push(r.appeal_id);
+    else slow.add(r.appeal_id);
+  }
+  for (const r of removed) if (!insertedIds.has(r.appeal_id)) slow.add(r.appeal_id);
+  profile('inc: points');
+
+  // 2. Cell counts (and the problems of their appeals) within two radii of the new points' cells.
+  const seeds = new Map<string, { t: number; gx: number; gy: number; k: number; ids: { id: number; disc: boolean }[] }>();
+  for (const r of fresh) {
+    const s = seeds.get(key(r.theme_id, r.gx, r.gy)) ?? { t: r.theme_id, gx: r.gx, gy: r.gy, k: 0, ids: [] };
+    s.k++;
+    s.ids.push({ id: r.appeal_id, disc: r.disc });
+    seeds.set(key(r.theme_id, r.gx, r.gy), s);
+  }
+  const sl = [...seeds.values()];
+  const cells = new Map<string, { n: number; probs: Set<number> }>();
+  if (sl.length) {
+    // Counts of the cells whose core status can change (within the radius of a seed) and of their reach; the
+    // problems only of the cells within the radius of a seed. Exact-key probes of problem_point_cell_idx.
+    const rows = await query<{ theme_id: number; gx: number; gy: number; n: number; probs: number[] | null }>(em, `
+      WITH s AS (SELECT DISTINCT theme_id, gx, gy FROM unnest(?::int[], ?::int[], ?::int[]) AS s(theme_id, gx, gy)),
+           c AS (SELECT s.theme_id, s.gx + o.dx AS gx, s.gy + o.dy AS gy, bool_or(o.near) AS near
+                   FROM s CROSS JOIN (VALUES ${REACH2.map(([dx, dy, near]) => `(${dx}, ${dy}, ${near})`).join(', ')}) AS o(dx, dy, near)
+                  GROUP BY 1, 2, 3)
+      SELECT c.theme_id, c.gx, c.gy, n.n,
+             CASE WHEN c.near THEN (SELECT array_agg(DISTINCT pa.problem_id) FROM problem_point p
+                                      JOIN problem_appeal pa ON pa.appeal_id = p.appeal_id
+                                      JOIN problem pr ON pr.id = pa.problem_id AND pr.active AND pr.source = 'APPEALS'
+                                     WHERE p.municipality_id = ? AND p.theme_id = c.theme_id AND p.gx = c.gx AND p.gy = c.gy) END AS probs
+        FROM c CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM problem_point p
+                                    WHERE p.municipality_id = ? AND p.theme_id = c.theme_id AND p.gx = c.gx AND p.gy = c.gy) n
+       WHERE n.n > 0`,
+      [sl.map((s) => s.t), sl.map((s) => s.gx), sl.map((s) => s.gy), m, m]);
+    for (const r of rows) cells.set(key(r.theme_id, r.gx, r.gy), { n: r.n, probs: new Set(r.probs ?? []) });
+  }
+  profile('inc: cells');
+
+  // 3. Core status before and after; the new appeals whose outcome is decided without reclustering.
+  const n = (t: number, gx: number, gy: number) => cells.get(key(t, gx, gy))?.n ?? 0;
+  const k = (t: number, gx: number, gy: number) => seeds.get(key(t, gx, gy))?.k ?? 0;
+  const reach = (f: (t: number, gx: number, gy: number) => number, t: number, gx: number, gy: number) => OFF.reduce((acc, [dx, dy]) => acc + f(t, gx + dx, gy + dy), 0);
+  const coreAfter = (t: number, gx: number, gy: number) => n(t, gx, gy) > 0 && reach(n, t, gx, gy) >= state.scope.get(t)!.minpts;
+  const coreBefore = (t: number, gx: number, gy: number) => n(t, gx, gy) - k(t, gx, gy) > 0 && reach(n, t, gx, gy) - reach(k, t, gx, gy) >= state.scope.get(t)!.minpts;
+  /** The one active problem of a cell's appeals, or null when there is none or more than one. */
+  const problemOf = (t: number, gx: number, gy: number) => {
+    const p = cells.get(key(t, gx, gy))?.probs;
+    return p && p.size === 1 ? [...p][0] : null;
+  };
+  const assign = new Map<number, number>(); // appeal → problem
+  for (const s of sl) {
+    const changed = OFF.some(([dx, dy]) => coreBefore(s.t, s.gx + dx, s.gy + dy) !== coreAfter(s.t, s.gx + dx, s.gy + dy));
+    let target: number | null | 'slow' = null;
+    if (changed) target = 'slow';
+    else if (coreAfter(s.t, s.gx, s.gy)) target = problemOf(s.t, s.gx, s.gy) ?? 'slow';
+    else {
+      // Border: the nearest core cell within the radius (as detect.ts orders them); a tie between problems is left to the recluster.
+      let best = Infinity;
+      const at = new Set<number | null>();
+      for (const [dx, dy] of OFF) {
+        if ((dx || dy) && coreAfter(s.t, s.gx + dx, s.gy + dy)) {
+          const d = dx * dx + dy * dy;
+          if (d < best) { best = d; at.clear(); }
+          if (d === best) at.add(problemOf(s.t, s.gx + dx, s.gy + dy));
+        }
+      }
+      if (at.size > 1 || at.has(null)) target = 'slow';
+      else if (at.size === 1) target = [...at][0]!;
+    }
+    for (const a of s.ids) {
+      if (target === 'slow' || (target === null && a.disc)) slow.add(a.id);
+      else if (target !== null) assign.set(a.id, target);
+    }
+  }
+  profile(`inc: decide (${fresh.length} new, ${assign.size} placed, ${slow.size} to recluster)`);
+
+  // 4. The decided appeals join their problems; touched problems (and those of refreshed appeals) are re-aggregated.
+  if (assign.size) {
+    await query(em, `INSERT INTO problem_appeal (problem_id, appeal_id) SELECT p, a FROM unnest(?::int[], ?::int[]) AS u(p, a) ON CONFLICT DO NOTHING`,
+      [[...assign.values()], [...assign.keys()]]);
+  }
+  const refreshed = refresh.length
+    ? (await query<{ problem_id: number }>(em, `SELECT DISTINCT problem_id FROM problem_appeal WHERE appeal_id = ANY(?::int[])`, [refresh])).map((r) => r.problem_id)
+    : [];
+  const touched = [...new Set([...assign.values(), ...refreshed])];
+  let reopened: number[] = [];
+  if (touched.length) {
+    const ref = new Date(Math.min(Date.now(), to.getTime()));
+    await query(em, `CREATE TEMP TABLE pi_agg ON COMMIT DROP AS
+      SELECT pa.problem_id AS pid, pr.theme_id, s.eps, count(*)::int AS n, count(DISTINCT pp.author)::int AS authors,
+             count(*) FILTER (WHERE pp.is_repeat)::int AS repeats, count(pp.due_at)::int AS with_due,
+             count(*) FILTER (WHERE pp.due_at < coalesce(pp.answered_at, ?))::int AS overdue,
+             count(pp.satisfaction)::int AS rated, count(*) FILTER (WHERE pp.satisfaction <= 2)::int AS low_sat,
+             min(pp.received_at) AS first_at, max(pp.received_at) AS last_at,
+             mode() WITHIN GROUP (ORDER BY pp.district_id) AS district_id, mode() WITHIN GROUP (ORDER BY pp.organization_id) AS organization_id,
+             mode() WITHIN GROUP (ORDER BY pp.address) AS address,
+             ST_Transform(ST_SetSRID(ST_MakePoint(avg(pp.x), avg(pp.y)), 3857), 4326) AS center,
+             ST_Transform(ST_SetSRID(ST_Buffer(ST_ConvexHull(ST_Collect(DISTINCT ST_MakePoint((pp.gx + 0.5) * s.eps / 2, (pp.gy + 0.5) * s.eps / 2))), s.eps / 2, 4), 3857), 4326) AS hull
+        FROM problem_appeal pa JOIN problem pr ON pr.id = pa.problem_id JOIN problem_point pp ON pp.appeal_id = pa.appeal_id
+        JOIN unnest(?::int[], ?::float8[]) AS s(theme_id, eps) ON s.theme_id = pr.theme_id
+       WHERE pa.problem_id = ANY(?::int[])
+       GROUP BY pa.problem_id, pr.theme_id, s.eps`, [ref, themes.map((t) => t.theme_id), themes.map((t) => t.eps), touched]);
+    profile('inc: agg main');
+    // Growth and ЦУР are measured again only where the outline changed. Appeals were only added, so the new outline
+    // covers the old one: the previous-period count grows by the appeals in the difference, ЦУР by the squares there
+    // (a small area, not the whole outline again). An outline that does not cover the old one is counted afresh.
+    await em.execute(`ALTER TABLE pi_agg ADD COLUMN prev int, ADD COLUMN cur float8, ADD COLUMN diff geometry, ADD COLUMN recount boolean`);
+    await query(em, `UPDATE pi_agg g SET prev = (p.factors->>'previous')::int, cur = coalesce((p.factors->>'cur')::float8, 0),
+        diff = CASE WHEN ST_Equals(g.hull, p.hull) THEN NULL WHEN p.hull IS NOT NULL AND ST_Covers(g.hull, p.hull) THEN ST_Difference(g.hull, p.hull) ELSE g.hull END,
+        recount = NOT (p.hull IS NOT NULL AND ST_Covers(g.hull, p.hull))
+      FROM problem p WHERE p.id = g.pid`);
+    await query(em, `UPDATE pi_agg g SET prev = CASE WHEN g.recount THEN 0 ELSE g.prev END + (SELECT count(*)::int FROM appeal a
+        WHERE a.municipality_id = ? AND a.theme_id = g.theme_id AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'
+          AND a.point && g.diff AND ST_Intersects(a.point, g.diff)) WHERE g.diff IS NOT NULL`, [m, state.prevFrom, state.from]);
+    profile('inc: agg prev');
+    await heatTable(em, 'pi_heat', m, state.from, to, state.stretch);
+    await em.execute(`UPDATE pi_agg g SET cur = greatest(CASE WHEN g.recount THEN 0 ELSE g.cur END, coalesce((SELECT max(h.norm) FROM pi_heat h
+        WHERE (h.theme_id IS NULL OR h.theme_id = g.theme_id) AND h.geom && g.diff AND ST_Intersects(h.geom, g.diff)), 0)) WHERE g.diff IS NOT NULL`);
+    profile(`inc: aggregates (${touched.length} problems)`);
+    reopened = (await query<{ id: number }>(em, `SELECT p.id FROM problem p JOIN pi_agg g ON g.pid = p.id WHERE p.status = 'RESOLVED' AND g.last_at > p.resolved_at`)).map((r) => r.id);
+    await query(em, `UPDATE problem p SET district_id = coalesce(c.district_id, p.district_id), organization_id = coalesce(p.organization_id, c.organization_id),
+        title = ${TITLE_SQL}, active = true, hull = c.hull, center = c.center, period_to = ?, last_seen_at = ?,
+        first_appeal_at = least(p.first_appeal_at, c.first_at), last_appeal_at = c.last_at, appeal_count = c.n, author_count = c.authors,
+        last_run_id = ?, updated_at = ?,
+        factors = jsonb_build_object(
+          'volume', c.n, 'authors', c.authors, 'previous', c.prev,
+          'growth', (c.n - c.prev)::float8 / greatest(c.prev, ${GROWTH_FLOOR}),
+          'repeats', CASE WHEN c.n > 0 THEN c.repeats::float8 / c.n ELSE 0 END,
+          'overdue', CASE WHEN c.with_due > 0 THEN c.overdue::float8 / c.with_due ELSE 0 END,
+          'lowSatisfaction', CASE WHEN c.rated > 0 THEN c.low_sat::float8 / c.rated ELSE 0 END,
+          'cur', c.cur,
+          'perCapita', CASE WHEN d.population > 0 THEN c.n * 1000.0 / d.population END)
+      FROM pi_agg c LEFT JOIN theme t ON t.id = c.theme_id LEFT JOIN district d ON d.id = c.district_id
+     WHERE p.id = c.pid`, [to, startedAt, runId, startedAt]);
+    if (reopened.length) {
+      await query(em, `INSERT INTO problem_event (municipality_id, problem_id, at, actor, kind, from_value, to_value, comment)
+        SELECT ?, p.id, ?, ?, 'REOPENED', 'RESOLVED', 'CONFIRMED', 'после решения поступили новые обращения (последнее ' || to_char(p.last_appeal_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')'
+          FROM problem p WHERE p.id = ANY(?::int[])`, [m, startedAt, actor, reopened]);
+      await query(em, `UPDATE problem SET status = 'CONFIRMED', reopened_count = reopened_count + 1, reopened_at = ?, resolved_at = NULL WHERE id = ANY(?::int[])`,
+        [startedAt, reopened]);
+    }
+    await em.execute('DROP TABLE pi_agg');
+  }
+  await query(em, 'UPDATE problem_state SET period_to = greatest(period_to, ?) WHERE municipality_id = ?', [to, m]);
+  profile('inc: writes');
+  return { slow: [...slow], touched, assigned: assign.size, reopened: reopened.length };
+}
+
