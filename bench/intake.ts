@@ -86,6 +86,8 @@ export async function benchIntake(backend: SummaryRow['backend'], n: number, ser
     const m = /прочитано (\d+), добавлено (\d+)/.exec(out);
     if (run.status !== 0 || !m || Number(m[1]) !== n) throw new Error(`import failed: ${run.stderr}\n${out.slice(-2000)}`);
     const rssMb = Number(/maxRSS_KB (\d+)/.exec(out)![1]) / 1024;
+    const jsMb = Number(/maxJS_KB (\d+)/.exec(out)?.[1] ?? NaN) / 1024;
+    const externalMb = Number(/maxExternal_KB (\d+)/.exec(out)?.[1] ?? NaN) / 1024;
 
     let copy: number;
     if (backend === 'postgis') {
@@ -111,11 +113,13 @@ export async function benchIntake(backend: SummaryRow['backend'], n: number, ser
       {
         name: 'intake import throughput (validate, geocode, district, classify, route, dedupe) vs raw COPY',
         backend, n, ours: oursRate, baseline: copyRate, ratio: oursRate / copyRate, unit: 'rows/s', target: 0.5, date,
-        notes: `import ${ours.toFixed(1)} s (whole command incl. start-up and classifier training) vs COPY ${copy.toFixed(1)} s`,
+        notes: `import ${ours.toFixed(1)} s (whole command incl. start-up, classifier training and the problem-list update after the import) vs COPY ${copy.toFixed(1)} s`,
       },
       {
         name: 'intake import peak RSS', backend, n, ours: rssMb, baseline: 400, ratio: rssMb / 400, unit: 'MB (peak RSS of the import process)', target: '< 400 MB', date,
-        notes: backend === 'embedded' ? 'includes the embedded PGlite database running in the same process' : 'importer process only',
+        notes: (backend === 'embedded'
+          ? 'the embedded PGlite database runs in the importing process: its WebAssembly memory is part of this RSS'
+          : 'importer process only (the database is the PostgreSQL server)') + `; peak V8 heap ${jsMb.toFixed(0)} MB, peak external memory ${externalMb.toFixed(0)} MB`,
       },
     ];
   } finally {

@@ -37,6 +37,16 @@ if (values.mapping) {
   }
 }
 const size = fs.statSync(file).size;
+// For the import benchmark: the peaks of the V8 heap and of the memory V8 counts as external (buffers and, with the
+// embedded backend, PGlite's WebAssembly memory), sampled while the import runs.
+let maxJsKb = 0;
+let maxExternalKb = 0;
+const sampleJs = () => {
+  const m = process.memoryUsage();
+  maxJsKb = Math.max(maxJsKb, Math.round(m.heapTotal / 1024));
+  maxExternalKb = Math.max(maxExternalKb, Math.round(m.external / 1024));
+};
+const jsTimer = process.env.MCU_PRINT_MAXRSS ? setInterval(sampleJs, 100) : undefined;
 const bar = new cliProgress.SingleBar({ format: 'Импорт [{bar}] {percentage}% | {value}/{total} КБ', hideCursor: true }, cliProgress.Presets.shades_classic);
 const code = await runWithDatabase(async ({ em, municipalityId: id }) => {
   const stream = fs.createReadStream(file);
@@ -70,5 +80,11 @@ const code = await runWithDatabase(async ({ em, municipalityId: id }) => {
   }
 });
 // Peak resident memory, for the import benchmark.
-if (process.env.MCU_PRINT_MAXRSS) console.log(`maxRSS_KB ${process.resourceUsage().maxRSS}`);
+if (process.env.MCU_PRINT_MAXRSS) {
+  clearInterval(jsTimer);
+  sampleJs();
+  console.log(`maxRSS_KB ${process.resourceUsage().maxRSS}`);
+  console.log(`maxJS_KB ${maxJsKb}`);
+  console.log(`maxExternal_KB ${maxExternalKb}`);
+}
 process.exit(code);

@@ -144,6 +144,7 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   // validated. At most one chunk is in flight, and chunks commit in file order, so a record repeated in a later
   // chunk still updates the earlier one, and the report counts only committed chunks.
   let writing: Promise<void> = Promise.resolve();
+  let nextAnalyze = 2000;
   const write = async (rows: Candidate[], issues: Issue[], read: number, rejected: number) => {
     const tc = performance.now();
     const counts = await em.transactional((tem) => writeChunk(tem, ctx, rows, issues, { read, rejected }, batch.id, opts, settings));
@@ -156,6 +157,12 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     report.flagged += counts.flagged;
     for (const i of issues) if (report.issues.length < REPORT_ISSUES) report.issues.push(i);
     opts.onProgress?.(report.read);
+    // Fresh statistics as the table grows under the import (the embedded backend has no autovacuum, and a server's
+    // comes too late): with the stale ones the planner took the theme index for the duplicate search, 30× slower.
+    if (report.inserted >= nextAnalyze) {
+      nextAnalyze = report.inserted * 4;
+      await bound(em, 'ANALYZE appeal');
+    }
   };
   const flush = async () => {
     if (!chunk.length && !pending.length && !pendingRead) return;
@@ -412,31 +419,42 @@ async function writeChunk(
   if (newIds.length) {
     const located = inserts.map((x, i) => ({ x, id: newIds[i] })).filter(({ x }) => x.r.lon !== undefined && x.themeId != null);
     // The search square of each new appeal (its half-side in degrees of longitude covers the radius, a fortiori
-    // in latitude) names the grid cells it touches (appeal_dedup_cell, migration …103); one index range per cell.
-    const cands = located.length ? await bound<{ id: number; other: number; other_text: string }>(
+    // in latitude) names the grid cells it touches (appeal_dedup_cell of migration …103: the same floor(x / 0.005),
+    // floor(y / 0.003) in IEEE doubles); one index range per cell. The cells are computed here and bound as an array
+    // per row, so the planner sees a short list (a generate_series in SQL is estimated at 10⁶ cells, and PostgreSQL 18
+    // then prefers scanning the theme's whole period).
+    const cellsOf = (lon: number, lat: number): string | null => {
+      const d = settings.duplicateRadiusM / (111000 * Math.cos((lat * Math.PI) / 180));
+      // Near a pole or with a huge radius the square covers too many cells: such rows use the point index instead.
+      if (!(((Math.floor((lon + d) / 0.005) - Math.floor((lon - d) / 0.005) + 1) * (Math.floor((lat + d) / 0.003) - Math.floor((lat - d) / 0.003) + 1)) <= 64)) return null;
+      const out: number[] = [];
+      for (let gx = Math.floor((lon - d) / 0.005); gx <= Math.floor((lon + d) / 0.005); gx++)
+        for (let gy = Math.floor((lat - d) / 0.003); gy <= Math.floor((lat + d) / 0.003); gy++) out.push((gx + 1048576) * 2097152 + (gy + 1048576));
+      return `{${out.join(',')}}`;
+    };
+    const search = (rows: typeof located, gridded: boolean) => !rows.length ? Promise.resolve([]) : bound<{ id: number; other: number; other_text: string }>(
       em,
       `SELECT t.id, c.id AS other, c.text AS other_text
-         FROM unnest(?::int[], ?::float8[], ?::float8[], ?::timestamptz[], ?::int[]) AS t(id, lon, lat, at, theme)
-         CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS p, ?::float8 / (111000 * cos(radians(t.lat))) AS d) k
-         CROSS JOIN LATERAL (SELECT ARRAY(
-             SELECT (gx + 1048576) * 2097152 + (gy + 1048576)
-               FROM generate_series(floor((t.lon - k.d) / 0.005)::bigint, floor((t.lon + k.d) / 0.005)::bigint) gx,
-                    generate_series(floor((t.lat - k.d) / 0.003)::bigint, floor((t.lat + k.d) / 0.003)::bigint) gy) AS cells) g
+         FROM unnest(?::int[], ?::float8[], ?::float8[], ?::timestamptz[], ?::int[], ?::text[]) AS t(id, lon, lat, at, theme, cells)
+         CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS p, t.cells::bigint[] AS cells) g
          CROSS JOIN LATERAL (
            -- OFFSET 0 keeps the planner on appeal_dedup_idx: with the ORDER BY … LIMIT in the same query level it may
            -- walk appeal_received_at_idx backwards instead, reading every appeal of the period.
            SELECT x.id, x.text FROM (
              SELECT c.id, c.text, c.received_at FROM appeal c
               WHERE c.point IS NOT NULL AND c.theme_id IS NOT NULL AND c.duplicate_of_id IS NULL  -- the index's predicate
-                AND c.municipality_id = ? AND c.theme_id = t.theme AND appeal_dedup_cell(c.point) = ANY(g.cells)
+                AND c.municipality_id = ? AND c.theme_id = t.theme
+                AND ${gridded ? 'appeal_dedup_cell(c.point) = ANY(g.cells)' : 'c.point && ST_Expand(g.p, ?::float8 / (111000 * cos(radians(t.lat))))'}
                 AND c.received_at > t.at - make_interval(days => ?) AND c.received_at <= t.at
                 AND (c.received_at, c.id) < (t.at, t.id) AND c.id <> t.id
-                AND ST_DWithin(c.point::geography, k.p::geography, ?)
+                AND ST_DWithin(c.point::geography, g.p::geography, ?)
              OFFSET 0) x
             ORDER BY x.received_at DESC, x.id DESC LIMIT 5) c`,
-      [located.map((l) => l.id), located.map((l) => l.x.r.lon), located.map((l) => l.x.r.lat), located.map((l) => iso(l.x.r.receivedAt)),
-        located.map((l) => l.x.themeId), settings.duplicateRadiusM, mid, settings.duplicateDays, settings.duplicateRadiusM],
-    ) : [];
+      [rows.map((l) => l.id), rows.map((l) => l.x.r.lon), rows.map((l) => l.x.r.lat), rows.map((l) => iso(l.x.r.receivedAt)),
+        rows.map((l) => l.x.themeId), rows.map((l) => (gridded ? cellsOf(l.x.r.lon!, l.x.r.lat!) : null)), mid, ...(gridded ? [] : [settings.duplicateRadiusM]), settings.duplicateDays, settings.duplicateRadiusM],
+    );
+    const wide = located.filter((l) => cellsOf(l.x.r.lon!, l.x.r.lat!) === null);
+    const cands = [...await search(located.filter((l) => !wide.includes(l)), true), ...await search(wide, false)];
     const dup = new Map<number, number>();
     const textOf = new Map(inserts.map((x, i) => [newIds[i], x.r.text]));
     const stemsOf = new Map<number, Set<string>>();
