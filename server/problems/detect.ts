@@ -416,11 +416,20 @@ export async function heatTable(em: EntityManager, name: string, m: number, from
 async function persistPoints(em: EntityManager, m: number, runId: number, from: Date, to: Date, prevFrom: Date) {
   const [others] = await query<{ x: boolean }>(em, 'SELECT EXISTS (SELECT 1 FROM problem_point WHERE municipality_id <> ?) AS x', [m]);
   if (others.x) await query(em, 'DELETE FROM problem_point WHERE municipality_id = ?', [m]);
-  else await em.execute('TRUNCATE problem_point');
+  else {
+    // A bulk load: the secondary index and the foreign key are built once afterwards instead of row by row.
+    await em.execute('TRUNCATE problem_point');
+    await em.execute('DROP INDEX problem_point_cell_idx');
+    await em.execute('ALTER TABLE problem_point DROP CONSTRAINT problem_point_appeal_id_fkey');
+  }
   await query(em, `INSERT INTO problem_point (appeal_id, municipality_id, theme_id, gx, gy, x, y, district_id, organization_id, channel, address, author,
                                              received_at, is_repeat, due_at, answered_at, satisfaction)
     SELECT id, ?, theme_id, gx, gy, x, y, district_id, organization_id, channel, address, author, received_at, is_repeat, due_at, answered_at, satisfaction
       FROM pd_pts`, [m]);
+  if (!others.x) {
+    await em.execute('CREATE INDEX problem_point_cell_idx ON problem_point (municipality_id, theme_id, gx, gy)');
+    await em.execute('ALTER TABLE problem_point ADD CONSTRAINT problem_point_appeal_id_fkey FOREIGN KEY (appeal_id) REFERENCES appeal(id) ON DELETE CASCADE');
+  }
   await em.execute('ANALYZE problem_point');
   await query(em, `INSERT INTO problem_state (municipality_id, run_id, period_from, period_to, prev_from) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (municipality_id) DO UPDATE SET run_id = excluded.run_id, period_from = excluded.period_from, period_to = excluded.period_to, prev_from = excluded.prev_from`,
