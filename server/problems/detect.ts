@@ -367,14 +367,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
         WHERE NOT EXISTS (SELECT 1 FROM problem_appeal pa WHERE pa.problem_id = m.problem_id AND pa.appeal_id = m.appeal_id)`);
     if (all.length) {
       // Factors of this run's problems.
-      await query(em, `UPDATE problem p SET factors = jsonb_build_object(
-          'volume', c.n, 'authors', c.authors, 'previous', c.prev,
-          'growth', (c.n - c.prev)::float8 / greatest(c.prev, ${GROWTH_FLOOR}),
-          'repeats', CASE WHEN c.n > 0 THEN c.repeats::float8 / c.n ELSE 0 END,
-          'overdue', CASE WHEN c.with_due > 0 THEN c.overdue::float8 / c.with_due ELSE 0 END,
-          'lowSatisfaction', CASE WHEN c.rated > 0 THEN c.low_sat::float8 / c.rated ELSE 0 END,
-          'cur', c.cur,
-          'perCapita', CASE WHEN d.population > 0 THEN c.n * 1000.0 / d.population END)
+      await query(em, `UPDATE problem p SET factors = ${FACTORS_SQL}
         FROM unnest(?::int[], ?::int[]) AS m(k, pid) JOIN pd_cl c ON c.k = m.k LEFT JOIN district d ON d.id = c.district_id
        WHERE p.id = m.pid`, [all.map(([k]) => k), all.map(([, p]) => p)]);
     }
@@ -439,6 +432,15 @@ async function persistPoints(em: EntityManager, m: number, runId: number, from: 
 export const R = 6378137;
 /** Growth is measured against at least this many previous appeals (a change from 0 to 1 is not +100 %). */
 export const GROWTH_FLOOR = 5;
+/** The factor values of a cluster row `c` (counts as detect.ts and incremental.ts aggregate them) and its district `d`. */
+export const FACTORS_SQL = `jsonb_build_object(
+  'volume', c.n, 'authors', c.authors, 'previous', c.prev,
+  'growth', (c.n - c.prev)::float8 / greatest(c.prev, ${GROWTH_FLOOR}),
+  'repeats', CASE WHEN c.n > 0 THEN c.repeats::float8 / c.n ELSE 0 END,
+  'overdue', CASE WHEN c.with_due > 0 THEN c.overdue::float8 / c.with_due ELSE 0 END,
+  'lowSatisfaction', CASE WHEN c.rated > 0 THEN c.low_sat::float8 / c.rated ELSE 0 END,
+  'cur', c.cur,
+  'perCapita', CASE WHEN d.population > 0 THEN c.n * 1000.0 / d.population END)`;
 /** Grid offsets whose cell centres lie within the radius (2 cells of radius/2). */
 export const OFFSETS = `VALUES (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1), (2, 0), (-2, 0), (0, 2), (0, -2)`;
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
-import { GROWTH_FLOOR, R, TITLE_SQL, heatTable } from './detect.js';
+import { FACTORS_SQL, R, TITLE_SQL, heatTable } from './detect.js';
 
 /**
  * Incremental recompute from the state of the latest full run (problem_point + problem_state).
@@ -198,14 +198,7 @@ export async function incrementalFast(
         title = ${TITLE_SQL}, active = true, hull = c.hull, center = c.center, period_to = ?, last_seen_at = ?,
         first_appeal_at = least(p.first_appeal_at, c.first_at), last_appeal_at = c.last_at, appeal_count = c.n, author_count = c.authors,
         last_run_id = ?, updated_at = ?,
-        factors = jsonb_build_object(
-          'volume', c.n, 'authors', c.authors, 'previous', c.prev,
-          'growth', (c.n - c.prev)::float8 / greatest(c.prev, ${GROWTH_FLOOR}),
-          'repeats', CASE WHEN c.n > 0 THEN c.repeats::float8 / c.n ELSE 0 END,
-          'overdue', CASE WHEN c.with_due > 0 THEN c.overdue::float8 / c.with_due ELSE 0 END,
-          'lowSatisfaction', CASE WHEN c.rated > 0 THEN c.low_sat::float8 / c.rated ELSE 0 END,
-          'cur', c.cur,
-          'perCapita', CASE WHEN d.population > 0 THEN c.n * 1000.0 / d.population END)
+        factors = ${FACTORS_SQL}
       FROM pi_agg c LEFT JOIN theme t ON t.id = c.theme_id LEFT JOIN district d ON d.id = c.district_id
      WHERE p.id = c.pid`, [to, startedAt, runId, startedAt]);
     if (reopened.length) {
