@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { loadSettings, settingFor, type ProblemSettings } from './settings.js';
 import { scoreAll, totalPoints, type FactorValues } from './score.js';
 import { incrementalFast, loadState, type FastResult } from './incremental.js';
+import { OFFSETS } from './grid.js';
 
 /**
  * Detection of the territorial problem list, and the stable identity of its problems.
@@ -333,13 +334,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
           LEFT JOIN theme t ON t.id = c.theme_id LEFT JOIN district d ON d.id = c.district_id
        WHERE p.id = m.pid`, [o.from, o.to, startedAt, run.id, startedAt, mk.map(([k]) => k), mk.map(([, p]) => p)]);
     }
-    if (reopened.length) {
-      await query(em, `INSERT INTO problem_event (municipality_id, problem_id, at, actor, kind, from_value, to_value, comment)
-        SELECT ?, p.id, ?, ?, 'REOPENED', 'RESOLVED', 'CONFIRMED', 'после решения поступили новые обращения (последнее ' || to_char(p.last_appeal_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')'
-          FROM problem p WHERE p.id = ANY(?::int[])`, [m, startedAt, o.actor, reopened]);
-      await query(em, `UPDATE problem SET status = 'CONFIRMED', reopened_count = reopened_count + 1, reopened_at = ?, resolved_at = NULL WHERE id = ANY(?::int[])`,
-        [startedAt, reopened]);
-    }
+    await reopen(em, m, startedAt, o.actor, reopened);
     if (returned.length) {
       await query(em, `INSERT INTO problem_event (municipality_id, problem_id, at, actor, kind, comment)
         SELECT ?, id, ?, ?, 'RETURNED', 'снова выявлена при пересчёте' FROM problem WHERE id = ANY(?::int[])`, [m, startedAt, o.actor, returned]);
@@ -401,6 +396,16 @@ export async function heatTable(em: EntityManager, name: string, m: number, from
              GROUP BY 1, 2, 3) y`, [cell, cell, cell, cell, cell, cell, m, from, to]);
 }
 
+/** Resolved problems that got new appeals after their resolution: back to подтверждена, with a REOPENED event. */
+export async function reopen(em: EntityManager, m: number, at: Date, actor: string, ids: number[]) {
+  if (!ids.length) return;
+  await query(em, `INSERT INTO problem_event (municipality_id, problem_id, at, actor, kind, from_value, to_value, comment)
+    SELECT ?, p.id, ?, ?, 'REOPENED', 'RESOLVED', 'CONFIRMED', 'после решения поступили новые обращения (последнее ' || to_char(p.last_appeal_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')'
+      FROM problem p WHERE p.id = ANY(?::int[])`, [m, at, actor, ids]);
+  await query(em, `UPDATE problem SET status = 'CONFIRMED', reopened_count = reopened_count + 1, reopened_at = ?, resolved_at = NULL WHERE id = ANY(?::int[])`,
+    [at, ids]);
+}
+
 /**
  * Keeps the points of a full run (and the period it covers) for the incremental recompute: they replace the
  * municipality's previous ones. TRUNCATE when the table holds no other municipality (a region-wide database
@@ -441,8 +446,6 @@ export const FACTORS_SQL = `jsonb_build_object(
   'lowSatisfaction', CASE WHEN c.rated > 0 THEN c.low_sat::float8 / c.rated ELSE 0 END,
   'cur', c.cur,
   'perCapita', CASE WHEN d.population > 0 THEN c.n * 1000.0 / d.population END)`;
-/** Grid offsets whose cell centres lie within the radius (2 cells of radius/2). */
-export const OFFSETS = `VALUES (0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1), (2, 0), (-2, 0), (0, 2), (0, -2)`;
 
 /** Title: theme, district and the most frequent address of the cluster. */
 export const TITLE_SQL = `concat(coalesce(t.name, 'Очаг на тепловой карте ЦУР'), ' — ', coalesce(d.name, 'вне районов'),

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
-import { FACTORS_SQL, R, TITLE_SQL, heatTable } from './detect.js';
+import { FACTORS_SQL, R, TITLE_SQL, heatTable, reopen } from './detect.js';
+import { OFF, REACH2 } from './grid.js';
 
 /**
  * Incremental recompute from the state of the latest full run (problem_point + problem_state).
@@ -29,18 +30,7 @@ export async function loadState(em: EntityManager, m: number, stretch: number): 
   return { runId: s.run_id, from: new Date(s.period_from), to: new Date(s.period_to), prevFrom: new Date(s.prev_from), scope: new Map(s.scope.map((t) => [t.theme_id, t])), stretch };
 }
 
-/** The 13 grid offsets within the radius (cells of radius / 2), as in detect.ts. */
-const OFF: [number, number][] = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1], [2, 0], [-2, 0], [0, 2], [0, -2]];
 const key = (t: number, gx: number, gy: number) => `${t}:${gx}:${gy}`;
-/** Offsets within two radii (sums of two OFF offsets), flagged when within one radius. */
-const REACH2: [number, number, boolean][] = (() => {
-  const out = new Map<string, [number, number, boolean]>();
-  for (const [ax, ay] of OFF) for (const [bx, by] of OFF) {
-    const k = `${ax + bx}:${ay + by}`;
-    if (!out.has(k)) out.set(k, [ax + bx, ay + by, OFF.some(([x, y]) => x === ax + bx && y === ay + by)]);
-  }
-  return [...out.values()];
-})();
 
 export interface FastResult { slow: number[]; touched: number[]; assigned: number; reopened: number }
 
@@ -201,13 +191,7 @@ export async function incrementalFast(
         factors = ${FACTORS_SQL}
       FROM pi_agg c LEFT JOIN theme t ON t.id = c.theme_id LEFT JOIN district d ON d.id = c.district_id
      WHERE p.id = c.pid`, [to, startedAt, runId, startedAt]);
-    if (reopened.length) {
-      await query(em, `INSERT INTO problem_event (municipality_id, problem_id, at, actor, kind, from_value, to_value, comment)
-        SELECT ?, p.id, ?, ?, 'REOPENED', 'RESOLVED', 'CONFIRMED', 'после решения поступили новые обращения (последнее ' || to_char(p.last_appeal_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')'
-          FROM problem p WHERE p.id = ANY(?::int[])`, [m, startedAt, actor, reopened]);
-      await query(em, `UPDATE problem SET status = 'CONFIRMED', reopened_count = reopened_count + 1, reopened_at = ?, resolved_at = NULL WHERE id = ANY(?::int[])`,
-        [startedAt, reopened]);
-    }
+    await reopen(em, m, startedAt, actor, reopened);
     await em.execute('DROP TABLE pi_agg');
   }
   await query(em, 'UPDATE problem_state SET period_to = greatest(period_to, ?) WHERE municipality_id = ?', [to, m]);
