@@ -325,6 +325,29 @@ describe.each(backends)('territorial problem list on %s', (backend) => {
     expect(codes.filter((c: string) => !block.includes(c))).toEqual([]);
     expect(codes.length).toBeLessThan(all.length);
   });
+
+  it('keeps a hot ЦУР square without appeals apart from the appeal clusters of its theme', async () => {
+    // One hot square of the heating theme, away from its planted clusters: a CUR candidate whose cluster number
+    // within the theme is the same as an appeal cluster's; it must not take that cluster's appeals.
+    const d = districts[2];
+    const [layer] = await app.sql<{ id: number }>(`INSERT INTO heat_layer (municipality_id, source, name, format, theme_id, period_from, period_to, checksum, rows_read, cell_count, total_weight)
+      VALUES (1, 'test', 'ЦУР', 'CSV', ?, ?, ?, repeat('a', 64), 1, 1, 50) RETURNING id`, [themes.get('gkh.heating')!, FROM, TO]);
+    await app.sql(`INSERT INTO heat_cell (municipality_id, layer_id, line, geom, point, weight, theme_id)
+      VALUES (1, ?, 1, ST_SetSRID(ST_MakePoint(?, ?), 4326), ST_SetSRID(ST_MakePoint(?, ?), 4326), 50, ?)`,
+      [layer.id, d.lon, d.lat, d.lon, d.lat, themes.get('gkh.heating')!]);
+    expect((await app.gql(RECOMPUTE, { from: FROM, to: TO })).errors).toBeUndefined();
+    const all = await list();
+    const cur = all.filter((p) => p.source === 'CUR');
+    expect(cur.length).toBeGreaterThan(0);
+    for (const p of all) {
+      const one = (await app.gql(ONE, { id: p.id })).data.problem;
+      expect(one.appeals.totalCount, `${p.source} ${p.title}`).toBe(p.appealCount);
+    }
+    for (const p of cur) expect(p.appealCount).toBe(0);
+    const [twice] = await app.sql<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT pa.appeal_id FROM problem_appeal pa
+      JOIN problem p ON p.id = pa.problem_id AND p.active GROUP BY 1 HAVING count(*) > 1) x`);
+    expect(twice.n).toBe(0);
+  });
 });
 
 describe('territorial problem list across backends', () => {

@@ -261,7 +261,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     const pairs = await query<{ k: number; pid: number; shared: number; overlap: number; n: number }>(em, `
       WITH shared AS (
         SELECT c.k, pa.problem_id AS pid, count(*)::int AS shared
-          FROM pd_lab l JOIN pd_cl c ON c.theme_id = l.theme_id AND c.cid = l.cid
+          FROM pd_lab l JOIN pd_cl c ON c.theme_id = l.theme_id AND c.cid = l.cid AND c.source = l.source
           JOIN problem_appeal pa ON pa.appeal_id = l.id JOIN pd_prob p ON p.id = pa.problem_id
          GROUP BY c.k, pa.problem_id),
       near AS (
@@ -353,7 +353,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     if (all.length) {
       await query(em, `INSERT INTO pd_mem (problem_id, appeal_id)
         SELECT m.pid, l.id FROM unnest(?::int[], ?::int[]) AS m(k, pid) JOIN pd_cl c ON c.k = m.k
-          JOIN pd_lab l ON l.theme_id = c.theme_id AND l.cid = c.cid`, [all.map(([k]) => k), all.map(([, p]) => p)]);
+          JOIN pd_lab l ON l.theme_id = c.theme_id AND l.cid = c.cid AND l.source = c.source`, [all.map(([k]) => k), all.map(([, p]) => p)]);
     }
     await em.execute('ANALYZE pd_mem');
     await query(em, `DELETE FROM problem_appeal pa WHERE pa.problem_id = ANY(?::int[])
