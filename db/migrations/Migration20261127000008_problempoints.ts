@@ -13,6 +13,8 @@ import { Migration } from '@mikro-orm/migrations';
  * Both are UNLOGGED: derived data, rewritten by every full recompute, so not worth the write-ahead log (a full
  * recompute over 870 000 appeals spent 12 s writing it). After a crash PostgreSQL empties them; with no state the
  * incremental recompute falls back to the windowed recluster until the next full recompute.
+ * - problem_prev_point: the appeals of the previous period of equal length (same themes), against which growth is
+ *   measured; an outline that grows is counted only over the part it gained.
  * - problem_state: per municipality, the full run the points belong to and the period the list now covers
  *   (an incremental recompute extends its end).
  */
@@ -38,6 +40,12 @@ export class Migration20261127000008_problempoints extends Migration {
       satisfaction smallint
     );`);
     this.addSql(`CREATE INDEX problem_point_cell_idx ON problem_point (municipality_id, theme_id, gx, gy);`);
+    this.addSql(`CREATE UNLOGGED TABLE problem_prev_point (
+      municipality_id integer NOT NULL REFERENCES municipality(id),
+      theme_id integer NOT NULL,
+      point geometry(Point, 4326) NOT NULL
+    );`);
+    this.addSql(`CREATE INDEX problem_prev_point_gist ON problem_prev_point USING gist (point);`);
     this.addSql(`CREATE UNLOGGED TABLE problem_state (
       municipality_id integer PRIMARY KEY REFERENCES municipality(id),
       run_id integer NOT NULL REFERENCES problem_run(id) ON DELETE CASCADE,
@@ -49,6 +57,7 @@ export class Migration20261127000008_problempoints extends Migration {
 
   override async down(): Promise<void> {
     this.addSql(`DROP TABLE problem_state;`);
+    this.addSql(`DROP TABLE problem_prev_point;`);
     this.addSql(`DROP TABLE problem_point;`);
   }
 }

@@ -124,6 +124,8 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
 
     const scope = await buildScope(em, o, settings, geo.area, stretch);
     profile('scope');
+    // An incremental run reads the kept points when they were cut with the same radii.
+    const fromKept = state != null && scope.every((s) => state.scope.get(s.theme_id)?.eps === s.eps);
     run ??= await newRun(scope);
 
     await em.execute(`CREATE TEMP TABLE pd_scope (theme_id int PRIMARY KEY, eps float8, minpts int, env geometry) ON COMMIT DROP`);
@@ -142,7 +144,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
         [scope.map((s) => s.theme_id), scope.map((s) => s.eps), scope.map((s) => s.minpts), scope.map((s) => s.env)]);
       // Points in EPSG:3857 (spherical Mercator by arithmetic) and their grid cell (side = radius / 2): in an incremental
       // run from the kept points when they were cut with the same radii, otherwise from the appeals.
-      if (state && scope.every((s) => state!.scope.get(s.theme_id)?.eps === s.eps)) await query(em, `INSERT INTO pd_pts
+      if (fromKept) await query(em, `INSERT INTO pd_pts
         SELECT pp.appeal_id, pp.theme_id, pp.district_id, pp.organization_id, pp.channel, pp.address, pp.author, pp.received_at, pp.is_repeat,
                pp.due_at, pp.answered_at, pp.satisfaction, pp.x, pp.y, pp.gx, pp.gy
           FROM problem_point pp JOIN (SELECT theme_id, ST_Transform(env, 3857) AS e FROM pd_scope) s ON s.theme_id = pp.theme_id
@@ -218,18 +220,23 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     profile('heat');
 
     // Previous period of the same length, same themes (and windows): counted inside each hull through a GiST index.
-    await query(em, `CREATE TEMP TABLE pd_prev ON COMMIT DROP AS SELECT a.theme_id, a.point FROM appeal a WHERE false`);
-    await query(em, `INSERT INTO pd_prev SELECT a.theme_id, a.point
-        FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR (a.point && s.env AND ST_Intersects(a.point, s.env)))
-       WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'`, [m, prevFrom, o.from]);
-    await em.execute('CREATE INDEX ON pd_prev USING gist (point)');
-    await em.execute('ANALYZE pd_prev');
+    // A full run keeps these points (problem_prev_point) for the incremental runs after it, which read them back.
+    let prevTable = `problem_prev_point a WHERE a.municipality_id = ${Number(m)} AND`;
+    if (!incremental) await persistPrevPoints(em, m, prevFrom, o.from);
+    else if (!fromKept) {
+      prevTable = 'pd_prev a WHERE';
+      await query(em, `CREATE TEMP TABLE pd_prev ON COMMIT DROP AS SELECT a.theme_id, a.point FROM appeal a WHERE false`);
+      await query(em, `INSERT INTO pd_prev SELECT a.theme_id, a.point
+          FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR (a.point && s.env AND ST_Intersects(a.point, s.env)))
+         WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'`, [m, prevFrom, o.from]);
+      await em.execute('CREATE INDEX ON pd_prev USING gist (point)');
+      await em.execute('ANALYZE pd_prev');
+    }
     // Per cluster through LATERAL (a parameterised index probe): a join of two analysed temporary tables on &&
     // makes PostGIS's join selectivity estimator fail on sparse statistics ("invalid join selectivity").
     await em.execute(`UPDATE pd_cl c SET prev = x.n
         FROM (SELECT c2.k, l.n FROM pd_cl c2
-                CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM pd_prev a
-                                     WHERE a.theme_id = c2.theme_id AND a.point && c2.hull AND ST_Intersects(a.point, c2.hull)) l) x
+                CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM ${prevTable} a.theme_id = c2.theme_id AND a.point && c2.hull AND ST_Intersects(a.point, c2.hull)) l) x
        WHERE c.k = x.k`);
     await em.execute(`UPDATE pd_cl c SET cur = x.v
         FROM (SELECT c2.k, max(h.norm) AS v FROM pd_cl c2 JOIN pd_heat h ON (h.theme_id IS NULL OR h.theme_id = c2.theme_id) AND h.geom && c2.hull AND ST_Intersects(h.geom, c2.hull)
@@ -404,6 +411,21 @@ export async function reopen(em: EntityManager, m: number, at: Date, actor: stri
       FROM problem p WHERE p.id = ANY(?::int[])`, [m, at, actor, ids]);
   await query(em, `UPDATE problem SET status = 'CONFIRMED', reopened_count = reopened_count + 1, reopened_at = ?, resolved_at = NULL WHERE id = ANY(?::int[])`,
     [at, ids]);
+}
+
+/** Keeps the previous period's points of a full run (see persistPoints for the bulk-load pattern). */
+async function persistPrevPoints(em: EntityManager, m: number, prevFrom: Date, from: Date) {
+  const [others] = await query<{ x: boolean }>(em, 'SELECT EXISTS (SELECT 1 FROM problem_prev_point WHERE municipality_id <> ?) AS x', [m]);
+  if (others.x) await query(em, 'DELETE FROM problem_prev_point WHERE municipality_id = ?', [m]);
+  else {
+    await em.execute('TRUNCATE problem_prev_point');
+    await em.execute('DROP INDEX problem_prev_point_gist');
+  }
+  await query(em, `INSERT INTO problem_prev_point (municipality_id, theme_id, point) SELECT ?, a.theme_id, a.point
+      FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id
+     WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED'`, [m, m, prevFrom, from]);
+  if (!others.x) await em.execute('CREATE INDEX problem_prev_point_gist ON problem_prev_point USING gist (point)');
+  await em.execute('ANALYZE problem_prev_point');
 }
 
 /**
