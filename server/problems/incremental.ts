@@ -119,7 +119,7 @@ export async function incrementalFast(
     const changed = OFF.some(([dx, dy]) => coreBefore(s.t, s.gx + dx, s.gy + dy) !== coreAfter(s.t, s.gx + dx, s.gy + dy));
     let target: number | null | 'slow' = null;
     if (changed) { target = 'slow'; why.core += s.k; }
-    else if (coreAfter(s.t, s.gx, s.gy)) { target = problemOf(s.t, s.gx, s.gy) ?? 'slow'; if (target === 'slow') { why.unmapped += s.k; (why as any)[`p${cells.get(key(s.t, s.gx, s.gy))?.probs.size}`] = ((why as any)[`p${cells.get(key(s.t, s.gx, s.gy))?.probs.size}`] ?? 0) + 1; } }
+    else if (coreAfter(s.t, s.gx, s.gy)) { target = problemOf(s.t, s.gx, s.gy) ?? 'slow'; if (target === 'slow') why.unmapped += s.k; }
     else {
       // Border: the nearest core cell within the radius (as detect.ts orders them); a tie between problems is left to the recluster.
       let best = Infinity;
