@@ -245,6 +245,28 @@ describe.each(backends)('territorial problem list on %s', (backend) => {
     expect(view(after)).toEqual(view(inc));
   });
 
+  it('grows a problem into the cells next to it without reclustering, exactly as a full recompute would', async () => {
+    const b = (await list({ sources: ['APPEALS'] })).find((p) => p.id === byKey.get('B'))!;
+    const rnd = mulberry32(9);
+    const [lon, lat] = b.center.coordinates;
+    const at = new Date('2026-08-21T10:00:00Z');
+    // 6 appeals 230 m east of the centre: cells at the edge become core and join B, with any noise there.
+    const ids = await insert(Array.from({ length: 6 }, () => ({ theme: themes.get('roads.potholes')!, ...around(rnd, lon + 230 / (M_PER_DEG * Math.cos((lat * Math.PI) / 180)), lat, 10), at })));
+    const svc = new ProblemService(app.orm.em.fork(), { municipalityId: 1, actor: 'test' });
+    const run = (await svc.recomputeAround(ids))!;
+    expect(run).toMatchObject({ kind: 'INCREMENTAL', created: 0, vanished: 0 });
+    const inc = await list({ sources: ['APPEALS'] });
+    const grown = inc.find((p) => p.id === b.id);
+    expect(grown.appealCount).toBeGreaterThanOrEqual(b.appealCount + 6);
+    expect(JSON.stringify(grown.hull)).not.toBe(JSON.stringify(b.hull));
+    // Placed without the windowed recluster: only the new appeals and the noise they took in were looked at.
+    expect(run.appeals).toBe(grown.appealCount - b.appealCount);
+    const full = await svc.recompute(run.periodFrom, run.periodTo);
+    expect(full).toMatchObject({ created: 0, vanished: 0 });
+    const view = (ps: any[]) => ps.map((p) => `${p.id}|${p.appealCount}|${p.authorCount}|${p.score.toFixed(6)}|${JSON.stringify(p.hull)}`).sort();
+    expect(view(await list({ sources: ['APPEALS'] }))).toEqual(view(inc));
+  });
+
   it('exports the list as CSV (BOM, ;), XLSX and GeoJSON with the breakdown', async () => {
     const rows = await list();
     const csv = await app.defaultClient.fetch('/exports/problems.csv');

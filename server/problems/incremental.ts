@@ -115,11 +115,21 @@ export async function incrementalFast(
   };
   const assign = new Map<number, number>(); // appeal → problem
   const why = { core: 0, unmapped: 0, tie: 0, discussion: 0 }; // why appeals go to the recluster (profile output)
+  const flipsOf = (s: { t: number; gx: number; gy: number }) => OFF.map(([dx, dy]) => [s.gx + dx, s.gy + dy] as const)
+    .filter(([x, y]) => coreBefore(s.t, x, y) !== coreAfter(s.t, x, y));
+
+  // 3a. Local growth: cells that became core next to exactly one problem's core cells (and no other problem's
+  // cells) extend that problem — with the noise cells around them — as a full recompute would; anything else
+  // (a new cluster, a merge, a border cell of another problem, a public-discussion result in noise) is reclustered.
+  const grown = await growLocally(em, m, sl, flipsOf, { n, coreAfter }, new Set(fresh.map((r) => r.appeal_id)));
+  const problemAfter = (t: number, gx: number, gy: number) => grown.cellProblem.get(key(t, gx, gy)) ?? problemOf(t, gx, gy);
+  for (const [appealId, problemId] of grown.joined) assign.set(appealId, problemId);
+
   for (const s of sl) {
-    const changed = OFF.some(([dx, dy]) => coreBefore(s.t, s.gx + dx, s.gy + dy) !== coreAfter(s.t, s.gx + dx, s.gy + dy));
+    const changed = flipsOf(s).length > 0;
     let target: number | null | 'slow' = null;
-    if (changed) { target = 'slow'; why.core += s.k; }
-    else if (coreAfter(s.t, s.gx, s.gy)) { target = problemOf(s.t, s.gx, s.gy) ?? 'slow'; if (target === 'slow') why.unmapped += s.k; }
+    if (changed && !grown.seeds.has(key(s.t, s.gx, s.gy))) { target = 'slow'; why.core += s.k; }
+    else if (coreAfter(s.t, s.gx, s.gy)) { target = problemAfter(s.t, s.gx, s.gy) ?? 'slow'; if (target === 'slow') why.unmapped += s.k; }
     else {
       // Border: the nearest core cell within the radius (as detect.ts orders them); a tie between problems is left to the recluster.
       let best = Infinity;
@@ -128,7 +138,7 @@ export async function incrementalFast(
         if ((dx || dy) && coreAfter(s.t, s.gx + dx, s.gy + dy)) {
           const d = dx * dx + dy * dy;
           if (d < best) { best = d; at.clear(); }
-          if (d === best) at.add(problemOf(s.t, s.gx + dx, s.gy + dy));
+          if (d === best) at.add(problemAfter(s.t, s.gx + dx, s.gy + dy));
         }
       }
       if (at.size > 1 || at.has(null)) { target = 'slow'; why.tie += s.k; }
@@ -212,3 +222,106 @@ export async function incrementalFast(
   return { slow: [...slow], touched, assigned: assign.size, reopened: reopened.length };
 }
 
+
+type Cell = readonly [number, number, number]; // theme, gx, gy
+
+/**
+ * Local growth (see the call): for the seeds whose arrival made cells core, the connected groups of those cells,
+ * the one problem each group extends, and the noise cells around them that join it. A group next to no problem's
+ * core cell, to two problems, to another problem's border cell, or taking in a public-discussion result, is not
+ * grown here (its seeds go to the recluster). Core status is known within the radius of any seed (their reach
+ * was counted); elsewhere a cell with a problem may be core, so another problem there counts against the growth.
+ */
+async function growLocally(
+  em: EntityManager, m: number, seeds: { t: number; gx: number; gy: number }[],
+  flipsOf: (s: { t: number; gx: number; gy: number }) => (readonly [number, number])[],
+  c: { n: (t: number, gx: number, gy: number) => number; coreAfter: (t: number, gx: number, gy: number) => boolean },
+  fresh: Set<number>,
+) {
+  const out = { cellProblem: new Map<string, number>(), seeds: new Set<string>(), joined: new Map<number, number>() };
+  const flipSeeds = seeds.filter((s) => flipsOf(s).length > 0);
+  if (!flipSeeds.length) return out;
+  const known = new Set(seeds.flatMap((s) => OFF.map(([dx, dy]) => key(s.t, s.gx + dx, s.gy + dy))));
+  const flipped = new Map<string, Cell>();
+  for (const s of flipSeeds) for (const [x, y] of flipsOf(s)) flipped.set(key(s.t, x, y), [s.t, x, y]);
+  const need = new Map<string, Cell>();
+  for (const s of flipSeeds) for (const [dx, dy] of REACH2) {
+    const cell: Cell = [s.t, s.gx + dx, s.gy + dy];
+    if (c.n(...cell) > 0) need.set(key(...cell), cell);
+  }
+  const list = [...need.values()];
+  const rows = await query<{ t: number; gx: number; gy: number; probs: number[] | null; disc: number }>(em, `
+    SELECT u.t, u.gx, u.gy,
+           (SELECT array_agg(DISTINCT pa.problem_id) FROM problem_point p JOIN problem_appeal pa ON pa.appeal_id = p.appeal_id
+              JOIN problem pr ON pr.id = pa.problem_id AND pr.active AND pr.source = 'APPEALS'
+             WHERE p.municipality_id = ? AND p.theme_id = u.t AND p.gx = u.gx AND p.gy = u.gy) AS probs,
+           (SELECT count(*)::int FROM problem_point p
+             WHERE p.municipality_id = ? AND p.theme_id = u.t AND p.gx = u.gx AND p.gy = u.gy AND p.channel = 'PUBLIC_DISCUSSION') AS disc
+      FROM unnest(?::int[], ?::int[], ?::int[]) AS u(t, gx, gy)`,
+    [m, m, list.map((x) => x[0]), list.map((x) => x[1]), list.map((x) => x[2])]);
+  const info = new Map(rows.map((r) => [key(r.t, r.gx, r.gy), { probs: new Set(r.probs ?? []), disc: r.disc }]));
+  const probsOf = (k: string) => info.get(k)?.probs ?? new Set<number>();
+
+  // Groups of cells that became core within the radius of each other.
+  const parent = new Map([...flipped.keys()].map((k) => [k, k]));
+  const find = (k: string): string => (parent.get(k) === k ? k : find(parent.get(k)!));
+  for (const [k, [t, x, y]] of flipped) for (const [dx, dy] of OFF) {
+    const o = key(t, x + dx, y + dy);
+    if (flipped.has(o)) parent.set(find(o), find(k));
+  }
+  const group = new Map<string, { problems: Set<number>; linked: boolean; failed: boolean }>();
+  const g = (k: string) => group.get(find(k)) ?? group.set(find(k), { problems: new Set(), linked: false, failed: false }).get(find(k))!;
+  for (const [k, [t, x, y]] of flipped) {
+    const gr = g(k);
+    for (const [dx, dy] of OFF) {
+      const o = key(t, x + dx, y + dy);
+      if ((!dx && !dy) || flipped.has(o) || c.n(t, x + dx, y + dy) === 0) continue;
+      const ps = probsOf(o);
+      if (known.has(o) && c.coreAfter(t, x + dx, y + dy)) {
+        if (ps.size !== 1) gr.failed = true;
+        else { gr.linked = true; ps.forEach((p) => gr.problems.add(p)); }
+      } else ps.forEach((p) => gr.problems.add(p));
+    }
+  }
+  const problemOfGroup = (k: string) => {
+    const gr = g(k);
+    return !gr.failed && gr.linked && gr.problems.size === 1 ? [...gr.problems][0] : null;
+  };
+  // The cells whose appeals change hands: the new core cells and the noise cells around them. First the groups
+  // that cannot grow here, then the cells of the others.
+  const around = (t: number, x: number, y: number) => OFF.filter(([dx, dy]) => (dx || dy) && !flipped.has(key(t, x + dx, y + dy)) && c.n(t, x + dx, y + dy) > 0)
+    .map(([dx, dy]) => key(t, x + dx, y + dy));
+  for (const [k, [t, x, y]] of flipped) {
+    const p = problemOfGroup(k);
+    if (p == null) continue;
+    const cellsThere = [k, ...around(t, x, y)];
+    // Another problem's appeals there, or public-discussion results in noise (their own candidates), stop the growth.
+    if (cellsThere.some((o) => [...probsOf(o)].some((q) => q !== p) || (!probsOf(o).size && (info.get(o)?.disc ?? 0) > 0))) g(k).failed = true;
+  }
+  const joins = new Map<string, number | 'conflict'>();
+  for (const [k, [t, x, y]] of flipped) {
+    const p = problemOfGroup(k);
+    if (p == null) continue;
+    out.cellProblem.set(k, p);
+    for (const o of [k, ...around(t, x, y)]) {
+      if (probsOf(o).size) continue;
+      const prev = joins.get(o);
+      joins.set(o, prev === undefined || prev === p ? p : 'conflict');
+    }
+  }
+  // A noise cell between two growing problems is left to the recluster, with every seed around.
+  if ([...joins.values()].includes('conflict')) return { ...out, seeds: new Set<string>(), joined: new Map<number, number>(), cellProblem: new Map<string, number>() };
+  for (const [k, p] of joins) out.cellProblem.set(k, p as number);
+  // A seed grows locally when every cell it made core belongs to a group that grows.
+  for (const s of flipSeeds) if (flipsOf(s).every(([x, y]) => problemOfGroup(key(s.t, x, y)) != null)) out.seeds.add(key(s.t, s.gx, s.gy));
+  // Appeals already there in the cells that join (the new ones are placed with their seeds).
+  if (joins.size) {
+    const cellsOf = [...joins.keys()].map((k) => need.get(k) ?? flipped.get(k)!);
+    const members = await query<{ appeal_id: number; t: number; gx: number; gy: number }>(em, `
+      SELECT p.appeal_id, p.theme_id AS t, p.gx, p.gy FROM unnest(?::int[], ?::int[], ?::int[]) AS u(t, gx, gy)
+        JOIN problem_point p ON p.municipality_id = ? AND p.theme_id = u.t AND p.gx = u.gx AND p.gy = u.gy`,
+      [cellsOf.map((x) => x[0]), cellsOf.map((x) => x[1]), cellsOf.map((x) => x[2]), m]);
+    for (const r of members) if (!fresh.has(r.appeal_id)) out.joined.set(r.appeal_id, joins.get(key(r.t, r.gx, r.gy)) as number);
+  }
+  return out;
+}
