@@ -159,6 +159,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
                   FROM appeal a JOIN pd_scope s ON s.theme_id = a.theme_id AND (s.env IS NULL OR (a.point && s.env AND ST_Intersects(a.point, s.env)))
                  WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point IS NOT NULL AND a.status <> 'REJECTED') q`,
         [m, o.from, o.to]);
+      if (incremental) await em.execute('ANALYZE pd_pts');
       profile('points');
       if (!incremental) await persistPoints(em, m, run.id, o.from, o.to, prevFrom);
       profile('persist');
@@ -173,6 +174,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
           JOIN cells o ON o.theme_id = c.theme_id AND o.gx = c.gx + d.dx AND o.gy = c.gy + d.dy
           JOIN pd_scope s ON s.theme_id = c.theme_id
          GROUP BY c.theme_id, c.gx, c.gy, c.n`);
+      if (incremental) await em.execute('ANALYZE pd_cell');
       await em.execute(`UPDATE pd_cell c SET cid = x.cid
           FROM (SELECT theme_id, gx, gy, ST_ClusterDBSCAN(ST_MakePoint(gx, gy), 2.0001, 1) OVER (PARTITION BY theme_id ORDER BY gx, gy) AS cid
                   FROM pd_cell WHERE core) x
@@ -261,10 +263,13 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     const existing = await query<{ id: number; active: boolean; status: string; resolved_at: string | null; n: number }>(em,
       incremental
         ? `SELECT p.id, p.active, p.status, p.resolved_at, p.appeal_count AS n FROM problem p JOIN pd_scope s ON s.theme_id = p.theme_id
-            WHERE p.municipality_id = ? AND p.source <> 'CUR' AND ST_CoveredBy(p.hull, s.env)`
+            WHERE p.municipality_id = ? AND p.source <> 'CUR' AND p.hull && s.env AND ST_CoveredBy(p.hull, s.env)`
         : `SELECT p.id, p.active, p.status, p.resolved_at, p.appeal_count AS n FROM problem p WHERE p.municipality_id = ?`, [m]);
     await query(em, `CREATE TEMP TABLE pd_prob ON COMMIT DROP AS SELECT id, theme_id, source, hull FROM problem WHERE id = ANY('{}'::int[])`);
     await query(em, `INSERT INTO pd_prob SELECT id, theme_id, source, hull FROM problem WHERE id = ANY(?::int[])`, [existing.map((e) => e.id)]);
+    profile('existing');
+    // Row counts for the planner (temporary tables have no statistics until analysed).
+    await em.execute('ANALYZE pd_lab, pd_cl, pd_prob');
     const pairs = await query<{ k: number; pid: number; shared: number; overlap: number; n: number }>(em, `
       WITH shared AS (
         SELECT c.k, pa.problem_id AS pid, count(*)::int AS shared

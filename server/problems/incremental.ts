@@ -82,23 +82,18 @@ export async function incrementalFast(
   const sl = [...seeds.values()];
   const cells = new Map<string, { n: number; probs: Set<number> }>();
   if (sl.length) {
-    // Counts of the cells whose core status can change (within the radius of a seed) and of their reach; the
-    // problems only of the cells within the radius of a seed. Exact-key probes of problem_point_cell_idx.
-    const rows = await query<{ theme_id: number; gx: number; gy: number; n: number; probs: number[] | null }>(em, `
+    // Counts of the cells whose core status can change (within the radius of a seed) and of their reach:
+    // exact-key probes of problem_point_cell_idx.
+    const rows = await query<{ theme_id: number; gx: number; gy: number; n: number }>(em, `
       WITH s AS (SELECT DISTINCT theme_id, gx, gy FROM unnest(?::int[], ?::int[], ?::int[]) AS s(theme_id, gx, gy)),
-           c AS (SELECT s.theme_id, s.gx + o.dx AS gx, s.gy + o.dy AS gy, bool_or(o.near) AS near
-                   FROM s CROSS JOIN (VALUES ${REACH2.map(([dx, dy, near]) => `(${dx}, ${dy}, ${near})`).join(', ')}) AS o(dx, dy, near)
-                  GROUP BY 1, 2, 3)
-      SELECT c.theme_id, c.gx, c.gy, n.n,
-             CASE WHEN c.near THEN (SELECT array_agg(DISTINCT pa.problem_id) FROM problem_point p
-                                      JOIN problem_appeal pa ON pa.appeal_id = p.appeal_id
-                                      JOIN problem pr ON pr.id = pa.problem_id AND pr.active AND pr.source = 'APPEALS'
-                                     WHERE p.municipality_id = ? AND p.theme_id = c.theme_id AND p.gx = c.gx AND p.gy = c.gy) END AS probs
+           c AS (SELECT DISTINCT s.theme_id, s.gx + o.dx AS gx, s.gy + o.dy AS gy
+                   FROM s CROSS JOIN (VALUES ${REACH2.map(([dx, dy]) => `(${dx}, ${dy})`).join(', ')}) AS o(dx, dy))
+      SELECT c.theme_id, c.gx, c.gy, n.n
         FROM c CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM problem_point p
                                     WHERE p.municipality_id = ? AND p.theme_id = c.theme_id AND p.gx = c.gx AND p.gy = c.gy) n
        WHERE n.n > 0`,
-      [sl.map((s) => s.t), sl.map((s) => s.gx), sl.map((s) => s.gy), m, m]);
-    for (const r of rows) cells.set(key(r.theme_id, r.gx, r.gy), { n: r.n, probs: new Set(r.probs ?? []) });
+      [sl.map((s) => s.t), sl.map((s) => s.gx), sl.map((s) => s.gy), m]);
+    for (const r of rows) cells.set(key(r.theme_id, r.gx, r.gy), { n: r.n, probs: new Set() });
   }
   profile('inc: cells');
 
@@ -113,6 +108,21 @@ export async function incrementalFast(
     const p = cells.get(key(t, gx, gy))?.probs;
     return p && p.size === 1 ? [...p][0] : null;
   };
+  // The problems of the cells the decisions read: a seed's own cell when it is core, else the core cells within its radius.
+  const wanted = new Map<string, Cell>();
+  for (const s of sl) {
+    if (coreAfter(s.t, s.gx, s.gy)) wanted.set(key(s.t, s.gx, s.gy), [s.t, s.gx, s.gy]);
+    else for (const [dx, dy] of OFF) if (coreAfter(s.t, s.gx + dx, s.gy + dy)) wanted.set(key(s.t, s.gx + dx, s.gy + dy), [s.t, s.gx + dx, s.gy + dy]);
+  }
+  if (wanted.size) {
+    const w = [...wanted.values()];
+    const rows = await query<{ t: number; gx: number; gy: number; probs: number[] | null }>(em, `
+      SELECT u.t, u.gx, u.gy, (SELECT array_agg(DISTINCT pa.problem_id) FROM problem_point p JOIN problem_appeal pa ON pa.appeal_id = p.appeal_id
+                                 JOIN problem pr ON pr.id = pa.problem_id AND pr.active AND pr.source = 'APPEALS'
+                                WHERE p.municipality_id = ? AND p.theme_id = u.t AND p.gx = u.gx AND p.gy = u.gy) AS probs
+        FROM unnest(?::int[], ?::int[], ?::int[]) AS u(t, gx, gy)`, [m, w.map((x) => x[0]), w.map((x) => x[1]), w.map((x) => x[2])]);
+    for (const r of rows) cells.get(key(r.t, r.gx, r.gy))!.probs = new Set(r.probs ?? []);
+  }
   const assign = new Map<number, number>(); // appeal → problem
   const why = { core: 0, unmapped: 0, tie: 0, discussion: 0 }; // why appeals go to the recluster (profile output)
   const flipsOf = (s: { t: number; gx: number; gy: number }) => OFF.map(([dx, dy]) => [s.gx + dx, s.gy + dy] as const)
@@ -167,7 +177,8 @@ export async function incrementalFast(
     // Members of the touched problems once, then one hash aggregation per figure (the modes as the most frequent
     // value, ties to the smallest, as mode() decides) instead of five sorts of every member.
     await query(em, `CREATE TEMP TABLE pi_mem ON COMMIT DROP AS
-      SELECT pa.problem_id AS pid, pr.theme_id AS ptheme, s.eps, pp.* FROM problem_appeal pa JOIN problem_point pp ON pp.appeal_id = pa.appeal_id
+      SELECT pa.problem_id AS pid, pr.theme_id AS ptheme, s.eps, pp.gx, pp.gy, pp.x, pp.y, pp.district_id, pp.organization_id, pp.address, pp.author,
+             pp.received_at, pp.is_repeat, pp.due_at, pp.answered_at, pp.satisfaction FROM problem_appeal pa JOIN problem_point pp ON pp.appeal_id = pa.appeal_id
         JOIN problem pr ON pr.id = pa.problem_id JOIN unnest(?::int[], ?::float8[]) AS s(theme_id, eps) ON s.theme_id = pr.theme_id
        WHERE pa.problem_id = ANY(?::int[])`, [themes.map((t) => t.theme_id), themes.map((t) => t.eps), touched]);
     const modeOf = (col: string) => `(SELECT DISTINCT ON (pid) pid, ${col} FROM (SELECT pid, ${col}, count(*) AS c FROM pi_mem WHERE ${col} IS NOT NULL GROUP BY 1, 2) x
