@@ -82,7 +82,7 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
   // MCU_PROFILE=1 prints the time of each step (how the benchmark figures were broken down).
   let mark = Date.now();
   const profile = process.env.MCU_PROFILE ? (step: string) => { console.log(`[problems] ${step}: ${Date.now() - mark} ms`); mark = Date.now(); } : () => undefined;
-  return rootEm.transactional(async (em) => {
+  const result = await rootEm.transactional(async (em) => {
     const [geo] = await query<{ lat: number; area: number }>(em,
       `SELECT ST_Y(m.center) AS lat, coalesce((SELECT sum(ST_Area(d.geom::geography)) FROM district d WHERE d.municipality_id = m.id), 0)::float8 AS area
          FROM municipality m WHERE m.id = ?`, [m]);
@@ -389,6 +389,14 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
       matched: mk.length + (fast?.touched.length ?? 0), vanished: vanished.length, reopened: reopened.length + (fast?.reopened ?? 0), ms: Date.now() - started,
     });
   });
+  // Every run rewrites the scores and ranks of the list, a full one the memberships too: without autovacuum (the
+  // embedded backend has none) their dead rows pile up and every later read of the list scans them. Not possible
+  // inside a caller's transaction; there the next run outside one cleans up.
+  if (!rootEm.isInTransaction()) {
+    await rootEm.getConnection().execute(incremental ? 'VACUUM problem' : 'VACUUM (ANALYZE) problem, problem_appeal');
+  }
+  profile('vacuum');
+  return result;
 }
 
 /**
