@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { createRequire } from 'node:module';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { DriverException } from '@mikro-orm/core';
@@ -9,8 +8,9 @@ import type { Mapping, SourceFormat } from './mapping.js';
 import { readSource } from './sources.js';
 import { normalizeRecord, type Candidate, type Issue } from './normalize.js';
 import { loadIntakeContext, type IntakeContext } from './context.js';
-import { stems } from './text.js';
 import { parseAddress, streetKeyLoose } from './address.js';
+import { bound } from './bound.js';
+import { findRelations, StemCache } from './relations.js';
 
 export interface IntakeSettings {
   /** Below this classifier confidence an appeal waits in the triage queue. */
@@ -72,13 +72,6 @@ function failureMessage(e: unknown, report: ImportReport): string {
   return `внутренняя ошибка при записи строк после ${report.read}-й; записанные части сохранены, повторный импорт того же файла завершит загрузку`;
 }
 
-function jaccard(a: Set<string>, b: Set<string>): number {
-  if (!a.size || !b.size) return 0;
-  let inter = 0;
-  for (const x of a) if (b.has(x)) inter++;
-  return inter / (a.size + b.size - inter);
-}
-
 interface Existing {
   id: number; status: string; theme_id: number | null; theme_source: string | null; organization_id: number | null;
   answer_text: string | null; answered_at: string | null; satisfaction: number | null; due_at: string | null; first_response_at: string | null;
@@ -93,25 +86,16 @@ const step = PROFILE
   : (_name: string) => undefined;
 const stepStart = PROFILE ? () => { stepMark = performance.now(); } : () => undefined;
 
-// pg's own parameter serialiser (arrays become one Postgres array literal each).
-const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(v: unknown): unknown };
-
-/**
- * Like query() of server/db/sql.ts, but the values travel as bound parameters of the extended protocol
- * ($1, $2…) instead of being quoted into the SQL text: a chunk's arrays (texts, addresses, answers) are
- * several hundred kilobytes, and escaping them in JavaScript and lexing them again in the server cost more
- * than the statements themselves. Runs in the EntityManager's transaction; errors are converted to
- * MikroORM's DriverException like any other query's.
- */
-async function bound<T = Record<string, unknown>>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T[]> {
-  const raw = em.getConnection().getKnex().raw(sql, params.map((p) => (Array.isArray(p) ? prepareValue(p) : p ?? null)) as never[]);
-  const trx = em.getTransactionContext();
-  if (trx) raw.transacting(trx);
-  try {
-    return ((await raw) as { rows: T[] }).rows;
-  } catch (e) {
-    throw em.getDriver().convertException(e as Error);
+/** The id sequences of appeal and appeal_author, looked up once (per row, pg_get_serial_sequence reads the catalog each time). */
+let sequenceNames: { appeal: string; author: string } | undefined;
+async function sequences(em: EntityManager) {
+  if (!sequenceNames) {
+    const [s] = await bound<{ appeal: string; author: string }>(em,
+      `SELECT pg_get_serial_sequence('appeal', 'id') AS appeal, pg_get_serial_sequence('appeal_author', 'id') AS author`);
+    const literal = (name: string) => name.replace(/'/g, "''");
+    sequenceNames = { appeal: literal(s.appeal), author: literal(s.author) };
   }
+  return sequenceNames;
 }
 
 const iso = (d?: Date | string | null) => (d == null ? null : new Date(d).toISOString());
@@ -144,10 +128,12 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   // validated. At most one chunk is in flight, and chunks commit in file order, so a record repeated in a later
   // chunk still updates the earlier one, and the report counts only committed chunks.
   let writing: Promise<void> = Promise.resolve();
+  const geocoded = new Map<string, { lon: number; lat: number } | null>();
+  const stemCache = new StemCache();
   let nextAnalyze = 2000;
   const write = async (rows: Candidate[], issues: Issue[], read: number, rejected: number) => {
     const tc = performance.now();
-    const counts = await em.transactional((tem) => writeChunk(tem, ctx, rows, issues, { read, rejected }, batch.id, opts, settings));
+    const counts = await em.transactional((tem) => writeChunk(tem, ctx, rows, issues, { read, rejected }, batch.id, opts, settings, geocoded, stemCache));
     if (PROFILE) stepTimes.set('chunk total', (stepTimes.get('chunk total') ?? 0) + performance.now() - tc);
     report.read += read;
     report.rejected += rejected;
@@ -222,6 +208,8 @@ async function writeChunk(
   batchId: number,
   opts: ImportOptions,
   settings: IntakeSettings,
+  geocoded: Map<string, { lon: number; lat: number } | null>,
+  stemCache: StemCache,
 ): Promise<{ inserted: number; updated: number; unchanged: number; flagged: number }> {
   const mid = opts.municipalityId;
   const actor = `import:${batchId}`;
@@ -233,23 +221,32 @@ async function writeChunk(
   // unnest/generate_series (1 000 rows per call) make their costs look large enough for JIT compilation, which
   // took 300 ms per statement — ten times their execution.
   await bound(em, 'SET LOCAL jit = off');
-  // 1. Place: geocode addresses of rows without a point against the address register.
+  // 1. Place: geocode addresses of rows without a point against the address register. The same address recurs
+  // throughout a file: each distinct (street, house) is looked up once per import.
+  step('begin');
   const toGeocode = rows.filter((r) => r.lon === undefined && r.address);
   if (toGeocode.length) {
-    const parsed = toGeocode.map((r) => parseAddress(r.address!));
-    const found = await bound<{ i: number; lon: number; lat: number }>(
-      em,
-      `SELECT t.i::int AS i, ST_X(p.point) AS lon, ST_Y(p.point) AS lat
-         FROM unnest(?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS t(street_key, street_loose, house, i)
-         CROSS JOIN LATERAL (
-           SELECT point FROM address_point ap
-            WHERE ap.municipality_id = ? AND ap.house = t.house AND (ap.street_key = t.street_key OR ap.street_loose = t.street_loose)
-            ORDER BY (ap.street_key = t.street_key) DESC LIMIT 1) p`,
-      [parsed.map((p) => p?.streetKey ?? null), parsed.map((p) => (p ? streetKeyLoose(p.streetKey) : null)), parsed.map((p) => p?.house ?? null), mid],
-    );
-    const byIndex = new Map(found.map((f) => [f.i - 1, f]));
+    const keys = toGeocode.map((r) => {
+      const p = parseAddress(r.address!);
+      return p ? { key: `${p.streetKey}|${p.house}`, streetKey: p.streetKey, house: p.house } : null;
+    });
+    const missing = [...new Map(keys.filter((k) => k && !geocoded.has(k.key)).map((k) => [k!.key, k!])).values()];
+    if (missing.length) {
+      const found = await bound<{ i: number; lon: number | null; lat: number | null }>(
+        em,
+        `SELECT t.i::int AS i, ST_X(coalesce(e.point, l.point)) AS lon, ST_Y(coalesce(e.point, l.point)) AS lat
+           FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(street_key, street_loose, house, i)
+           LEFT JOIN address_point e ON e.municipality_id = $1 AND e.street_key = t.street_key AND e.house = t.house
+           LEFT JOIN LATERAL (SELECT l.point FROM address_point l
+                               WHERE e.id IS NULL AND l.municipality_id = $1 AND l.street_loose = t.street_loose AND l.house = t.house
+                               ORDER BY l.id LIMIT 1) l ON true`,
+        [mid, missing.map((k) => k.streetKey), missing.map((k) => streetKeyLoose(k.streetKey)), missing.map((k) => k.house)],
+      );
+      if (geocoded.size > 200_000) geocoded.clear(); // bounded memory whatever the file
+      for (const f of found) geocoded.set(missing[f.i - 1].key, f.lon == null ? null : { lon: f.lon, lat: f.lat! });
+    }
     toGeocode.forEach((r, i) => {
-      const f = byIndex.get(i);
+      const f = keys[i] ? geocoded.get(keys[i]!.key) : null;
       if (f) {
         r.lon = f.lon;
         r.lat = f.lat;
@@ -262,20 +259,6 @@ async function writeChunk(
   }
 
   step('geocode');
-  // 2. District of every point (one statement).
-  const located = rows.map((r, i) => ({ r, i })).filter(({ r }) => r.lon !== undefined && r.placeStatus !== 'OUTSIDE');
-  const districtOf = new Map<number, number>();
-  if (located.length) {
-    const d = await bound<{ i: number; district_id: number | null }>(
-      em,
-      `SELECT t.i::int AS i, (SELECT d.id FROM district d WHERE d.municipality_id = ? AND ST_Intersects(d.geom, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326)) ORDER BY d.id LIMIT 1) AS district_id
-         FROM unnest(?::float8[], ?::float8[], ?::int[]) AS t(lon, lat, i)`,
-      [mid, located.map(({ r }) => r.lon), located.map(({ r }) => r.lat), located.map(({ i }) => i)],
-    );
-    for (const x of d) if (x.district_id != null) districtOf.set(x.i, x.district_id);
-  }
-
-  step('district');
   // 3. What exists already (idempotency by channel + external id).
   const existing = await bound<Existing & { external_id: string }>(
     em,
@@ -287,11 +270,10 @@ async function writeChunk(
 
   step('existing');
   // 4. Theme (source code, else the classifier), triage, routing — for new rows.
-  const inserts: { r: Candidate; districtId: number | null; themeId: number | null; confidence: number; source: string | null; triage: boolean; orgId: number | null }[] = [];
+  const inserts: { r: Candidate; themeId: number | null; confidence: number; source: string | null; triage: boolean }[] = [];
   const updates: { id: number; r: Candidate; changes: [string, string, string | null, string | null][] }[] = [];
   let unchanged = 0;
-  rows.forEach((r, i) => {
-    const districtId = districtOf.get(i) ?? null;
+  rows.forEach((r) => {
     const ex = existingById.get(r.externalId);
     if (!ex) {
       let themeId = r.themeId ?? null;
@@ -304,8 +286,7 @@ async function writeChunk(
         source = themeId == null ? null : p.source === 'model' ? 'MODEL' : 'KEYWORDS';
       }
       const triage = themeId == null || (source !== 'SOURCE' && confidence < settings.triageThreshold);
-      const orgId = r.organizationId ?? (themeId != null ? ctx.route(themeId, districtId) : null);
-      inserts.push({ r, districtId, themeId, confidence, source, triage, orgId });
+      inserts.push({ r, themeId, confidence, source, triage });
       return;
     }
     const changes: [string, string, string | null, string | null][] = [];
@@ -332,63 +313,87 @@ async function writeChunk(
     ev.appeal.push(appeal); ev.at.push(iso(at)!); ev.kind.push(kind); ev.from.push(from); ev.to.push(to); ev.comment.push(comment);
   };
 
-  step('classify+route');
-  // 5. Inserts: authors (personal data apart), appeals, creation events.
+  step('classify');
+  // 5. Duplicates (same theme, near in space and time, similar text) and repeats (same author and theme), before the
+  // insert so that it writes the links.
+  const rel = inserts.length
+    ? await findRelations(em, mid, inserts.map((x) => ({ lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text })), settings, stemCache)
+    : { duplicateOf: [], repeatOf: [] };
+  step('duplicates+repeats');
+  // 6. Inserts: one statement places each new appeal in its district, routes it (theme × district rule, else the
+  // theme's rule for any district, else the theme's organisation), and writes its author (personal data apart),
+  // the appeal and its creation event. The creation event carries the import's decisions (source line, classifier
+  // and its confidence, routing, an answer the source already had): one row of history per imported appeal.
   const newIds: number[] = [];
   if (inserts.length) {
-    const ids = await bound<{ id: number }>(em, `SELECT nextval(pg_get_serial_sequence('appeal', 'id'))::int AS id FROM generate_series(1, ?)`, [inserts.length]);
-    ids.forEach((x) => newIds.push(x.id));
-    step('insert: ids');
-    const withAuthor = inserts.map((x, i) => ({ ...x, i })).filter(({ r }) => r.authorName || r.authorPhone || r.authorEmail || r.authorProfileUrl);
-    const authorIds = new Map<number, number>();
-    if (withAuthor.length) {
-      const a = await bound<{ id: number }>(em, `SELECT nextval(pg_get_serial_sequence('appeal_author', 'id'))::int AS id FROM generate_series(1, ?)`, [withAuthor.length]);
-      withAuthor.forEach((w, k) => authorIds.set(w.i, a[k].id));
-      await bound(
-        em,
-        `INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url)
-         SELECT id, ?, kind, full_name, phone, email, profile_url
-           FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS t(id, kind, full_name, phone, email, profile_url)`,
-        [mid, withAuthor.map((w) => authorIds.get(w.i)), withAuthor.map((w) => w.r.authorKind), withAuthor.map((w) => w.r.authorName ?? null),
-          withAuthor.map((w) => w.r.authorPhone ?? null), withAuthor.map((w) => w.r.authorEmail ?? null), withAuthor.map((w) => w.r.authorProfileUrl ?? null)],
-      );
-    }
-    step('insert: authors');
-    const col = <T>(f: (x: (typeof inserts)[number], i: number) => T) => inserts.map(f);
-    await bound(
+    const seq = await sequences(em);
+    const col = <T>(f: (x: (typeof inserts)[number]) => T) => inserts.map(f);
+    const hasAuthor = (r: Candidate) => !!(r.authorName || r.authorPhone || r.authorEmail || r.authorProfileUrl);
+    const created = await bound<{ id: number; i: number }>(
       em,
-      `INSERT INTO appeal (id, municipality_id, channel, external_id, received_at, author_kind, author_id, author_key, text, address, point,
-                           district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
-                           answered_at, answer_text, satisfaction, place_status, batch_id)
-       SELECT t.id, ?, ?, t.external_id, t.received_at, t.author_kind, t.author_id, t.author_key, t.text, t.address,
-              CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END,
-              t.district_id, t.theme_id, t.theme_confidence, t.theme_source, t.triage, t.organization_id, t.status, t.due_at, t.first_response_at,
-              t.answered_at, t.answer_text, t.satisfaction, t.place_status, ?
-         FROM unnest(?::int[], ?::text[], ?::timestamptz[], ?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::float8[], ?::float8[],
-                     ?::int[], ?::int[], ?::real[], ?::text[], ?::boolean[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[],
-                     ?::timestamptz[], ?::text[], ?::smallint[], ?::text[])
-           AS t(id, external_id, received_at, author_kind, author_id, author_key, text, address, lon, lat,
+      `WITH t AS MATERIALIZED (
+         SELECT u.*, nextval('${seq.appeal}'::regclass)::int AS id,
+                CASE WHEN u.has_author THEN nextval('${seq.author}'::regclass)::int END AS author_id,
+                g.point,
+                (SELECT d.id FROM district d WHERE d.municipality_id = $1 AND ST_Intersects(d.geom, g.point) ORDER BY d.id LIMIT 1) AS district_id
+           FROM unnest($4::text[], $5::timestamptz[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                       $13::text[], $14::text[], $15::float8[], $16::float8[], $17::int[], $18::real[], $19::text[], $20::boolean[], $21::int[],
+                       $22::text[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::text[], $27::smallint[], $28::text[], $29::int[],
+                       $33::int[], $34::int[], $35::int[], $36::int[])
+                WITH ORDINALITY AS u(external_id, received_at, author_kind, has_author, full_name, phone, email, profile_url, author_key,
+                     text, address, lon, lat, theme_id, theme_confidence, theme_source, triage, org_source,
+                     status, due_at, first_response_at, answered_at, answer_text, satisfaction, place_status, line,
+                     dup_id, dup_i, rep_id, rep_i, i)
+           CROSS JOIN LATERAL (SELECT CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END AS point) g),
+       r AS MATERIALIZED (
+         SELECT t.*, coalesce(t.dup_id, dt.id) AS duplicate_of_id, coalesce(t.rep_id, rt.id) AS repeat_of_id, coalesce(t.org_source,
+                  (SELECT rr.organization_id FROM routing_rule rr WHERE rr.municipality_id = $1 AND rr.theme_id = t.theme_id AND coalesce(rr.district_id, 0) = t.district_id),
+                  (SELECT rr.organization_id FROM routing_rule rr WHERE rr.municipality_id = $1 AND rr.theme_id = t.theme_id AND coalesce(rr.district_id, 0) = 0),
+                  (SELECT th.organization_id FROM theme th WHERE th.id = t.theme_id)) AS organization_id
+           FROM t LEFT JOIN t dt ON dt.i = t.dup_i + 1 LEFT JOIN t rt ON rt.i = t.rep_i + 1),
+       au AS (
+         INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url)
+         SELECT author_id, $1, author_kind, full_name, phone, email, profile_url FROM r WHERE has_author),
+       ap AS (
+         INSERT INTO appeal (id, municipality_id, channel, external_id, received_at, author_kind, author_id, author_key, text, address, point,
+                             district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
+                             answered_at, answer_text, satisfaction, place_status, batch_id, duplicate_of_id, repeat_of_id)
+         SELECT id, $1, $2, external_id, received_at, author_kind, author_id, author_key, text, address, point,
                 district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
-                answered_at, answer_text, satisfaction, place_status)`,
+                answered_at, answer_text, satisfaction, place_status, $3, duplicate_of_id, repeat_of_id
+           FROM r),
+       ev AS (
+         INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value, comment)
+         SELECT $1::int, id, received_at, $30::text, 'CREATED', NULL, status,
+                $31 || ', строка ' || line
+                || CASE theme_source WHEN 'MODEL' THEN '; тема — классификатор, уверенность ' || to_char(theme_confidence, 'FM0.00')
+                                     WHEN 'KEYWORDS' THEN '; тема — ключевые слова, уверенность ' || to_char(theme_confidence, 'FM0.00') ELSE '' END
+                || CASE WHEN org_source IS NULL AND organization_id IS NOT NULL THEN '; исполнитель — по правилам маршрутизации' ELSE '' END
+                || CASE WHEN answer_text IS NOT NULL THEN '; ответ дан ' || to_char(coalesce(answered_at, received_at) AT TIME ZONE $32, 'DD.MM.YYYY HH24:MI') ELSE '' END
+           FROM r
+         UNION ALL
+         SELECT $1::int, id, now(), $30::text, 'DUPLICATE', NULL, duplicate_of_id::text, 'похожее обращение рядом по той же теме' FROM r WHERE duplicate_of_id IS NOT NULL
+         UNION ALL
+         SELECT $1::int, id, now(), $30::text, 'REPEAT', NULL, repeat_of_id::text, 'повторное обращение того же автора по той же теме' FROM r WHERE repeat_of_id IS NOT NULL)
+       SELECT id, i::int AS i FROM r`,
       [
         mid, opts.channel, batchId,
-        newIds, col((x) => x.r.externalId), col((x) => iso(x.r.receivedAt)), col((x) => x.r.authorKind), col((_, i) => authorIds.get(i) ?? null),
+        col((x) => x.r.externalId), col((x) => iso(x.r.receivedAt)), col((x) => x.r.authorKind), col((x) => hasAuthor(x.r)),
+        col((x) => x.r.authorName ?? null), col((x) => x.r.authorPhone ?? null), col((x) => x.r.authorEmail ?? null), col((x) => x.r.authorProfileUrl ?? null),
         col((x) => x.r.authorKey ?? null), col((x) => x.r.text), col((x) => x.r.address ?? null), col((x) => x.r.lon ?? null), col((x) => x.r.lat ?? null),
-        col((x) => x.districtId), col((x) => x.themeId), col((x) => x.confidence), col((x) => x.source), col((x) => x.triage), col((x) => x.orgId),
+        col((x) => x.themeId), col((x) => x.confidence), col((x) => x.source), col((x) => x.triage), col((x) => x.r.organizationId ?? null),
         col((x) => x.r.status), col((x) => iso(x.r.dueAt)), col((x) => iso(x.r.firstResponseAt)), col((x) => iso(x.r.answeredAt)),
-        col((x) => x.r.answerText ?? null), col((x) => x.r.satisfaction ?? null), col((x) => x.r.placeStatus),
+        col((x) => x.r.answerText ?? null), col((x) => x.r.satisfaction ?? null), col((x) => x.r.placeStatus), col((x) => x.r.line),
+        actor, opts.sourceName.slice(0, 100), ctx.refs.timezone,
+        rel.duplicateOf.map((x) => (x && 'id' in x ? x.id : null)), rel.duplicateOf.map((x) => (x && 'index' in x ? x.index : null)),
+        rel.repeatOf.map((x) => (x && 'id' in x ? x.id : null)), rel.repeatOf.map((x) => (x && 'index' in x ? x.index : null)),
       ],
     );
-    inserts.forEach((x, i) => {
-      event(newIds[i], x.r.receivedAt, 'CREATED', null, x.r.status, `${opts.sourceName.slice(0, 100)}, строка ${x.r.line}`);
-      if (x.themeId != null && x.source !== 'SOURCE') event(newIds[i], new Date(), 'THEME', null, String(x.themeId), `${x.source === 'MODEL' ? 'классификатор' : 'ключевые слова'}, уверенность ${x.confidence.toFixed(2)}`);
-      if (x.orgId != null && x.r.organizationId === undefined) event(newIds[i], new Date(), 'ORGANIZATION', null, String(x.orgId), 'маршрутизация по правилам');
-      if (x.r.answerText) event(newIds[i], x.r.answeredAt ?? x.r.receivedAt, 'ANSWER', null, 'ANSWERED');
-    });
+    for (const c of created) newIds[c.i - 1] = c.id;
   }
 
   step('insert');
-  // 6. Updates of known appeals, each change an event.
+  // 7. Updates of known appeals, each change an event.
   if (updates.length) {
     const u = updates;
     await bound(
@@ -413,83 +418,6 @@ async function writeChunk(
   }
 
   step('update');
-  // 7. Duplicates (same theme, near in space and time, similar text) and repeats (same author and theme).
-  // The new rows' keys come from the chunk itself (no re-read of what was just inserted); earlier rows of the
-  // same chunk are already inserted, so they count as candidates exactly like rows of earlier chunks.
-  if (newIds.length) {
-    const located = inserts.map((x, i) => ({ x, id: newIds[i] })).filter(({ x }) => x.r.lon !== undefined && x.themeId != null);
-    // The search square of each new appeal (its half-side in degrees of longitude covers the radius, a fortiori
-    // in latitude) names the grid cells it touches (appeal_dedup_cell of migration …103: the same floor(x / 0.005),
-    // floor(y / 0.003) in IEEE doubles); one index range per cell. The cells are computed here and bound as an array
-    // per row, so the planner sees a short list (a generate_series in SQL is estimated at 10⁶ cells, and PostgreSQL 18
-    // then prefers scanning the theme's whole period).
-    const cellsOf = (lon: number, lat: number): string | null => {
-      const d = settings.duplicateRadiusM / (111000 * Math.cos((lat * Math.PI) / 180));
-      // Near a pole or with a huge radius the square covers too many cells: such rows use the point index instead.
-      if (!(((Math.floor((lon + d) / 0.005) - Math.floor((lon - d) / 0.005) + 1) * (Math.floor((lat + d) / 0.003) - Math.floor((lat - d) / 0.003) + 1)) <= 64)) return null;
-      const out: number[] = [];
-      for (let gx = Math.floor((lon - d) / 0.005); gx <= Math.floor((lon + d) / 0.005); gx++)
-        for (let gy = Math.floor((lat - d) / 0.003); gy <= Math.floor((lat + d) / 0.003); gy++) out.push((gx + 1048576) * 2097152 + (gy + 1048576));
-      return `{${out.join(',')}}`;
-    };
-    const search = (rows: typeof located, gridded: boolean) => !rows.length ? Promise.resolve([]) : bound<{ id: number; other: number; other_text: string }>(
-      em,
-      `SELECT t.id, c.id AS other, c.text AS other_text
-         FROM unnest(?::int[], ?::float8[], ?::float8[], ?::timestamptz[], ?::int[], ?::text[]) AS t(id, lon, lat, at, theme, cells)
-         CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS p, t.cells::bigint[] AS cells) g
-         CROSS JOIN LATERAL (
-           -- OFFSET 0 keeps the planner on appeal_dedup_idx: with the ORDER BY … LIMIT in the same query level it may
-           -- walk appeal_received_at_idx backwards instead, reading every appeal of the period.
-           SELECT x.id, x.text FROM (
-             SELECT c.id, c.text, c.received_at FROM appeal c
-              WHERE c.point IS NOT NULL AND c.theme_id IS NOT NULL AND c.duplicate_of_id IS NULL  -- the index's predicate
-                AND c.municipality_id = ? AND c.theme_id = t.theme
-                AND ${gridded ? 'appeal_dedup_cell(c.point) = ANY(g.cells)' : 'c.point && ST_Expand(g.p, ?::float8 / (111000 * cos(radians(t.lat))))'}
-                AND c.received_at > t.at - make_interval(days => ?) AND c.received_at <= t.at
-                AND (c.received_at, c.id) < (t.at, t.id) AND c.id <> t.id
-                AND ST_DWithin(c.point::geography, g.p::geography, ?)
-             OFFSET 0) x
-            ORDER BY x.received_at DESC, x.id DESC LIMIT 5) c`,
-      [rows.map((l) => l.id), rows.map((l) => l.x.r.lon), rows.map((l) => l.x.r.lat), rows.map((l) => iso(l.x.r.receivedAt)),
-        rows.map((l) => l.x.themeId), rows.map((l) => (gridded ? cellsOf(l.x.r.lon!, l.x.r.lat!) : null)), mid, ...(gridded ? [] : [settings.duplicateRadiusM]), settings.duplicateDays, settings.duplicateRadiusM],
-    );
-    const wide = located.filter((l) => cellsOf(l.x.r.lon!, l.x.r.lat!) === null);
-    const cands = [...await search(located.filter((l) => !wide.includes(l)), true), ...await search(wide, false)];
-    const dup = new Map<number, number>();
-    const textOf = new Map(inserts.map((x, i) => [newIds[i], x.r.text]));
-    const stemsOf = new Map<number, Set<string>>();
-    for (const c of cands) {
-      if (dup.has(c.id)) continue;
-      let mine = stemsOf.get(c.id);
-      if (!mine) stemsOf.set(c.id, (mine = new Set(stems(textOf.get(c.id)!))));
-      if (jaccard(mine, new Set(stems(c.other_text))) >= settings.duplicateSimilarity) dup.set(c.id, c.other);
-    }
-    step('duplicates');
-    const authored = inserts.map((x, i) => ({ x, id: newIds[i] })).filter(({ x }) => x.r.authorKey != null && x.themeId != null);
-    const repeats = authored.length ? await bound<{ id: number; other: number | null }>(
-      em,
-      `SELECT t.id, (SELECT c.id FROM appeal c
-                      WHERE c.municipality_id = ? AND c.author_key = t.author_key AND c.theme_id = t.theme AND c.id <> t.id
-                        AND (c.received_at, c.id) < (t.at, t.id) AND c.received_at > t.at - make_interval(days => ?)
-                      ORDER BY c.received_at DESC, c.id DESC LIMIT 1) AS other
-         FROM unnest(?::int[], ?::text[], ?::int[], ?::timestamptz[]) AS t(id, author_key, theme, at)`,
-      [mid, settings.repeatDays, authored.map((a) => a.id), authored.map((a) => a.x.r.authorKey), authored.map((a) => a.x.themeId), authored.map((a) => iso(a.x.r.receivedAt))],
-    ) : [];
-    const rep = repeats.filter((r) => r.other != null);
-    if (dup.size || rep.length) {
-      await bound(
-        em,
-        `UPDATE appeal a SET duplicate_of_id = coalesce(t.dup, a.duplicate_of_id), repeat_of_id = coalesce(t.rep, a.repeat_of_id)
-           FROM (SELECT id, max(dup) AS dup, max(rep) AS rep FROM unnest(?::int[], ?::int[], ?::int[]) AS u(id, dup, rep) GROUP BY id) t
-          WHERE a.id = t.id`,
-        [[...dup.keys(), ...rep.map((r) => r.id)], [...dup.values(), ...rep.map(() => null)], [...[...dup.keys()].map((): number | null => null), ...rep.map((r) => r.other)]],
-      );
-      const now = new Date();
-      for (const [id, other] of dup) event(id, now, 'DUPLICATE', null, String(other), 'похожее обращение рядом по той же теме');
-      for (const r of rep) event(r.id, now, 'REPEAT', null, String(r.other), 'повторное обращение того же автора по той же теме');
-    }
-  }
-
   step('dedup+repeat');
   if (ev.appeal.length) {
     await bound(

@@ -1,0 +1,209 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { bound } from './bound.js';
+import { stems } from './text.js';
+
+/** What the duplicate and repeat search needs of a new appeal of the chunk (index = its place in the chunk's inserts). */
+export interface NewAppeal {
+  lon?: number;
+  lat?: number;
+  at: Date;
+  themeId: number | null;
+  authorKey?: string;
+  text: string;
+}
+
+export interface RelationSettings {
+  duplicateRadiusM: number;
+  duplicateDays: number;
+  duplicateSimilarity: number;
+  repeatDays: number;
+}
+
+/** An earlier appeal: either one already stored (id) or an earlier new appeal of the same chunk (index). */
+export type Relation = { id: number } | { index: number };
+
+export interface Relations {
+  duplicateOf: (Relation | undefined)[];
+  repeatOf: (Relation | undefined)[];
+}
+
+function jaccard(a: Set<string>, b: Set<string>): number {
+  if (!a.size || !b.size) return 0;
+  let inter = 0;
+  for (const x of a) if (b.has(x)) inter++;
+  return inter / (a.size + b.size - inter);
+}
+
+/** Stems of stored candidates' texts: the same recent appeals are candidates for many new ones. Bounded. */
+export class StemCache {
+  private map = new Map<number, Set<string>>();
+  get(id: number, text: string): Set<string> {
+    let s = this.map.get(id);
+    if (!s) {
+      if (this.map.size >= 50_000) this.map.clear();
+      this.map.set(id, (s = new Set(stems(text))));
+    }
+    return s;
+  }
+}
+
+/** Half-side in degrees of a square around a point that covers `radiusM` in both directions (a degree of latitude is ≥ 110.5 km). */
+const halfSide = (radiusM: number, lat: number) => radiusM / (110_000 * Math.cos((lat * Math.PI) / 180));
+
+/**
+ * The dedup grid cells (appeal_dedup_cell of migration …103: the same floor(x / 0.005), floor(y / 0.003) in IEEE
+ * doubles) that the search square of a point touches; one index range per cell. Computed here and bound as an array
+ * per row, so the planner sees a short list (a generate_series in SQL is estimated at 10⁶ cells, and PostgreSQL 18
+ * then prefers scanning the theme's whole period). Near a pole or with a huge radius the square covers too many
+ * cells: such rows (null) use the point index instead.
+ */
+function cellsOf(lon: number, lat: number, radiusM: number): string | null {
+  const d = halfSide(radiusM, lat);
+  const x0 = Math.floor((lon - d) / 0.005), x1 = Math.floor((lon + d) / 0.005);
+  const y0 = Math.floor((lat - d) / 0.003), y1 = Math.floor((lat + d) / 0.003);
+  if (!((x1 - x0 + 1) * (y1 - y0 + 1) <= 64)) return null;
+  const out: number[] = [];
+  for (let gx = x0; gx <= x1; gx++) for (let gy = y0; gy <= y1; gy++) out.push((gx + 1048576) * 2097152 + (gy + 1048576));
+  return `{${out.join(',')}}`;
+}
+
+/**
+ * Duplicates and repeats of a chunk's new appeals, decided BEFORE they are inserted (so the insert writes the links
+ * and no row is updated afterwards):
+ * - a duplicate: an earlier appeal (by received time, then id) on the same theme within the radius and the period,
+ *   itself not a duplicate, among the 5 latest such, whose text is similar enough (Jaccard of stems); the first
+ *   (latest) similar one;
+ * - a repeat: the latest earlier appeal of the same author (key) on the same theme within the repeat period.
+ * Candidates are stored appeals (all earlier by id than the chunk) and the chunk's own new appeals; the chunk's
+ * appeals are decided in (received time, place in the chunk) order — the order of their ids — so a duplicate
+ * found in the chunk is not a candidate for a later appeal, as it is not across chunks.
+ * One statement: stored candidates of each appeal (grid cells of appeal_dedup_idx, bounding square, then the
+ * exact geodesic distance), the chunk's own near pairs, and stored repeat candidates.
+ */
+export async function findRelations(em: EntityManager, municipalityId: number, rows: NewAppeal[], settings: RelationSettings, cache: StemCache): Promise<Relations> {
+  const duplicateOf: (Relation | undefined)[] = new Array(rows.length).fill(undefined);
+  const repeatOf: (Relation | undefined)[] = new Array(rows.length).fill(undefined);
+  const located: number[] = [];
+  const authored: number[] = [];
+  rows.forEach((r, i) => {
+    if (r.themeId == null) return;
+    if (r.lon !== undefined) located.push(i);
+    if (r.authorKey != null) authored.push(i);
+  });
+  if (!located.length && !authored.length) return { duplicateOf, repeatOf };
+  const cells = located.map((i) => cellsOf(rows[i].lon!, rows[i].lat!, settings.duplicateRadiusM));
+  const iso = (i: number) => rows[i].at.toISOString();
+
+  const storedCandidates = (gridded: boolean) => `
+     SELECT 'D' AS k, t.i, c.id AS other_id, NULL::int AS other_i, c.text AS other_text, c.received_at AS other_at
+       FROM t CROSS JOIN LATERAL (
+         -- OFFSET 0 keeps the planner on appeal_dedup_idx: with the ORDER BY … LIMIT in the same query level it may
+         -- walk appeal_received_at_idx backwards instead, reading every appeal of the period.
+         SELECT x.id, x.text, x.received_at FROM (
+           SELECT c.id, c.text, c.received_at FROM appeal c
+            WHERE c.point IS NOT NULL AND c.theme_id IS NOT NULL AND c.duplicate_of_id IS NULL  -- the index's predicate
+              AND c.municipality_id = $1 AND c.theme_id = t.theme
+              ${gridded ? 'AND appeal_dedup_cell(c.point) = ANY(t.cells::bigint[])' : ''}
+              AND abs(ST_X(c.point) - t.lon) <= t.d AND abs(ST_Y(c.point) - t.lat) <= t.d  -- not && (it would draw the planner to the point index)
+              AND c.received_at > t.at - make_interval(days => $9) AND c.received_at <= t.at
+              AND ST_DWithin(c.point::geography, t.p::geography, $6)
+           OFFSET 0) x
+          ORDER BY x.received_at DESC, x.id DESC LIMIT 5) c
+      WHERE t.cells IS ${gridded ? 'NOT ' : ''}NULL`;
+  const found = await bound<{ k: string; i: number; other_id: number | null; other_i: number | null; other_text: string | null; other_at: Date }>(
+    em,
+    `WITH t AS MATERIALIZED (
+       SELECT u.*, ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) AS p, appeal_dedup_cell(ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)) AS cell,
+              $6::float8 / (110000 * cos(radians(u.lat))) AS d
+         FROM unnest($2::int[], $3::float8[], $4::float8[], $5::timestamptz[], $7::int[], $8::text[]) AS u(i, lon, lat, at, theme, cells))
+${storedCandidates(true)}
+     UNION ALL
+${storedCandidates(false)}
+     UNION ALL
+     SELECT 'd', a.i, NULL, b.i, NULL, b.at
+       FROM t a CROSS JOIN LATERAL unnest(a.cells::bigint[]) AS ac(cell)
+       JOIN t b ON b.theme = a.theme AND b.cell = ac.cell
+      WHERE b.at <= a.at AND (b.at, b.i) < (a.at, a.i) AND b.at > a.at - make_interval(days => $9)
+        AND abs(b.lon - a.lon) <= a.d AND abs(b.lat - a.lat) <= a.d
+        AND ST_DWithin(a.p::geography, b.p::geography, $6)
+     UNION ALL
+     SELECT 'd', a.i, NULL, b.i, NULL, b.at
+       FROM t a JOIN t b ON b.theme = a.theme
+      WHERE a.cells IS NULL AND b.at <= a.at AND (b.at, b.i) < (a.at, a.i) AND b.at > a.at - make_interval(days => $9)
+        AND abs(b.lon - a.lon) <= a.d AND abs(b.lat - a.lat) <= a.d
+        AND ST_DWithin(a.p::geography, b.p::geography, $6)
+     UNION ALL
+     SELECT 'R', u.i, c.id, NULL, NULL, c.received_at
+       FROM unnest($10::int[], $11::text[], $12::int[], $13::timestamptz[]) AS u(i, author_key, theme, at)
+       CROSS JOIN LATERAL (
+         SELECT c.id, c.received_at FROM appeal c
+          WHERE c.municipality_id = $1 AND c.author_key = u.author_key AND c.theme_id = u.theme
+            AND c.received_at <= u.at AND c.received_at > u.at - make_interval(days => $14)
+          ORDER BY c.received_at DESC, c.id DESC LIMIT 1) c`,
+    [
+      municipalityId,
+      located, located.map((i) => rows[i].lon), located.map((i) => rows[i].lat), located.map(iso), settings.duplicateRadiusM,
+      located.map((i) => rows[i].themeId), cells, settings.duplicateDays,
+      authored, authored.map((i) => rows[i].authorKey), authored.map((i) => rows[i].themeId), authored.map(iso), settings.repeatDays,
+    ],
+  );
+
+  const stored = new Map<number, { id: number; at: number; text: string }[]>();
+  const inChunk = new Map<number, number[]>();
+  const storedRepeat = new Map<number, { id: number; at: number }>();
+  for (const f of found) {
+    if (f.k === 'D') {
+      let l = stored.get(f.i);
+      if (!l) stored.set(f.i, (l = []));
+      l.push({ id: f.other_id!, at: new Date(f.other_at).getTime(), text: f.other_text! });
+    } else if (f.k === 'd') {
+      let l = inChunk.get(f.i);
+      if (!l) inChunk.set(f.i, (l = []));
+      l.push(f.other_i!);
+    } else storedRepeat.set(f.i, { id: f.other_id!, at: new Date(f.other_at).getTime() });
+  }
+
+  // The chunk in id order: (received time, place in the chunk).
+  const order = rows.map((_, i) => i).sort((a, b) => rows[a].at.getTime() - rows[b].at.getTime() || a - b);
+  const own = new Map<number, Set<string>>();
+  const ownStems = (i: number) => {
+    let s = own.get(i);
+    if (!s) own.set(i, (s = new Set(stems(rows[i].text))));
+    return s;
+  };
+  type Cand = { at: number; chunk: number; key: number; text?: string };
+  for (const i of order) {
+    const s = stored.get(i);
+    const c = inChunk.get(i);
+    if (!s && !c) continue;
+    const cands: Cand[] = [
+      ...(s ?? []).map((x): Cand => ({ at: x.at, chunk: 0, key: x.id, text: x.text })),
+      ...(c ?? []).filter((j) => duplicateOf[j] === undefined).map((j): Cand => ({ at: rows[j].at.getTime(), chunk: 1, key: j })),
+    ];
+    // Latest first: by time, then id (the chunk's appeals get ids after every stored one, in chunk order).
+    cands.sort((a, b) => b.at - a.at || b.chunk - a.chunk || b.key - a.key);
+    const mine = ownStems(i);
+    for (const x of cands.slice(0, 5)) {
+      const theirs = x.chunk ? ownStems(x.key) : cache.get(x.key, x.text!);
+      if (jaccard(mine, theirs) >= settings.duplicateSimilarity) {
+        duplicateOf[i] = x.chunk ? { index: x.key } : { id: x.key };
+        break;
+      }
+    }
+  }
+
+  // Repeats within the chunk: the latest earlier appeal (in id order) of the same author and theme within the period.
+  const last = new Map<string, number>();
+  const periodMs = settings.repeatDays * 86_400_000;
+  for (const i of order) {
+    const r = rows[i];
+    if (r.authorKey == null || r.themeId == null) continue;
+    const key = `${r.themeId}|${r.authorKey}`;
+    const prev = last.get(key);
+    const st = storedRepeat.get(i);
+    if (prev !== undefined && rows[prev].at.getTime() > r.at.getTime() - periodMs && (!st || rows[prev].at.getTime() >= st.at)) repeatOf[i] = { index: prev };
+    else if (st) repeatOf[i] = { id: st.id };
+    last.set(key, i);
+  }
+  return { duplicateOf, repeatOf };
+}
