@@ -171,6 +171,39 @@ describe.each(backends)('appeals intake on %s', (backend) => {
     expect(bad.errors[0].extensions.field).toBe('themeId');
   });
 
+  it('finds the same duplicates and repeats whatever the chunk size (within a chunk as across chunks)', async () => {
+    const texts = ['Во дворе огромная яма, машины не проедут', 'Огромная яма во дворе, машины не могут проехать', 'Не горит фонарь у подъезда, темно вечером'];
+    const links: string[][] = [];
+    for (const [k, chunkSize] of [[1, 1], [2, 7], [3, 1000]] as const) {
+      // A year apart per run: no duplicate or repeat period reaches another run's appeals.
+      const rows = Array.from({ length: 40 }, (_, i) =>
+        `Z${k}-${String(i).padStart(2, '0')};${String(1 + Math.floor(i / 3)).padStart(2, '0')}.03.${2020 + k} ${String(8 + (i % 3)).padStart(2, '0')}:00;ВКонтакте;https://vk.com/id${900 + (i % 5)};` +
+        `${texts[i % 3]};Житель;Дороги;${['пр. Ленина, 85', 'ул. Комсомольская, 100'][i % 2]};Новый;;`);
+      const em = app.orm.em.fork();
+      const r = await new IntakeService(em, app.municipalityId, 'test').importFile(Readable.from([[HEADER, ...rows].join('\n')]), { fileName: `z${k}.csv`, channel: 'INCIDENT_MANAGEMENT', chunkSize });
+      expect(r).toMatchObject({ status: 'DONE', inserted: 40 });
+      const got = await app.sql<{ id: string; dup: string | null; rep: string | null }>(
+        `SELECT substr(a.external_id, 4) AS id, substr(o.external_id, 4) AS dup, substr(p.external_id, 4) AS rep FROM appeal a
+           LEFT JOIN appeal o ON o.id = a.duplicate_of_id LEFT JOIN appeal p ON p.id = a.repeat_of_id
+          WHERE a.external_id LIKE ? ORDER BY a.external_id`, [`Z${k}-%`]);
+      links.push(got.map((g) => `${g.id}:${g.dup ?? '-'}:${g.rep ?? '-'}`));
+      const events = await app.sql<{ kind: string; n: number }>(
+        `SELECT e.kind, count(*)::int AS n FROM appeal_event e JOIN appeal a ON a.id = e.appeal_id WHERE a.external_id LIKE ? GROUP BY e.kind ORDER BY e.kind`, [`Z${k}-%`]);
+      expect(events).toEqual([
+        { kind: 'CREATED', n: 40 },
+        { kind: 'DUPLICATE', n: got.filter((g) => g.dup).length },
+        { kind: 'REPEAT', n: got.filter((g) => g.rep).length },
+      ]);
+    }
+    expect(links[0].filter((l) => !l.includes(':-:')).length).toBeGreaterThan(5); // duplicates found
+    expect(links[0].filter((l) => !l.endsWith(':-')).length).toBeGreaterThan(5); // repeats found
+    expect(links[1]).toEqual(links[0]);
+    expect(links[2]).toEqual(links[0]);
+    // The creation event tells where the appeal came from and what the import decided.
+    const [created] = await app.sql<{ comment: string }>(`SELECT e.comment FROM appeal_event e JOIN appeal a ON a.id = e.appeal_id WHERE a.external_id = 'Z1-00' AND e.kind = 'CREATED'`);
+    expect(created.comment).toMatch(/^z1\.csv, строка 2; исполнитель — по правилам маршрутизации$/);
+  });
+
   it('routes by the rules table, and reassignment is an event', async () => {
     const ids = (await app.gql('{ themes { id code } districts { id name } organizations { id code } }')).data;
     const potholes = ids.themes.find((t: any) => t.code === 'roads.potholes').id;
