@@ -62,7 +62,8 @@ const code = await runWithDatabase(async ({ em, municipalityId: id }) => {
       for (const i of r.issues.slice(0, 50)) console.log(`  строка ${i.line}, ${i.field}: ${i.reason}`);
       return 0;
     }
-    const r = await new IntakeService(em, id, values.actor!).importFile(stream, {
+    const service = new IntakeService(em, id, values.actor!);
+    const r = await service.importFile(stream, {
       fileName: path.basename(file), channel, mapping, format: values.format as SourceFormat | undefined,
       // Without a terminal (logs, scripts) each committed chunk is a line.
       onProgress: process.stdout.isTTY ? undefined : (read) => console.log(`записано: прочитано ${read}`),
@@ -71,6 +72,7 @@ const code = await runWithDatabase(async ({ em, municipalityId: id }) => {
     console.log(`Пакет ${r.batchId}: ${r.status === 'DONE' ? 'завершён' : 'ОШИБКА'}`);
     console.log(`  прочитано ${r.read}, добавлено ${r.inserted}, обновлено ${r.updated}, без изменений ${r.unchanged}, отклонено ${r.rejected}, с предупреждениями ${r.flagged}`);
     if (r.error) console.log(`  ошибка: ${r.error}`);
+    if (service.problemsUpdateMs) console.log(`  перечень проблем обновлён за ${(service.problemsUpdateMs / 1000).toFixed(1)} с`);
     for (const i of r.issues.slice(0, 50)) console.log(`  строка ${i.line}${i.externalId ? ` (${i.externalId})` : ''}, ${i.field}: ${i.severity === 'ERROR' ? 'отклонена' : 'предупреждение'} — ${i.reason}`);
     if (r.issues.length > 50) console.log(`  … ещё замечаний: ${r.issues.length - 50} (все — в GraphQL: importBatch(id: ${r.batchId}) { issues })`);
     return r.status === 'DONE' ? 0 : 1;

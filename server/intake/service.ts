@@ -27,7 +27,9 @@ export class IntakeService {
     const report = await importAppeals(this.em, input, {
       municipalityId: this.municipalityId, channel, mapping, format, sourceName: opts.fileName, actor: this.actor, chunkSize: opts.chunkSize, onProgress: opts.onProgress,
     });
+    const t = performance.now();
     await this.updateProblems(report);
+    this.problemsUpdateMs = performance.now() - t;
     return report;
   }
 
@@ -36,6 +38,9 @@ export class IntakeService {
    * appeals (incremental recompute). The import itself is already committed: a failure here is logged and
    * left to the next full recompute, it does not undo the import.
    */
+  /** How long the problem-list update after the last import took (the import command reports it apart). */
+  problemsUpdateMs = 0;
+
   private async updateProblems(report: ImportReport) {
     if (report.inserted + report.updated === 0) return;
     try {
