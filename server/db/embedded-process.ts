@@ -19,7 +19,8 @@ export function spawnEmbedded(dataDir: string, settings?: Record<string, string>
   const child = fork(script, [dataDir, JSON.stringify(settings ?? {})], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     // The child's own heap is small; a modest young generation keeps its resident memory down.
-    execArgv: ['--max-semi-space-size=8'],
+    // MCU_EMBEDDED_NODE_ARGS: other V8/Node flags for the database process (space-separated).
+    execArgv: ['--max-semi-space-size=8', ...(process.env.MCU_EMBEDDED_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {

@@ -49,8 +49,9 @@ if (memlog > 0) {
     const m = process.memoryUsage();
     const wasm = (db?.db as unknown as { mod?: { HEAP8?: Int8Array } } | undefined)?.mod?.HEAP8?.byteLength ?? 0;
     const mb = (n: number) => Math.round(n / 1048576);
+    const cpu = process.cpuUsage();
     console.error(`[embedded-server] ${Math.round((Date.now() - t0) / 1000)} s: rss ${mb(m.rss)} MB, wasm memory ${mb(wasm)} MB, ` +
-      `heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB`);
+      `heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
   }, memlog * 1000).unref();
 }
 

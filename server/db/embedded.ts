@@ -104,6 +104,10 @@ export async function startEmbedded(dataDir: string, opts: EmbeddedOptions = {})
     const startParams = [...PGlite.defaultStartParams, ...Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
     const db = await PGlite.create({ dataDir, extensions: { postgis: postgisMinimal }, startParams });
     await db.exec('CREATE EXTENSION IF NOT EXISTS postgis;');
+    // PGlite 0.5.8 keeps the unpacked extension bundles (a Blob of 37 MB for PostGIS) referenced from its module
+    // after they were copied into its file system; drop the reference so that the memory is reused.
+    const mod = (db as unknown as { mod?: { pg_extensions?: unknown } }).mod;
+    if (mod && 'pg_extensions' in mod) delete mod.pg_extensions;
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: opts.port ?? 0, maxConnections: 16 });
     await server.start();
     const url = `postgres://postgres:postgres@${server.getServerConn()}/postgres`;
