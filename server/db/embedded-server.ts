@@ -55,6 +55,21 @@ if (memlog > 0) {
   }, memlog * 1000).unref();
 }
 
+// Every query and result passes through Buffers and Uint8Arrays (pglite-socket, PGlite's protocol handling) that die
+// at once, but V8 collects only when ~64 MB of such external memory has accumulated since the last collection. With
+// --expose-gc (embedded-process.ts), a collection when array buffers grew by 16 MB over what survived the last one.
+const gc = (globalThis as { gc?: (o?: { type?: 'minor' | 'major' }) => void }).gc;
+if (gc) {
+  let floor = Infinity;
+  setInterval(() => {
+    const ab = process.memoryUsage().arrayBuffers;
+    if (ab > floor + 16 * 1048576) {
+      gc();
+      floor = process.memoryUsage().arrayBuffers;
+    } else floor = Math.min(floor, ab);
+  }, 250).unref();
+}
+
 try {
   db = await startEmbedded(dataDir, { settings: settingsJson ? JSON.parse(settingsJson) : undefined });
   if (closing || !process.connected) await close(false);
