@@ -30,7 +30,7 @@ const close = (reply: boolean) =>
       process.exitCode = 1;
     }
     if (reply) await send({ type: 'stopped', maxRssKb: process.resourceUsage().maxRSS });
-    process.disconnect?.();
+    if (process.connected) process.disconnect();
     process.exit();
   })());
 
