@@ -11,6 +11,9 @@ import { parseAddress, streetKeyLoose } from './address.js';
 import { ProblemService } from '../problems/service.js';
 
 /** Intake operations used by GraphQL and the CLI (no HTTP here). */
+/** Imports larger than this (appeals) are followed by a full recompute of the problem list's period, not an incremental one. */
+const INCREMENTAL_MAX = Number(process.env.PROBLEMS_INCREMENTAL_MAX ?? 50_000);
+
 export class IntakeService {
   constructor(private readonly em: EntityManager, private readonly municipalityId: number, private readonly actor: string) {}
 
@@ -44,7 +47,11 @@ export class IntakeService {
   private async updateProblems(report: ImportReport) {
     if (report.inserted + report.updated === 0) return;
     try {
-      const ids = (await query<{ id: number }>(this.em, 'SELECT id FROM appeal WHERE batch_id = ? AND municipality_id = ?', [report.batchId, this.municipalityId])).map((r) => r.id);
+      // Past this many appeals the windows around them cover the city: a full recompute of the period is as fast, and
+      // the ids are not held in memory.
+      const [{ n }] = await query<{ n: number }>(this.em, 'SELECT count(*)::int AS n FROM appeal WHERE batch_id = ? AND municipality_id = ?', [report.batchId, this.municipalityId]);
+      const ids = n > INCREMENTAL_MAX ? 'all' as const
+        : (await query<{ id: number }>(this.em, 'SELECT id FROM appeal WHERE batch_id = ? AND municipality_id = ?', [report.batchId, this.municipalityId])).map((r) => r.id);
       await new ProblemService(this.em, { municipalityId: this.municipalityId, actor: this.actor }).recomputeAround(ids);
     } catch (e) {
       console.error(`Перечень проблем не обновлён после импорта ${report.batchId}: ${(e as Error).message}`);

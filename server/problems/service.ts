@@ -194,8 +194,12 @@ export class ProblemService {
     return detectProblems(this.em, { municipalityId: this.municipalityId, ...period, actor: this.actor });
   }
 
-  /** After an import: recluster around the new or changed appeals, in the period of the latest full run. */
-  async recomputeAround(appealIds: number[]): Promise<RunResult | null> {
+  /**
+   * After an import: recluster around the new or changed appeals, in the period of the latest full run (slid to
+   * end now). Without appeal ids (an import so large that the windows around its appeals cover the city), a full
+   * recompute of that period.
+   */
+  async recomputeAround(appealIds: number[] | 'all'): Promise<RunResult | null> {
     if (!appealIds.length) return null;
     const [last] = await query<{ period_from: string; period_to: string }>(this.em,
       `SELECT period_from, period_to FROM problem_run WHERE municipality_id = ? AND kind = 'FULL' ORDER BY started_at DESC, id DESC LIMIT 1`, [this.municipalityId]);
@@ -203,7 +207,7 @@ export class ProblemService {
     const len = new Date(last.period_to).getTime() - new Date(last.period_from).getTime();
     // A sliding window keeps its length and ends now (or at the old end if that is later).
     const to = new Date(Math.max(Date.now(), new Date(last.period_to).getTime()));
-    return detectProblems(this.em, { municipalityId: this.municipalityId, from: new Date(to.getTime() - len), to, actor: this.actor, appealIds });
+    return detectProblems(this.em, { municipalityId: this.municipalityId, from: new Date(to.getTime() - len), to, actor: this.actor, ...(appealIds === 'all' ? {} : { appealIds }) });
   }
 
   private async event(em: EntityManager, problemId: string, kind: string, from: string | null, to: string | null, comment: string | null) {
