@@ -94,21 +94,26 @@ export async function findRelations(em: EntityManager, municipalityId: number, r
   const cells = located.map((i) => cellsOf(rows[i].lon!, rows[i].lat!, settings.duplicateRadiusM));
   const iso = (i: number) => rows[i].at.toISOString();
 
+  // Gridded: per cell of the search square, the 5 latest candidates (a backward walk of appeal_dedup_idx that stops
+  // at the fifth one within the radius), then the 5 latest of those: the same as the 5 latest of the whole square,
+  // without reading every appeal of the period in the cells when they are dense. Wide squares (no cells): the
+  // bounding box over the theme's period.
+  const candidateFilter = `c.point IS NOT NULL AND c.theme_id IS NOT NULL AND c.duplicate_of_id IS NULL  -- the index's predicate
+              AND c.municipality_id = $1 AND c.theme_id = t.theme
+              AND c.received_at > t.at - make_interval(days => $9) AND c.received_at <= t.at
+              AND abs(ST_X(c.point) - t.lon) <= t.d AND abs(ST_Y(c.point) - t.lat) <= t.d  -- not && (it would draw the planner to the point index)
+              AND ST_DWithin(c.point::geography, t.p::geography, $6)`;
   const storedCandidates = (gridded: boolean) => `
      SELECT 'D' AS k, t.i, c.id AS other_id, NULL::int AS other_i, c.text AS other_text, c.received_at AS other_at
        FROM t CROSS JOIN LATERAL (
-         -- OFFSET 0 keeps the planner on appeal_dedup_idx: with the ORDER BY … LIMIT in the same query level it may
-         -- walk appeal_received_at_idx backwards instead, reading every appeal of the period.
-         SELECT x.id, x.text, x.received_at FROM (
-           SELECT c.id, c.text, c.received_at FROM appeal c
-            WHERE c.point IS NOT NULL AND c.theme_id IS NOT NULL AND c.duplicate_of_id IS NULL  -- the index's predicate
-              AND c.municipality_id = $1 AND c.theme_id = t.theme
-              ${gridded ? 'AND appeal_dedup_cell(c.point) = ANY(t.cells::bigint[])' : ''}
-              AND abs(ST_X(c.point) - t.lon) <= t.d AND abs(ST_Y(c.point) - t.lat) <= t.d  -- not && (it would draw the planner to the point index)
-              AND c.received_at > t.at - make_interval(days => $9) AND c.received_at <= t.at
-              AND ST_DWithin(c.point::geography, t.p::geography, $6)
-           OFFSET 0) x
-          ORDER BY x.received_at DESC, x.id DESC LIMIT 5) c
+         ${gridded ? `SELECT y.id, y.text, y.received_at FROM unnest(t.cells::bigint[]) AS cc(cell)
+           CROSS JOIN LATERAL (
+             SELECT c.id, c.text, c.received_at FROM appeal c
+              WHERE ${candidateFilter} AND appeal_dedup_cell(c.point) = cc.cell
+              ORDER BY c.received_at DESC, c.id DESC LIMIT 5) y` : `
+           -- OFFSET 0 keeps the planner off appeal_received_at_idx (walking it backwards reads every appeal of the period).
+           SELECT y.id, y.text, y.received_at FROM (SELECT c.id, c.text, c.received_at FROM appeal c WHERE ${candidateFilter} OFFSET 0) y`}
+          ORDER BY y.received_at DESC, y.id DESC LIMIT 5) c
       WHERE t.cells IS ${gridded ? 'NOT ' : ''}NULL`;
   const found = await bound<{ k: string; i: number; other_id: number | null; other_i: number | null; other_text: string | null; other_at: Date }>(
     em,
