@@ -39,9 +39,6 @@ export async function runWithDatabase(fn: (db: CliDatabase) => Promise<number | 
       const em = orm.em.fork();
       const { id } = await ensureMunicipality(em, config.municipality);
       return (await fn({ em, municipalityId: id, config })) ?? 0;
-    } catch (e) {
-      console.error(`${failure}: ${(e as Error).message}`);
-      return 1;
     } finally {
       await orm.close(true);
     }

@@ -11,6 +11,7 @@ import { Migration20261127000005_problems } from '../../db/migrations/Migration2
 import { Migration20261127000006_auth } from '../../db/migrations/Migration20261127000006_auth.js';
 import { Migration20261127000007_problemscope } from '../../db/migrations/Migration20261127000007_problemscope.js';
 import { Migration20261127000103_intake_dedup } from '../../db/migrations/Migration20261127000103_intake_dedup.js';
+import { Migration20261127000104_routing } from '../../db/migrations/Migration20261127000104_routing.js';
 import { Migration20261127000008_problempoints } from '../../db/migrations/Migration20261127000008_problempoints.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
@@ -26,6 +27,7 @@ export const migrationsList = [
   { name: 'Migration20261127000007_problemscope', class: Migration20261127000007_problemscope },
   { name: 'Migration20261127000008_problempoints', class: Migration20261127000008_problempoints },
   { name: 'Migration20261127000103_intake_dedup', class: Migration20261127000103_intake_dedup },
+  { name: 'Migration20261127000104_routing', class: Migration20261127000104_routing },
 ];
 
 export interface OrmOptions {

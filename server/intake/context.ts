@@ -8,8 +8,6 @@ export interface IntakeContext {
   refs: IntakeRefs;
   classifier: ThemeClassifier;
   themeIdByCode: Map<string, number>;
-  /** Responsible organisation: routing rule for theme × district, else theme × any district, else the theme's default. */
-  route(themeId: number, districtId: number | null): number | null;
 }
 
 /** Labelled appeals used to train the classifier (newest first). */
@@ -55,12 +53,10 @@ export async function loadIntakeContext(em: EntityManager, municipalityId: numbe
       WHERE m.id = ?`,
     [municipalityId],
   );
-  const themes = await query<{ id: number; code: string; name: string; is_leaf: boolean; organization_id: number | null }>(
-    em, 'SELECT id, code, name, is_leaf, organization_id FROM theme WHERE municipality_id = ? ORDER BY is_leaf, id', [municipalityId]);
+  const themes = await query<{ id: number; code: string; name: string; is_leaf: boolean }>(
+    em, 'SELECT id, code, name, is_leaf FROM theme WHERE municipality_id = ? ORDER BY is_leaf, id', [municipalityId]);
   const orgs = await query<{ id: number; code: string; name: string; short_name: string | null }>(
     em, 'SELECT id, code, name, short_name FROM organization WHERE municipality_id = ?', [municipalityId]);
-  const rules = await query<{ theme_id: number; district_id: number | null; organization_id: number }>(
-    em, 'SELECT theme_id, district_id, organization_id FROM routing_rule WHERE municipality_id = ?', [municipalityId]);
 
   const themeMap = new Map<string, number>();
   for (const t of themes) {
@@ -74,8 +70,6 @@ export async function loadIntakeContext(em: EntityManager, municipalityId: numbe
     orgMap.set(o.name.toLowerCase(), o.id);
     if (o.short_name) orgMap.set(o.short_name.toLowerCase(), o.id);
   }
-  const rule = new Map(rules.map((r) => [`${r.theme_id}|${r.district_id ?? ''}`, r.organization_id]));
-  const defaultOrg = new Map(themes.map((t) => [t.id, t.organization_id]));
   return {
     refs: {
       timezone: m.timezone,
@@ -85,7 +79,5 @@ export async function loadIntakeContext(em: EntityManager, municipalityId: numbe
     },
     classifier: await trainClassifier(em, municipalityId),
     themeIdByCode: new Map(themes.map((t) => [t.code, t.id])),
-    route: (themeId, districtId) =>
-      (districtId != null ? rule.get(`${themeId}|${districtId}`) : undefined) ?? rule.get(`${themeId}|`) ?? defaultOrg.get(themeId) ?? null,
   };
 }

@@ -320,8 +320,8 @@ async function writeChunk(
     ? await findRelations(em, mid, inserts.map((x) => ({ lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text })), settings, stemCache)
     : { duplicateOf: [], repeatOf: [] };
   step('duplicates+repeats');
-  // 6. Inserts: one statement places each new appeal in its district, routes it (theme × district rule, else the
-  // theme's rule for any district, else the theme's organisation), and writes its author (personal data apart),
+  // 6. Inserts: one statement places each new appeal in its district, routes it (appeal_route: theme × district rule,
+  // else the theme's rule for any district, else the theme's organisation), and writes its author (personal data apart),
   // the appeal and its creation event. The creation event carries the import's decisions (source line, classifier
   // and its confidence, routing, an answer the source already had): one row of history per imported appeal.
   const newIds: number[] = [];
@@ -346,10 +346,8 @@ async function writeChunk(
                      dup_id, dup_i, rep_id, rep_i, i)
            CROSS JOIN LATERAL (SELECT CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END AS point) g),
        r AS MATERIALIZED (
-         SELECT t.*, coalesce(t.dup_id, dt.id) AS duplicate_of_id, coalesce(t.rep_id, rt.id) AS repeat_of_id, coalesce(t.org_source,
-                  (SELECT rr.organization_id FROM routing_rule rr WHERE rr.municipality_id = $1 AND rr.theme_id = t.theme_id AND coalesce(rr.district_id, 0) = t.district_id),
-                  (SELECT rr.organization_id FROM routing_rule rr WHERE rr.municipality_id = $1 AND rr.theme_id = t.theme_id AND coalesce(rr.district_id, 0) = 0),
-                  (SELECT th.organization_id FROM theme th WHERE th.id = t.theme_id)) AS organization_id
+         SELECT t.*, coalesce(t.dup_id, dt.id) AS duplicate_of_id, coalesce(t.rep_id, rt.id) AS repeat_of_id,
+                coalesce(t.org_source, appeal_route($1, t.theme_id, t.district_id)) AS organization_id
            FROM t LEFT JOIN t dt ON dt.i = t.dup_i + 1 LEFT JOIN t rt ON rt.i = t.rep_i + 1),
        au AS (
          INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url)

@@ -86,11 +86,7 @@ export class IntakeService {
     await this.em.transactional(async (tem) => {
       await query(tem, `UPDATE appeal SET theme_id = ?, theme_source = 'PERSON', theme_confidence = 1, triage = false, updated_at = now() WHERE id = ?`, [themeId, a.id]);
       await this.event(tem, a.id, 'THEME', a.theme_id, themeId, comment);
-      const [r] = await query<{ org: number | null }>(tem,
-        `SELECT coalesce((SELECT organization_id FROM routing_rule WHERE municipality_id = ? AND theme_id = ? AND district_id = ?),
-                         (SELECT organization_id FROM routing_rule WHERE municipality_id = ? AND theme_id = ? AND district_id IS NULL),
-                         (SELECT organization_id FROM theme WHERE id = ?)) AS org`,
-        [this.municipalityId, themeId, a.district_id, this.municipalityId, themeId, themeId]);
+      const [r] = await query<{ org: number | null }>(tem, 'SELECT appeal_route(?, ?, ?) AS org', [this.municipalityId, themeId, a.district_id]);
       const manual = await query(tem, `SELECT 1 FROM appeal_event WHERE appeal_id = ? AND kind = 'ORGANIZATION' AND actor NOT LIKE 'import:%'`, [a.id]);
       if (r.org != null && r.org !== a.organization_id && manual.length === 0) {
         await query(tem, 'UPDATE appeal SET organization_id = ? WHERE id = ?', [r.org, a.id]);
