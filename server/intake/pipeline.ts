@@ -98,6 +98,8 @@ async function sequences(em: EntityManager) {
   return sequenceNames;
 }
 
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const iso = (d?: Date | string | null) => (d == null ? null : new Date(d).toISOString());
 
 /**
@@ -166,6 +168,9 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   try {
     for await (const item of readSource(input, opts.format, opts.mapping)) {
       pendingRead++;
+      // Parsed records arrive as microtasks, which run before any I/O callback: without a pause, reading the next
+      // chunk would hold back the database's replies to the chunk being written until the parser's buffer runs dry.
+      if ((pendingRead & 15) === 0) await yieldToIo();
       if ('unreadable' in item) {
         pendingRejected++;
         pending.push({ line: item.line, field: 'record', severity: 'ERROR', reason: noNul(item.unreadable) });
