@@ -220,6 +220,36 @@ describe.each(backends)('appeals intake on %s', (backend) => {
     expect(moved.data.reassignAppeal.events.at(-1)).toMatchObject({ kind: 'ORGANIZATION', fromValue: uks, toValue: admin });
   });
 
+  it('reads a generic CSV whose mapping names no delimiter: commas in texts and decimal commas do not split fields', async () => {
+    const mapping = { channel: 'DIRECT', fields: { externalId: 'id', receivedAt: { column: 'date', format: 'dd.MM.yyyy HH:mm' }, text: 'text', lat: 'lat', lon: 'lon' } };
+    const semicolons = ['id;date;text;lat;lon', 'D-1;24.03.2026 10:00;Яма, большая, у остановки;51,51395;81,21176', 'D-2;24.03.2026 11:00;Нет света, второй день;51.5141;81.2118'].join('\r\n');
+    const r1 = await importFile({ name: 'generic.csv', content: semicolons }, { mapping });
+    expect(r1.errors).toBeUndefined();
+    expect(r1.data.importAppeals).toMatchObject({ read: 2, inserted: 2, rejected: 0 });
+    const commas = ['id,date,text,lat,lon', 'D-3,24.03.2026 12:00,"Мусор; контейнеры, переполнены",51.51395,81.21176', 'D-4,24.03.2026 13:00,Не горит фонарь,51.5141,81.2118'].join('\n');
+    const r2 = await importFile({ name: 'generic2.csv', content: commas }, { mapping });
+    expect(r2.data.importAppeals).toMatchObject({ read: 2, inserted: 2, rejected: 0 });
+    const rows = await app.sql(`SELECT external_id, text, round(ST_Y(point)::numeric, 5)::float AS lat FROM appeal WHERE external_id LIKE 'D-_' AND channel = 'DIRECT' ORDER BY external_id`);
+    expect(rows.map((x: any) => [x.external_id, x.text, x.lat])).toEqual([
+      ['D-1', 'Яма, большая, у остановки', 51.51395], ['D-2', 'Нет света, второй день', 51.5141],
+      ['D-3', 'Мусор; контейнеры, переполнены', 51.51395], ['D-4', 'Не горит фонарь', 51.5141],
+    ]);
+  });
+
+  it('loads the address register from CSV with any delimiter and decimal commas, and reports bad rows', async () => {
+    const upload = (name: string, content: string) => gqlUpload(app.url, `mutation($file: Upload!) { importAddressRegister(file: $file) { read inserted updated rejected issues { line field reason } } }`, {}, { name, content });
+    const r1 = await upload('reg.csv', ['улица;дом;широта;долгота', 'ул. Регистровая;1;51,51395;81,21176', 'ул. Регистровая;2;;', 'ул. Регистровая;3;51.5141;81.2118'].join('\n'));
+    expect(r1.errors).toBeUndefined();
+    expect(r1.data.importAddressRegister).toMatchObject({ read: 3, inserted: 2, rejected: 1 });
+    expect(r1.data.importAddressRegister.issues).toEqual([{ line: 3, field: 'lat/lon', reason: 'нет координат' }]);
+    const r2 = await upload('reg2.csv', ['street,house,lat,lon', '"ул. Регистровая",4,51.5142,81.2119'].join('\n'));
+    expect(r2.data.importAddressRegister).toMatchObject({ read: 1, inserted: 1, rejected: 0 });
+    const next = await importFile({ name: 'reg-appeal.csv', content: `${HEADER}\nRG-1;24.03.2026 14:00;ВКонтакте;;Яма во дворе;Иван;Дороги;ул. Регистровая, д. 4;Новый;;` }, { channel: 'INCIDENT_MANAGEMENT' });
+    expect(next.data.importAppeals.inserted).toBe(1);
+    const [a] = await app.sql(`SELECT place_status, round(ST_Y(point)::numeric, 4)::float AS lat FROM appeal WHERE external_id = 'RG-1'`);
+    expect(a).toEqual({ place_status: 'GEOCODED', lat: 51.5142 });
+  });
+
   it('reads XLSX exports', async () => {
     const wb = new ExcelJS.Workbook();
     const ws = wb.addWorksheet('Обращения');

@@ -6,6 +6,7 @@ import { readReference } from '../reference/files.js';
 import { parseAddress, streetKeyLoose } from './address.js';
 import type { Issue } from './normalize.js';
 import { num, str } from './values.js';
+import { sniffCsvDelimiter } from './sources.js';
 
 export interface AddressRow { street: string; house: string; lon: number; lat: number }
 export interface AddressImportReport { read: number; inserted: number; updated: number; rejected: number; issues: Issue[] }
@@ -42,7 +43,8 @@ export async function importAddressRegister(em: EntityManager, municipalityId: n
     report.inserted += r.inserted;
     report.updated += r.updated;
   };
-  const parser = input.pipe(parseCsv({ columns: (h: string[]) => h.map((x) => x.trim().toLowerCase()), bom: true, delimiter: [';', ',', '\t'], skip_empty_lines: true, info: true, relax_quotes: true }));
+  const sniffed = await sniffCsvDelimiter(input);
+  const parser = sniffed.input.pipe(parseCsv({ columns: (h: string[]) => h.map((x) => x.trim().toLowerCase()), bom: true, delimiter: sniffed.delimiter, skip_empty_lines: true, info: true, relax_quotes: true }));
   for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
     report.read++;
     const line = info.lines;

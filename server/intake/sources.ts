@@ -1,4 +1,4 @@
-import { pipeline, type Readable, type Duplex } from 'node:stream';
+import { pipeline, Readable, type Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { parse as parseCsv } from 'csv-parse';
 import ExcelJS from 'exceljs';
@@ -38,14 +38,58 @@ function through<T extends Duplex>(input: Readable, ...stages: [...Duplex[], T])
   return stages[stages.length - 1] as T;
 }
 
-async function* csvRecords(input: Readable, mapping: Mapping): AsyncGenerator<SourceItem> {
+const CSV_DELIMITERS = [';', ',', '\t'];
+
+/**
+ * The delimiter of a CSV file that does not name one: whichever of ; , and tab occurs most often in its header line
+ * (outside quotes), ';' on a tie — what Russian Excel writes. Only one delimiter may apply to a file: with all three
+ * at once, a comma in a text ("Яма, большая") or a decimal comma ("51,51") would split a field.
+ * Returns the delimiter and a stream that still yields the whole file.
+ */
+export async function sniffCsvDelimiter(input: Readable, given?: string): Promise<{ delimiter: string; input: Readable }> {
+  if (given) return { delimiter: given, input };
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const head: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  while (size < 65_536) {
+    const next = await it.next();
+    if (next.done) { done = true; break; }
+    const b = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    head.push(b);
+    size += b.length;
+    if (b.includes(10)) break;
+  }
+  const text = Buffer.concat(head).toString('utf8').replace(/^\uFEFF/, '');
+  const counts = new Map(CSV_DELIMITERS.map((d) => [d, 0]));
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    else if (ch === '\n' && !quoted) break;
+    else if (!quoted && counts.has(ch)) counts.set(ch, counts.get(ch)! + 1);
+  }
+  const delimiter = [...counts].reduce((best, cur) => (cur[1] > best[1] ? cur : best))[0];
+  async function* whole() {
+    yield* head;
+    if (done) return;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  return { delimiter, input: Readable.from(whole(), { objectMode: false }) };
+}
+
+async function* csvRecords(source: Readable, mapping: Mapping): AsyncGenerator<SourceItem> {
   const skipped: UnreadableRecord[] = [];
+  const { delimiter, input } = await sniffCsvDelimiter(source, mapping.csv?.delimiter);
   const parser = through(
     input,
     parseCsv({
       columns: (header: string[]) => header.map((h) => h.trim()),
       bom: true,
-      delimiter: mapping.csv?.delimiter ?? [';', ',', '\t'],
+      delimiter,
       quote: mapping.csv?.quote ?? '"',
       relax_quotes: true,
       skip_empty_lines: true,
