@@ -10,7 +10,7 @@ import { normalizeRecord, type Candidate, type Issue } from './normalize.js';
 import { loadIntakeContext, type IntakeContext } from './context.js';
 import { parseAddress, streetKeyLoose } from './address.js';
 import { bound } from './bound.js';
-import { findRelations, StemCache } from './relations.js';
+import { findRelations, StemCache, type PendingAppeal, type Relation } from './relations.js';
 
 export interface IntakeSettings {
   /** Below this classifier confidence an appeal waits in the triage queue. */
@@ -80,11 +80,12 @@ interface Existing {
 /** MCU_PROFILE=1: time per pipeline step, summed over the chunks and printed at the end of the import. */
 const PROFILE = !!process.env.MCU_PROFILE;
 const stepTimes = new Map<string, number>();
-let stepMark = 0;
-const step = PROFILE
-  ? (name: string) => { const now = performance.now(); stepTimes.set(name, (stepTimes.get(name) ?? 0) + now - stepMark); stepMark = now; }
-  : (_name: string) => undefined;
-const stepStart = PROFILE ? () => { stepMark = performance.now(); } : () => undefined;
+/** A step timer for one stage of one chunk (the stages of different chunks run at the same time). */
+function stepper(): (name: string) => void {
+  if (!PROFILE) return () => undefined;
+  let mark = performance.now();
+  return (name) => { const now = performance.now(); stepTimes.set(name, (stepTimes.get(name) ?? 0) + now - mark); mark = now; };
+}
 
 /** The id sequences of appeal and appeal_author, looked up once (per row, pg_get_serial_sequence reads the catalog each time). */
 let sequenceNames: { appeal: string; author: string } | undefined;
@@ -126,24 +127,40 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   let pendingRead = 0;
   let pendingRejected = 0;
 
-  // Reading and writing overlap: while one chunk is written (its own transaction), the next is parsed and
-  // validated. At most one chunk is in flight, and chunks commit in file order, so a record repeated in a later
-  // chunk still updates the earlier one, and the report counts only committed chunks.
-  let writing: Promise<void> = Promise.resolve();
+  // Three stages overlap. While chunk k is written (its own transaction), chunk k+1 is prepared on another
+  // connection (geocoding, lookups, classification, the duplicate and repeat search, its ids) and chunk k+2 is
+  // parsed and validated. The preparation of k+1 sees k's new appeals as candidates even before k commits (they
+  // are handed over in memory), so the links are the same as one chunk after the other. Chunks commit in file
+  // order, the report counts only committed chunks, and a failed write stops the import before the next one.
+  // On the embedded backend (one connection) the preparation and the write take turns.
   const geocoded = new Map<string, { lon: number; lat: number } | null>();
   const stemCache = new StemCache();
   let nextAnalyze = 2000;
-  const write = async (rows: Candidate[], issues: Issue[], read: number, rejected: number) => {
+  let prepared: Promise<ChunkPlan | undefined> = Promise.resolve(undefined);
+  let written: Promise<void> = Promise.resolve();
+  let writtenBefore: Promise<void> = Promise.resolve(); // the write of the chunk before the one in `prepared`
+  const prepare = async (job: ChunkJob, previous: Promise<ChunkPlan | undefined>, previousWritten: Promise<void>) => {
+    const prev = await previous;
+    // A record of the previous chunk again in this one: it must be stored before this chunk looks it up.
+    if (prev && job.rows.some((r) => prev.externalIds.has(r.externalId))) await previousWritten;
     const tc = performance.now();
-    const counts = await em.transactional((tem) => writeChunk(tem, ctx, rows, issues, { read, rejected }, batch.id, opts, settings, geocoded, stemCache));
-    if (PROFILE) stepTimes.set('chunk total', (stepTimes.get('chunk total') ?? 0) + performance.now() - tc);
-    report.read += read;
-    report.rejected += rejected;
+    const plan = await em.transactional((tem) => prepareChunk(tem, ctx, job, opts, settings, geocoded, stemCache, prev?.pending ?? []));
+    if (PROFILE) stepTimes.set('prepare total', (stepTimes.get('prepare total') ?? 0) + performance.now() - tc);
+    return plan;
+  };
+  const write = async (planned: Promise<ChunkPlan | undefined>, previousWritten: Promise<void>) => {
+    const plan = (await planned)!;
+    await previousWritten;
+    const tc = performance.now();
+    const counts = await em.transactional((tem) => writeChunk(tem, ctx, plan, batch.id, opts));
+    if (PROFILE) stepTimes.set('write total', (stepTimes.get('write total') ?? 0) + performance.now() - tc);
+    report.read += plan.tally.read;
+    report.rejected += plan.tally.rejected;
     report.inserted += counts.inserted;
     report.updated += counts.updated;
     report.unchanged += counts.unchanged;
     report.flagged += counts.flagged;
-    for (const i of issues) if (report.issues.length < REPORT_ISSUES) report.issues.push(i);
+    for (const i of plan.issues) if (report.issues.length < REPORT_ISSUES) report.issues.push(i);
     opts.onProgress?.(report.read);
     // Fresh statistics as the table grows under the import (the embedded backend has no autovacuum, and a server's
     // comes too late): with the stale ones the planner took the theme index for the duplicate search, 30× slower.
@@ -154,15 +171,21 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   };
   const flush = async () => {
     if (!chunk.length && !pending.length && !pendingRead) return;
-    const job = [chunk, pending, pendingRead, pendingRejected] as const;
+    const job: ChunkJob = { rows: chunk, issues: pending, tally: { read: pendingRead, rejected: pendingRejected } };
     chunk = [];
     chunkIds = new Set();
     pending = [];
     pendingRead = 0;
     pendingRejected = 0;
-    await writing; // a failed write stops the import here
-    writing = write(...job);
-    writing.catch(() => undefined); // observed by the next flush or at the end, not an unhandled rejection
+    // At most one chunk in preparation and one being written: wait for the previous preparation and the write
+    // before it (a failed write or preparation stops the import here).
+    await prepared;
+    await writtenBefore;
+    writtenBefore = written;
+    prepared = prepare(job, prepared, written);
+    written = write(prepared, written);
+    prepared.catch(() => undefined); // observed by the next flush or at the end, not an unhandled rejection
+    written.catch(() => undefined);
   };
 
   try {
@@ -188,10 +211,11 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
       if (pendingRead >= chunkSize) await flush();
     }
     await flush();
-    await writing;
+    await prepared;
+    await written;
   } catch (e) {
-    // The chunk in flight (if any) finishes first: it is committed or rolled back whole, and counted if committed.
-    await writing.catch(() => undefined);
+    // The chunks in flight finish first: each is committed or rolled back whole, and counted if committed.
+    await written.catch(() => undefined);
     report.status = 'FAILED';
     report.error = failureMessage(e, report);
   }
@@ -204,24 +228,56 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   return report;
 }
 
-async function writeChunk(
+/** A chunk as the reader hands it over: its valid records, its issues so far and its counts. */
+interface ChunkJob {
+  rows: Candidate[];
+  issues: Issue[];
+  tally: { read: number; rejected: number };
+}
+
+/** A new appeal, ready to insert: its id, theme decision and links are known. */
+interface PlannedInsert {
+  r: Candidate;
+  id: number;
+  themeId: number | null;
+  confidence: number;
+  source: string | null;
+  triage: boolean;
+  duplicateOf: number | null;
+  repeatOf: number | null;
+}
+
+/** What a chunk's write does, decided by its preparation. */
+interface ChunkPlan extends ChunkJob {
+  inserts: PlannedInsert[];
+  updates: { id: number; r: Candidate; changes: [string, string, string | null, string | null][] }[];
+  unchanged: number;
+  externalIds: Set<string>;
+  /** Its new appeals as candidates of the next chunk's duplicate and repeat search. */
+  pending: PendingAppeal[];
+}
+
+/**
+ * Prepares a chunk (a read transaction on its own connection, alongside the previous chunk's write): geocoding,
+ * what exists already, themes, duplicates and repeats (the previous chunk's new appeals, `pending`, count as
+ * stored ones whether or not they are committed yet), and the ids of its new appeals.
+ */
+async function prepareChunk(
   em: EntityManager,
   ctx: IntakeContext,
-  rows: Candidate[],
-  issues: Issue[],
-  tally: { read: number; rejected: number },
-  batchId: number,
+  job: ChunkJob,
   opts: ImportOptions,
   settings: IntakeSettings,
   geocoded: Map<string, { lon: number; lat: number } | null>,
   stemCache: StemCache,
-): Promise<{ inserted: number; updated: number; unchanged: number; flagged: number }> {
+  pendingAppeals: PendingAppeal[],
+): Promise<ChunkPlan> {
   const mid = opts.municipalityId;
-  const actor = `import:${batchId}`;
+  const { rows, issues } = job;
   const warn = (c: Candidate, field: string, reason: string) =>
     issues.push({ line: c.line, field, severity: 'WARNING', reason, externalId: c.externalId });
 
-  stepStart();
+  const step = stepper();
   // No JIT for the chunk's statements: each runs once over a few thousand rows, and the planner's estimates of
   // unnest/generate_series (1 000 rows per call) make their costs look large enough for JIT compilation, which
   // took 300 ms per statement — ten times their execution.
@@ -275,8 +331,8 @@ async function writeChunk(
 
   step('existing');
   // 4. Theme (source code, else the classifier), triage, routing — for new rows.
-  const inserts: { r: Candidate; themeId: number | null; confidence: number; source: string | null; triage: boolean }[] = [];
-  const updates: { id: number; r: Candidate; changes: [string, string, string | null, string | null][] }[] = [];
+  const inserts: Omit<PlannedInsert, 'id' | 'duplicateOf' | 'repeatOf'>[] = [];
+  const updates: ChunkPlan['updates'] = [];
   let unchanged = 0;
   rows.forEach((r) => {
     const ex = existingById.get(r.externalId);
@@ -313,47 +369,77 @@ async function writeChunk(
     else unchanged++;
   });
 
-  const ev = { appeal: [] as number[], at: [] as string[], kind: [] as string[], from: [] as (string | null)[], to: [] as (string | null)[], comment: [] as (string | null)[] };
-  const event = (appeal: number, at: Date | string, kind: string, from: string | null, to: string | null, comment: string | null = null) => {
-    ev.appeal.push(appeal); ev.at.push(iso(at)!); ev.kind.push(kind); ev.from.push(from); ev.to.push(to); ev.comment.push(comment);
-  };
-
   step('classify');
   // 5. Duplicates (same theme, near in space and time, similar text) and repeats (same author and theme), before the
   // insert so that it writes the links.
   const rel = inserts.length
-    ? await findRelations(em, mid, inserts.map((x) => ({ lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text })), settings, stemCache)
+    ? await findRelations(em, mid, inserts.map((x) => ({ lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text })), settings, stemCache, pendingAppeals)
     : { duplicateOf: [], repeatOf: [] };
   step('duplicates+repeats');
-  // 6. Inserts: one statement places each new appeal in its district, routes it (appeal_route: theme × district rule,
-  // else the theme's rule for any district, else the theme's organisation), and writes its author (personal data apart),
-  // the appeal and its creation event. The creation event carries the import's decisions (source line, classifier
-  // and its confidence, routing, an answer the source already had): one row of history per imported appeal.
-  const newIds: number[] = [];
+  // 6. The new appeals' ids, in chunk order: links within the chunk and from the next one refer to them.
+  let ids: number[] = [];
+  if (inserts.length) {
+    const seq = await sequences(em);
+    ids = (await bound<{ id: number }>(em, `SELECT nextval('${seq.appeal}'::regclass)::int AS id FROM generate_series(1, $1::int)`, [inserts.length]))
+      .map((x) => x.id).sort((x, y) => x - y);
+  }
+  const linked = (x: Relation | undefined) => (x == null ? null : 'id' in x ? x.id : ids[x.index]);
+  const planned: PlannedInsert[] = inserts.map((x, i) => ({ ...x, id: ids[i], duplicateOf: linked(rel.duplicateOf[i]), repeatOf: linked(rel.repeatOf[i]) }));
+  step('ids');
+  return {
+    ...job, inserts: planned, updates, unchanged,
+    externalIds: new Set(rows.map((r) => r.externalId)),
+    pending: planned.map((x) => ({ id: x.id, lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text, duplicate: x.duplicateOf != null })),
+  };
+}
+
+/**
+ * Writes a prepared chunk in one transaction: one statement places each new appeal in its district, routes it
+ * (appeal_route: theme × district rule, else the theme's rule for any district, else the theme's organisation), and
+ * writes its author (personal data apart), the appeal and its creation event. The creation event carries the
+ * import's decisions (source line, classifier and its confidence, routing, an answer the source already had): one
+ * row of history per imported appeal. Then the updates of known appeals (each change an event), the issues and the
+ * batch's counters.
+ */
+async function writeChunk(
+  em: EntityManager,
+  ctx: IntakeContext,
+  plan: ChunkPlan,
+  batchId: number,
+  opts: ImportOptions,
+): Promise<{ inserted: number; updated: number; unchanged: number; flagged: number }> {
+  const mid = opts.municipalityId;
+  const actor = `import:${batchId}`;
+  const { inserts, updates, unchanged, issues } = plan;
+  const step = stepper();
+  await bound(em, 'SET LOCAL jit = off');
+  const ev = { appeal: [] as number[], at: [] as string[], kind: [] as string[], from: [] as (string | null)[], to: [] as (string | null)[], comment: [] as (string | null)[] };
+  const event = (appeal: number, at: Date | string, kind: string, from: string | null, to: string | null, comment: string | null = null) => {
+    ev.appeal.push(appeal); ev.at.push(iso(at)!); ev.kind.push(kind); ev.from.push(from); ev.to.push(to); ev.comment.push(comment);
+  };
+  step('write begin');
   if (inserts.length) {
     const seq = await sequences(em);
     const col = <T>(f: (x: (typeof inserts)[number]) => T) => inserts.map(f);
     const hasAuthor = (r: Candidate) => !!(r.authorName || r.authorPhone || r.authorEmail || r.authorProfileUrl);
-    const created = await bound<{ id: number; i: number }>(
+    await bound(
       em,
       `WITH t AS MATERIALIZED (
-         SELECT u.*, nextval('${seq.appeal}'::regclass)::int AS id,
+         SELECT u.*,
                 CASE WHEN u.has_author THEN nextval('${seq.author}'::regclass)::int END AS author_id,
                 g.point,
                 (SELECT d.id FROM district d WHERE d.municipality_id = $1 AND ST_Intersects(d.geom, g.point) ORDER BY d.id LIMIT 1) AS district_id
            FROM unnest($4::text[], $5::timestamptz[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                        $13::text[], $14::text[], $15::float8[], $16::float8[], $17::int[], $18::real[], $19::text[], $20::boolean[], $21::int[],
                        $22::text[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::text[], $27::smallint[], $28::text[], $29::int[],
-                       $33::int[], $34::int[], $35::int[], $36::int[])
-                WITH ORDINALITY AS u(external_id, received_at, author_kind, has_author, full_name, phone, email, profile_url, author_key,
+                       $33::int[], $34::int[], $35::int[])
+                AS u(external_id, received_at, author_kind, has_author, full_name, phone, email, profile_url, author_key,
                      text, address, lon, lat, theme_id, theme_confidence, theme_source, triage, org_source,
                      status, due_at, first_response_at, answered_at, answer_text, satisfaction, place_status, line,
-                     dup_id, dup_i, rep_id, rep_i, i)
+                     id, duplicate_of_id, repeat_of_id)
            CROSS JOIN LATERAL (SELECT CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END AS point) g),
        r AS MATERIALIZED (
-         SELECT t.*, coalesce(t.dup_id, dt.id) AS duplicate_of_id, coalesce(t.rep_id, rt.id) AS repeat_of_id,
-                coalesce(t.org_source, appeal_route($1, t.theme_id, t.district_id)) AS organization_id
-           FROM t LEFT JOIN t dt ON dt.i = t.dup_i + 1 LEFT JOIN t rt ON rt.i = t.rep_i + 1),
+         SELECT t.*, coalesce(t.org_source, appeal_route($1, t.theme_id, t.district_id)) AS organization_id FROM t),
        au AS (
          INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url)
          SELECT author_id, $1, author_kind, full_name, phone, email, profile_url FROM r WHERE has_author),
@@ -378,7 +464,7 @@ async function writeChunk(
          SELECT $1::int, id, now(), $30::text, 'DUPLICATE', NULL, duplicate_of_id::text, 'похожее обращение рядом по той же теме' FROM r WHERE duplicate_of_id IS NOT NULL
          UNION ALL
          SELECT $1::int, id, now(), $30::text, 'REPEAT', NULL, repeat_of_id::text, 'повторное обращение того же автора по той же теме' FROM r WHERE repeat_of_id IS NOT NULL)
-       SELECT id, i::int AS i FROM r`,
+       SELECT count(*) FROM r`,
       [
         mid, opts.channel, batchId,
         col((x) => x.r.externalId), col((x) => iso(x.r.receivedAt)), col((x) => x.r.authorKind), col((x) => hasAuthor(x.r)),
@@ -388,11 +474,9 @@ async function writeChunk(
         col((x) => x.r.status), col((x) => iso(x.r.dueAt)), col((x) => iso(x.r.firstResponseAt)), col((x) => iso(x.r.answeredAt)),
         col((x) => x.r.answerText ?? null), col((x) => x.r.satisfaction ?? null), col((x) => x.r.placeStatus), col((x) => x.r.line),
         actor, opts.sourceName.slice(0, 100), ctx.refs.timezone,
-        rel.duplicateOf.map((x) => (x && 'id' in x ? x.id : null)), rel.duplicateOf.map((x) => (x && 'index' in x ? x.index : null)),
-        rel.repeatOf.map((x) => (x && 'id' in x ? x.id : null)), rel.repeatOf.map((x) => (x && 'index' in x ? x.index : null)),
+        col((x) => x.id), col((x) => x.duplicateOf), col((x) => x.repeatOf),
       ],
     );
-    for (const c of created) newIds[c.i - 1] = c.id;
   }
 
   step('insert');
@@ -421,7 +505,6 @@ async function writeChunk(
   }
 
   step('update');
-  step('dedup+repeat');
   if (ev.appeal.length) {
     await bound(
       em,
@@ -448,7 +531,7 @@ async function writeChunk(
     em,
     `UPDATE import_batch SET rows_read = rows_read + ?, inserted = inserted + ?, updated = updated + ?, unchanged = unchanged + ?,
             rejected = rejected + ?, flagged = flagged + ? WHERE id = ?`,
-    [tally.read, inserts.length, updates.length, unchanged, tally.rejected, flagged, batchId],
+    [plan.tally.read, inserts.length, updates.length, unchanged, plan.tally.rejected, flagged, batchId],
   );
   step('issues+batch');
   return { inserted: inserts.length, updated: updates.length, unchanged, flagged };

@@ -19,6 +19,16 @@ export interface RelationSettings {
   repeatDays: number;
 }
 
+/**
+ * A new appeal of the previous chunk, handed over in memory: its write may not be committed yet when this chunk is
+ * prepared (the two overlap), but for the search it is a stored appeal like any other.
+ */
+export interface PendingAppeal extends NewAppeal {
+  id: number;
+  /** Linked as a duplicate itself: then not a duplicate candidate. */
+  duplicate: boolean;
+}
+
 /** An earlier appeal: either one already stored (id) or an earlier new appeal of the same chunk (index). */
 export type Relation = { id: number } | { index: number };
 
@@ -80,7 +90,9 @@ function cellsOf(lon: number, lat: number, radiusM: number): string | null {
  * One statement: stored candidates of each appeal (grid cells of appeal_dedup_idx, bounding square, then the
  * exact geodesic distance), the chunk's own near pairs, and stored repeat candidates.
  */
-export async function findRelations(em: EntityManager, municipalityId: number, rows: NewAppeal[], settings: RelationSettings, cache: StemCache): Promise<Relations> {
+export async function findRelations(
+  em: EntityManager, municipalityId: number, rows: NewAppeal[], settings: RelationSettings, cache: StemCache, pending: PendingAppeal[] = [],
+): Promise<Relations> {
   const duplicateOf: (Relation | undefined)[] = new Array(rows.length).fill(undefined);
   const repeatOf: (Relation | undefined)[] = new Array(rows.length).fill(undefined);
   const located: number[] = [];
@@ -92,6 +104,7 @@ export async function findRelations(em: EntityManager, municipalityId: number, r
   });
   if (!located.length && !authored.length) return { duplicateOf, repeatOf };
   const cells = located.map((i) => cellsOf(rows[i].lon!, rows[i].lat!, settings.duplicateRadiusM));
+  const candidates = pending.filter((p) => !p.duplicate && p.themeId != null && p.lon !== undefined);
   const iso = (i: number) => rows[i].at.toISOString();
 
   // Gridded: per cell of the search square, the 5 latest candidates (a backward walk of appeal_dedup_idx that stops
@@ -138,6 +151,13 @@ ${storedCandidates(false)}
         AND abs(b.lon - a.lon) <= a.d AND abs(b.lat - a.lat) <= a.d
         AND ST_DWithin(a.p::geography, b.p::geography, $6)
      UNION ALL
+     -- The previous chunk's new appeals (pending), with the same conditions as stored candidates.
+     SELECT 'P', a.i, q.id, NULL, NULL, q.at
+       FROM t a JOIN unnest($15::int[], $16::float8[], $17::float8[], $18::timestamptz[], $19::int[]) AS q(id, lon, lat, at, theme) ON q.theme = a.theme
+      WHERE q.at <= a.at AND q.at > a.at - make_interval(days => $9)
+        AND abs(q.lon - a.lon) <= a.d AND abs(q.lat - a.lat) <= a.d
+        AND ST_DWithin(a.p::geography, ST_SetSRID(ST_MakePoint(q.lon, q.lat), 4326)::geography, $6)
+     UNION ALL
      SELECT 'R', u.i, c.id, NULL, NULL, c.received_at
        FROM unnest($10::int[], $11::text[], $12::int[], $13::timestamptz[]) AS u(i, author_key, theme, at)
        CROSS JOIN LATERAL (
@@ -150,22 +170,48 @@ ${storedCandidates(false)}
       located, located.map((i) => rows[i].lon), located.map((i) => rows[i].lat), located.map(iso), settings.duplicateRadiusM,
       located.map((i) => rows[i].themeId), cells, settings.duplicateDays,
       authored, authored.map((i) => rows[i].authorKey), authored.map((i) => rows[i].themeId), authored.map(iso), settings.repeatDays,
+      candidates.map((p) => p.id), candidates.map((p) => p.lon), candidates.map((p) => p.lat), candidates.map((p) => p.at.toISOString()),
+      candidates.map((p) => p.themeId),
     ],
   );
+  const pendingById = new Map(pending.map((p) => [p.id, p]));
 
   const stored = new Map<number, { id: number; at: number; text: string }[]>();
   const inChunk = new Map<number, number[]>();
   const storedRepeat = new Map<number, { id: number; at: number }>();
   for (const f of found) {
-    if (f.k === 'D') {
+    if (f.k === 'D' || f.k === 'P') {
       let l = stored.get(f.i);
       if (!l) stored.set(f.i, (l = []));
-      l.push({ id: f.other_id!, at: new Date(f.other_at).getTime(), text: f.other_text! });
+      // A pending appeal whose chunk committed meanwhile is found both ways: once is enough.
+      if (!l.some((x) => x.id === f.other_id)) l.push({ id: f.other_id!, at: new Date(f.other_at).getTime(), text: f.other_text ?? pendingById.get(f.other_id!)!.text });
     } else if (f.k === 'd') {
       let l = inChunk.get(f.i);
       if (!l) inChunk.set(f.i, (l = []));
       l.push(f.other_i!);
     } else storedRepeat.set(f.i, { id: f.other_id!, at: new Date(f.other_at).getTime() });
+  }
+  // Repeat candidates among the pending appeals: the latest (by time, then id) wins against the stored one.
+  if (pending.length && authored.length) {
+    const byAuthor = new Map<string, PendingAppeal[]>();
+    for (const p of pending) {
+      if (p.authorKey == null || p.themeId == null) continue;
+      const key = `${p.themeId}|${p.authorKey}`;
+      const l = byAuthor.get(key);
+      if (l) l.push(p);
+      else byAuthor.set(key, [p]);
+    }
+    const periodMs = settings.repeatDays * 86_400_000;
+    for (const i of authored) {
+      const at = rows[i].at.getTime();
+      let best = storedRepeat.get(i);
+      for (const p of byAuthor.get(`${rows[i].themeId}|${rows[i].authorKey}`) ?? []) {
+        const pat = p.at.getTime();
+        if (pat > at || pat <= at - periodMs) continue;
+        if (!best || pat > best.at || (pat === best.at && p.id > best.id)) best = { id: p.id, at: pat };
+      }
+      if (best) storedRepeat.set(i, best);
+    }
   }
 
   // The chunk in id order: (received time, place in the chunk).
