@@ -141,8 +141,11 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   let writtenBefore: Promise<void> = Promise.resolve(); // the write of the chunk before the one in `prepared`
   const prepare = async (job: ChunkJob, previous: Promise<ChunkPlan | undefined>, previousWritten: Promise<void>) => {
     const prev = await previous;
-    // A record of the previous chunk again in this one: it must be stored before this chunk looks it up.
-    if (prev && job.rows.some((r) => prev.externalIds.has(r.externalId))) await previousWritten;
+    // Wait for the previous chunk's commit when this one depends on more than its new appeals: a record of it again
+    // here (it must be stored before this chunk looks it up), or a theme it changes (a duplicate candidate's theme).
+    if (prev && (job.rows.some((r) => prev.externalIds.has(r.externalId)) || prev.updates.some((u) => u.changes.some((c) => c[1] === 'theme_id')))) {
+      await previousWritten;
+    }
     const tc = performance.now();
     const plan = await em.transactional((tem) => prepareChunk(tem, ctx, job, opts, settings, geocoded, stemCache, prev?.pending ?? []));
     if (PROFILE) stepTimes.set('prepare total', (stepTimes.get('prepare total') ?? 0) + performance.now() - tc);
