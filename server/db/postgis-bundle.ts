@@ -26,7 +26,8 @@ import { postgis } from '@electric-sql/pglite-postgis';
  * from disk on demand, nothing held in memory), the files are symlinked to where Postgres and PROJ look for them
  * (/pglite/lib/postgresql, /pglite/share/...), and postgis-3.so is compiled from the file read from disk, as PGlite
  * would have compiled it from the bundle. Measured: 208 MB right after PGlite.create instead of 320; the peak of a
- * CLI import's database process 291-295 MB instead of 390-393 (20 000 rows). If anything goes wrong
+ * CLI import's database process 291-295 MB instead of 390-393 at 20 000 rows (306 MB at 100 000: with the fixed
+ * part smaller, the slow growth of Postgres's WebAssembly heap during an import shows). If anything goes wrong
  * before the database starts, PGlite's full bundle is used (MCU_PGLITE_FULL_POSTGIS=1 forces that).
  */
 const KEEP = [
