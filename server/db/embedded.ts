@@ -104,8 +104,9 @@ export async function startEmbedded(dataDir: string, opts: EmbeddedOptions = {})
     const startParams = [...PGlite.defaultStartParams, ...Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
     const db = await PGlite.create({ dataDir, extensions: { postgis: postgisMinimal }, startParams });
     await db.exec('CREATE EXTENSION IF NOT EXISTS postgis;');
-    // PGlite 0.5.8 keeps the unpacked extension bundles (a Blob of 37 MB for PostGIS) referenced from its module
-    // after they were copied into its file system; drop the reference so that the memory is reused.
+    // PGlite 0.5.8 keeps the unpacked extension bundles referenced from its module after they were copied into its
+    // file system (a Blob of 37 MB for PostGIS when it comes as a bundle; postgis-bundle.ts now serves its files
+    // from disk, but the full bundle is still the fallback); drop the reference so that the memory is reused.
     const mod = (db as unknown as { mod?: { pg_extensions?: unknown } }).mod;
     if (mod && 'pg_extensions' in mod) delete mod.pg_extensions;
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: opts.port ?? 0, maxConnections: 16 });
