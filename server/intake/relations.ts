@@ -123,7 +123,8 @@ export async function findRelations(
            CROSS JOIN LATERAL (
              SELECT c.id, c.text, c.received_at FROM appeal c
               WHERE ${candidateFilter} AND appeal_dedup_cell(c.point) = cc.cell
-              ORDER BY c.received_at DESC, c.id DESC LIMIT 5) y` : `
+              -- By time alone, in the index's order, so the walk stops at the fifth match (ties kept: the id decides below).
+              ORDER BY c.received_at DESC FETCH FIRST 5 ROWS WITH TIES) y` : `
            -- OFFSET 0 keeps the planner off appeal_received_at_idx (walking it backwards reads every appeal of the period).
            SELECT y.id, y.text, y.received_at FROM (SELECT c.id, c.text, c.received_at FROM appeal c WHERE ${candidateFilter} OFFSET 0) y`}
           ORDER BY y.received_at DESC, y.id DESC LIMIT 5) c
