@@ -147,7 +147,10 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
       await previousWritten;
     }
     const tc = performance.now();
-    const plan = await em.transactional((tem) => prepareChunk(tem, ctx, job, opts, settings, geocoded, stemCache, prev?.pending ?? []));
+    // The previous chunk's new appeals are searched in memory only while its write has not committed: once it has,
+    // the search's statements see them stored (on the embedded backend, with one connection, that is the rule).
+    const pendingAppeals = () => (prev && !prev.committed ? prev.pending : []);
+    const plan = await em.transactional((tem) => prepareChunk(tem, ctx, job, opts, settings, geocoded, stemCache, pendingAppeals));
     if (PROFILE) stepTimes.set('prepare total', (stepTimes.get('prepare total') ?? 0) + performance.now() - tc);
     return plan;
   };
@@ -156,6 +159,7 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     await previousWritten;
     const tc = performance.now();
     const counts = await em.transactional((tem) => writeChunk(tem, ctx, plan, batch.id, opts));
+    plan.committed = true;
     if (PROFILE) stepTimes.set('write total', (stepTimes.get('write total') ?? 0) + performance.now() - tc);
     report.read += plan.tally.read;
     report.rejected += plan.tally.rejected;
@@ -256,8 +260,9 @@ interface ChunkPlan extends ChunkJob {
   updates: { id: number; r: Candidate; changes: [string, string, string | null, string | null][] }[];
   unchanged: number;
   externalIds: Set<string>;
-  /** Its new appeals as candidates of the next chunk's duplicate and repeat search. */
+  /** Its new appeals as candidates of the next chunk's duplicate and repeat search, until it is committed. */
   pending: PendingAppeal[];
+  committed: boolean;
 }
 
 /**
@@ -273,7 +278,7 @@ async function prepareChunk(
   settings: IntakeSettings,
   geocoded: Map<string, { lon: number; lat: number } | null>,
   stemCache: StemCache,
-  pendingAppeals: PendingAppeal[],
+  pendingAppeals: () => PendingAppeal[],
 ): Promise<ChunkPlan> {
   const mid = opts.municipalityId;
   const { rows, issues } = job;
@@ -376,7 +381,7 @@ async function prepareChunk(
   // 5. Duplicates (same theme, near in space and time, similar text) and repeats (same author and theme), before the
   // insert so that it writes the links.
   const rel = inserts.length
-    ? await findRelations(em, mid, inserts.map((x) => ({ lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text })), settings, stemCache, pendingAppeals)
+    ? await findRelations(em, mid, inserts.map((x) => ({ lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text })), settings, stemCache, pendingAppeals())
     : { duplicateOf: [], repeatOf: [] };
   step('duplicates+repeats');
   // 6. The new appeals' ids, in chunk order: links within the chunk and from the next one refer to them.
@@ -390,7 +395,7 @@ async function prepareChunk(
   const planned: PlannedInsert[] = inserts.map((x, i) => ({ ...x, id: ids[i], duplicateOf: linked(rel.duplicateOf[i]), repeatOf: linked(rel.repeatOf[i]) }));
   step('ids');
   return {
-    ...job, inserts: planned, updates, unchanged,
+    ...job, inserts: planned, updates, unchanged, committed: false,
     externalIds: new Set(rows.map((r) => r.externalId)),
     pending: planned.map((x) => ({ id: x.id, lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text, duplicate: x.duplicateOf != null })),
   };

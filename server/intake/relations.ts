@@ -134,7 +134,11 @@ export async function findRelations(
     `WITH t AS MATERIALIZED (
        SELECT u.*, ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) AS p, appeal_dedup_cell(ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)) AS cell,
               $6::float8 / (110000 * cos(radians(u.lat))) AS d
-         FROM unnest($2::int[], $3::float8[], $4::float8[], $5::timestamptz[], $7::int[], $8::text[]) AS u(i, lon, lat, at, theme, cells))
+         FROM unnest($2::int[], $3::float8[], $4::float8[], $5::timestamptz[], $7::int[], $8::text[]) AS u(i, lon, lat, at, theme, cells)),
+     q AS MATERIALIZED (
+       SELECT v.*, g.p, appeal_dedup_cell(g.p) AS cell
+         FROM unnest($15::int[], $16::float8[], $17::float8[], $18::timestamptz[], $19::int[]) AS v(id, lon, lat, at, theme)
+        CROSS JOIN LATERAL (SELECT ST_SetSRID(ST_MakePoint(v.lon, v.lat), 4326) AS p) g)
 ${storedCandidates(true)}
      UNION ALL
 ${storedCandidates(false)}
@@ -152,12 +156,20 @@ ${storedCandidates(false)}
         AND abs(b.lon - a.lon) <= a.d AND abs(b.lat - a.lat) <= a.d
         AND ST_DWithin(a.p::geography, b.p::geography, $6)
      UNION ALL
-     -- The previous chunk's new appeals (pending), with the same conditions as stored candidates.
+     -- The previous chunk's new appeals (pending), with the same conditions as stored candidates, joined by grid
+     -- cell like the chunk's own pairs (by theme alone, the pairs to test are a thousand times more).
      SELECT 'P', a.i, q.id, NULL, NULL, q.at
-       FROM t a JOIN unnest($15::int[], $16::float8[], $17::float8[], $18::timestamptz[], $19::int[]) AS q(id, lon, lat, at, theme) ON q.theme = a.theme
+       FROM t a CROSS JOIN LATERAL unnest(a.cells::bigint[]) AS ac(cell)
+       JOIN q ON q.theme = a.theme AND q.cell = ac.cell
       WHERE q.at <= a.at AND q.at > a.at - make_interval(days => $9)
         AND abs(q.lon - a.lon) <= a.d AND abs(q.lat - a.lat) <= a.d
-        AND ST_DWithin(a.p::geography, ST_SetSRID(ST_MakePoint(q.lon, q.lat), 4326)::geography, $6)
+        AND ST_DWithin(a.p::geography, q.p::geography, $6)
+     UNION ALL
+     SELECT 'P', a.i, q.id, NULL, NULL, q.at
+       FROM t a JOIN q ON q.theme = a.theme
+      WHERE a.cells IS NULL AND q.at <= a.at AND q.at > a.at - make_interval(days => $9)
+        AND abs(q.lon - a.lon) <= a.d AND abs(q.lat - a.lat) <= a.d
+        AND ST_DWithin(a.p::geography, q.p::geography, $6)
      UNION ALL
      SELECT 'R', u.i, c.id, NULL, NULL, c.received_at
        FROM unnest($10::int[], $11::text[], $12::int[], $13::timestamptz[]) AS u(i, author_key, theme, at)
