@@ -145,7 +145,7 @@ export async function benchIntake(backend: SummaryRow['backend'], n: number, ser
       ...(backend === 'embedded' ? [{
         name: 'intake import peak RSS of the embedded database process', backend, n, ours: dbMb, baseline: 400, ratio: dbMb / 400,
         unit: 'MB (peak RSS of the PGlite process the command starts)', target: '< 400 MB', date,
-        notes: 'PGlite with the trimmed PostGIS bundle, shared_buffers 16 MB, baseline WebAssembly compiler (see README, embedded backend)',
+        notes: 'PGlite with PostGIS served from files on disk (no bundle), shared_buffers 16 MB, baseline WebAssembly compiler (see README, embedded backend)',
       }] : []),
     ];
   } finally {
