@@ -129,6 +129,22 @@ export async function findRelations(
            SELECT y.id, y.text, y.received_at FROM (SELECT c.id, c.text, c.received_at FROM appeal c WHERE ${candidateFilter} OFFSET 0) y`}
           ORDER BY y.received_at DESC, y.id DESC LIMIT 5) c
       WHERE t.cells IS ${gridded ? 'NOT ' : ''}NULL`;
+  // Pairs of a chunk's appeal (a) and an appeal in memory (b: another of the chunk, t, or of the previous chunk, q)
+  // on the same theme within the radius and period, joined by grid cell (by theme alone the pairs to test are a
+  // thousand times more); wide squares (no cells) by theme.
+  const nearPairs = (select: string, other: 't' | 'q', extra: string) => {
+    const near = `b.at <= a.at ${extra} AND b.at > a.at - make_interval(days => $9)
+        AND abs(b.lon - a.lon) <= a.d AND abs(b.lat - a.lat) <= a.d
+        AND ST_DWithin(a.p::geography, b.p::geography, $6)`;
+    return `     SELECT ${select}
+       FROM t a CROSS JOIN LATERAL unnest(a.cells::bigint[]) AS ac(cell)
+       JOIN ${other} b ON b.theme = a.theme AND b.cell = ac.cell
+      WHERE ${near}
+     UNION ALL
+     SELECT ${select}
+       FROM t a JOIN ${other} b ON b.theme = a.theme
+      WHERE a.cells IS NULL AND ${near}`;
+  };
   const found = await bound<{ k: string; i: number; other_id: number | null; other_i: number | null; other_text: string | null; other_at: Date }>(
     em,
     `WITH t AS MATERIALIZED (
@@ -143,33 +159,10 @@ ${storedCandidates(true)}
      UNION ALL
 ${storedCandidates(false)}
      UNION ALL
-     SELECT 'd', a.i, NULL, b.i, NULL, b.at
-       FROM t a CROSS JOIN LATERAL unnest(a.cells::bigint[]) AS ac(cell)
-       JOIN t b ON b.theme = a.theme AND b.cell = ac.cell
-      WHERE b.at <= a.at AND (b.at, b.i) < (a.at, a.i) AND b.at > a.at - make_interval(days => $9)
-        AND abs(b.lon - a.lon) <= a.d AND abs(b.lat - a.lat) <= a.d
-        AND ST_DWithin(a.p::geography, b.p::geography, $6)
+${nearPairs(`'d', a.i, NULL, b.i, NULL, b.at`, 't', 'AND (b.at, b.i) < (a.at, a.i)')}
      UNION ALL
-     SELECT 'd', a.i, NULL, b.i, NULL, b.at
-       FROM t a JOIN t b ON b.theme = a.theme
-      WHERE a.cells IS NULL AND b.at <= a.at AND (b.at, b.i) < (a.at, a.i) AND b.at > a.at - make_interval(days => $9)
-        AND abs(b.lon - a.lon) <= a.d AND abs(b.lat - a.lat) <= a.d
-        AND ST_DWithin(a.p::geography, b.p::geography, $6)
-     UNION ALL
-     -- The previous chunk's new appeals (pending), with the same conditions as stored candidates, joined by grid
-     -- cell like the chunk's own pairs (by theme alone, the pairs to test are a thousand times more).
-     SELECT 'P', a.i, q.id, NULL, NULL, q.at
-       FROM t a CROSS JOIN LATERAL unnest(a.cells::bigint[]) AS ac(cell)
-       JOIN q ON q.theme = a.theme AND q.cell = ac.cell
-      WHERE q.at <= a.at AND q.at > a.at - make_interval(days => $9)
-        AND abs(q.lon - a.lon) <= a.d AND abs(q.lat - a.lat) <= a.d
-        AND ST_DWithin(a.p::geography, q.p::geography, $6)
-     UNION ALL
-     SELECT 'P', a.i, q.id, NULL, NULL, q.at
-       FROM t a JOIN q ON q.theme = a.theme
-      WHERE a.cells IS NULL AND q.at <= a.at AND q.at > a.at - make_interval(days => $9)
-        AND abs(q.lon - a.lon) <= a.d AND abs(q.lat - a.lat) <= a.d
-        AND ST_DWithin(a.p::geography, q.p::geography, $6)
+     -- The previous chunk's new appeals (pending), with the same conditions as stored candidates.
+${nearPairs(`'P', a.i, b.id, NULL, NULL, b.at`, 'q', '')}
      UNION ALL
      SELECT 'R', u.i, c.id, NULL, NULL, c.received_at
        FROM unnest($10::int[], $11::text[], $12::int[], $13::timestamptz[]) AS u(i, author_key, theme, at)
