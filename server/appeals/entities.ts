@@ -35,6 +35,10 @@ export enum AppealEventKind {
   DUE = 'DUE',
   DUPLICATE = 'DUPLICATE',
   REPEAT = 'REPEAT',
+  EXTENSION = 'EXTENSION',
+  FIRST_REACTION = 'FIRST_REACTION',
+  QUALITY = 'QUALITY',
+  URGENCY = 'URGENCY',
 }
 registerEnumType(AppealEventKind, { name: 'AppealEventKind', description: 'Что изменилось в обращении' });
 
@@ -95,6 +99,14 @@ export class Appeal {
   @ManyToOne(() => Appeal, { nullable: true }) repeatOf?: Appeal;
   @Property({ type: 'integer', nullable: true, fieldName: 'batch_id' }) batchId?: number;
   @Property({ type: 'text', nullable: true }) authorKey?: string;
+  // The control loop's per-appeal deadlines (migration 20261202000100; filled by server/deadlines).
+  @Property({ type: 'boolean', default: false }) urgent: boolean = false;
+  @Property({ type: 'integer', nullable: true }) deadlineRuleId?: number;
+  @Property({ type: 'timestamptz', nullable: true }) firstReactionDueAt?: Date;
+  @Property({ type: 'timestamptz', nullable: true }) answerDueAt?: Date;
+  @Property({ type: 'timestamptz', nullable: true }) answerAtRiskAt?: Date;
+  @Property({ type: 'integer', nullable: true }) firstReactionMinutes?: number;
+  @Property({ type: 'integer', nullable: true }) answerMinutes?: number;
   @Property({ type: 'timestamptz', defaultRaw: 'now()' }) createdAt: Date = new Date();
   @Property({ type: 'timestamptz', defaultRaw: 'now()', onUpdate: () => new Date() }) updatedAt: Date = new Date();
 }

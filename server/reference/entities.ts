@@ -21,6 +21,7 @@ export enum Channel {
   MESSENGER = 'MESSENGER',
   DIRECT = 'DIRECT',
   PUBLIC_DISCUSSION = 'PUBLIC_DISCUSSION',
+  OFFICIAL_PAGE = 'OFFICIAL_PAGE',
 }
 registerEnumType(Channel, { name: 'Channel', description: 'Канал поступления обращения' });
 

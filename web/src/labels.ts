@@ -25,6 +25,7 @@ export const CHANNEL_LABELS: Record<Channel, string> = {
   MESSENGER: 'Мессенджеры',
   DIRECT: 'Прямое обращение',
   PUBLIC_DISCUSSION: 'Общественные обсуждения',
+  OFFICIAL_PAGE: 'Комментарии на официальных страницах',
 };
 
 export const STATUSES = Object.keys(STATUS_LABELS) as AppealStatus[];
