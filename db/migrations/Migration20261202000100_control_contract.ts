@@ -10,7 +10,8 @@ import { Migration } from '@mikro-orm/migrations';
  *   first_reaction_due_at     — when the first reaction is due;
  *   answer_due_at             — when the final answer is due (moved by an extension);
  *   answer_at_risk_at         — the instant from which the appeal is AT_RISK (less than the configured share of the
- *                               allowed working time is left); the state is derived at read from these instants and now();
+ *                               allowed working time is left); the state is derived at read from these instants and
+ *                               now() by appeal_deadline_state() below, so it is current without rewriting rows;
  *   first_reaction_minutes    — working minutes from registration to the first reaction (null until there is one);
  *   answer_minutes            — working minutes from registration to the answer (null until answered).
  * answer_quality (filled by server/quality): one verdict per answered appeal, FORMAL (отписка) or SUBSTANTIVE.
@@ -33,6 +34,14 @@ export class Migration20261202000100_control_contract extends Migration {
       ('CREATED', 'STATUS', 'THEME', 'ORGANIZATION', 'DISTRICT', 'ANSWER', 'SATISFACTION', 'PLACE', 'DUE', 'DUPLICATE', 'REPEAT',
        'EXTENSION', 'FIRST_REACTION', 'QUALITY', 'URGENCY'));`);
 
+    // ON_TIME | AT_RISK | OVERDUE for open appeals, ANSWERED_ON_TIME | ANSWERED_LATE once answered; null without a due time.
+    this.addSql(`CREATE FUNCTION appeal_deadline_state(p_answered_at timestamptz, p_due timestamptz, p_at_risk timestamptz, p_now timestamptz)
+      RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+      SELECT CASE WHEN p_due IS NULL THEN NULL
+        WHEN p_answered_at IS NOT NULL THEN CASE WHEN p_answered_at <= p_due THEN 'ANSWERED_ON_TIME' ELSE 'ANSWERED_LATE' END
+        WHEN p_now >= p_due THEN 'OVERDUE'
+        WHEN p_at_risk IS NOT NULL AND p_now >= p_at_risk THEN 'AT_RISK'
+        ELSE 'ON_TIME' END $$;`);
     this.addSql(`CREATE TABLE answer_quality (
       appeal_id integer PRIMARY KEY REFERENCES appeal(id) ON DELETE CASCADE,
       municipality_id integer NOT NULL REFERENCES municipality(id),
@@ -66,6 +75,7 @@ export class Migration20261202000100_control_contract extends Migration {
   override async down(): Promise<void> {
     this.addSql('DROP TABLE org_indicator_value;');
     this.addSql('DROP TABLE answer_quality;');
+    this.addSql('DROP FUNCTION appeal_deadline_state(timestamptz, timestamptz, timestamptz, timestamptz);');
     this.addSql(`ALTER TABLE appeal DROP COLUMN urgent, DROP COLUMN deadline_rule_id, DROP COLUMN first_reaction_due_at,
       DROP COLUMN answer_due_at, DROP COLUMN answer_at_risk_at, DROP COLUMN first_reaction_minutes, DROP COLUMN answer_minutes;`);
   }
