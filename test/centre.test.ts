@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import ExcelJS from 'exceljs';
+import { backends } from './helpers/backends.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { gqlUpload } from './helpers/upload.js';
+import { Role } from '../server/auth/roles.js';
+import { clearIndicatorCache, statusOf } from '../server/indicators/service.js';
+import { IndicatorStatus } from '../server/indicators/types.js';
+
+/**
+ * The centre's own work (decree 4.1–4.3): the complex of indicators computed from planted appeals with figures
+ * worked out by hand, imported values, targets and statuses, bad definitions and files; the activity plan from
+ * draft to approval with its export — on every backend.
+ */
+
+const DASH = `query D($from: String!, $to: String!) { indicatorDashboard(from: $from, to: $to) { from to cached groups { blockId title cards {
+  indicator { code unit source } latest { month value target status reason } change series { month value target status reason partial } } } } }`;
+
+const card = (d: any, code: string) => d.indicatorDashboard.groups.flatMap((g: any) => g.cards).find((c: any) => c.indicator.code === code);
+const point = (d: any, code: string, month: string) => card(d, code).series.find((s: any) => s.month === month);
+
+describe('indicator status', () => {
+  it('compares with the target by direction, with a 10 % band for WARN', () => {
+    expect(statusOf(96, 95, 'HIGHER_IS_BETTER')).toBe(IndicatorStatus.OK);
+    expect(statusOf(90, 95, 'HIGHER_IS_BETTER')).toBe(IndicatorStatus.WARN);
+    expect(statusOf(80, 95, 'HIGHER_IS_BETTER')).toBe(IndicatorStatus.FAIL);
+    expect(statusOf(10, 10, 'LOWER_IS_BETTER')).toBe(IndicatorStatus.OK);
+    expect(statusOf(10.5, 10, 'LOWER_IS_BETTER')).toBe(IndicatorStatus.WARN);
+    expect(statusOf(12, 10, 'LOWER_IS_BETTER')).toBe(IndicatorStatus.FAIL);
+    expect(statusOf(null, 10, 'LOWER_IS_BETTER')).toBe(IndicatorStatus.NO_DATA);
+    expect(statusOf(3, null, 'LOWER_IS_BETTER')).toBe(IndicatorStatus.NO_TARGET);
+  });
+});
+
+describe.each(backends)('the centre\'s indicators and plans on %s', (backend) => {
+  let app: TestApp;
+  let themes: Map<string, number>;
+  let ext = 0;
+
+  /** Appeals of March 2026 (Asia/Barnaul) with known deadlines, answers, ratings and repeats. */
+  async function plant(rows: { theme: string; onTime?: boolean; late?: boolean; rating?: number; repeat?: boolean; minutes?: number; formal?: boolean; at?: string }[]) {
+    for (const r of rows) {
+      const at = r.at ?? '2026-03-10T05:00:00Z';
+      const answered = r.onTime ? `'2026-03-11T05:00:00Z'` : r.late ? `'2026-03-25T05:00:00Z'` : 'NULL';
+      const [a] = await app.sql<{ id: number }>(`
+        INSERT INTO appeal (municipality_id, channel, external_id, received_at, author_kind, text, theme_id, status, answer_due_at, answered_at, answer_text, satisfaction, answer_minutes)
+        VALUES (?, 'POS', ?, ?, 'CITIZEN', 'обращение', ?, ?, '2026-03-20T05:00:00Z', ${answered}, ?, ?, ?) RETURNING id`,
+      [app.municipalityId, `C-${++ext}`, at, themes.get(r.theme)!, answered === 'NULL' ? 'NEW' : 'ANSWERED', answered === 'NULL' ? null : 'ответ', r.rating ?? null, r.minutes ?? null]);
+      if (r.repeat) await app.sql(`UPDATE appeal SET repeat_of_id = (SELECT min(id) FROM appeal WHERE municipality_id = ?) WHERE id = ?`, [app.municipalityId, a.id]);
+      if (r.formal != null) {
+        await app.sql(`INSERT INTO answer_quality (appeal_id, municipality_id, verdict, model_verdict, score) VALUES (?, ?, ?, ?, 0.5)`,
+          [a.id, app.municipalityId, r.formal ? 'FORMAL' : 'SUBSTANTIVE', r.formal ? 'FORMAL' : 'SUBSTANTIVE']);
+      }
+    }
+  }
+
+  beforeAll(async () => {
+    app = await startTestApp(backend, 0);
+    themes = new Map((await app.sql<{ id: number; code: string }>('SELECT id, code FROM theme')).map((t) => [t.code, t.id]));
+    await app.sql('UPDATE municipality SET population = 100000 WHERE id = ?', [app.municipalityId]);
+    // March 2026: 10 heating appeals (8 answered on time, 2 late; ratings 5,5,4,2,1,5; 1 repeat; minutes 60..540),
+    // 4 pothole appeals unanswered, judged answers: 3 formal of 8.
+    await plant([
+      ...Array.from({ length: 8 }, (_, i) => ({ theme: 'gkh.heating', onTime: true, minutes: 60 * (i + 1), formal: i < 3, rating: [5, 5, 4, 2, 1, 5][i] })),
+      { theme: 'gkh.heating', late: true, minutes: 1200 },
+      { theme: 'gkh.heating', late: true, minutes: 1500, repeat: true },
+      ...Array.from({ length: 4 }, () => ({ theme: 'roads.potholes' })),
+    ]);
+    clearIndicatorCache();
+  }, 240_000);
+  afterAll(async () => app?.close());
+
+  it('seeds the default complex and computes March 2026 as worked out by hand', async () => {
+    const r = await app.gql(DASH, { from: '2026-01', to: '2026-03' });
+    expect(r.errors).toBeUndefined();
+    const d = r.data;
+    expect(d.indicatorDashboard.groups[0].title).toBe('Показатели центра');
+    // 14 appeals on 100 000 residents.
+    expect(point(d, 'appeals_per_1000', '2026-03').value).toBeCloseTo(0.14, 6);
+    // 10 answered with a due time, 8 on time.
+    expect(point(d, 'on_time_share', '2026-03').value).toBeCloseTo(80, 6);
+    expect(point(d, 'on_time_share', '2026-03').status).toBe('FAIL');
+    // 8 judged answers, 3 formal.
+    expect(point(d, 'formal_share', '2026-03').value).toBeCloseTo(37.5, 6);
+    // Ratings 5,5,4,2,1,5: 4 of 6 are 4–5.
+    expect(point(d, 'satisfaction_share_45', '2026-03').value).toBeCloseTo(66.667, 2);
+    expect(point(d, 'satisfaction_share_45', '2026-03').status).toBe('OK');
+    // The heating theme alone: 10 per 100 000 = 0.1 per 1 000; repeats 1 of 10 heating appeals in the gkh top theme.
+    expect(point(d, 'gkh.heating_per_1000', '2026-03').value).toBeCloseTo(0.1, 6);
+    expect(point(d, 'gkh.repeat_share', '2026-03').value).toBeCloseTo(10, 6);
+    // Median of the roads theme: no answers at all → a reason, never a number.
+    const roads = point(d, 'transport.median_answer_hours', '2026-03');
+    expect(roads.value).toBeNull();
+    expect(roads.reason).toMatch(/недостаточно данных/);
+    // January: no appeals → shares carry a reason; counts are zero.
+    expect(point(d, 'on_time_share', '2026-01').value).toBeNull();
+    expect(point(d, 'on_time_share', '2026-01').reason).toMatch(/нет обращений/);
+    expect(point(d, 'appeals_per_1000', '2026-01').value).toBe(0);
+    // Imported indicators without values say so.
+    expect(point(d, 'digital.services_online_share', '2026-03').reason).toMatch(/не загружено/);
+  });
+
+  it('serves the dashboard from the cache until the data changes', async () => {
+    clearIndicatorCache();
+    const a = await app.gql(DASH, { from: '2026-01', to: '2026-03' });
+    const b = await app.gql(DASH, { from: '2026-01', to: '2026-03' });
+    expect(a.data.indicatorDashboard.cached).toBe(false);
+    expect(b.data.indicatorDashboard.cached).toBe(true);
+    await plant([{ theme: 'roads.potholes' }]);
+    const c = await app.gql(DASH, { from: '2026-01', to: '2026-03' });
+    expect(c.data.indicatorDashboard.cached).toBe(false);
+    expect(point(c.data, 'appeals_per_1000', '2026-03').value).toBeCloseTo(0.15, 6);
+  });
+
+  it('shows a block lead the block\'s indicators first', async () => {
+    const r = await app.gqlAs(Role.BLOCK_LEAD, DASH, { from: '2026-03', to: '2026-03' });
+    expect(r.errors).toBeUndefined();
+    expect(r.data.indicatorDashboard.groups[0].title).toBe('ЖКХ и благоустройство');
+  });
+
+  it('rejects bad definitions and targets naming the field, and changes nothing', async () => {
+    const before = await app.sql('SELECT count(*)::int AS n FROM indicator');
+    const create = `mutation C($i: IndicatorInput!) { createIndicator(input: $i) { id code } }`;
+    const bad: [Record<string, unknown>, string][] = [
+      [{ code: 'x1', name: 'X', unit: 'PERCENT', direction: 'LOWER_IS_BETTER', source: 'COMPUTED', queryCode: 'no_such_query' }, 'queryCode'],
+      [{ code: 'x2', name: 'X', unit: 'COUNT', direction: 'LOWER_IS_BETTER', source: 'COMPUTED', queryCode: 'on_time_share' }, 'unit'],
+      [{ code: 'x3', name: 'X', unit: 'PERCENT', direction: 'LOWER_IS_BETTER', block: 'nope', source: 'IMPORTED' }, 'block'],
+      [{ code: 'x4', name: 'X', unit: 'PER_1000', direction: 'LOWER_IS_BETTER', source: 'COMPUTED', queryCode: 'appeals_per_1000', params: { theme: 'zz' } }, 'params.theme'],
+      [{ code: 'Bad Code', name: 'X', unit: 'COUNT', direction: 'LOWER_IS_BETTER', source: 'IMPORTED' }, 'code'],
+      [{ code: 'on_time_share', name: 'X', unit: 'PERCENT', direction: 'HIGHER_IS_BETTER', source: 'COMPUTED', queryCode: 'on_time_share' }, 'code'],
+    ];
+    for (const [input, field] of bad) {
+      const r = await app.gql(create, { i: input });
+      expect(r.errors?.[0].extensions?.field, JSON.stringify(input)).toBe(field);
+    }
+    const [ind] = await app.sql<{ id: number }>(`SELECT id FROM indicator WHERE code = 'on_time_share'`);
+    const target = `mutation T($id: ID!, $v: Float, $u: IndicatorUnit) { setIndicatorTarget(id: $id, from: "2026-01", to: "2026-12", value: $v, unit: $u) }`;
+    expect((await app.gql(target, { id: ind.id, v: 150 })).errors?.[0].extensions?.field).toBe('value');
+    expect((await app.gql(target, { id: ind.id, v: 5, u: 'COUNT' })).errors?.[0].extensions?.field).toBe('unit');
+    expect((await app.gql(`mutation { setIndicatorTarget(id: "${ind.id}", from: "2026-13", to: "2026-12", value: 5) }`)).errors?.[0].extensions?.field).toBe('from');
+    expect(await app.sql('SELECT count(*)::int AS n FROM indicator')).toEqual(before);
+    // Only the centre's coordinators define indicators.
+    const denied = await app.gqlAs(Role.ANALYST, create, { i: { code: 'x9', name: 'X', unit: 'COUNT', direction: 'LOWER_IS_BETTER', source: 'IMPORTED' } });
+    expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    // A good definition, audited.
+    const ok = await app.gql(create, { i: { code: 'culture.visits', name: 'Посещения учреждений культуры', unit: 'COUNT', direction: 'HIGHER_IS_BETTER', block: 'social', source: 'IMPORTED' } });
+    expect(ok.errors).toBeUndefined();
+    expect(await app.sql(`SELECT action FROM audit_log WHERE entity = 'indicator' AND entity_id = ?`, [ok.data.createIndicator.id])).toEqual([{ action: 'create' }]);
+  });
+
+  it('imports values all or nothing, naming every bad row and field', async () => {
+    const mutation = `mutation I($file: Upload!) { importIndicatorValues(file: $file) { rows stored } }`;
+    const bad = 'показатель;месяц;значение\ndigital.services_online_share;2026-02;64,5\nno.such;2026-02;1\ndigital.services_online_share;2026-14;5\nsafety.road_accidents;2026-02;-3\non_time_share;2026-02;50\ndigital.services_online_share;2026-02;65\n';
+    const r1 = await gqlUpload(app.url, mutation, {}, { name: 'bad.csv', content: bad });
+    const msg = r1.errors?.[0].message ?? '';
+    expect(msg).toMatch(/строка 3, поле indicator/);
+    expect(msg).toMatch(/строка 4, поле month/);
+    expect(msg).toMatch(/строка 5, поле value/);
+    expect(msg).toMatch(/строка 6, поле indicator: .*вычисляется/);
+    expect(msg).toMatch(/строка 7, поле month: .*уже было/);
+    expect(await app.sql('SELECT count(*)::int AS n FROM indicator_value')).toEqual([{ n: 0 }]);
+    const good = '\uFEFFindicator;month;value\ndigital.services_online_share;2026-02;64,5\ndigital.services_online_share;2026-03;71\nsafety.road_accidents;2026-03;4\n';
+    const r2 = await gqlUpload(app.url, mutation, {}, { name: 'good.csv', content: good });
+    expect(r2.errors).toBeUndefined();
+    expect(r2.data.importIndicatorValues).toEqual({ rows: 3, stored: 3 });
+    const d = (await app.gql(DASH, { from: '2026-02', to: '2026-03' })).data;
+    expect(point(d, 'digital.services_online_share', '2026-02')).toMatchObject({ value: 64.5, target: 70, status: 'WARN' });
+    expect(point(d, 'digital.services_online_share', '2026-03')).toMatchObject({ value: 71, status: 'OK' });
+    expect(card(d, 'digital.services_online_share').change).toBeCloseTo(6.5, 6);
+    // Re-import replaces (idempotent by indicator and month).
+    await gqlUpload(app.url, mutation, {}, { name: 'good.csv', content: good });
+    expect(await app.sql('SELECT count(*)::int AS n FROM indicator_value')).toEqual([{ n: 3 }]);
+  });
+
+  it('runs a plan from draft to approval, with progress, overdue items and the export', async () => {
+    const PLAN = `id status draftedBy approvedBy itemCount doneCount overdueCount completion items { id position title dueDate status progress overdue blockName indicatorName }`;
+    const create = await app.gqlAs(Role.COORDINATOR, `mutation { createActivityPlan(input: { title: "Основные мероприятия", periodKind: QUARTER, year: 2026, quarter: 1 }) { ${PLAN} periodStart periodEnd } }`);
+    expect(create.errors).toBeUndefined();
+    const plan = create.data.createActivityPlan;
+    expect(plan).toMatchObject({ status: 'DRAFT', periodStart: '2026-01-01', periodEnd: '2026-03-31', draftedBy: 'test-coordinator' });
+    const add = `mutation A($p: ID!, $i: PlanItemInput!) { addPlanItem(planId: $p, input: $i) { ${PLAN} } }`;
+    // A plan item without a due date, out of the period, without anyone responsible: named errors, nothing stored.
+    expect((await app.gqlAs(Role.COORDINATOR, add, { p: plan.id, i: { title: 'Семинар', responsible: 'Иванов И. И.' } })).errors?.[0].extensions?.field).toBe('item.dueDate');
+    expect((await app.gqlAs(Role.COORDINATOR, add, { p: plan.id, i: { title: 'Семинар', responsible: 'Иванов И. И.', dueDate: '2026-05-01' } })).errors?.[0].extensions?.field).toBe('item.dueDate');
+    expect((await app.gqlAs(Role.COORDINATOR, add, { p: plan.id, i: { title: 'Семинар', responsible: 'X', dueDate: '2026-02-30' } })).errors?.[0].extensions?.field).toBe('item.dueDate');
+    expect((await app.gqlAs(Role.COORDINATOR, add, { p: plan.id, i: { title: 'Семинар', dueDate: '2026-02-20' } })).errors?.[0].extensions?.field).toBe('item.responsible');
+    expect((await app.gqlAs(Role.COORDINATOR, add, { p: plan.id, i: { title: 'Семинар', responsible: 'X', dueDate: '2026-02-20', indicator: 'nope' } })).errors?.[0].extensions?.field).toBe('item.indicator');
+    expect(await app.sql('SELECT count(*)::int AS n FROM plan_item')).toEqual([{ n: 0 }]);
+    await app.gqlAs(Role.COORDINATOR, add, { p: plan.id, i: { title: 'Семинар для специалистов органов по подготовке ответов по существу', responsible: 'Отдел аналитики МЦУ', dueDate: '2026-02-20', indicator: 'formal_share' } });
+    const two = await app.gqlAs(Role.COORDINATOR, add, { p: plan.id, i: { title: 'Анализ обращений по отоплению за отопительный сезон', block: 'gkh', dueDate: '2026-03-31' } });
+    expect(two.data.addPlanItem.items.map((i: any) => i.position)).toEqual([1, 2]);
+    // Only the curator approves.
+    expect((await app.gqlAs(Role.COORDINATOR, `mutation { approveActivityPlan(planId: "${plan.id}") { id } }`)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect((await app.gqlAs(Role.BLOCK_LEAD, `mutation { createActivityPlan(input: { title: "x", periodKind: YEAR, year: 2026 }) { id } }`)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const approved = await app.gql(`mutation { approveActivityPlan(planId: "${plan.id}") { ${PLAN} } }`);
+    expect(approved.data.approveActivityPlan).toMatchObject({ status: 'APPROVED', approvedBy: 'test-curator', itemCount: 2 });
+    // Both items were due in the past (the plan's quarter is over): overdue until done.
+    expect(approved.data.approveActivityPlan.overdueCount).toBe(2);
+    // After approval the wording is fixed; progress is marked.
+    expect((await app.gqlAs(Role.COORDINATOR, add, { p: plan.id, i: { title: 'Поздно', responsible: 'X', dueDate: '2026-02-01' } })).errors?.[0].message).toMatch(/утверждён/);
+    const itemId = approved.data.approveActivityPlan.items[0].id;
+    const done = await app.gqlAs(Role.COORDINATOR, `mutation { setPlanItemProgress(itemId: "${itemId}", input: { status: DONE, note: "проведён 18.02" }) { ${PLAN} } }`);
+    expect(done.data.setPlanItemProgress).toMatchObject({ doneCount: 1, overdueCount: 1, completion: 50 });
+    expect((await app.sql(`SELECT action FROM audit_log WHERE entity IN ('activity_plan', 'plan_item') ORDER BY id`)).map((r: any) => r.action))
+      .toEqual(['create', 'create', 'create', 'approve', 'progress']);
+
+    // The export in the shape of a municipal plan: stamp, title, the table; dates are dates, numbers are numbers.
+    const res = await app.defaultClient.fetch(`/exports/plan.xlsx?id=${plan.id}`);
+    expect(res.status).toBe(200);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(Buffer.from(await res.arrayBuffer()) as never);
+    const ws = wb.worksheets[0];
+    expect(ws.getCell('E1').value).toBe('УТВЕРЖДАЮ');
+    expect(ws.getCell('A6').value).toBe('ПЛАН');
+    expect(String(ws.getCell('A7').value)).toMatch(/I квартал 2026 года/);
+    expect(ws.getRow(9).values).toEqual([undefined, '№ п/п', 'Наименование мероприятия', 'Ответственный исполнитель', 'Срок исполнения', 'Показатель / проблема', 'Отметка об исполнении']);
+    expect(ws.getCell('A10').value).toBe(1);
+    expect(ws.getCell('D10').value).toBeInstanceOf(Date);
+    expect(String(ws.getCell('F10').value)).toMatch(/^выполнено/);
+    expect(String(ws.getCell('F11').value)).toMatch(/просрочено/);
+    expect(String(ws.getCell('C11').value)).toBe('ЖКХ и благоустройство');
+    expect((await app.defaultClient.fetch('/exports/plan.xlsx?id=abc')).status).toBe(400);
+    expect((await app.defaultClient.fetch('/exports/plan.xlsx?id=999999')).status).toBe(404);
+    expect((await app.anonymous.fetch(`/exports/plan.xlsx?id=${plan.id}`)).status).toBe(401);
+  });
+});
