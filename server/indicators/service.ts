@@ -315,7 +315,9 @@ export class IndicatorService {
         if (value != null) value = Math.round(value * 1000) / 1000;
         return { month: month.slice(0, 7), value, target, reason, partial, status: statusOf(value, target, ind.direction) };
       });
-      const withValue = series.filter((s) => s.value != null);
+      // The latest complete month with a value (the running month only when nothing else has one).
+      const complete = series.filter((s) => s.value != null && !s.partial);
+      const withValue = complete.length ? complete : series.filter((s) => s.value != null);
       const latest = withValue[withValue.length - 1] ?? series.filter((s) => s.month <= mun.current.slice(0, 7)).pop() ?? null;
       const prev = withValue[withValue.length - 2];
       const change = latest?.value != null && prev?.value != null ? Math.round((latest.value - prev.value) * 1000) / 1000 : null;

@@ -54,7 +54,7 @@ export class IndicatorPoint {
 export class IndicatorCard {
   @Field(() => Indicator) indicator!: Indicator;
   @Field(() => [IndicatorPoint], { description: 'Значения по месяцам периода' }) series!: IndicatorPoint[];
-  @Field(() => IndicatorPoint, { nullable: true, description: 'Последний месяц периода со значением (или последний месяц, если значений нет)' }) latest?: IndicatorPoint | null;
+  @Field(() => IndicatorPoint, { nullable: true, description: 'Последний завершённый месяц периода со значением (текущий — если других нет)' }) latest?: IndicatorPoint | null;
   @Field(() => Float, { nullable: true, description: 'Изменение последнего значения к предыдущему месяцу со значением' }) change?: number | null;
 }
 
