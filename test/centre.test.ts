@@ -4,7 +4,7 @@ import { backends } from './helpers/backends.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { gqlUpload } from './helpers/upload.js';
 import { Role } from '../server/auth/roles.js';
-import { clearIndicatorCache, statusOf } from '../server/indicators/service.js';
+import { clearIndicatorCache, indicatorRefreshes, setHeavyAggregateMs, statusOf } from '../server/indicators/service.js';
 import { IndicatorStatus } from '../server/indicators/types.js';
 
 /**
@@ -13,7 +13,7 @@ import { IndicatorStatus } from '../server/indicators/types.js';
  * draft to approval with its export — on every backend.
  */
 
-const DASH = `query D($from: String!, $to: String!) { indicatorDashboard(from: $from, to: $to) { from to cached groups { blockId title cards {
+const DASH = `query D($from: String!, $to: String!) { indicatorDashboard(from: $from, to: $to) { from to cached stale groups { blockId title cards {
   indicator { code unit source } latest { month value target status reason } change series { month value target status reason partial } } } } }`;
 
 const card = (d: any, code: string) => d.indicatorDashboard.groups.flatMap((g: any) => g.cards).find((c: any) => c.indicator.code === code);
@@ -110,6 +110,24 @@ describe.each(backends)('the centre\'s indicators and plans on %s', (backend) =>
     const c = await app.gql(DASH, { from: '2026-01', to: '2026-03' });
     expect(c.data.indicatorDashboard.cached).toBe(false);
     expect(point(c.data, 'appeals_per_1000', '2026-03').value).toBeCloseTo(0.15, 6);
+  });
+
+  it('serves a heavy aggregate from the last computation while a fresh one is computed', async () => {
+    setHeavyAggregateMs(0);
+    try {
+      clearIndicatorCache();
+      await app.gql(DASH, { from: '2026-03', to: '2026-03' });
+      await plant([{ theme: 'roads.potholes' }]);
+      const stale = (await app.gql(DASH, { from: '2026-03', to: '2026-03' })).data;
+      expect(stale.indicatorDashboard).toMatchObject({ cached: true, stale: true });
+      expect(point(stale, 'appeals_per_1000', '2026-03').value).toBeCloseTo(0.15, 6);
+      await indicatorRefreshes();
+      const fresh = (await app.gql(DASH, { from: '2026-03', to: '2026-03' })).data;
+      expect(fresh.indicatorDashboard).toMatchObject({ cached: true, stale: false });
+      expect(point(fresh, 'appeals_per_1000', '2026-03').value).toBeCloseTo(0.16, 6);
+    } finally {
+      setHeavyAggregateMs(1000);
+    }
   });
 
   it('shows a block lead the block\'s indicators first', async () => {

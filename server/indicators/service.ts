@@ -63,14 +63,31 @@ export function statusOf(value: number | null | undefined, target: number | null
   return gap <= tolerance ? IndicatorStatus.WARN : IndicatorStatus.FAIL;
 }
 
-interface CacheEntry { at: number; aggs: Map<string, MonthAgg> }
-/** Monthly aggregates per (municipality, period, data version); entries live at most a minute. */
+interface CacheEntry { at: number; version: string; ms: number; aggs: Map<string, MonthAgg>; refreshing?: Promise<unknown> }
+/**
+ * Monthly aggregates per (municipality, period), tagged with the data version they were computed at. A fresh entry
+ * (same version, younger than CACHE_TTL_MS) is served as is. When the data changed and computing took longer than
+ * HEAVY_MS (a large database), the last result (at most STALE_MAX_MS old) is served while a fresh one is computed in
+ * the background, so that the dashboard never waits for the aggregate; small databases recompute at once.
+ */
 const cache = new Map<string, CacheEntry>();
 const CACHE_TTL_MS = 60_000;
+let HEAVY_MS = 1_000;
+const STALE_MAX_MS = 10 * 60_000;
 const CACHE_MAX = 32;
 
 export function clearIndicatorCache(): void {
   cache.clear();
+}
+
+/** The duration above which a changed aggregate is served stale while recomputed (tests set 0 to exercise it). */
+export function setHeavyAggregateMs(ms: number): void {
+  HEAVY_MS = ms;
+}
+
+/** Resolves when background refreshes of the cache have finished (tests). */
+export async function indicatorRefreshes(): Promise<void> {
+  await Promise.all([...cache.values()].map((e) => e.refreshing));
 }
 
 export class IndicatorService {
@@ -264,17 +281,27 @@ export class IndicatorService {
     const shown = months.filter((m) => m <= mun.current);
     const ids = indicators.map((i) => i.id);
     let cached = true;
+    let stale = false;
     let aggs = new Map<string, MonthAgg>();
     if (shown.length && indicators.some((i) => i.source === 'COMPUTED')) {
-      const key = `${this.mid}|${shown[0]}|${shown[shown.length - 1]}|${mun.version}`;
+      const key = `${this.mid}|${shown[0]}|${shown[shown.length - 1]}`;
       const hit = cache.get(key);
-      if (hit && Date.now() - hit.at < CACHE_TTL_MS) {
+      const compute = async (em: EntityManager) => {
+        const t = performance.now();
+        const result = await monthlyAggregates(em, this.mid, shown[0], shown[shown.length - 1]);
+        if (cache.size >= CACHE_MAX && !cache.has(key)) cache.delete(cache.keys().next().value!);
+        cache.set(key, { at: Date.now(), version: mun.version, ms: performance.now() - t, aggs: result });
+        return result;
+      };
+      if (hit && hit.version === mun.version && Date.now() - hit.at < CACHE_TTL_MS) {
         aggs = hit.aggs;
+      } else if (hit && hit.ms > HEAVY_MS && Date.now() - hit.at < STALE_MAX_MS) {
+        aggs = hit.aggs;
+        stale = true;
+        hit.refreshing ??= compute(this.em.fork()).catch((e) => { hit.refreshing = undefined; console.error('[indicators] refresh failed', e); });
       } else {
         cached = false;
-        aggs = await monthlyAggregates(this.em, this.mid, shown[0], shown[shown.length - 1]);
-        if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-        cache.set(key, { at: Date.now(), aggs });
+        aggs = await compute(this.em);
       }
     }
     const [targets, imported, themes, blocks] = await Promise.all([
@@ -333,7 +360,7 @@ export class IndicatorService {
       if (!list.length) continue;
       groups.push({ blockId: blockId == null ? null : String(blockId), title: blockId == null ? 'Показатели центра' : blocks.find((b) => b.id === blockId)!.name, cards: list });
     }
-    return { from: months[0].slice(0, 7), to: months[months.length - 1].slice(0, 7), groups, cached };
+    return { from: months[0].slice(0, 7), to: months[months.length - 1].slice(0, 7), groups, cached, stale };
   }
 }
 

@@ -71,6 +71,7 @@ export class IndicatorDashboard {
   @Field() to!: string;
   @Field(() => [IndicatorGroup], { description: 'Группы по блокам; блок руководителя — первым' }) groups!: IndicatorGroup[];
   @Field({ description: 'Значения взяты из кэша (по версии данных)' }) cached!: boolean;
+  @Field({ description: 'Данные изменились после расчёта; показан последний расчёт, новый идёт в фоне (на больших базах)' }) stale!: boolean;
 }
 
 @InputType({ description: 'Определение показателя' })
