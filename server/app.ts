@@ -31,6 +31,7 @@ import { disableDemoAccounts, ensureDemoAccounts, type DemoAccount } from './aut
 import { anonymiseClosedAppealAuthors } from './auth/retention.js';
 import { ensureDefaultIndicators } from './indicators/service.js';
 import { planExportHandler } from './plans/export.js';
+import { noticeExportHandler } from './dataquality/notice.js';
 
 export interface StartOptions {
   /** Real PostGIS; absent = embedded PGlite in dataDir. */
@@ -147,6 +148,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), problemExportHandler(orm, mun.id));
     // The centre's activity plan in the shape of a municipal plan (XLSX).
     app.get('/exports/plan.xlsx', authenticate(auth), requireSignedIn(), planExportHandler(orm, mun.id));
+    // A data-quality notice to the head of an organisation (DOCX); officers only their organisation's.
+    app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), noticeExportHandler(orm, mun.id));
 
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ExcelJS from 'exceljs';
+import yauzl from 'yauzl';
 import { backends } from './helpers/backends.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { gqlUpload } from './helpers/upload.js';
@@ -15,6 +16,23 @@ import { IndicatorStatus } from '../server/indicators/types.js';
 
 const DASH = `query D($from: String!, $to: String!) { indicatorDashboard(from: $from, to: $to) { from to cached stale groups { blockId title cards {
   indicator { code unit source } latest { month value target status reason } change series { month value target status reason partial } } } } }`;
+
+/** The text of word/document.xml of a DOCX. */
+async function docxText(buf: Buffer): Promise<string> {
+  const zip = await new Promise<yauzl.ZipFile>((res, rej) => yauzl.fromBuffer(buf, { lazyEntries: true }, (e, z) => (e ? rej(e) : res(z!))));
+  return new Promise((res, rej) => {
+    zip.on('entry', (entry: yauzl.Entry) => {
+      if (entry.fileName !== 'word/document.xml') return zip.readEntry();
+      zip.openReadStream(entry, (e, stream) => {
+        if (e) return rej(e);
+        const chunks: Buffer[] = [];
+        stream!.on('data', (c: Buffer) => chunks.push(c)).on('end', () => res(Buffer.concat(chunks).toString('utf8').replace(/<[^>]+>/g, '')));
+      });
+    });
+    zip.on('end', () => rej(new Error('no word/document.xml')));
+    zip.readEntry();
+  });
+}
 
 const card = (d: any, code: string) => d.indicatorDashboard.groups.flatMap((g: any) => g.cards).find((c: any) => c.indicator.code === code);
 const point = (d: any, code: string, month: string) => card(d, code).series.find((s: any) => s.month === month);
@@ -240,5 +258,83 @@ describe.each(backends)('the centre\'s indicators and plans on %s', (backend) =>
     expect((await app.defaultClient.fetch('/exports/plan.xlsx?id=abc')).status).toBe(400);
     expect((await app.defaultClient.fetch('/exports/plan.xlsx?id=999999')).status).toBe(404);
     expect((await app.anonymous.fetch(`/exports/plan.xlsx?id=${plan.id}`)).status).toBe(401);
+  });
+
+  it('finds errors in organisations\' data, sends a notice to the head and tracks the fix', async () => {
+    const org = async (code: string) => (await app.sql<{ id: number }>('SELECT id FROM organization WHERE code = ?', [code]))[0].id;
+    const uzhkh = await org('uzhkh');
+    const uo = await org('uo');
+    const ins = async (extra: string, values: unknown[], status = 'NEW', receivedAgo = '1 day') => {
+      const [a] = await app.sql<{ id: number }>(`INSERT INTO appeal (municipality_id, channel, external_id, received_at, author_kind, text, status, organization_id${extra ? `, ${extra}` : ''})
+        VALUES (?, 'DIRECT', ?, now() - interval '${receivedAgo}', 'CITIZEN', 'обращение', ?, ?${values.slice(1).map(() => ', ?').join('')}) RETURNING id`,
+      [app.municipalityId, `DQ-${++ext}`, status, values.length ? values[0] : uzhkh, ...values.slice(1)]);
+      return a.id;
+    };
+    const noText = await ins('answered_at', [uzhkh, new Date()], 'ANSWERED');
+    await ins('answered_at', [uzhkh, new Date(Date.now() - 10 * 86_400_000)], 'ANSWERED');            // answered before it came
+    await ins('', [uzhkh], 'ANSWERED');                                                                 // «answered» without an answer
+    await ins('', [uo], 'NEW', '60 days');                                                              // stuck for 60 days
+    for (let i = 0; i < 3; i++) await ins('address, place_status', [uo, 'ул. Несуществующая, 1', 'UNRESOLVED']);
+    const check = `mutation { runDataQualityCheck { found created resolved } }`;
+    const r1 = await app.gql(check);
+    expect(r1.errors).toBeUndefined();
+    const rules = async () => (await app.gql(`{ dataQualitySummary { organizationId rule open } }`)).data.dataQualitySummary;
+    const byRule = (rows: any[], rule: string, orgId: number) => rows.find((r) => r.rule === rule && r.organizationId === String(orgId))?.open ?? 0;
+    let s1 = await rules();
+    expect(byRule(s1, 'ANSWER_WITHOUT_TEXT', uzhkh)).toBeGreaterThanOrEqual(2); // the two answered appeals without text
+    expect(byRule(s1, 'ANSWER_BEFORE_APPEAL', uzhkh)).toBe(1);
+    expect(byRule(s1, 'ANSWERED_WITHOUT_ANSWER', uzhkh)).toBe(1);
+    expect(byRule(s1, 'STUCK_IN_STATUS', uo)).toBe(1);
+    expect(byRule(s1, 'GEOCODING_FAILED_REPEATEDLY', uo)).toBe(1);
+    expect(byRule(s1, 'ORG_CONTACTS_MISSING', uzhkh)).toBe(1);
+    // Idempotent: the same errors are not stored twice.
+    expect((await app.gql(check)).data.runDataQualityCheck.created).toBe(0);
+
+    // Contacts filled, an organisation that no longer exists: the next check follows.
+    const contacts = `mutation C($o: ID!, $i: OrganizationContactsInput!) { setOrganizationContacts(organizationId: $o, input: $i) { headName email active } }`;
+    expect((await app.gql(contacts, { o: uzhkh, i: { email: 'не почта' } })).errors?.[0].extensions?.field).toBe('email');
+    await app.gql(contacts, { o: uzhkh, i: { headName: 'Петров П. П.', headTitle: 'Начальнику Управления по ЖКХ и экологии', email: 'gkh@rubtsovsk.example' } });
+    await app.gql(contacts, { o: uo, i: { active: false } });
+    await app.gql(check);
+    s1 = await rules();
+    expect(byRule(s1, 'ORG_CONTACTS_MISSING', uzhkh)).toBe(0);
+    expect(byRule(s1, 'ROUTED_TO_INACTIVE_ORG', uo)).toBeGreaterThanOrEqual(4); // its 4 open appeals (and any routing rule to it)
+
+    // The notice: a date in the past is refused; the letter lists the findings.
+    const notice = `mutation N($o: ID!, $d: String!) { createDataQualityNotice(organizationId: $o, fixBy: $d) { id status findings openFindings documentUrl headName } }`;
+    expect((await app.gql(notice, { o: uzhkh, d: '2020-01-01' })).errors?.[0].extensions?.field).toBe('fixBy');
+    const n = (await app.gql(notice, { o: uzhkh, d: '2099-12-31' })).data.createDataQualityNotice;
+    expect(n).toMatchObject({ status: 'SENT', headName: 'Петров П. П.' });
+    expect(n.findings).toBe(n.openFindings);
+    const doc = await app.defaultClient.fetch(n.documentUrl);
+    expect(doc.status).toBe(200);
+    const text = await docxText(Buffer.from(await doc.arrayBuffer()));
+    expect(text).toContain('Начальнику Управления по ЖКХ и экологии');
+    expect(text).toContain('О необходимости устранения ошибок в данных');
+    expect(text).toContain('Ответ раньше обращения');
+    expect(text).toContain('31.12.2099');
+    // Nothing new to notify: refused.
+    expect((await app.gql(notice, { o: uzhkh, d: '2099-12-31' })).errors?.[0].extensions?.field).toBe('organizationId');
+
+    // An officer of uzhkh sees its own findings and notices, not those of other organisations.
+    const officer = await app.gqlAs(Role.ORG_OFFICER, `{ dataQualitySummary { organizationId } dataQualityNotices { id } }`);
+    // (its own and its subordinate organisations, as for appeals)
+    const subtree = (await app.sql<{ id: number }>(`WITH RECURSIVE s AS (SELECT id FROM organization WHERE id = ? UNION SELECT o.id FROM organization o JOIN s ON o.parent_id = s.id) SELECT id FROM s`, [uzhkh])).map((r) => String(r.id));
+    const seen = officer.data.dataQualitySummary.map((r: any) => r.organizationId);
+    expect(seen).toContain(String(uzhkh));
+    expect(seen.every((o: string) => subtree.includes(o))).toBe(true);
+    expect(seen).not.toContain(String(uo));
+    expect(officer.data.dataQualityNotices.map((x: any) => x.id)).toEqual([n.id]);
+    expect((await app.gqlAs(Role.ORG_OFFICER, check)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+
+    // The organisation fixes its data: the check marks the findings fixed and the notice FIXED.
+    await app.sql(`UPDATE appeal SET answer_text = 'Выполнен ремонт' WHERE organization_id = ? AND answered_at IS NOT NULL`, [uzhkh]);
+    await app.sql(`UPDATE appeal SET answered_at = received_at + interval '1 day' WHERE organization_id = ? AND answered_at < received_at`, [uzhkh]);
+    await app.sql(`UPDATE appeal SET answered_at = now(), answer_text = 'Ответ дан' WHERE organization_id = ? AND status = 'ANSWERED' AND answered_at IS NULL`, [uzhkh]);
+    const r3 = (await app.gql(check)).data.runDataQualityCheck;
+    expect(r3.resolved).toBeGreaterThanOrEqual(4);
+    const after = (await app.gql(`{ dataQualityNotices { id status openFindings } }`)).data.dataQualityNotices.find((x: any) => x.id === n.id);
+    expect(after).toMatchObject({ status: 'FIXED', openFindings: 0 });
+    expect((await app.sql(`SELECT count(*)::int AS n FROM audit_log WHERE entity IN ('dq_finding', 'dq_notice', 'organization')`))[0].n).toBeGreaterThanOrEqual(7);
   });
 });

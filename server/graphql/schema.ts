@@ -14,6 +14,7 @@ import { auditResolvers } from '../audit/resolver.js';
 import { appealWorkflowResolvers } from '../appeals/workflow.js';
 import { indicatorResolvers } from '../indicators/resolver.js';
 import { planResolvers } from '../plans/resolver.js';
+import { dataQualityResolvers } from '../dataquality/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -21,7 +22,7 @@ export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers,
-      ...indicatorResolvers, ...planResolvers],
+      ...indicatorResolvers, ...planResolvers, ...dataQualityResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
