@@ -63,4 +63,20 @@ describe('centre page (browser)', () => {
     expect(pageErrors).toEqual([]);
     expect(session!.offsite()).toEqual([]);
   });
+
+  it('runs the data-quality check, sends a notice and lists it', async () => {
+    await session!.app.orm.em.fork().execute(`UPDATE appeal SET answer_text = NULL WHERE id IN (SELECT id FROM appeal WHERE answered_at IS NOT NULL ORDER BY id LIMIT 5)`);
+    await page.getByRole('tab', { name: 'Качество данных' }).click();
+    await page.getByRole('button', { name: 'Проверить данные' }).click();
+    await page.waitForFunction(() => /Найдено ошибок: \d+/.test(document.querySelector('#dq-status')?.textContent ?? ''));
+    await page.waitForSelector('#dq-body tr button');
+    await page.click('#dq-body tr:first-child button');
+    await page.waitForSelector('#dq-findings tr');
+    await page.getByRole('button', { name: 'Направить уведомление руководителю' }).click();
+    await page.waitForSelector('#dq-notices tr a[href*="notice.docx"]');
+    expect(await page.textContent('#dq-notices tr:first-child')).toMatch(/направлено/);
+    await page.screenshot({ path: path.join(artifacts, 'centre-data-quality.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+    expect(session!.offsite()).toEqual([]);
+  });
 });

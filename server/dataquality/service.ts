@@ -24,6 +24,12 @@ export const DQ_RULES: DqRule[] = [
 ];
 const RULE_CODES = new Set(DQ_RULES.map((r) => r.code));
 
+/** Timestamps from raw SQL arrive as Date (pg) or as text (some drivers): always Date for the GraphQL DateTime scalar. */
+function withDates<T extends Record<string, unknown>>(rows: T[], keys: string[]): T[] {
+  for (const r of rows) for (const k of keys) if (r[k] != null && !(r[k] instanceof Date)) (r as Record<string, unknown>)[k] = new Date(String(r[k]).replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+  return rows;
+}
+
 interface Found { rule: string; key: string; organization_id: number | null; appeal_id: number | null; details: string }
 
 /** The rules' SQL: each returns (rule, key, organization_id, appeal_id, details) for municipality $mid. */
@@ -160,11 +166,11 @@ export class DataQualityService {
     if (opts.organizationId != null) { where.push('f.organization_id = ?'); params.push(opts.organizationId); }
     if (opts.rule) { where.push('f.rule = ?'); params.push(opts.rule); }
     if (opts.open !== false) where.push('f.resolved_at IS NULL');
-    return query<Record<string, unknown>>(this.em, `
+    return withDates(await query<Record<string, unknown>>(this.em, `
       SELECT f.id::text, f.rule, f.organization_id::text AS "organizationId", o.name AS "organizationName", f.appeal_id::text AS "appealId",
              f.details, f.first_found_at AS "firstFoundAt", f.last_found_at AS "lastFoundAt", f.resolved_at AS "resolvedAt", f.notice_id::text AS "noticeId"
         FROM dq_finding f LEFT JOIN organization o ON o.id = f.organization_id
-       WHERE ${where.join(' AND ')}${sc.sql} ORDER BY f.first_found_at, f.id LIMIT ?`, [...params, ...sc.params, opts.first]);
+       WHERE ${where.join(' AND ')}${sc.sql} ORDER BY f.first_found_at, f.id LIMIT ?`, [...params, ...sc.params, opts.first]), ['firstFoundAt', 'lastFoundAt', 'resolvedAt']);
   }
 
   /** A notice to the head of an organisation: its open findings not yet in a notice, to be fixed by `fixBy`. */
@@ -192,7 +198,7 @@ export class DataQualityService {
   /** Notices with their state: FIXED when every finding in it is fixed, OVERDUE when the date passed first, else SENT. */
   async notices(id?: number) {
     const sc = this.scopeSql('n');
-    return query<Record<string, unknown>>(this.em, `
+    return withDates(await query<Record<string, unknown>>(this.em, `
       SELECT n.id::text, n.organization_id::text AS "organizationId", o.name AS "organizationName", o.head_name AS "headName",
              n.created_by AS "createdBy", n.created_at AS "createdAt", n.fix_by::text AS "fixBy", n.comment,
              count(f.id)::int AS findings, count(f.id) FILTER (WHERE f.resolved_at IS NULL)::int AS "openFindings",
@@ -201,7 +207,7 @@ export class DataQualityService {
         FROM dq_notice n JOIN organization o ON o.id = n.organization_id JOIN municipality m ON m.id = n.municipality_id
         LEFT JOIN dq_finding f ON f.notice_id = n.id
        WHERE n.municipality_id = ?${id != null ? ' AND n.id = ?' : ''}${sc.sql}
-       GROUP BY n.id, o.name, o.head_name, m.timezone ORDER BY n.id DESC LIMIT 500`, [this.mid, ...(id != null ? [id] : []), ...sc.params]);
+       GROUP BY n.id, o.name, o.head_name, m.timezone ORDER BY n.id DESC LIMIT 500`, [this.mid, ...(id != null ? [id] : []), ...sc.params]), ['createdAt']);
   }
 
   /** The organisation's head and contacts (the notice's addressee); ADMIN, CURATOR, COORDINATOR edit them. */

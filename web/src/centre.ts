@@ -277,15 +277,81 @@ async function loadPlans() {
   }
 }
 
+// ------------------------------------------------------------------ data quality
+
+interface DqRule { code: string; name: string; enabled: boolean }
+interface DqRow { organizationId: string | null; organizationName: string | null; rule: string; open: number; noticed: number }
+interface DqNotice { id: string; organizationName: string; createdAt: string; fixBy: string; findings: number; openFindings: number; status: 'SENT' | 'FIXED' | 'OVERDUE'; documentUrl: string }
+const NOTICE_STATUS: Record<DqNotice['status'], string> = { SENT: 'направлено', FIXED: 'устранено', OVERDUE: 'срок истёк' };
+let dqRules: DqRule[] = [];
+let dqOrg: string | null = null;
+
+async function loadQuality() {
+  try {
+    const d = await gql<{ dataQualitySettings: { rules: DqRule[] }; dataQualitySummary: DqRow[]; dataQualityNotices: DqNotice[] }>(`{
+      dataQualitySettings { rules { code name enabled } } dataQualitySummary { organizationId organizationName rule open noticed }
+      dataQualityNotices { id organizationName createdAt fixBy findings openFindings status documentUrl } }`);
+    dqRules = d.dataQualitySettings.rules;
+    const head = byId('dq-head');
+    clear(head);
+    append(head, el('tr', null, el('th', { scope: 'col' }, 'Организация'), ...dqRules.map((r) => el('th', { scope: 'col', class: 'num', title: r.name }, r.name)), el('th', { scope: 'col', class: 'num' }, 'Всего')));
+    const orgs = new Map<string, { name: string; counts: Map<string, number> }>();
+    for (const r of d.dataQualitySummary) {
+      const key = r.organizationId ?? '-';
+      const o = orgs.get(key) ?? { name: r.organizationName ?? 'без организации', counts: new Map() };
+      o.counts.set(r.rule, r.open);
+      orgs.set(key, o);
+    }
+    const body = byId('dq-body');
+    clear(body);
+    const sorted = [...orgs.entries()].sort((a, b) => [...b[1].counts.values()].reduce((x, y) => x + y, 0) - [...a[1].counts.values()].reduce((x, y) => x + y, 0));
+    for (const [id, o] of sorted) {
+      const total = [...o.counts.values()].reduce((x, y) => x + y, 0);
+      const name = el('button', { type: 'button', class: 'link' }, o.name);
+      name.addEventListener('click', () => { dqOrg = id; void loadOrgFindings(id, o.name); });
+      append(body, el('tr', { class: id === dqOrg ? 'selected' : '' }, el('td', null, name),
+        ...dqRules.map((r) => el('td', { class: `num ${o.counts.get(r.code) ? 'bad' : 'muted'}` }, o.counts.get(r.code) ?? '—')), el('td', { class: 'num' }, total)));
+    }
+    if (!sorted.length) append(body, el('tr', null, el('td', { colspan: dqRules.length + 2, class: 'muted' }, 'Неустранённых ошибок нет (или проверка ещё не запускалась).')));
+    const notices = byId('dq-notices');
+    clear(notices);
+    for (const n of d.dataQualityNotices) {
+      append(notices, el('tr', null, el('td', { class: 'num' }, n.id), el('td', null, n.organizationName), el('td', { class: 'nowrap' }, new Date(n.createdAt).toLocaleDateString('ru-RU')),
+        el('td', { class: 'nowrap' }, ruDate(n.fixBy)), el('td', { class: 'num' }, n.findings), el('td', { class: 'num' }, n.openFindings),
+        el('td', null, el('span', { class: `pill notice-${n.status}` }, NOTICE_STATUS[n.status])), el('td', null, el('a', { href: n.documentUrl, download: `notice-${n.id}.docx` }, 'DOCX'))));
+    }
+    if (!d.dataQualityNotices.length) append(notices, el('tr', null, el('td', { colspan: 8, class: 'muted' }, 'Уведомлений пока нет.')));
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function loadOrgFindings(orgId: string, name: string) {
+  byId('dq-org-card').hidden = false;
+  byId('dq-org-title').textContent = name;
+  byId('dq-notice-form').hidden = !fullAccess() || orgId === '-';
+  const ruleName = new Map(dqRules.map((r) => [r.code, r.name]));
+  const d = await gql<{ dataQualityFindings: { rule: string; details: string; firstFoundAt: string; noticeId: string | null }[] }>(
+    `query F($o: ID) { dataQualityFindings(organizationId: $o, first: 500) { rule details firstFoundAt noticeId } }`, { o: orgId === '-' ? null : orgId });
+  const body = byId('dq-findings');
+  clear(body);
+  for (const f of d.dataQualityFindings) {
+    append(body, el('tr', null, el('td', null, ruleName.get(f.rule) ?? f.rule), el('td', null, f.details),
+      el('td', { class: 'nowrap' }, new Date(f.firstFoundAt).toLocaleDateString('ru-RU')), el('td', null, f.noticeId ? `№ ${f.noticeId}` : '—')));
+  }
+}
+
 // ------------------------------------------------------------------ page
 
-function selectTab(which: 'indicators' | 'plans') {
-  for (const t of ['indicators', 'plans'] as const) {
+type Tab = 'indicators' | 'plans' | 'quality';
+function selectTab(which: Tab) {
+  for (const t of ['indicators', 'plans', 'quality'] as const) {
     byId(`tab-${t}`).setAttribute('aria-selected', String(t === which));
     byId(`panel-${t}`).hidden = t !== which;
   }
-  history.replaceState(null, '', which === 'plans' ? '#plans' : '#indicators');
+  history.replaceState(null, '', `#${which}`);
   if (which === 'plans' && !plans.length) void loadPlans();
+  if (which === 'quality') void loadQuality();
 }
 
 async function main() {
@@ -300,6 +366,34 @@ async function main() {
   byId('period-form').addEventListener('submit', (e) => { e.preventDefault(); void loadDashboard(); });
   byId('tab-indicators').addEventListener('click', () => selectTab('indicators'));
   byId('tab-plans').addEventListener('click', () => selectTab('plans'));
+  byId('tab-quality').addEventListener('click', () => selectTab('quality'));
+  if (fullAccess()) {
+    byId('dq-run').hidden = false;
+    byId('dq-run').addEventListener('click', async () => {
+      byId('dq-status').textContent = 'Проверка…';
+      try {
+        const r = (await gql<{ runDataQualityCheck: { found: number; created: number; resolved: number } }>('mutation { runDataQualityCheck { found created resolved } }')).runDataQualityCheck;
+        byId('dq-status').textContent = `Найдено ошибок: ${r.found}, новых: ${r.created}, устранено с прошлой проверки: ${r.resolved}`;
+        await loadQuality();
+      } catch (e) {
+        byId('dq-status').textContent = '';
+        showError(e);
+      }
+    });
+    const fix = new Date(Date.now() + 14 * 86_400_000);
+    byId<HTMLInputElement>('dq-fixby').value = fix.toISOString().slice(0, 10);
+    byId('dq-notice-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      byId('dq-notice-error').textContent = '';
+      try {
+        await gql('mutation N($o: ID!, $d: String!) { createDataQualityNotice(organizationId: $o, fixBy: $d) { id } }', { o: dqOrg, d: byId<HTMLInputElement>('dq-fixby').value });
+        await loadQuality();
+        await loadOrgFindings(dqOrg!, byId('dq-org-title').textContent ?? '');
+      } catch (err) {
+        byId('dq-notice-error').textContent = err instanceof Error ? err.message : String(err);
+      }
+    });
+  }
   if (fullAccess()) {
     byId('import-box').hidden = false;
     byId('plan-form').hidden = false;
@@ -327,6 +421,7 @@ async function main() {
   });
   await loadDashboard();
   if (location.hash === '#plans') selectTab('plans');
+  if (location.hash === '#quality') selectTab('quality');
 }
 
 main().catch(showError);
