@@ -337,4 +337,44 @@ describe.each(backends)('the centre\'s indicators and plans on %s', (backend) =>
     expect(after).toMatchObject({ status: 'FIXED', openFindings: 0 });
     expect((await app.sql(`SELECT count(*)::int AS n FROM audit_log WHERE entity IN ('dq_finding', 'dq_notice', 'organization')`))[0].n).toBeGreaterThanOrEqual(7);
   });
+
+  it('plans a seminar with invitees suggested from the figures, records attendance, keeps best practices', async () => {
+    const orgId = async (code: string) => (await app.sql<{ id: number }>('SELECT id FROM organization WHERE code = ?', [code]))[0].id;
+    const [a, b] = [await orgId('vodokanal'), await orgId('teploseti')];
+    // vodokanal: 12 judged answers, 8 formal; teploseti: 12 judged, 1 formal — the city 9 of 24 (37,5 %).
+    for (const [org, formal] of [[a, 8], [b, 1]] as const) {
+      for (let i = 0; i < 12; i++) {
+        const [x] = await app.sql<{ id: number }>(`INSERT INTO appeal (municipality_id, channel, external_id, received_at, author_kind, text, status, organization_id, answered_at, answer_text)
+          VALUES (?, 'POS', ?, '2026-05-10T05:00:00Z', 'CITIZEN', 'обращение', 'ANSWERED', ?, '2026-05-11T05:00:00Z', 'ответ') RETURNING id`, [app.municipalityId, `S-${++ext}`, org]);
+        await app.sql(`INSERT INTO answer_quality (appeal_id, municipality_id, verdict, model_verdict, score) VALUES (?, ?, ?, ?, 0.5)`,
+          [x.id, app.municipalityId, i < formal ? 'FORMAL' : 'SUBSTANTIVE', i < formal ? 'FORMAL' : 'SUBSTANTIVE']);
+      }
+    }
+    const sug = await app.gql(`{ seminarInviteSuggestions(basis: "FORMAL_ANSWERS", from: "2026-05-01", to: "2026-06-01") { organizationId figure cityFigure reason } }`);
+    expect(sug.errors).toBeUndefined();
+    expect(sug.data.seminarInviteSuggestions).toEqual([expect.objectContaining({ organizationId: String(a), figure: 66.7, cityFigure: 37.5 })]);
+    expect(sug.data.seminarInviteSuggestions[0].reason).toMatch(/66,7 % \(8 из 12\) при 37,5 % по городу/);
+    expect((await app.gql(`{ seminarInviteSuggestions(basis: "WHATEVER", from: "2026-05-01", to: "2026-06-01") { organizationId } }`)).errors?.[0].extensions?.field).toBe('basis');
+
+    const create = `mutation C($i: SeminarInput!) { createSeminar(input: $i) { id status } }`;
+    expect((await app.gql(create, { i: { topic: 'Ответы по существу', heldOn: '2026-13-01' } })).errors?.[0].extensions?.field).toBe('heldOn');
+    const sem = (await app.gql(create, { i: { topic: 'Как отвечать по существу: разбор отписок', heldOn: '2026-06-15', organiser: 'CENTRE_WITH_CUR', materials: ['Методические рекомендации ЦУР, 2025'] } })).data.createSeminar;
+    const invite = `mutation I($s: ID!, $v: [InviteeInput!]!) { inviteToSeminar(seminarId: $s, invitees: $v) { invitedCount invitees { id organizationId person reason } } }`;
+    expect((await app.gql(invite, { s: sem.id, v: [{ organizationId: '999999' }] })).errors?.[0].extensions?.field).toBe('invitees[0].organizationId');
+    const inv = (await app.gql(invite, { s: sem.id, v: [{ organizationId: String(a), person: 'Сидорова А. А.', reason: sug.data.seminarInviteSuggestions[0].reason }, { organizationId: String(b) }] })).data.inviteToSeminar;
+    expect(inv.invitedCount).toBe(2);
+    // Re-inviting the same people does not duplicate them.
+    expect((await app.gql(invite, { s: sem.id, v: [{ organizationId: String(b) }] })).data.inviteToSeminar.invitedCount).toBe(2);
+    const attendee = inv.invitees.find((x: any) => x.organizationId === String(a)).id;
+    const done = await app.gql(`mutation { completeSeminar(seminarId: "${sem.id}", status: "HELD", attended: ["${attendee}"], materials: ["Презентация семинара"]) { status attendedCount materials } }`);
+    expect(done.data.completeSeminar).toMatchObject({ status: 'HELD', attendedCount: 1, materials: ['Методические рекомендации ЦУР, 2025', 'Презентация семинара'] });
+    expect((await app.gqlAs(Role.WORKER, create, { i: { topic: 'x', heldOn: '2026-06-15' } })).errors?.[0].extensions?.code).toBe('FORBIDDEN');
+
+    const add = `mutation P($i: BestPracticeInput!) { addBestPractice(input: $i) { id title indicatorName beforeMonth afterMonth beforeValue afterValue } }`;
+    expect((await app.gql(add, { i: { title: 'x', description: 'y', source: 'z', indicator: 'appeals_per_1000', beforeMonth: '2026-03', afterMonth: '2026-01' } })).errors?.[0].extensions?.field).toBe('afterMonth');
+    const bp = (await app.gql(add, { i: { title: 'Ежедневный обзвон авторов после ответа', description: 'Работник МЦУ перезванивает автору на следующий день после ответа и фиксирует оценку.',
+      source: 'Опыт ЦУР Алтайского края', indicator: 'appeals_per_1000', beforeMonth: '2026-01', afterMonth: '2026-03' } })).data.addBestPractice;
+    expect(bp).toMatchObject({ beforeMonth: '2026-01', afterMonth: '2026-03', beforeValue: 0 });
+    expect(bp.afterValue).toBeGreaterThan(0.1);
+  });
 });

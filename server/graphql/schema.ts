@@ -15,6 +15,7 @@ import { appealWorkflowResolvers } from '../appeals/workflow.js';
 import { indicatorResolvers } from '../indicators/resolver.js';
 import { planResolvers } from '../plans/resolver.js';
 import { dataQualityResolvers } from '../dataquality/resolver.js';
+import { seminarResolvers } from '../seminars/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -22,7 +23,7 @@ export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers,
-      ...indicatorResolvers, ...planResolvers, ...dataQualityResolvers],
+      ...indicatorResolvers, ...planResolvers, ...dataQualityResolvers, ...seminarResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
