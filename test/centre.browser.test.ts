@@ -79,4 +79,16 @@ describe('centre page (browser)', () => {
     expect(pageErrors).toEqual([]);
     expect(session!.offsite()).toEqual([]);
   });
+
+  it('plans a seminar inviting the organisations the figures point to', async () => {
+    await page.getByRole('tab', { name: 'Семинары и практики' }).click();
+    await page.selectOption('#sg-basis', 'DATA_ERRORS');
+    await page.waitForSelector('#sg-list li strong');
+    await page.fill('#sem-topic', 'Достоверность данных об ответах на обращения');
+    await page.getByRole('button', { name: 'Запланировать и пригласить предложенных' }).click();
+    await page.waitForSelector('#sem-list .seminar');
+    expect(await page.textContent('#sem-list .seminar')).toMatch(/приглашено [1-9]/);
+    await page.screenshot({ path: path.join(artifacts, 'centre-seminars.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+  });
 });

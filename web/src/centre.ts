@@ -341,17 +341,68 @@ async function loadOrgFindings(orgId: string, name: string) {
   }
 }
 
+// ------------------------------------------------------------------ seminars and best practices
+
+interface Suggestion { organizationId: string; organizationName: string; figure: number; cityFigure: number | null; reason: string }
+interface Seminar { id: string; topic: string; heldOn: string; organiser: string; status: string; materials: string[]; invitedCount: number; attendedCount: number;
+  invitees: { organizationName: string; person: string | null; reason: string | null; attended: boolean | null }[] }
+interface Practice { id: string; title: string; description: string; source: string; organizationName: string | null; indicatorName: string | null; indicatorUnit: string | null;
+  beforeMonth: string | null; afterMonth: string | null; beforeValue: number | null; afterValue: number | null }
+const SEM_STATUS: Record<string, string> = { PLANNED: 'запланирован', HELD: 'проведён', CANCELLED: 'отменён' };
+let suggestions: Suggestion[] = [];
+
+async function loadSuggestions() {
+  const to = new Date();
+  const from = new Date(to.getTime() - 91 * 86_400_000);
+  const d = await gql<{ seminarInviteSuggestions: Suggestion[] }>('query S($b: String!, $f: String!, $t: String!) { seminarInviteSuggestions(basis: $b, from: $f, to: $t) { organizationId organizationName figure cityFigure reason } }',
+    { b: byId<HTMLSelectElement>('sg-basis').value, f: from.toISOString().slice(0, 10), t: new Date(to.getTime() + 86_400_000).toISOString().slice(0, 10) });
+  suggestions = d.seminarInviteSuggestions;
+  const list = byId('sg-list');
+  clear(list);
+  for (const x of suggestions) append(list, el('li', null, el('strong', null, x.organizationName), el('div', { class: 'small muted' }, x.reason)));
+  if (!suggestions.length) append(list, el('li', { class: 'muted small' }, 'По этому основанию никого не выделяется.'));
+}
+
+async function loadSeminars() {
+  try {
+    const d = await gql<{ seminars: Seminar[]; bestPractices: Practice[] }>(`{ seminars { id topic heldOn organiser status materials invitedCount attendedCount invitees { organizationName person reason attended } }
+      bestPractices { id title description source organizationName indicatorName indicatorUnit beforeMonth afterMonth beforeValue afterValue } }`);
+    const list = byId('sem-list');
+    clear(list);
+    for (const s of d.seminars) {
+      append(list, el('article', { class: 'seminar' },
+        el('h3', null, `${ruDate(s.heldOn)} · ${s.topic}`),
+        el('p', { class: 'small muted' }, `${s.organiser === 'CENTRE_WITH_CUR' ? 'МЦУ совместно с ЦУР' : 'МЦУ'} · ${SEM_STATUS[s.status] ?? s.status} · приглашено ${s.invitedCount}${s.status === 'HELD' ? `, присутствовали ${s.attendedCount}` : ''}`),
+        s.invitees.length ? el('ul', { class: 'small' }, ...s.invitees.map((i) => el('li', null, [i.organizationName, i.person].filter(Boolean).join(' — '), i.reason ? el('span', { class: 'muted' }, ` (${i.reason})`) : null))) : null,
+        s.materials.length ? el('p', { class: 'small' }, `Материалы: ${s.materials.join('; ')}`) : null));
+    }
+    if (!d.seminars.length) append(list, el('p', { class: 'muted' }, 'Семинаров пока нет.'));
+    const bp = byId('bp-list');
+    clear(bp);
+    for (const p of d.bestPractices) {
+      append(bp, el('article', { class: 'seminar' }, el('h3', null, p.title), el('p', { class: 'small' }, p.description),
+        el('p', { class: 'small muted' }, `Источник: ${p.source}${p.organizationName ? ` · ${p.organizationName}` : ''}`),
+        p.indicatorName ? el('p', { class: 'small' }, `${p.indicatorName}: ${monthLabel(p.beforeMonth!)} — ${fmt(p.beforeValue, p.indicatorUnit ?? '')}, ${monthLabel(p.afterMonth!)} — ${fmt(p.afterValue, p.indicatorUnit ?? '')}`) : null));
+    }
+    if (!d.bestPractices.length) append(bp, el('p', { class: 'muted' }, 'Практик пока нет (добавляются через GraphQL: addBestPractice).'));
+    await loadSuggestions();
+  } catch (e) {
+    showError(e);
+  }
+}
+
 // ------------------------------------------------------------------ page
 
-type Tab = 'indicators' | 'plans' | 'quality';
+type Tab = 'indicators' | 'plans' | 'quality' | 'seminars';
 function selectTab(which: Tab) {
-  for (const t of ['indicators', 'plans', 'quality'] as const) {
+  for (const t of ['indicators', 'plans', 'quality', 'seminars'] as const) {
     byId(`tab-${t}`).setAttribute('aria-selected', String(t === which));
     byId(`panel-${t}`).hidden = t !== which;
   }
   history.replaceState(null, '', `#${which}`);
   if (which === 'plans' && !plans.length) void loadPlans();
   if (which === 'quality') void loadQuality();
+  if (which === 'seminars') void loadSeminars();
 }
 
 async function main() {
@@ -367,6 +418,27 @@ async function main() {
   byId('tab-indicators').addEventListener('click', () => selectTab('indicators'));
   byId('tab-plans').addEventListener('click', () => selectTab('plans'));
   byId('tab-quality').addEventListener('click', () => selectTab('quality'));
+  byId('tab-seminars').addEventListener('click', () => selectTab('seminars'));
+  byId('sg-basis').addEventListener('change', () => void loadSuggestions().catch(showError));
+  if (fullAccess()) {
+    byId('sem-form').hidden = false;
+    byId<HTMLInputElement>('sem-date').value = new Date(Date.now() + 21 * 86_400_000).toISOString().slice(0, 10);
+    byId('sem-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      byId('sem-error').textContent = '';
+      try {
+        const s = (await gql<{ createSeminar: { id: string } }>('mutation C($i: SeminarInput!) { createSeminar(input: $i) { id } }', {
+          i: { topic: byId<HTMLInputElement>('sem-topic').value, heldOn: byId<HTMLInputElement>('sem-date').value, organiser: byId<HTMLSelectElement>('sem-org').value } })).createSeminar;
+        if (suggestions.length) {
+          await gql('mutation I($s: ID!, $v: [InviteeInput!]!) { inviteToSeminar(seminarId: $s, invitees: $v) { id } }',
+            { s: s.id, v: suggestions.map((x) => ({ organizationId: x.organizationId, reason: x.reason })) });
+        }
+        await loadSeminars();
+      } catch (err) {
+        byId('sem-error').textContent = err instanceof Error ? err.message : String(err);
+      }
+    });
+  }
   if (fullAccess()) {
     byId('dq-run').hidden = false;
     byId('dq-run').addEventListener('click', async () => {
@@ -422,6 +494,7 @@ async function main() {
   await loadDashboard();
   if (location.hash === '#plans') selectTab('plans');
   if (location.hash === '#quality') selectTab('quality');
+  if (location.hash === '#seminars') selectTab('seminars');
 }
 
 main().catch(showError);
