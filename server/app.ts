@@ -29,6 +29,9 @@ import { authRoutes, tileGate } from './auth/routes.js';
 import { isRestricted, scopeOf } from './auth/scope.js';
 import { disableDemoAccounts, ensureDemoAccounts, type DemoAccount } from './auth/demo.js';
 import { anonymiseClosedAppealAuthors } from './auth/retention.js';
+import { ensureDefaultIndicators } from './indicators/service.js';
+import { planExportHandler } from './plans/export.js';
+import { noticeExportHandler } from './dataquality/notice.js';
 
 export interface StartOptions {
   /** Real PostGIS; absent = embedded PGlite in dataDir. */
@@ -87,6 +90,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const em = orm.em.fork();
     const mun = await ensureMunicipality(em, municipality);
     if (mun.created) log(`Загружены справочники: ${municipality}`);
+    const indicators = await ensureDefaultIndicators(em, mun.id, municipality);
+    if (indicators) log(`Загружен комплекс показателей по умолчанию: ${indicators}`);
     if (opts.demo && opts.demo.count > 0) {
       const [{ n }] = await query<{ n: number }>(em, 'SELECT count(*)::int AS n FROM appeal WHERE municipality_id = ?', [mun.id]);
       if (n === 0) {
@@ -141,6 +146,10 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.use('/auth', authenticate(auth), authRoutes(auth));
     // Exports of the problem list (XLSX, CSV, GeoJSON): signed-in users, their row scope.
     app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), problemExportHandler(orm, mun.id));
+    // The centre's activity plan in the shape of a municipal plan (XLSX).
+    app.get('/exports/plan.xlsx', authenticate(auth), requireSignedIn(), planExportHandler(orm, mun.id));
+    // A data-quality notice to the head of an organisation (DOCX); officers only their organisation's.
+    app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), noticeExportHandler(orm, mun.id));
 
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {

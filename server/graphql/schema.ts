@@ -12,13 +12,18 @@ import { authResolvers } from '../auth/resolver.js';
 import { personalDataResolvers } from '../auth/personal-data.js';
 import { auditResolvers } from '../audit/resolver.js';
 import { appealWorkflowResolvers } from '../appeals/workflow.js';
+import { indicatorResolvers } from '../indicators/resolver.js';
+import { planResolvers } from '../plans/resolver.js';
+import { dataQualityResolvers } from '../dataquality/resolver.js';
+import { seminarResolvers } from '../seminars/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
-      ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers],
+      ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers,
+      ...indicatorResolvers, ...planResolvers, ...dataQualityResolvers, ...seminarResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
