@@ -69,7 +69,7 @@ export interface RunOptions {
   settings?: Partial<RiskSettings>;
 }
 
-export interface RunResult { runId: number; asOf: string | null; series: number; created: number; updated: number; notes: string[]; ms: number; signalIds: number[] }
+export interface RunResult { timings: Record<string, number>; runId: number; asOf: string | null; series: number; created: number; updated: number; notes: string[]; ms: number; signalIds: number[] }
 
 interface StoredRow {
   id: number; kind: RiskKind; series_key: string; granularity: RiskGranularity; started_on: string; last_on: string; status: RiskStatus;
@@ -95,17 +95,22 @@ export class RiskService {
     const mode = opts.mode ?? 'FULL';
     const tz = await this.timezone();
     const notes: string[] = [];
+    const timings: Record<string, number> = {};
+    let tp = performance.now();
+    const lap = (name: string) => { const t = performance.now(); timings[name] = Math.round((timings[name] ?? 0) + t - tp); tp = t; };
     const [span] = await query<{ first: string | null; last: string | null }>(this.em,
       `SELECT to_char(min(received_at) AT TIME ZONE ?, 'YYYY-MM-DD') AS first, to_char(max(received_at) AT TIME ZONE ?, 'YYYY-MM-DD') AS last
          FROM appeal WHERE municipality_id = ?`, [tz, tz, this.municipalityId]);
     if (opts.asOf != null && !validDay(opts.asOf)) throw new InputError('asOf', `дата ожидается в виде ГГГГ-ММ-ДД, получено «${String(opts.asOf).slice(0, 40)}»`);
     const finish = async (asOf: string | null, series: number, cands: Candidate[]) => {
+      lap('before store');
       const stored = await this.store(cands, s);
+      lap('store');
       const ms = Math.round(performance.now() - t0);
       const [r] = await query<{ id: number }>(this.em,
         `INSERT INTO risk_run (municipality_id, mode, actor, ms, as_of, series, created, updated, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb) RETURNING id`,
         [this.municipalityId, mode, this.who.actor, ms, asOf, series, stored.created, stored.updated, JSON.stringify(notes)]);
-      return { runId: r.id, asOf, series, created: stored.created, updated: stored.updated, notes, ms, signalIds: stored.ids };
+      return { timings, runId: r.id, asOf, series, created: stored.created, updated: stored.updated, notes, ms, signalIds: stored.ids };
     };
     if (!span?.first || !span.last) {
       notes.push('Нет ни одного обращения: выявлять нечего.');
@@ -147,6 +152,7 @@ export class RiskService {
                   WHERE a.municipality_id = ? AND a.received_at >= (?::date::timestamp AT TIME ZONE ?) AND a.received_at < (?::date::timestamp AT TIME ZONE ?)) s
           GROUP BY GROUPING SETS ((s.d, s.district_id, s.theme_id), (s.d, s.theme_id), (s.d, s.organization_id), (s.d, s.channel), (s.d))`,
         [tz, histFrom, this.municipalityId, histFrom, tz, addDays(asOf, 1), tz]);
+      lap('daily counts');
       const series = new Map<string, { info: SeriesInfo; y: Float64Array }>();
       const total = new Float64Array(nDays);
       const put = (info: SeriesInfo, d: number, n: number) => {
@@ -191,8 +197,9 @@ export class RiskService {
           });
         }
       }
+      lap('daily detection');
       // «Резонанс» rules over the last days' appeals
-      cands.push(...await this.rules(tz, asOf, evalDays, s, series, histFrom));
+      cands.push(...await this.rules(tz, asOf, evalDays, s, series, histFrom, lap));
     }
 
     // ---- weekly counts with the seasonal baseline (Farrington–Noufaily) — complete weeks only
@@ -243,8 +250,11 @@ export class RiskService {
         }
       }
     }
+    lap('weekly');
     for (const c of cands) if (c.appealsFrom && c.appealsTo) c.appealIds = await this.appealsOf(tz, c);
+    lap('appeals of signals');
     for (const c of cands) c.organizationId ??= await this.dominantOrganization(c.appealIds);
+    lap('organisations');
     for (const c of cands) (c as Candidate & { title: string }).title = title(c, names);
     return finish(asOf, seriesCount, cands);
   }
@@ -288,7 +298,7 @@ export class RiskService {
   }
 
   /** «Резонанс»: many distinct authors, one place in several channels, escalation in texts, overdue in public channels. */
-  private async rules(tz: string, asOf: string, evalDays: string[], s: RiskSettings, daily: Map<string, { info: SeriesInfo; y: Float64Array }>, histFrom: string): Promise<Candidate[]> {
+  private async rules(tz: string, asOf: string, evalDays: string[], s: RiskSettings, daily: Map<string, { info: SeriesInfo; y: Float64Array }>, histFrom: string, lap: (name: string) => void = () => undefined): Promise<Candidate[]> {
     const out: Candidate[] = [];
     const span = Math.max(s.escalationDays, s.crossChannelDays, 2);
     const from = addDays(evalDays[0], -(span - 1));
@@ -299,6 +309,7 @@ export class RiskService {
         WHERE a.municipality_id = ? AND a.received_at >= (?::date::timestamp AT TIME ZONE ?) AND a.received_at < (?::date::timestamp AT TIME ZONE ?)
         ORDER BY a.received_at, a.id`,
       [tz, this.municipalityId, from, tz, addDays(asOf, 1), tz]);
+    lap('rules: read appeals');
     const evalSet = new Set(evalDays);
     const dtInfo = (r: { district_id: number | null; theme_id: number | null }): SeriesInfo => ({
       seriesKind: RiskSeriesKind.DISTRICT_THEME, key: `dt:${r.district_id ?? 0}:${r.theme_id ?? 0}`, districtId: r.district_id, themeId: r.theme_id, organizationId: null, channel: null,
@@ -377,6 +388,7 @@ export class RiskService {
         series: [], appealIds: hits.map((h) => h.r.id).slice(0, MAX_APPEALS), details: { mentions },
       });
     }
+    lap('rules: authors, places, texts');
     // PUBLIC_OVERDUE: open overdue appeals from public channels (state from the control-loop contract)
     const overdue = await query<{ id: number; district_id: number | null; theme_id: number | null; due: string }>(this.em,
       `SELECT a.id, a.district_id, a.theme_id, to_char(coalesce(a.answer_due_at, a.due_at) AT TIME ZONE ?, 'YYYY-MM-DD') AS due
@@ -386,6 +398,7 @@ export class RiskService {
           AND a.status NOT IN ('CLOSED', 'REJECTED')
         ORDER BY a.id`,
       [tz, this.municipalityId, PUBLIC_CHANNELS, addDays(asOf, -90), tz]);
+    lap('rules: overdue');
     const od = new Map<string, typeof overdue>();
     for (const r of overdue) { if (r.theme_id == null) continue; const k = dtInfo(r).key; (od.get(k) ?? od.set(k, []).get(k)!).push(r); }
     for (const [, list] of od) {
