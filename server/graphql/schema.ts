@@ -13,13 +13,14 @@ import { personalDataResolvers } from '../auth/personal-data.js';
 import { auditResolvers } from '../audit/resolver.js';
 import { appealWorkflowResolvers } from '../appeals/workflow.js';
 import { riskResolvers } from '../risks/resolver.js';
+import { recommendationResolvers } from '../recommendations/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
-      ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...riskResolvers],
+      ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...riskResolvers, ...recommendationResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
