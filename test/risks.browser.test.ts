@@ -5,14 +5,16 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifacts, HOOK_TIMEOUT, openBrowserSession, type BrowserSession } from './helpers/browser.js';
+import { backends } from './helpers/backends.js';
 
-describe('information risks page (browser)', () => {
+describe.each(backends)('information risks page (browser, %s)', (backend) => {
+  const shot = (name: string) => path.join(artifacts, backend === 'embedded' ? `risks-${name}.png` : `risks-${name}-${backend}.png`);
   let session: BrowserSession | undefined;
   let page: Page;
   const errors: string[] = [];
 
   beforeAll(async () => {
-    session = await openBrowserSession({ demo: { count: 3000, seed: 7 }, viewport: { width: 1400, height: 1000 } });
+    session = await openBrowserSession({ demo: { count: 3000, seed: 7 }, viewport: { width: 1400, height: 1000 }, backend });
     const sql = (q: string) => session!.app.orm.em.fork().execute(q);
     await sql(`INSERT INTO appeal (municipality_id, channel, external_id, received_at, author_kind, text, point, district_id, theme_id, organization_id, status, author_key, due_at)
       SELECT a.municipality_id, (ARRAY['SOCIAL','MESSENGER','POS','DIRECT'])[1 + g % 4], 'SPIKE-' || g, (SELECT max(received_at) FROM appeal) - make_interval(hours => g % 5),
@@ -51,7 +53,7 @@ describe('information risks page (browser)', () => {
     }, undefined, { timeout: 30_000 });
     expect(await page.locator('#c-appeals').textContent()).toMatch(/Обращений за сигналом: \d+, на карте: \d+/);
     await page.waitForTimeout(500);
-    await page.screenshot({ path: path.join(artifacts, 'risks-card.png'), fullPage: true });
+    await page.screenshot({ path: shot('card'), fullPage: true });
 
     // lifecycle: accept, then a false alarm needs a comment
     await page.locator('#c-ack').click();
@@ -62,7 +64,7 @@ describe('information risks page (browser)', () => {
     await page.locator('#c-comment').fill('Проверено: учения, повторов нет');
     await page.locator('#c-false').click();
     await page.waitForFunction(() => document.getElementById('c-status')?.textContent === 'ложная тревога', undefined, { timeout: 15_000 });
-    await page.screenshot({ path: path.join(artifacts, 'risks-closed.png'), fullPage: true });
+    await page.screenshot({ path: shot('closed'), fullPage: true });
   });
 
   it('the main page shows the count of NEW signals on its link', async () => {
@@ -72,7 +74,7 @@ describe('information risks page (browser)', () => {
     await main.goto(`${session!.origin}/`);
     await main.waitForFunction(() => !document.getElementById('risk-badge')?.hidden, undefined, { timeout: 60_000 });
     expect(await main.locator('#risk-badge').textContent()).toBe(String(data.newRiskSignalCount));
-    await main.locator('header').first().screenshot({ path: path.join(artifacts, 'risks-badge.png') });
+    await main.locator('header').first().screenshot({ path: shot('badge') });
     expect(session!.offsite()).toEqual([]);
     expect(errors).toEqual([]);
   });

@@ -302,13 +302,13 @@ export class RiskService {
     const out: Candidate[] = [];
     const span = Math.max(s.escalationDays, s.crossChannelDays, 2);
     const from = addDays(evalDays[0], -(span - 1));
-    const rows = await query<{ id: number; day: string; district_id: number | null; theme_id: number | null; organization_id: number | null; channel: string; author_key: string | null; text: string; lon: number | null; lat: number | null }>(this.em,
+    const rows = await query<{ id: number; day: string; district_id: number | null; theme_id: number | null; organization_id: number | null; channel: string; author_key: string | null; text: string | null; lon: number | null; lat: number | null }>(this.em,
       `SELECT a.id, to_char(a.received_at AT TIME ZONE ?, 'YYYY-MM-DD') AS day, a.district_id, a.theme_id, a.organization_id, a.channel, a.author_key,
-              left(a.text, 4000) AS text, ST_X(a.point) AS lon, ST_Y(a.point) AS lat
+              CASE WHEN a.received_at >= (?::date::timestamp AT TIME ZONE ?) THEN left(a.text, 4000) END AS text, ST_X(a.point) AS lon, ST_Y(a.point) AS lat
          FROM appeal a
         WHERE a.municipality_id = ? AND a.received_at >= (?::date::timestamp AT TIME ZONE ?) AND a.received_at < (?::date::timestamp AT TIME ZONE ?)
         ORDER BY a.received_at, a.id`,
-      [tz, this.municipalityId, from, tz, addDays(asOf, 1), tz]);
+      [tz, addDays(asOf, -(s.escalationDays - 1)), tz, this.municipalityId, from, tz, addDays(asOf, 1), tz]);
     lap('rules: read appeals');
     const evalSet = new Set(evalDays);
     const dtInfo = (r: { district_id: number | null; theme_id: number | null }): SeriesInfo => ({
