@@ -12,10 +12,11 @@ import { benchClassifier } from './classifier.js';
 import { benchProblems } from './problems.js';
 import { benchLoad } from './load.js';
 import { benchIndicators } from './indicators.js';
+import { benchRisks, benchRiskQuality } from './risks.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only appeals,heatmap,intake,classifier,load,indicators] [--import-count 100000]
+ *                   [--only appeals,heatmap,intake,classifier,load,problems,indicators,risks] [--import-count 100000]
  *                   [--load-seconds 60] [--load-connections 64]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
@@ -32,6 +33,8 @@ const { values } = parseArgs({
   },
 });
 const only = new Set(values.only!.split(','));
+/** The benchmarks that run against the app on a database of n appeals (each further capability adds its name). */
+const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks']);
 const importCount = Number(values['import-count']);
 const n = Number(values.count);
 const iterations = Number(values.iterations);
@@ -51,13 +54,15 @@ const report = (r: SummaryRow) => {
 };
 
 if (only.has('classifier')) for (const r of await benchClassifier(100_000)) report(r);
+if (only.has('risks')) for (const r of benchRiskQuality(n, (m) => console.log(m))) report(r);
 
 for (const backend of wanted) {
   if (only.has('intake')) {
     console.log(`[${backend}] импорт ${importCount} строк…`);
     for (const r of await benchIntake(backend, importCount, serverUrl)) report(r);
   }
-  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load') && !only.has('problems') && !only.has('indicators')) continue;
+  // Benchmarks that need the app on a database of n appeals.
+  if (![...APP_BENCHES].some((b) => only.has(b))) continue;
   let databaseUrl: string | undefined;
   let dataDir: string | undefined;
   if (backend === 'postgis') {
@@ -86,6 +91,7 @@ for (const backend of wanted) {
     if (only.has('heatmap')) for (const h of await benchHeatmap(app, backend, n, iterations)) report(h);
     if (only.has('problems')) await benchProblems(app, backend, n, (m) => console.log(m), report);
     if (only.has('indicators')) for (const r of await benchIndicators(app, backend, n, iterations)) report(r);
+    if (only.has('risks')) await benchRisks(app, backend, n, (m) => console.log(m), report);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }

@@ -32,6 +32,7 @@ export default defineConfig({
         intake: resolve(webDir, 'intake.html'),
         login: resolve(webDir, 'login.html'),
         centre: resolve(webDir, 'centre.html'),
+        risks: resolve(webDir, 'risks.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static

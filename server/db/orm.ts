@@ -15,6 +15,7 @@ import { Migration20261127000104_routing } from '../../db/migrations/Migration20
 import { Migration20261127000008_problempoints } from '../../db/migrations/Migration20261127000008_problempoints.js';
 import { Migration20261202001000_centre } from '../../db/migrations/Migration20261202001000_centre.js';
 import { Migration20261202000100_control_contract } from '../../db/migrations/Migration20261202000100_control_contract.js';
+import { Migration20261202000500_risks } from '../../db/migrations/Migration20261202000500_risks.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -32,6 +33,7 @@ export const migrationsList = [
   { name: 'Migration20261127000104_routing', class: Migration20261127000104_routing },
   { name: 'Migration20261202000100_control_contract', class: Migration20261202000100_control_contract },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
+  { name: 'Migration20261202000500_risks', class: Migration20261202000500_risks },
 ];
 
 export interface OrmOptions {

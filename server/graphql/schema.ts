@@ -16,6 +16,8 @@ import { indicatorResolvers } from '../indicators/resolver.js';
 import { planResolvers } from '../plans/resolver.js';
 import { dataQualityResolvers } from '../dataquality/resolver.js';
 import { seminarResolvers } from '../seminars/resolver.js';
+import { riskResolvers } from '../risks/resolver.js';
+import { recommendationResolvers } from '../recommendations/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -23,7 +25,8 @@ export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers,
-      ...indicatorResolvers, ...planResolvers, ...dataQualityResolvers, ...seminarResolvers],
+      ...indicatorResolvers, ...planResolvers, ...dataQualityResolvers, ...seminarResolvers,
+      ...riskResolvers, ...recommendationResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

@@ -9,6 +9,7 @@ import { importAppeals, type ImportReport } from './pipeline.js';
 import { invalidateClassifier } from './context.js';
 import { parseAddress, streetKeyLoose } from './address.js';
 import { ProblemService } from '../problems/service.js';
+import { detectRisksAfterImport } from '../risks/hook.js';
 
 /** Intake operations used by GraphQL and the CLI (no HTTP here). */
 /** Imports larger than this (appeals) are followed by a full recompute of the problem list's period, not an incremental one. */
@@ -33,6 +34,9 @@ export class IntakeService {
     const t = performance.now();
     await this.updateProblems(report);
     this.problemsUpdateMs = performance.now() - t;
+    const t2 = performance.now();
+    await detectRisksAfterImport(this.em, this.municipalityId, this.actor, report);
+    this.risksUpdateMs = performance.now() - t2;
     return report;
   }
 
@@ -43,6 +47,8 @@ export class IntakeService {
    */
   /** How long the problem-list update after the last import took (the import command reports it apart). */
   problemsUpdateMs = 0;
+  /** How long the information-risk detection after the last import took. */
+  risksUpdateMs = 0;
 
   private async updateProblems(report: ImportReport) {
     if (report.inserted + report.updated === 0) return;

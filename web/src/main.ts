@@ -43,6 +43,7 @@ import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers
 import { addHeatLayers, initHeat, setHeatDistricts, updateHeat } from './heat';
 import { can, mountUserBar, requireSession, type Me } from './auth';
 import { addProblemLayers, initProblems, problemTakesClick, PROBLEM_HIT_LAYERS } from './problems';
+import { mountRiskBadge } from './riskBadge';
 
 let me: Me | undefined;
 
@@ -725,6 +726,7 @@ async function init(): Promise<void> {
   // Signed-in users only (the page goes to /login.html otherwise); the role decides what is shown.
   me = await requireSession();
   mountUserBar(byId('user-bar'), me);
+  mountRiskBadge(document.getElementById('link-risks'));
   setPeriod({ months: 12 });
   renderChannelBoxes();
   renderLegend(false);

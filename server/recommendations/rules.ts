@@ -1,0 +1,158 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { query } from '../db/sql.js';
+
+/**
+ * Recommendation rules: each a fixed SQL measure, editable thresholds and a fixed sentence into which only the
+ * measured figures are put (no free-text generation: nothing in a recommendation is not a number from the data).
+ */
+export interface ThresholdSpec { key: string; label: string; min: number; max: number; integer?: boolean }
+export interface RuleDef {
+  code: string;
+  label: string;
+  /** How the rule computes, for the analyst. */
+  explanation: string;
+  defaults: Record<string, number>;
+  specs: ThresholdSpec[];
+  run(em: EntityManager, p: RuleParams): Promise<Finding[]>;
+}
+export interface RuleParams { municipalityId: number; tz: string; from: string; to: string; t: Record<string, number> }
+export interface Finding {
+  subjectKey: string; organizationId?: number | null; districtId?: number | null; themeId?: number | null; problemId?: number | null;
+  text: string; figures: Record<string, number | string>; evidence: number[];
+}
+
+const pct = (x: number) => `${(Math.round(x * 1000) / 10).toLocaleString('ru-RU')} %`;
+const num = (x: number, d = 1) => x.toLocaleString('ru-RU', { maximumFractionDigits: d });
+const ruDate = (d: string) => d.split('-').reverse().join('.');
+const period = (p: RuleParams) => `с ${ruDate(p.from)} по ${ruDate(p.to)}`;
+const inPeriod = `a.municipality_id = ? AND a.received_at >= (?::date::timestamp AT TIME ZONE ?) AND a.received_at < (?::date::timestamp AT TIME ZONE ?) + interval '1 day'`;
+const periodParams = (p: RuleParams) => [p.municipalityId, p.from, p.tz, p.to, p.tz];
+const LATE = `appeal_deadline_state(a.answered_at, coalesce(a.answer_due_at, a.due_at), a.answer_at_risk_at, now()) IN ('OVERDUE', 'ANSWERED_LATE')`;
+
+export const RULES: RuleDef[] = [
+  {
+    code: 'ORG_OVERDUE',
+    label: 'Организация с высокой долей просрочек',
+    explanation: 'Доля обращений периода, отвеченных с опозданием или просроченных (по appeal_deadline_state), у организации не меньше «ratio» × доли по городу и не меньше «minShare»; учитываются организации с числом обращений со сроком не меньше «minAppeals».',
+    defaults: { ratio: 1.5, minShare: 0.1, minAppeals: 30 },
+    specs: [{ key: 'ratio', label: 'во сколько раз выше города', min: 1, max: 10 }, { key: 'minShare', label: 'доля не меньше', min: 0, max: 1 }, { key: 'minAppeals', label: 'обращений не меньше', min: 1, max: 100000, integer: true }],
+    async run(em, p) {
+      const rows = await query<{ organization_id: number; name: string; n: number; late: number }>(em,
+        `SELECT a.organization_id, coalesce(o.short_name, o.name) AS name, count(*)::int AS n, count(*) FILTER (WHERE ${LATE})::int AS late
+           FROM appeal a JOIN organization o ON o.id = a.organization_id
+          WHERE ${inPeriod} AND coalesce(a.answer_due_at, a.due_at) IS NOT NULL GROUP BY 1, 2`, periodParams(p));
+      const n = rows.reduce((s, r) => s + r.n, 0), late = rows.reduce((s, r) => s + r.late, 0);
+      if (!n) return [];
+      const city = late / n;
+      const out: Finding[] = [];
+      for (const r of rows) {
+        const share = r.late / r.n;
+        if (r.n < p.t.minAppeals || share < p.t.minShare || share < p.t.ratio * city) continue;
+        const ev = await query<{ id: number }>(em, `SELECT a.id FROM appeal a WHERE ${inPeriod} AND a.organization_id = ? AND ${LATE} ORDER BY a.received_at DESC LIMIT 50`, [...periodParams(p), r.organization_id]);
+        out.push({ subjectKey: `o:${r.organization_id}`, organizationId: r.organization_id,
+          text: `${r.name ?? 'Организация'}: просрочено или отвечено с опозданием ${r.late} из ${r.n} обращений (${pct(share)}) при ${pct(city)} по городу — в ${num(share / Math.max(city, 1e-9))} раза выше, ${period(p)}. Рекомендуется проверить порядок исполнения и сроки ответа.`,
+          figures: { late: r.late, appeals: r.n, share: Math.round(share * 1000) / 1000, cityShare: Math.round(city * 1000) / 1000 }, evidence: ev.map((e) => e.id) });
+      }
+      return out;
+    },
+  },
+  {
+    code: 'ORG_FORMAL',
+    label: 'Организация с высокой долей формальных ответов',
+    explanation: 'Доля ответов, признанных формальными (отписками) в answer_quality, у организации не меньше «ratio» × доли по городу и не меньше «minShare»; организации с числом оценённых ответов не меньше «minAnswers». Пока оценок качества нет, правило ничего не предлагает.',
+    defaults: { ratio: 1.5, minShare: 0.2, minAnswers: 20 },
+    specs: [{ key: 'ratio', label: 'во сколько раз выше города', min: 1, max: 10 }, { key: 'minShare', label: 'доля не меньше', min: 0, max: 1 }, { key: 'minAnswers', label: 'ответов не меньше', min: 1, max: 100000, integer: true }],
+    async run(em, p) {
+      const rows = await query<{ organization_id: number; name: string; n: number; formal: number }>(em,
+        `SELECT a.organization_id, coalesce(o.short_name, o.name) AS name, count(*)::int AS n, count(*) FILTER (WHERE q.verdict = 'FORMAL')::int AS formal
+           FROM appeal a JOIN answer_quality q ON q.appeal_id = a.id JOIN organization o ON o.id = a.organization_id
+          WHERE ${inPeriod} GROUP BY 1, 2`, periodParams(p));
+      const n = rows.reduce((s, r) => s + r.n, 0), formal = rows.reduce((s, r) => s + r.formal, 0);
+      if (!n) return [];
+      const city = formal / n;
+      const out: Finding[] = [];
+      for (const r of rows) {
+        const share = r.formal / r.n;
+        if (r.n < p.t.minAnswers || share < p.t.minShare || share < p.t.ratio * city) continue;
+        const ev = await query<{ id: number }>(em, `SELECT a.id FROM appeal a JOIN answer_quality q ON q.appeal_id = a.id WHERE ${inPeriod} AND a.organization_id = ? AND q.verdict = 'FORMAL' ORDER BY a.id DESC LIMIT 50`, [...periodParams(p), r.organization_id]);
+        out.push({ subjectKey: `o:${r.organization_id}`, organizationId: r.organization_id,
+          text: `${r.name ?? 'Организация'}: формальных ответов ${r.formal} из ${r.n} (${pct(share)}) при ${pct(city)} по городу, ${period(p)}. Рекомендуется разобрать ответы и требовать ответа по существу.`,
+          figures: { formal: r.formal, answers: r.n, share: Math.round(share * 1000) / 1000, cityShare: Math.round(city * 1000) / 1000 }, evidence: ev.map((e) => e.id) });
+      }
+      return out;
+    },
+  },
+  {
+    code: 'DISTRICT_GROWTH',
+    label: 'Рост жалоб района против прошлого года',
+    explanation: 'Обращений на 1 000 жителей района за период против того же периода год назад: рост не меньше «growth» (доля) при не меньше «minAppeals» обращений в периоде.',
+    defaults: { growth: 0.3, minAppeals: 30 },
+    specs: [{ key: 'growth', label: 'рост не меньше (доля)', min: 0, max: 100 }, { key: 'minAppeals', label: 'обращений не меньше', min: 1, max: 100000, integer: true }],
+    async run(em, p) {
+      const rows = await query<{ id: number; name: string; population: number | null; now: number; before: number }>(em,
+        `SELECT d.id, d.name, d.population,
+                (SELECT count(*)::int FROM appeal a WHERE ${inPeriod} AND a.district_id = d.id) AS now,
+                (SELECT count(*)::int FROM appeal a WHERE a.municipality_id = ? AND a.district_id = d.id
+                    AND a.received_at >= ((?::date - interval '1 year')::timestamp AT TIME ZONE ?) AND a.received_at < ((?::date - interval '1 year')::timestamp AT TIME ZONE ?) + interval '1 day') AS before
+           FROM district d WHERE d.municipality_id = ? ORDER BY d.id`,
+        [...periodParams(p), p.municipalityId, p.from, p.tz, p.to, p.tz, p.municipalityId]);
+      const out: Finding[] = [];
+      for (const r of rows) {
+        if (r.now < p.t.minAppeals || r.before === 0) continue;
+        const growth = r.now / r.before - 1;
+        if (growth < p.t.growth) continue;
+        const per = (x: number) => (r.population ? (x * 1000) / r.population : NaN);
+        const ev = await query<{ id: number }>(em, `SELECT a.id FROM appeal a WHERE ${inPeriod} AND a.district_id = ? ORDER BY a.received_at DESC LIMIT 50`, [...periodParams(p), r.id]);
+        out.push({ subjectKey: `d:${r.id}`, districtId: r.id,
+          text: `${r.name}: ${r.now} обращений${r.population ? ` (${num(per(r.now))} на 1 000 жителей)` : ''} ${period(p)} против ${r.before}${r.population ? ` (${num(per(r.before))})` : ''} за тот же период год назад — рост ${pct(growth)}. Рекомендуется разобрать причины роста с администрацией района.`,
+          figures: { appeals: r.now, appealsYearAgo: r.before, growth: Math.round(growth * 1000) / 1000, ...(r.population ? { per1000: Math.round(per(r.now) * 100) / 100, per1000YearAgo: Math.round(per(r.before) * 100) / 100 } : {}) },
+          evidence: ev.map((e) => e.id) });
+      }
+      return out;
+    },
+  },
+  {
+    code: 'RECURRING_PROBLEM',
+    label: 'Проблема возвращается',
+    explanation: 'Проблема перечня, которая после решения открывалась снова не меньше «minReopened» раз: её стоит включить в план ремонта, а не решать заново.',
+    defaults: { minReopened: 1 },
+    specs: [{ key: 'minReopened', label: 'возвращалась не меньше раз', min: 1, max: 100, integer: true }],
+    async run(em, p) {
+      const rows = await query<{ id: number; title: string; reopened_count: number; appeal_count: number; theme_id: number | null; district_id: number | null; organization_id: number | null }>(em,
+        `SELECT id, title, reopened_count, appeal_count, theme_id, district_id, organization_id FROM problem WHERE municipality_id = ? AND active AND reopened_count >= ? ORDER BY reopened_count DESC, id`,
+        [p.municipalityId, p.t.minReopened]);
+      const out: Finding[] = [];
+      for (const r of rows) {
+        const ev = await query<{ id: number }>(em, `SELECT appeal_id AS id FROM problem_appeal WHERE problem_id = ? ORDER BY appeal_id DESC LIMIT 50`, [r.id]);
+        out.push({ subjectKey: `p:${r.id}`, problemId: r.id, themeId: r.theme_id, districtId: r.district_id, organizationId: r.organization_id,
+          text: `Проблема «${r.title}» возвращалась после решения ${r.reopened_count} раз(а), сейчас ${r.appeal_count} обращений. Рекомендуется включить её в план ремонта.`,
+          figures: { reopened: r.reopened_count, appeals: r.appeal_count }, evidence: ev.map((e) => e.id) });
+      }
+      return out;
+    },
+  },
+  {
+    code: 'THEME_TEMPLATE',
+    label: 'Ответы по теме — шаблонные',
+    explanation: 'Доля ответов периода по теме, текст которых (без учёта регистра и пробелов по краям) повторяется не меньше «minCopies» раз, не меньше «share»; темы с числом ответов не меньше «minAnswers».',
+    defaults: { share: 0.5, minAnswers: 20, minCopies: 5 },
+    specs: [{ key: 'share', label: 'доля не меньше', min: 0, max: 1 }, { key: 'minAnswers', label: 'ответов не меньше', min: 1, max: 100000, integer: true }, { key: 'minCopies', label: 'повторов текста не меньше', min: 2, max: 100000, integer: true }],
+    async run(em, p) {
+      const rows = await query<{ theme_id: number; name: string; n: number; templated: number }>(em,
+        `WITH ans AS (SELECT a.theme_id, lower(btrim(a.answer_text)) AS t FROM appeal a WHERE ${inPeriod} AND a.theme_id IS NOT NULL AND a.answer_text IS NOT NULL AND btrim(a.answer_text) <> ''),
+              c AS (SELECT theme_id, t, count(*) AS k FROM ans GROUP BY 1, 2)
+         SELECT c.theme_id, th.name, sum(c.k)::int AS n, coalesce(sum(c.k) FILTER (WHERE c.k >= ?), 0)::int AS templated
+           FROM c JOIN theme th ON th.id = c.theme_id GROUP BY 1, 2`, [...periodParams(p), p.t.minCopies]);
+      const out: Finding[] = [];
+      for (const r of rows) {
+        const share = r.templated / r.n;
+        if (r.n < p.t.minAnswers || share < p.t.share) continue;
+        const ev = await query<{ id: number }>(em, `SELECT a.id FROM appeal a WHERE ${inPeriod} AND a.theme_id = ? AND a.answer_text IS NOT NULL ORDER BY a.answered_at DESC NULLS LAST LIMIT 50`, [...periodParams(p), r.theme_id]);
+        out.push({ subjectKey: `t:${r.theme_id}`, themeId: r.theme_id,
+          text: `Тема «${r.name}»: ${r.templated} из ${r.n} ответов (${pct(share)}) — одинаковые тексты, повторённые не меньше ${p.t.minCopies} раз, ${period(p)}. Рекомендуется требовать ответов по существу конкретного обращения.`,
+          figures: { templated: r.templated, answers: r.n, share: Math.round(share * 1000) / 1000 }, evidence: ev.map((e) => e.id) });
+      }
+      return out;
+    },
+  },
+];
