@@ -326,3 +326,46 @@ describe.each(backends)('deadlines on %s', (backend) => {
     expect(r.errors[0].extensions.field).toBe('timezone');
   });
 });
+
+describe.each(backends)('demo data under the deadline rules on %s', (backend) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(backend, 3000);
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('looks like a real city: a late tail, urgent appeals, extensions, first reactions, ratings', async () => {
+    const [s] = await app.sql<Record<string, number>>(`SELECT count(*)::int AS n,
+        count(*) FILTER (WHERE deadline_rule_id IS NULL OR answer_due_at IS NULL)::int AS no_rule,
+        count(*) FILTER (WHERE answered_at IS NOT NULL AND status <> 'REJECTED')::int AS answered,
+        count(*) FILTER (WHERE answered_at > answer_due_at AND status <> 'REJECTED')::int AS late,
+        count(*) FILTER (WHERE urgent)::int AS urgent,
+        count(*) FILTER (WHERE answered_at IS NULL AND answer_due_at <= now())::int AS overdue,
+        count(*) FILTER (WHERE first_reaction_minutes IS NOT NULL)::int AS reacted,
+        count(*) FILTER (WHERE satisfaction IS NOT NULL)::int AS rated
+      FROM appeal`);
+    expect(s.no_rule).toBe(0);
+    const lateShare = s.late / s.answered;
+    expect(lateShare).toBeGreaterThan(0.06);
+    expect(lateShare).toBeLessThan(0.2);
+    expect(s.urgent / s.n).toBeGreaterThan(0.01);
+    expect(s.overdue).toBeGreaterThan(0);
+    expect(s.reacted / s.n).toBeGreaterThan(0.8);
+    expect(s.rated).toBeGreaterThan(100);
+    const [e] = await app.sql<Record<string, number>>(`SELECT count(*) FILTER (WHERE kind = 'EXTENSION')::int AS ext,
+        count(*) FILTER (WHERE kind = 'URGENCY')::int AS urg, count(*) FILTER (WHERE kind = 'FIRST_REACTION')::int AS fr FROM appeal_event`);
+    expect(e.ext).toBeGreaterThan(30);
+    expect(e.urg).toBe(s.urgent);
+    expect(e.fr).toBeGreaterThan(0);
+    // an extended appeal's due time is the extension's new due time
+    const [x] = await app.sql<{ ok: boolean }>(`SELECT bool_and(a.answer_due_at = e.to_value::timestamptz) AS ok FROM appeal a
+      JOIN appeal_event e ON e.appeal_id = a.id AND e.kind = 'EXTENSION'`);
+    expect(x.ok).toBe(true);
+    // the GraphQL counts by state agree with the SQL
+    const q = `query($s: [DeadlineState!]) { appeals(filter: { deadlineStates: $s }) { totalCount } }`;
+    expect((await app.gql(q, { s: ['ANSWERED_LATE'] })).data.appeals.totalCount).toBe(
+      (await app.sql<{ n: number }>(`SELECT count(*)::int AS n FROM appeal WHERE answered_at > answer_due_at`))[0].n);
+  });
+});
