@@ -1,5 +1,4 @@
 import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
-import { GraphQLJSONObject } from 'graphql-scalars';
 import DataLoader from 'dataloader';
 import type { Context } from '../graphql/context.js';
 import { InputError } from '../errors.js';
@@ -9,7 +8,7 @@ import { Channel, Theme } from '../reference/entities.js';
 import { ANSWERERS, APPEAL_EDITORS, READERS, REFERENCE_EDITORS } from '../auth/roles.js';
 import { auditedAppealChange } from '../auth/guard.js';
 import { audit } from '../audit/audit.js';
-import { DEADLINE_UNITS, type DeadlineUnit as Unit, type WorkingHours } from '../worktime/worktime.js';
+import { DEADLINE_UNITS, type DeadlineUnit as Unit } from '../worktime/worktime.js';
 import { DeadlineState } from './state.js';
 import { deadlineState, type RuleVersion } from './rules.js';
 import { deadlineSettings, retireRule, ruleVersions, setDeadlineSettings, setRule } from './store.js';
@@ -215,12 +214,10 @@ export class AppealDeadlineMutations {
     @Arg('by', () => ExtensionByInput, { nullable: true }) by?: ExtensionByInput,
     @Arg('authorNotified', { nullable: true }) authorNotified?: boolean,
   ): Promise<Appeal | null> {
-    let ext: { from: number; to: number } | undefined;
     const n = await auditedAppealChange(ctx, appealId, 'extend', async (em) => {
-      ext = await extendDeadline(em, ctx.municipalityId, ctx.actor, Number(appealId), { reason, newDueAt, by: by ? { amount: by.amount, unit: by.unit as Unit } : null, authorNotified });
+      await extendDeadline(em, ctx.municipalityId, ctx.actor, Number(appealId), { reason, newDueAt, by: by ? { amount: by.amount, unit: by.unit as Unit } : null, authorNotified });
       return Number(appealId);
     }, { reason, authorNotified: !!authorNotified });
-    void ext;
     return (await ctx.appeals.byIds([n]))[0];
   }
 
@@ -269,5 +266,4 @@ export class AppealDeadlineMutations {
   }
 }
 
-export type { WorkingHours };
 export const deadlineResolvers = [DeadlineRuleResolver, DeadlineRuleFields, AppealDeadlineFields, AppealDeadlineMutations] as const;
