@@ -13,10 +13,11 @@ import { benchProblems } from './problems.js';
 import { benchLoad } from './load.js';
 import { benchIndicators } from './indicators.js';
 import { benchRisks, benchRiskQuality } from './risks.js';
+import { benchWorktime } from './worktime.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only appeals,heatmap,intake,classifier,load,problems,indicators,risks] [--import-count 100000]
+ *                   [--only indicators,risks,appeals,heatmap,intake,classifier,load,problems,worktime] [--import-count 100000]
  *                   [--load-seconds 60] [--load-connections 64]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
@@ -55,6 +56,7 @@ const report = (r: SummaryRow) => {
 
 if (only.has('classifier')) for (const r of await benchClassifier(100_000)) report(r);
 if (only.has('risks')) for (const r of benchRiskQuality(n, (m) => console.log(m))) report(r);
+if (only.has('worktime')) for (const r of benchWorktime(Math.min(n, 1_000_000))) report(r);
 
 for (const backend of wanted) {
   if (only.has('intake')) {

@@ -33,6 +33,7 @@ export default defineConfig({
         login: resolve(webDir, 'login.html'),
         centre: resolve(webDir, 'centre.html'),
         risks: resolve(webDir, 'risks.html'),
+        deadlines: resolve(webDir, 'deadlines.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static

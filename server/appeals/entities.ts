@@ -100,10 +100,12 @@ export class Appeal {
   @Property({ type: 'integer', nullable: true, fieldName: 'batch_id' }) batchId?: number;
   @Property({ type: 'text', nullable: true }) authorKey?: string;
   // The control loop's per-appeal deadlines (migration 20261202000100; filled by server/deadlines).
+  @Field({ description: 'Срочное: авария, угроза жизни, нет отопления или воды в доме (ключевые слова, источник или отметка работника)' })
   @Property({ type: 'boolean', default: false }) urgent: boolean = false;
   @Property({ type: 'integer', nullable: true }) deadlineRuleId?: number;
-  @Property({ type: 'timestamptz', nullable: true }) firstReactionDueAt?: Date;
-  @Property({ type: 'timestamptz', nullable: true }) answerDueAt?: Date;
+  @Field({ nullable: true, description: 'Срок первой реакции (по правилу сроков)' }) @Property({ type: 'timestamptz', nullable: true }) firstReactionDueAt?: Date;
+  @Field({ nullable: true, description: 'Срок ответа по правилу сроков (с учётом продления)' }) @Property({ type: 'timestamptz', nullable: true }) answerDueAt?: Date;
+  @Field({ nullable: true, description: 'С этого момента обращение «под угрозой» (осталось меньше заданной доли рабочего времени)' })
   @Property({ type: 'timestamptz', nullable: true }) answerAtRiskAt?: Date;
   @Property({ type: 'integer', nullable: true }) firstReactionMinutes?: number;
   @Property({ type: 'integer', nullable: true }) answerMinutes?: number;

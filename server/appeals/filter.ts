@@ -4,6 +4,7 @@ import { Channel } from '../reference/entities.js';
 import { AppealStatus } from './entities.js';
 import { scopeOf, scopeSql, type RowScope } from '../auth/scope.js';
 import type { AuthUser } from '../auth/users.js';
+import { DeadlineState, deadlineStateSql } from '../deadlines/state.js';
 
 @InputType({ description: 'Прямоугольник на карте, EPSG:4326' })
 export class BBoxInput {
@@ -40,6 +41,9 @@ export class AppealFilter {
   @Field({ nullable: true, description: 'true — только дубликаты, false — без дубликатов' }) duplicates?: boolean;
   @Field({ nullable: true, description: 'true — только повторные обращения того же автора' }) repeats?: boolean;
   @Field(() => ID, { nullable: true, description: 'Обращения проблемы из перечня проблем территории' }) problemId?: string;
+  @Field(() => [DeadlineState], { nullable: true, description: 'Состояние срока ответа сейчас: в срок, под угрозой, просрочено, ответ в срок / с опозданием' })
+  deadlineStates?: DeadlineState[];
+  @Field({ nullable: true, description: 'true — только срочные, false — только несрочные' }) urgent?: boolean;
 }
 
 const PLACE_STATUSES = ['POINT', 'SWAPPED_FIXED', 'GEOCODED', 'OUTSIDE', 'UNRESOLVED', 'MANUAL', 'NONE'];
@@ -89,6 +93,8 @@ export interface ParsedFilter {
   duplicates?: boolean;
   repeats?: boolean;
   problemId?: number;
+  deadlineStates?: DeadlineState[];
+  urgent?: boolean;
   /** The rows the signed-in user may see (server/auth/scope.ts); absent = no restriction (CLI, system jobs). */
   scope?: RowScope;
 }
@@ -145,6 +151,8 @@ export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwn
   if (f.duplicates != null) out.duplicates = f.duplicates;
   if (f.repeats != null) out.repeats = f.repeats;
   if (f.problemId != null) out.problemId = parseIds(`${at}.problemId`, [f.problemId])![0];
+  if (f.deadlineStates) out.deadlineStates = [...new Set(f.deadlineStates)];
+  if (f.urgent != null) out.urgent = f.urgent;
   return out;
 }
 
@@ -185,6 +193,8 @@ export function filterSql(f: ParsedFilter): SqlWhere {
   if (f.duplicates != null) parts.push(f.duplicates ? 'a.duplicate_of_id IS NOT NULL' : 'a.duplicate_of_id IS NULL');
   if (f.repeats) parts.push('a.repeat_of_id IS NOT NULL');
   if (f.problemId != null) { parts.push('a.id IN (SELECT appeal_id FROM problem_appeal WHERE problem_id = ?)'); params.push(f.problemId); }
+  if (f.deadlineStates) parts.push(f.deadlineStates.length ? `(${f.deadlineStates.map((s) => deadlineStateSql(s)).join(' OR ')})` : 'false');
+  if (f.urgent != null) { parts.push('a.urgent = ?'); params.push(f.urgent); }
   if (f.scope) {
     const s = scopeSql(f.scope, 'a');
     parts.push(s.sql);

@@ -7,10 +7,11 @@ import { PageInfo } from '../graphql/relay.js';
 import { District, Organization, Theme } from '../reference/entities.js';
 import { Appeal, AppealEvent, AppealStatus } from './entities.js';
 import { AppealFilter, parseFilter, parseIds, type ParsedFilter } from './filter.js';
-import { AppealGroupBy, encodeCursor } from './service.js';
+import { AppealGroupBy, AppealOrder, encodeCursor, encodeDeadlineCursor } from './service.js';
 import { READERS } from '../auth/roles.js';
 
 registerEnumType(AppealGroupBy, { name: 'AppealGroupBy', description: 'Разрез для подсчёта обращений' });
+registerEnumType(AppealOrder, { name: 'AppealOrder', description: 'RECEIVED_DESC — новые сначала; DEADLINE — очередь: срочные сначала, затем по сроку ответа (только обращения со сроком)' });
 
 @ObjectType()
 export class AppealEdge {
@@ -40,24 +41,25 @@ export class GroupCount {
 @Authorized(READERS)
 @Resolver()
 export class AppealQueries {
-  @Query(() => AppealConnection, { description: 'Обращения, новые сначала; first ≤ 500' })
+  @Query(() => AppealConnection, { description: 'Обращения, новые сначала (или очередью по сроку: orderBy DEADLINE); first ≤ 500' })
   async appeals(
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { defaultValue: 50 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | undefined,
     @Arg('filter', () => AppealFilter, { nullable: true }) filter: AppealFilter | undefined,
     @Info() info: GraphQLResolveInfo,
+    @Arg('orderBy', () => AppealOrder, { nullable: true }) orderBy?: AppealOrder,
   ): Promise<AppealConnection> {
     const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     // The count runs beside the page (on its own connection where the pool has several).
     const total = requestedFields(info, []).has('totalCount') ? ctx.appeals.count(f) : undefined;
     total?.catch(() => undefined); // awaited by totalCount; avoid an unhandled rejection if the page fails first
-    const page = await ctx.appeals.page(f, first, after ?? undefined, requestedFields(info, ['edges', 'node']));
+    const page = await ctx.appeals.page(f, first, after ?? undefined, requestedFields(info, ['edges', 'node']), orderBy ?? AppealOrder.RECEIVED_DESC);
     page.districts.forEach((d) => ctx.loaders.district.prime(d.id, d));
     page.themes.forEach((t) => ctx.loaders.theme.prime(t.id, t));
     page.organizations.forEach((o) => ctx.loaders.organization.prime(o.id, o));
-    const edges = page.rows.map((node) => ({ cursor: encodeCursor(node.receivedAt, node.id), node }));
+    const edges = page.rows.map((node) => ({ cursor: orderBy === AppealOrder.DEADLINE ? encodeDeadlineCursor(node) : encodeCursor(node.receivedAt, node.id), node }));
     return {
       edges,
       filter: f,

@@ -19,6 +19,14 @@ export enum AppealGroupBy {
   ORGANIZATION = 'ORGANIZATION',
 }
 
+/** Order of a page of appeals. */
+export enum AppealOrder {
+  /** Newest first (default). */
+  RECEIVED_DESC = 'RECEIVED_DESC',
+  /** The work queue: urgent first, then by answer due time (earliest first); only appeals with a due time. */
+  DEADLINE = 'DEADLINE',
+}
+
 export interface GroupCountRow { key: string | null; label: string; count: number }
 
 export interface AppealPage {
@@ -63,12 +71,21 @@ const FIELD_COLUMNS: Record<string, string[]> = {
   placeStatus: ['a.place_status'],
   duplicateOf: ['a.duplicate_of_id'],
   repeatOf: ['a.repeat_of_id'],
+  // The control loop's deadlines (server/deadlines).
+  urgent: ['a.urgent'],
+  firstReactionDueAt: ['a.first_reaction_due_at'],
+  answerDueAt: ['a.answer_due_at'],
+  answerAtRiskAt: ['a.answer_at_risk_at'],
+  deadlineState: ['a.answered_at', 'a.answer_due_at', 'a.answer_at_risk_at'],
+  deadlineRule: ['a.deadline_rule_id'],
+  workingMinutesToFirstReaction: ['a.first_reaction_minutes'],
+  workingMinutesToAnswer: ['a.answer_minutes'],
 };
 const ALL_FIELDS = Object.keys(FIELD_COLUMNS);
 
 /** The SELECT list for the requested fields (all of them when `fields` is absent). */
-function appealColumns(fields?: Set<string>): string {
-  const cols = new Set(['a.id', 'a.received_at']);
+function appealColumns(fields?: Set<string>, extra: string[] = []): string {
+  const cols = new Set(['a.id', 'a.received_at', ...extra]);
   for (const f of fields ?? ALL_FIELDS) FIELD_COLUMNS[f]?.forEach((c) => cols.add(c));
   return [...cols].join(', ');
 }
@@ -110,6 +127,13 @@ export function rowToAppeal(r: Row): Appeal {
     placeStatus: r.place_status ?? undefined,
     duplicateOf: ref(r.duplicate_of_id),
     repeatOf: ref(r.repeat_of_id),
+    urgent: r.urgent,
+    deadlineRuleId: r.deadline_rule_id ?? undefined,
+    firstReactionDueAt: date(r.first_reaction_due_at),
+    answerDueAt: date(r.answer_due_at),
+    answerAtRiskAt: date(r.answer_at_risk_at),
+    firstReactionMinutes: r.first_reaction_minutes ?? undefined,
+    answerMinutes: r.answer_minutes ?? undefined,
     createdAt: date(r.created_at)!,
     updatedAt: date(r.updated_at)!,
   });
@@ -118,6 +142,17 @@ export function rowToAppeal(r: Row): Appeal {
 
 export function encodeCursor(receivedAt: Date, id: number): string {
   return Buffer.from(`${receivedAt.toISOString()}|${id}`).toString('base64url');
+}
+
+/** The cursor of the DEADLINE order: urgency, due time, id. */
+export function encodeDeadlineCursor(a: { urgent: boolean; answerDueAt?: Date; id: number }): string {
+  return Buffer.from(`D|${a.urgent ? 0 : 1}|${a.answerDueAt?.toISOString() ?? ''}|${a.id}`).toString('base64url');
+}
+
+export function decodeDeadlineCursor(cursor: string, field = 'after'): { u: number; due: Date; id: number } {
+  const m = /^D\|([01])\|(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new InputError(field, 'неверный курсор страницы');
+  return { u: Number(m[1]), due: new Date(m[2]), id: Number(m[3]) };
 }
 
 export function decodeCursor(cursor: string, field = 'after'): { receivedAt: Date; id: number } {
@@ -154,12 +189,18 @@ export class AppealService {
   }
 
   /** A page in receivedAt-descending order, keyset-paginated. */
-  async page(f: ParsedFilter, first: number, after?: string, fields?: Set<string>): Promise<AppealPage> {
+  async page(f: ParsedFilter, first: number, after?: string, fields?: Set<string>, order: AppealOrder = AppealOrder.RECEIVED_DESC): Promise<AppealPage> {
     if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw new InputError('first', `размер страницы от 0 до ${MAX_PAGE}`);
     const where = filterSql(f);
     let sql = where.sql;
     const params = [...where.params];
-    if (after) {
+    const byDeadline = order === AppealOrder.DEADLINE;
+    if (byDeadline) sql += ' AND a.answer_due_at IS NOT NULL';
+    if (after && byDeadline) {
+      const c = decodeDeadlineCursor(after);
+      sql += ' AND (CASE WHEN a.urgent THEN 0 ELSE 1 END, a.answer_due_at, a.id) > (?, ?, ?)';
+      params.push(c.u, c.due, c.id);
+    } else if (after) {
       const c = decodeCursor(after);
       sql += ' AND (a.received_at, a.id) < (?, ?)';
       params.push(c.receivedAt, c.id);
@@ -168,10 +209,10 @@ export class AppealService {
     const joins = (([['district', 'd'], ['theme', 't'], ['organization', 'o']] as const).filter(([table]) => !fields || fields.has(table)));
     const rows = await query<Row>(
       this.em,
-      `SELECT ${appealColumns(fields)}${joins.map(([table, alias]) => `, ${joinedColumns(table, alias)}`).join('')}
+      `SELECT ${appealColumns(fields, byDeadline ? ['a.urgent', 'a.answer_due_at'] : [])}${joins.map(([table, alias]) => `, ${joinedColumns(table, alias)}`).join('')}
          FROM appeal a
          ${joins.map(([table, alias]) => `LEFT JOIN ${table} ${alias} ON ${alias}.id = a.${table}_id`).join('\n         ')}
-        WHERE ${sql} ORDER BY a.received_at DESC, a.id DESC LIMIT ?`,
+        WHERE ${sql} ORDER BY ${byDeadline ? 'CASE WHEN a.urgent THEN 0 ELSE 1 END, a.answer_due_at, a.id' : 'a.received_at DESC, a.id DESC'} LIMIT ?`,
       [...params, first + 1],
     );
     const hasNextPage = rows.length > first;

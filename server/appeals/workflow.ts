@@ -7,6 +7,7 @@ import { ANSWERERS, APPEAL_EDITORS } from '../auth/roles.js';
 import { auditedAppealChange } from '../auth/guard.js';
 import { ForbiddenError } from '../auth/checker.js';
 import { Appeal, AppealStatus } from './entities.js';
+import { refreshAppealMinutes } from '../deadlines/appeals.js';
 
 const MAX_ANSWER = 20_000;
 
@@ -16,7 +17,7 @@ async function event(em: EntityManager, ctx: Context, appealId: number, kind: st
 }
 
 async function current(em: EntityManager, id: number) {
-  const [a] = await query<{ status: AppealStatus; answer_text: string | null }>(em, 'SELECT status, answer_text FROM appeal WHERE id = ? FOR UPDATE', [id]);
+  const [a] = await query<{ status: AppealStatus; answer_text: string | null; first_response_at: string | null }>(em, 'SELECT status, answer_text, first_response_at FROM appeal WHERE id = ? FOR UPDATE', [id]);
   return a;
 }
 
@@ -39,6 +40,8 @@ export class AppealWorkflow {
                               status = 'ANSWERED', updated_at = now() WHERE id = ?`, [text, Number(id)]);
       await event(em, ctx, Number(id), 'ANSWER', a.answer_text ? 'ANSWERED' : null, 'ANSWERED');
       if (a.status !== AppealStatus.ANSWERED) await event(em, ctx, Number(id), 'STATUS', a.status, AppealStatus.ANSWERED);
+      // Working minutes to the first reaction and to the answer (server/deadlines).
+      await refreshAppealMinutes(em, ctx.municipalityId, Number(id));
       return Number(id);
     });
     return (await ctx.appeals.byIds([n]))[0];
@@ -62,9 +65,14 @@ export class AppealWorkflow {
     const n = await auditedAppealChange(ctx, id, 'status', async (em) => {
       const a = await current(em, Number(id));
       if (a.status === status) return Number(id);
-      await query(em, `UPDATE appeal SET status = ?, first_response_at = CASE WHEN ? = 'REJECTED' THEN coalesce(first_response_at, now()) ELSE first_response_at END,
+      // Taking an appeal into work (or rejecting it) is its first reaction.
+      await query(em, `UPDATE appeal SET status = ?, first_response_at = CASE WHEN ? IN ('REJECTED', 'IN_PROGRESS') THEN coalesce(first_response_at, now()) ELSE first_response_at END,
                               updated_at = now() WHERE id = ?`, [status, status, Number(id)]);
       await event(em, ctx, Number(id), 'STATUS', a.status, status, comment?.trim() || undefined);
+      if (a.first_response_at == null && (status === AppealStatus.REJECTED || status === AppealStatus.IN_PROGRESS)) {
+        await event(em, ctx, Number(id), 'FIRST_REACTION', null, status, 'первая реакция: смена статуса');
+        await refreshAppealMinutes(em, ctx.municipalityId, Number(id));
+      }
       return Number(id);
     }, comment ? { comment } : undefined);
     return (await ctx.appeals.byIds([n]))[0];

@@ -16,6 +16,7 @@ import { Migration20261127000008_problempoints } from '../../db/migrations/Migra
 import { Migration20261202001000_centre } from '../../db/migrations/Migration20261202001000_centre.js';
 import { Migration20261202000100_control_contract } from '../../db/migrations/Migration20261202000100_control_contract.js';
 import { Migration20261202000500_risks } from '../../db/migrations/Migration20261202000500_risks.js';
+import { Migration20261202000200_deadlines } from '../../db/migrations/Migration20261202000200_deadlines.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -34,6 +35,7 @@ export const migrationsList = [
   { name: 'Migration20261202000100_control_contract', class: Migration20261202000100_control_contract },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
   { name: 'Migration20261202000500_risks', class: Migration20261202000500_risks },
+  { name: 'Migration20261202000200_deadlines', class: Migration20261202000200_deadlines },
 ];
 
 export interface OrmOptions {

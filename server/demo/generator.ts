@@ -9,6 +9,7 @@
  * All geometry in the reference files is APPROXIMATE (hand-drawn for the demo).
  */
 import { readReference } from '../reference/files.js';
+import { DemoDeadlines } from './timing.js';
 
 export type DemoChannel = 'INCIDENT_MANAGEMENT' | 'POS' | 'SOCIAL' | 'MESSENGER' | 'DIRECT' | 'PUBLIC_DISCUSSION';
 export type DemoStatus = 'NEW' | 'IN_PROGRESS' | 'ANSWERED' | 'CLOSED' | 'REJECTED';
@@ -28,6 +29,9 @@ export interface DemoAppeal {
   dueAt: Date; firstResponseAt: Date | null; answeredAt: Date | null;
   answerText: string | null; answerFormal: boolean | null;   // answerFormal is null for REJECTED
   satisfaction: number | null;   // 1..5
+  urgent: boolean;               // by the urgency keywords of the reference data
+  /** An extension of the answer due time (interim answer, 59-ФЗ with notice): dueAt is the extended one. */
+  extension: { at: Date; from: Date; to: Date; reason: string; notified: boolean } | null;
 }
 
 /** Defaults: seed 42, from 2025-01-01 00:00 (UTC+7), to 2026-11-28 00:00 (UTC+7, exclusive; also "now" for statuses). */
@@ -364,6 +368,7 @@ class DemoStream {
   private incidentLeaf = -1;
   private incLon = 0;
   private incLat = 0;
+  private readonly deadlines = new DemoDeadlines();
 
   constructor(m: Model, count: number, seed: number, fromMs: number, toMs: number) {
     this.m = m; this.count = count; this.fromMs = fromMs; this.toMs = toMs;
@@ -606,38 +611,38 @@ class DemoStream {
       else if (social) authorProfileUrl = net < 615 ? 'https://vk.com/id' + (100_000_000 + ((authorKey * 7919) % 800_000_000)) : 'https://ok.ru/profile/' + (500_000_000_000 + authorKey * 131);
     }
 
-    // lifecycle: 59-ФЗ deadline for letters/discussions, 10 days otherwise (the real system uses working time)
-    const longDeadline = ci === 4 || ci === 5;
-    const dueMs = t + (longDeadline ? 30 : 10) * DAY_MS;
+    // lifecycle: timings under the default deadline rules in working time (server/demo/timing.ts): urgency by keywords,
+    // first reaction and answer as shares of the allowed working time, extensions for some late ones
+    const timing = this.deadlines.plan(channel, text, t, leaf.slowness, nowMs, () => this.rnd(), () => this.gauss());
+    const dueMs = timing.dueAt.getTime();
     let status: DemoStatus;
     let firstResponseAt: Date | null = null, answeredAt: Date | null = null;
     let answerText: string | null = null, answerFormal: boolean | null = null, satisfaction: number | null = null;
+    let extension = timing.extension;
     if (this.rnd() < 0.03) {
       const decided = t + (1 + this.rnd() * 4) * DAY_MS;
       const rej = m.demo.rejections[this.pickIndex(m.demo.rejections.length)];
+      extension = null;
       if (decided <= nowMs) {
         status = 'REJECTED'; firstResponseAt = new Date(decided); answeredAt = new Date(decided); answerText = rej;
       } else status = 'NEW';
     } else {
-      const frMedian = longDeadline ? 2 * DAY_MS : 4 * HOUR_MS;
-      const fr = Math.max(10 * 60_000, frMedian * Math.exp(this.gauss() * 0.9));
-      const ansMedian = (longDeadline ? 30 : 10) * DAY_MS * 0.45 * leaf.slowness;
-      const ans = Math.max(fr + HOUR_MS, ansMedian * Math.exp(this.gauss() * 0.55));
       const formal = this.rnd() < leaf.formalRate && leaf.formal.length > 0;
       const hasRating = this.rnd() < (ci === 1 ? 0.6 : 0.3);
       const closes = this.rnd() < 0.85;
       const closeDelay = 3 * DAY_MS * Math.exp(this.gauss() * 0.6);
-      if (t + fr <= nowMs) firstResponseAt = new Date(t + fr);
-      if (t + ans > nowMs) {
+      firstResponseAt = timing.firstResponseAt;
+      if (!timing.answeredAt) {
         status = firstResponseAt ? 'IN_PROGRESS' : 'NEW';
       } else {
-        answeredAt = new Date(t + ans);
+        answeredAt = timing.answeredAt;
+        const ans = answeredAt.getTime();
         const list = formal ? leaf.formal : leaf.substantive;
         answerText = list[this.pickIndex(list.length)];
         answerFormal = formal;
-        status = closes && t + ans + closeDelay <= nowMs ? 'CLOSED' : 'ANSWERED';
+        status = closes && ans + closeDelay <= nowMs ? 'CLOSED' : 'ANSWERED';
         if (hasRating) {
-          const late = t + ans > dueMs;
+          const late = timing.late;
           const mean = 4.3 - (late ? 1.3 : 0) - (formal ? 1.7 : 0);
           satisfaction = Math.min(5, Math.max(1, Math.round(mean + this.gauss() * 0.9)));
         }
@@ -649,6 +654,7 @@ class DemoStream {
       authorKind: le ? 'LEGAL_ENTITY' : 'CITIZEN', authorKey, authorName, authorPhone, authorEmail, authorProfileUrl,
       text, address, lon, lat, themeCode: leaf.code, status,
       dueAt: new Date(dueMs), firstResponseAt, answeredAt, answerText, answerFormal, satisfaction,
+      urgent: timing.urgent, extension,
     };
   }
 }

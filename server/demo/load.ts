@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { generateDemoAppeals, type DemoAppeal } from './generator.js';
+import { loadDeadlineContext } from '../deadlines/store.js';
+import { atRiskAt } from '../deadlines/rules.js';
 
 export interface DemoLoadReport { appeals: number; authors: number; events: number; seconds: number }
 
@@ -45,6 +47,8 @@ export async function loadDemo(
     [municipalityId],
   );
   const themeByCode = new Map(themes.map((t) => [t.code, t]));
+  // Deadlines (server/deadlines): the rule version, due times and working minutes of each appeal, as the import computes them.
+  const dc = await loadDeadlineContext(em, municipalityId);
   const authorIds = new Map<number, number>();
   let chunk: DemoAppeal[] = [];
   let appeals = 0;
@@ -75,17 +79,30 @@ export async function loadDemo(
         if (!t) throw new Error(`demo generator produced unknown theme code ${r.themeCode}`);
         return t;
       });
-      const iso = (d: Date | null) => (d ? d.toISOString() : null);
+      const iso = (d: Date | number | null | undefined) => (d == null ? null : new Date(d).toISOString());
+      const plans = rows.map((r, i) => {
+        const received = r.receivedAt.getTime();
+        const { rule, due } = dc.plan(r.channel, theme[i].id, r.urgent, received);
+        let answerDue = due?.answerDueAt ?? null;
+        let risk = due?.answerAtRiskAt ?? null;
+        if (rule && r.extension) { answerDue = r.extension.to.getTime(); risk = atRiskAt(dc.wt, received, answerDue, rule.atRiskShare); }
+        return { rule: rule?.id ?? null, first: iso(due?.firstReactionDueAt), due: iso(answerDue), risk: iso(risk),
+          frm: dc.minutes(received, (r.firstResponseAt ?? r.answeredAt)?.getTime()), am: dc.minutes(received, r.answeredAt?.getTime()) };
+      });
       await query(tem, 
         `INSERT INTO appeal (id, municipality_id, channel, external_id, received_at, author_kind, author_id, text, address, point,
-                             district_id, theme_id, organization_id, status, due_at, first_response_at, answered_at, answer_text, satisfaction)
+                             district_id, theme_id, organization_id, status, due_at, first_response_at, answered_at, answer_text, satisfaction,
+                             urgent, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes)
          SELECT t.id, ?, t.channel, t.external_id, t.received_at, t.author_kind, t.author_id, t.text, t.address, p.point,
                 (SELECT d.id FROM district d WHERE d.municipality_id = ? AND ST_Intersects(d.geom, p.point) ORDER BY d.id LIMIT 1),
-                t.theme_id, t.organization_id, t.status, t.due_at, t.first_response_at, t.answered_at, t.answer_text, t.satisfaction
+                t.theme_id, t.organization_id, t.status, t.due_at, t.first_response_at, t.answered_at, t.answer_text, t.satisfaction,
+                t.urgent, t.rule, t.first, t.due, t.risk, t.frm, t.am
            FROM unnest(?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[], ?::text[], ?::text[], ?::float8[], ?::float8[],
-                       ?::int[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[], ?::smallint[])
+                       ?::int[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[], ?::smallint[],
+                       ?::boolean[], ?::int[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::int[], ?::int[])
                 AS t(id, channel, external_id, received_at, author_kind, author_id, text, address, lon, lat,
-                     theme_id, organization_id, status, due_at, first_response_at, answered_at, answer_text, satisfaction)
+                     theme_id, organization_id, status, due_at, first_response_at, answered_at, answer_text, satisfaction,
+                     urgent, rule, first, due, risk, frm, am)
           CROSS JOIN LATERAL (SELECT CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END AS point) p`,
         [
           municipalityId, municipalityId,
@@ -95,18 +112,23 @@ export async function loadDemo(
           theme.map((t) => t.id), theme.map((t) => t.organization_id),
           rows.map((r) => r.status), rows.map((r) => iso(r.dueAt)), rows.map((r) => iso(r.firstResponseAt)),
           rows.map((r) => iso(r.answeredAt)), rows.map((r) => r.answerText), rows.map((r) => r.satisfaction),
+          rows.map((r) => r.urgent), plans.map((p) => p.rule), plans.map((p) => p.first), plans.map((p) => p.due), plans.map((p) => p.risk),
+          plans.map((p) => p.frm), plans.map((p) => p.am),
         ],
       );
       freshIds.forEach((id, key) => authorIds.set(key, id));
 
       // Event history: creation, then every status transition, then the rating.
-      const ev = { appeal: [] as number[], at: [] as string[], actor: [] as string[], kind: [] as string[], from: [] as (string | null)[], to: [] as (string | null)[] };
-      const push = (appeal: number, at: Date, actor: string, kind: string, from: string | null, to: string | null) => {
-        ev.appeal.push(appeal); ev.at.push(at.toISOString()); ev.actor.push(actor); ev.kind.push(kind); ev.from.push(from); ev.to.push(to);
+      const ev = { appeal: [] as number[], at: [] as string[], actor: [] as string[], kind: [] as string[], from: [] as (string | null)[], to: [] as (string | null)[], comment: [] as (string | null)[] };
+      const push = (appeal: number, at: Date, actor: string, kind: string, from: string | null, to: string | null, comment: string | null = null) => {
+        ev.appeal.push(appeal); ev.at.push(at.toISOString()); ev.actor.push(actor); ev.kind.push(kind); ev.from.push(from); ev.to.push(to); ev.comment.push(comment);
       };
       rows.forEach((r, i) => {
         const id = ids[i];
         push(id, r.receivedAt, `import:${r.channel}`, 'CREATED', null, 'NEW');
+        if (r.urgent) push(id, r.receivedAt, `import:${r.channel}`, 'URGENCY', null, 'true', 'срочное по ключевым словам');
+        if (r.firstResponseAt && r.status !== 'REJECTED') push(id, r.firstResponseAt, 'demo', 'FIRST_REACTION', null, r.firstResponseAt.toISOString());
+        if (r.extension) push(id, r.extension.at, 'demo', 'EXTENSION', r.extension.from.toISOString(), r.extension.to.toISOString(), r.extension.reason + (r.extension.notified ? '; автор уведомлён' : ''));
         const respond = r.firstResponseAt ?? r.answeredAt ?? r.receivedAt;
         if (r.status === 'REJECTED') { push(id, respond, 'demo', 'STATUS', 'NEW', 'REJECTED'); return; }
         if (r.status === 'NEW') return;
@@ -118,9 +140,9 @@ export async function loadDemo(
         if (r.satisfaction != null) push(id, new Date(r.answeredAt.getTime() + 86400_000), 'demo', 'SATISFACTION', null, String(r.satisfaction));
       });
       await query(tem, 
-        `INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value)
-         SELECT ?, * FROM unnest(?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[])`,
-        [municipalityId, ev.appeal, ev.at, ev.actor, ev.kind, ev.from, ev.to],
+        `INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value, comment)
+         SELECT ?, * FROM unnest(?::int[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`,
+        [municipalityId, ev.appeal, ev.at, ev.actor, ev.kind, ev.from, ev.to, ev.comment],
       );
       events += ev.appeal.length;
     });

@@ -18,15 +18,17 @@ import { dataQualityResolvers } from '../dataquality/resolver.js';
 import { seminarResolvers } from '../seminars/resolver.js';
 import { riskResolvers } from '../risks/resolver.js';
 import { recommendationResolvers } from '../recommendations/resolver.js';
+import { workTimeResolvers } from '../worktime/resolver.js';
+import { deadlineResolvers } from '../deadlines/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
-      ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers,
-      ...indicatorResolvers, ...planResolvers, ...dataQualityResolvers, ...seminarResolvers,
-      ...riskResolvers, ...recommendationResolvers],
+      ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
+      ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
+      ...workTimeResolvers, ...deadlineResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

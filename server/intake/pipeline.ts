@@ -11,6 +11,7 @@ import { loadIntakeContext, type IntakeContext } from './context.js';
 import { parseAddress, streetKeyLoose } from './address.js';
 import { bound } from './bound.js';
 import { findRelations, StemCache, type PendingAppeal, type Relation } from './relations.js';
+import { loadDeadlineContext, type DeadlineContext } from '../deadlines/store.js';
 
 export interface IntakeSettings {
   /** Below this classifier confidence an appeal waits in the triage queue. */
@@ -73,6 +74,7 @@ function failureMessage(e: unknown, report: ImportReport): string {
 }
 
 interface Existing {
+  received_at: string;
   id: number; status: string; theme_id: number | null; theme_source: string | null; organization_id: number | null;
   answer_text: string | null; answered_at: string | null; satisfaction: number | null; due_at: string | null; first_response_at: string | null;
 }
@@ -110,9 +112,13 @@ const iso = (d?: Date | string | null) => (d == null ? null : new Date(d).toISOS
  * leaves no half-written chunk and a re-run completes with exact counts.
  */
 export async function importAppeals(em: EntityManager, input: Readable, opts: ImportOptions): Promise<ImportReport> {
-  const settings = { ...DEFAULT_SETTINGS, ...opts.settings };
   const t0 = performance.now();
   const ctx = await loadIntakeContext(em, opts.municipalityId);
+  // Deadlines (server/deadlines): rules, working time and urgency keywords, computed per row in JS before the insert.
+  const deadlines = await loadDeadlineContext(em, opts.municipalityId);
+  // The repeat window: the municipality's setting unless INTAKE_REPEAT_DAYS or the caller says otherwise.
+  const stored = process.env.INTAKE_REPEAT_DAYS ? {} : { repeatDays: deadlines.settings.repeatWindowDays };
+  const settings = { ...DEFAULT_SETTINGS, ...stored, ...opts.settings };
   if (PROFILE) console.log(`[intake] context (classifier training) ${Math.round(performance.now() - t0)} ms`);
   const [batch] = await query<{ id: number }>(
     em,
@@ -150,7 +156,7 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     // The previous chunk's new appeals are searched in memory only while its write has not committed: once it has,
     // the search's statements see them stored (on the embedded backend, with one connection, that is the rule).
     const pendingAppeals = () => (prev && !prev.committed ? prev.pending : []);
-    const plan = await em.transactional((tem) => prepareChunk(tem, ctx, job, opts, settings, geocoded, stemCache, pendingAppeals));
+    const plan = await em.transactional((tem) => prepareChunk(tem, ctx, job, opts, settings, geocoded, stemCache, pendingAppeals, deadlines));
     if (PROFILE) stepTimes.set('prepare total', (stepTimes.get('prepare total') ?? 0) + performance.now() - tc);
     return plan;
   };
@@ -252,12 +258,21 @@ interface PlannedInsert {
   triage: boolean;
   duplicateOf: number | null;
   repeatOf: number | null;
+  /** Deadlines (server/deadlines): urgency (and the keyword that made it), rule version, due times, working minutes. */
+  urgent: boolean;
+  urgentBy: string | null;
+  ruleId: number | null;
+  firstDue: string | null;
+  answerDue: string | null;
+  atRisk: string | null;
+  firstMinutes: number | null;
+  answerMinutes: number | null;
 }
 
 /** What a chunk's write does, decided by its preparation. */
 interface ChunkPlan extends ChunkJob {
   inserts: PlannedInsert[];
-  updates: { id: number; r: Candidate; changes: [string, string, string | null, string | null][] }[];
+  updates: { id: number; r: Candidate; changes: [string, string, string | null, string | null][]; firstMinutes: number | null; answerMinutes: number | null }[];
   unchanged: number;
   externalIds: Set<string>;
   /** Its new appeals as candidates of the next chunk's duplicate and repeat search, until it is committed. */
@@ -279,6 +294,7 @@ async function prepareChunk(
   geocoded: Map<string, { lon: number; lat: number } | null>,
   stemCache: StemCache,
   pendingAppeals: () => PendingAppeal[],
+  deadlines: DeadlineContext,
 ): Promise<ChunkPlan> {
   const mid = opts.municipalityId;
   const { rows, issues } = job;
@@ -331,7 +347,7 @@ async function prepareChunk(
   // 3. What exists already (idempotency by channel + external id).
   const existing = await bound<Existing & { external_id: string }>(
     em,
-    `SELECT id, external_id, status, theme_id, theme_source, organization_id, answer_text, answered_at, satisfaction, due_at, first_response_at
+    `SELECT id, external_id, status, theme_id, theme_source, organization_id, answer_text, answered_at, satisfaction, due_at, first_response_at, received_at
        FROM appeal WHERE municipality_id = ? AND channel = ? AND external_id = ANY(?::text[])`,
     [mid, opts.channel, rows.map((r) => r.externalId)],
   );
@@ -340,6 +356,7 @@ async function prepareChunk(
   step('existing');
   // 4. Theme (source code, else the classifier), triage, routing — for new rows.
   const inserts: Omit<PlannedInsert, 'id' | 'duplicateOf' | 'repeatOf'>[] = [];
+  const iso2 = (t: number | null | undefined) => (t == null ? null : new Date(t).toISOString());
   const updates: ChunkPlan['updates'] = [];
   let unchanged = 0;
   rows.forEach((r) => {
@@ -355,7 +372,16 @@ async function prepareChunk(
         source = themeId == null ? null : p.source === 'model' ? 'MODEL' : 'KEYWORDS';
       }
       const triage = themeId == null || (source !== 'SOURCE' && confidence < settings.triageThreshold);
-      inserts.push({ r, themeId, confidence, source, triage });
+      // Deadlines: urgency by keywords, the rule version in force at registration, due times, working minutes so far.
+      const received = r.receivedAt.getTime();
+      const urgentBy = deadlines.urgentBy(r.text);
+      const { rule, due } = deadlines.plan(opts.channel, themeId, urgentBy != null, received);
+      inserts.push({
+        r, themeId, confidence, source, triage, urgent: urgentBy != null, urgentBy, ruleId: rule?.id ?? null,
+        firstDue: iso2(due?.firstReactionDueAt), answerDue: iso2(due?.answerDueAt), atRisk: iso2(due?.answerAtRiskAt),
+        firstMinutes: deadlines.minutes(received, (r.firstResponseAt ?? r.answeredAt)?.getTime()),
+        answerMinutes: deadlines.minutes(received, r.answeredAt?.getTime()),
+      });
       return;
     }
     const changes: [string, string, string | null, string | null][] = [];
@@ -373,7 +399,12 @@ async function prepareChunk(
     cmp('SATISFACTION', 'satisfaction', ex.satisfaction, r.satisfaction);
     cmp('DUE', 'due_at', iso(ex.due_at), iso(r.dueAt) ?? undefined);
     cmp('STATUS', 'first_response_at', iso(ex.first_response_at), iso(r.firstResponseAt) ?? undefined);
-    if (changes.length) updates.push({ id: ex.id, r, changes });
+    if (changes.length) {
+      const received = new Date(ex.received_at).getTime();
+      updates.push({ id: ex.id, r, changes,
+        firstMinutes: deadlines.minutes(received, (r.firstResponseAt ?? (ex.first_response_at ? new Date(ex.first_response_at) : r.answeredAt))?.getTime()),
+        answerMinutes: deadlines.minutes(received, r.answeredAt?.getTime()) });
+    }
     else unchanged++;
   });
 
@@ -440,11 +471,13 @@ async function writeChunk(
            FROM unnest($4::text[], $5::timestamptz[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                        $13::text[], $14::text[], $15::float8[], $16::float8[], $17::int[], $18::real[], $19::text[], $20::boolean[], $21::int[],
                        $22::text[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::text[], $27::smallint[], $28::text[], $29::int[],
-                       $33::int[], $34::int[], $35::int[])
+                       $33::int[], $34::int[], $35::int[],
+                       $36::boolean[], $37::text[], $38::int[], $39::timestamptz[], $40::timestamptz[], $41::timestamptz[], $42::int[], $43::int[])
                 AS u(external_id, received_at, author_kind, has_author, full_name, phone, email, profile_url, author_key,
                      text, address, lon, lat, theme_id, theme_confidence, theme_source, triage, org_source,
                      status, due_at, first_response_at, answered_at, answer_text, satisfaction, place_status, line,
-                     id, duplicate_of_id, repeat_of_id)
+                     id, duplicate_of_id, repeat_of_id,
+                     urgent, urgent_by, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes)
            CROSS JOIN LATERAL (SELECT CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END AS point) g),
        r AS MATERIALIZED (
          SELECT t.*, coalesce(t.org_source, appeal_route($1, t.theme_id, t.district_id)) AS organization_id FROM t),
@@ -454,10 +487,12 @@ async function writeChunk(
        ap AS (
          INSERT INTO appeal (id, municipality_id, channel, external_id, received_at, author_kind, author_id, author_key, text, address, point,
                              district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
-                             answered_at, answer_text, satisfaction, place_status, batch_id, duplicate_of_id, repeat_of_id)
+                             answered_at, answer_text, satisfaction, place_status, batch_id, duplicate_of_id, repeat_of_id,
+                             urgent, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes)
          SELECT id, $1, $2, external_id, received_at, author_kind, author_id, author_key, text, address, point,
                 district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
-                answered_at, answer_text, satisfaction, place_status, $3, duplicate_of_id, repeat_of_id
+                answered_at, answer_text, satisfaction, place_status, $3, duplicate_of_id, repeat_of_id,
+                urgent, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes
            FROM r),
        ev AS (
          INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value, comment)
@@ -471,7 +506,9 @@ async function writeChunk(
          UNION ALL
          SELECT $1::int, id, now(), $30::text, 'DUPLICATE', NULL, duplicate_of_id::text, 'похожее обращение рядом по той же теме' FROM r WHERE duplicate_of_id IS NOT NULL
          UNION ALL
-         SELECT $1::int, id, now(), $30::text, 'REPEAT', NULL, repeat_of_id::text, 'повторное обращение того же автора по той же теме' FROM r WHERE repeat_of_id IS NOT NULL)
+         SELECT $1::int, id, now(), $30::text, 'REPEAT', NULL, repeat_of_id::text, 'повторное обращение того же автора по той же теме' FROM r WHERE repeat_of_id IS NOT NULL
+         UNION ALL
+         SELECT $1::int, id, received_at, $30::text, 'URGENCY', NULL, 'true', 'срочное по ключевым словам: «' || urgent_by || '»' FROM r WHERE urgent)
        SELECT count(*) FROM r`,
       [
         mid, opts.channel, batchId,
@@ -483,6 +520,8 @@ async function writeChunk(
         col((x) => x.r.answerText ?? null), col((x) => x.r.satisfaction ?? null), col((x) => x.r.placeStatus), col((x) => x.r.line),
         actor, opts.sourceName.slice(0, 100), ctx.refs.timezone,
         col((x) => x.id), col((x) => x.duplicateOf), col((x) => x.repeatOf),
+        col((x) => x.urgent), col((x) => x.urgentBy), col((x) => x.ruleId), col((x) => x.firstDue), col((x) => x.answerDue), col((x) => x.atRisk),
+        col((x) => x.firstMinutes), col((x) => x.answerMinutes),
       ],
     );
   }
@@ -498,14 +537,16 @@ async function writeChunk(
               organization_id = coalesce(t.organization_id, a.organization_id), answer_text = coalesce(t.answer_text, a.answer_text),
               answered_at = coalesce(t.answered_at, a.answered_at), satisfaction = coalesce(t.satisfaction, a.satisfaction),
               due_at = coalesce(t.due_at, a.due_at), first_response_at = coalesce(t.first_response_at, a.first_response_at),
+              first_reaction_minutes = coalesce(a.first_reaction_minutes, t.frm), answer_minutes = coalesce(t.am, a.answer_minutes),
               updated_at = now(), batch_id = ?
-         FROM unnest(?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::timestamptz[], ?::smallint[], ?::timestamptz[], ?::timestamptz[])
-           AS t(id, status, theme_id, organization_id, answer_text, answered_at, satisfaction, due_at, first_response_at)
+         FROM unnest(?::int[], ?::text[], ?::int[], ?::int[], ?::text[], ?::timestamptz[], ?::smallint[], ?::timestamptz[], ?::timestamptz[], ?::int[], ?::int[])
+           AS t(id, status, theme_id, organization_id, answer_text, answered_at, satisfaction, due_at, first_response_at, frm, am)
         WHERE a.id = t.id`,
       [
         batchId, u.map((x) => x.id), u.map((x) => x.r.status), u.map((x) => (x.changes.some((c) => c[1] === 'theme_id') ? x.r.themeId ?? null : null)),
         u.map((x) => x.r.organizationId ?? null), u.map((x) => x.r.answerText ?? null), u.map((x) => iso(x.r.answeredAt)),
         u.map((x) => x.r.satisfaction ?? null), u.map((x) => iso(x.r.dueAt)), u.map((x) => iso(x.r.firstResponseAt)),
+        u.map((x) => x.firstMinutes), u.map((x) => x.answerMinutes),
       ],
     );
     const now = new Date();

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { readReference } from './files.js';
 import { importDistricts } from './districts.js';
+import { ensureDeadlineDefaults } from '../deadlines/store.js';
 
 interface MunicipalityFile {
   code: string; name: string; region?: string; oktmo?: string; timezone: string; center: [number, number]; population?: number;
@@ -37,7 +38,10 @@ function parentsFirst<T extends { code: string; parentCode?: string | null }>(it
  */
 export async function ensureMunicipality(em: EntityManager, code: string): Promise<{ id: number; created: boolean }> {
   const existing = await query<{ id: number }>(em, 'SELECT id FROM municipality WHERE code = ?', [code]);
-  if (existing.length) return { id: existing[0].id, created: false };
+  if (existing.length) {
+    await ensureDeadlineDefaults(em, existing[0].id, code);
+    return { id: existing[0].id, created: false };
+  }
 
   const m = readReference<MunicipalityFile>(code, 'municipality.json');
   const channels = readReference<ChannelFile[]>(code, 'channels.json');
@@ -98,5 +102,6 @@ export async function ensureMunicipality(em: EntityManager, code: string): Promi
     await importDistricts(tem, mid, districts);
     return mid;
   });
+  await ensureDeadlineDefaults(em, id, code);
   return { id, created: true };
 }

@@ -73,9 +73,28 @@ export interface AppealNode {
   district: { id: string; name: string } | null;
   theme: { id: string; name: string } | null;
   organization: { id: string; name: string } | null;
+  /** Deadlines (asked for in the single appeal's card). */
+  deadline?: AppealDeadline;
   /** Only asked for by roles that process appeals (each read is logged by the server). */
   author?: { masked: boolean; fullName: string | null; phone: string | null; email: string | null; profileUrl: string | null } | null;
 }
+
+export type DeadlineState = 'ON_TIME' | 'AT_RISK' | 'OVERDUE' | 'ANSWERED_ON_TIME' | 'ANSWERED_LATE';
+
+export interface AppealDeadline {
+  urgent: boolean;
+  deadlineState: DeadlineState | null;
+  firstReactionDueAt: string | null;
+  answerDueAt: string | null;
+  answeredAt: string | null;
+  workingMinutesToFirstReaction: number | null;
+  workingMinutesToAnswer: number | null;
+  deadlineRule: { extensionMax: number | null; extensionUnit: string | null; extensionNotice: boolean } | null;
+  events: { kind: string; at: string; fromValue: string | null; toValue: string | null; comment: string | null; actor: string }[];
+}
+
+const DEADLINE_FIELDS = `urgent deadlineState firstReactionDueAt answerDueAt answeredAt workingMinutesToFirstReaction workingMinutesToAnswer
+  deadlineRule { extensionMax extensionUnit extensionNotice } events { kind at fromValue toValue comment actor }`;
 
 export interface AppealPage {
   totalCount: number;
@@ -204,8 +223,11 @@ export async function loadAppeal(id: string, lonLat: [number, number], withAutho
   if (singleAppealSupported) {
     try {
       const author = withAuthor ? ' author { masked fullName phone email profileUrl }' : '';
-      const data = await gql<{ appeal: AppealNode | null }>(`query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS}${author} } }`, { id });
-      return data.appeal;
+      const data = await gql<{ appeal: (AppealNode & AppealDeadline) | null }>(`query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS} ${DEADLINE_FIELDS}${author} } }`, { id });
+      const a = data.appeal;
+      if (a) a.deadline = { urgent: a.urgent, deadlineState: a.deadlineState, firstReactionDueAt: a.firstReactionDueAt, answerDueAt: a.answerDueAt, answeredAt: a.answeredAt,
+        workingMinutesToFirstReaction: a.workingMinutesToFirstReaction, workingMinutesToAnswer: a.workingMinutesToAnswer, deadlineRule: a.deadlineRule, events: a.events };
+      return a;
     } catch (e) {
       const code = (e as ApiError).code;
       if (code && code !== 'GRAPHQL_VALIDATION_FAILED') throw e;

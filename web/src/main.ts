@@ -17,6 +17,7 @@ import {
   type AppConfig,
   type AppealFilter,
   type AppealNode,
+  type AppealDeadline,
   type AppealPage,
   type AppealPointProps,
   type AppealPoints,
@@ -42,6 +43,7 @@ import {
 import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers, clusterColor, clusterRadius, districtFeatureCollection, offlineStyle } from './mapLayers';
 import { addHeatLayers, initHeat, setHeatDistricts, updateHeat } from './heat';
 import { can, mountUserBar, requireSession, type Me } from './auth';
+import { deadlineSection } from './deadlineCard';
 import { addProblemLayers, initProblems, problemTakesClick, PROBLEM_HIT_LAYERS } from './problems';
 import { mountRiskBadge } from './riskBadge';
 
@@ -351,6 +353,8 @@ interface PopupData {
   organization?: string | null;
   /** Author's contacts, present only for roles that may see personal data. */
   author?: string | null;
+  /** Due times, state and extensions (server/deadlines), in the full card. */
+  deadline?: AppealDeadline;
 }
 
 function statusChip(status: string): HTMLElement {
@@ -372,6 +376,7 @@ function popupContent(d: PopupData, mode: 'hover' | 'full', loading = false): HT
     value ? el('div', { class: 'popup-row' }, el('span', { class: 'muted' }, `${label}: `), value) : null;
   append(root, row('Адрес', d.address), row('Район', d.district), row('Исполнитель', d.organization), row('Автор', d.author));
   if (d.text) append(root, el('p', { class: 'popup-text' }, d.text));
+  if (d.deadline) append(root, deadlineSection(d.id, d.deadline, !!me && can.seePersonalData(me), () => reloadAppealPopup(d.id)));
   if (loading) append(root, el('div', { class: 'muted small' }, 'Загрузка подробностей…'));
   append(root, el('div', { class: 'muted small' }, `№ ${d.externalId || d.id}`));
   return root;
@@ -389,6 +394,7 @@ function nodeToPopup(n: AppealNode): PopupData {
     text: n.text,
     district: n.district?.name ?? null,
     organization: n.organization?.name ?? null,
+    deadline: n.deadline,
     author: n.author && !n.author.masked ? [n.author.fullName, n.author.phone, n.author.email, n.author.profileUrl].filter(Boolean).join(', ') || null : null,
   };
 }
@@ -406,7 +412,8 @@ function openAppealPopup(m: maplibregl.Map, at: [number, number], data: PopupDat
   clickPopupId = data.id;
   m.setFilter(LAYER.pointSelected, ['==', ['get', 'id'], data.id]);
   const withAuthor = !!me && can.seePersonalData(me);
-  const needsDetails = (!details || withAuthor) && (data.address === undefined || data.text === undefined || withAuthor);
+  // The card's details (address, text, author, deadlines) come from the single appeal's query.
+  const needsDetails = withAuthor || !details?.deadline;
   clickPopup.setLngLat(at).setDOMContent(popupContent(details ? nodeToPopup(details) : data, 'full', needsDetails)).addTo(m);
   if (!needsDetails) return;
   loadAppeal(data.id, at, withAuthor)
@@ -420,6 +427,15 @@ function openAppealPopup(m: maplibregl.Map, at: [number, number], data: PopupDat
       append(c, el('div', { class: 'popup-error' }, `Ошибка: ${errorText(e)}`));
       clickPopup.setDOMContent(c);
     });
+}
+
+/** Reloads the open card (after an extension of its deadline). */
+function reloadAppealPopup(id: string): void {
+  const at = clickPopup.getLngLat();
+  if (clickPopupId !== id || !at) return;
+  loadAppeal(id, [at.lng, at.lat], !!me && can.seePersonalData(me))
+    .then((node) => { if (node && clickPopupId === id) clickPopup.setDOMContent(popupContent(nodeToPopup(node), 'full')); })
+    .catch((e) => showError(`Не удалось обновить карточку: ${errorText(e)}`));
 }
 
 function wireMapInteractions(m: maplibregl.Map): void {
