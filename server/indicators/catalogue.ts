@@ -210,23 +210,16 @@ export async function monthlyAggregates(em: EntityManager, municipalityId: numbe
   return out;
 }
 
-/** Risk signals per month and scope (adapted to the risk_signal table of server/risks). */
+/** Risk signals per month (of the day the rise started) and scope, false alarms excluded (server/risks). */
 async function riskSignalCounts(em: EntityManager, municipalityId: number, fromMonth: string, toMonth: string): Promise<Map<string, number>> {
-  const cols = new Set((await query<{ c: string }>(em, `SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'risk_signal'`)).map((r) => r.c));
-  const at = ['detected_at', 'created_at', 'since', 'day'].find((c) => cols.has(c));
-  if (!at || !cols.has('municipality_id')) return new Map();
-  const theme = cols.has('theme_id') ? 's.theme_id' : 'NULL::int';
-  const notFalse = cols.has('status') ? `AND s.status <> 'FALSE_ALARM'` : '';
   const rows = await query<GroupRow & { month: string; n: number }>(em, `
-    WITH m AS (SELECT timezone AS tz FROM municipality WHERE id = ?),
-    s AS (SELECT date_trunc('month', s.${at}::timestamptz AT TIME ZONE m.tz)::date AS month, t.block_id, coalesce(t.parent_id, t.id) AS top_theme, t.id AS theme_id
-            FROM risk_signal s CROSS JOIN m LEFT JOIN theme t ON t.id = ${theme}
-           WHERE s.municipality_id = ? ${notFalse}
-             AND s.${at}::timestamptz >= (?::date::timestamp AT TIME ZONE m.tz)
-             AND s.${at}::timestamptz < ((?::date + interval '1 month')::timestamp AT TIME ZONE m.tz))
+    WITH s AS (SELECT date_trunc('month', s.started_on)::date AS month, t.block_id, coalesce(t.parent_id, t.id) AS top_theme, t.id AS theme_id
+                 FROM risk_signal s LEFT JOIN theme t ON t.id = s.theme_id
+                WHERE s.municipality_id = ? AND s.status <> 'FALSE_ALARM'
+                  AND s.started_on >= ?::date AND s.started_on < (?::date + interval '1 month'))
     SELECT month::text AS month, block_id, top_theme, theme_id, GROUPING(block_id) AS g_block, GROUPING(top_theme) AS g_top, GROUPING(theme_id) AS g_theme, count(*)::int AS n
       FROM s GROUP BY GROUPING SETS ((month), (month, block_id), (month, top_theme), (month, theme_id))`,
-  [municipalityId, municipalityId, fromMonth, toMonth]);
+  [municipalityId, fromMonth, toMonth]);
   const out = new Map<string, number>();
   for (const r of rows) out.set(aggKey(r.month, groupScope(r)), r.n);
   return out;
