@@ -21,6 +21,7 @@ import { createApollo } from './http/graphql.js';
 import { ensureDemoHeatLayer } from './heatmap/demo.js';
 import { ProblemService } from './problems/service.js';
 import { problemExportHandler } from './problems/export.js';
+import { ratingExportHandler } from './rating/export.js';
 import { createTileServer } from './heatmap/tiles.js';
 import { loadAuthConfig, type AuthConfig } from './auth/config.js';
 import { AuthService } from './auth/sessions.js';
@@ -141,6 +142,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.use('/auth', authenticate(auth), authRoutes(auth));
     // Exports of the problem list (XLSX, CSV, GeoJSON): signed-in users, their row scope.
     app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), problemExportHandler(orm, mun.id));
+    // The rating of bodies and organisations with its queues, for the head's meeting (same auth and row scope).
+    app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), ratingExportHandler(orm, mun.id));
 
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {
