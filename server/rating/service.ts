@@ -207,7 +207,7 @@ export function scoreOf(a: Aggregate, s: RatingSettings): { score: number | null
     const ew = x.normalized == null || total <= 0 ? 0 : x.weight / total;
     return { ...x, effectiveWeight: round(ew, 6), points: round(ew * (x.normalized ?? 0)) };
   });
-  return { score: total > 0 ? round(breakdown.reduce((sum, x) => sum + x.points, 0), 2) : null, breakdown };
+  return { score: total > 0 ? round(breakdown.reduce((sum, x) => sum + x.points, 0), 4) : null, breakdown };
 }
 
 /** Competition ranks (1, 2, 2, 4) of the ranked rows by score. */
