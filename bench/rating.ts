@@ -16,7 +16,7 @@ import { median, type SummaryRow } from './lib.js';
  * 8 days, at risk 2 days before, working minutes ≈ 0.3 × calendar minutes, a formal verdict for ~30 % of answers,
  * a repeat link for 2 % of appeals), then VACUUM ANALYZE so the index-only scan is possible.
  */
-export async function benchRating(app: App, backend: SummaryRow['backend'], n: number, log: (m: string) => void, report: (r: SummaryRow) => void, iterations = 5): Promise<void> {
+export async function benchRating(app: App, backend: SummaryRow['backend'], n: number, log: (m: string) => void, report: (r: SummaryRow) => void, iterations = 7): Promise<void> {
   const em = app.orm.em.fork();
   const [mun] = await query<{ id: number }>(em, 'SELECT id FROM municipality ORDER BY id LIMIT 1');
   const mid = mun.id;
@@ -58,8 +58,13 @@ export async function benchRating(app: App, backend: SummaryRow['backend'], n: n
     (?::date)::timestamp AT TIME ZONE ?::text AS p2`, [`${year - 1}-01-01`, tz.timezone, `${year}-01-01`, tz.timezone, `${year + 1}-01-01`, tz.timezone]);
   const [cnt] = await query<{ n: number }>(em, 'SELECT count(*)::int AS n FROM appeal WHERE municipality_id = ? AND received_at >= ? AND received_at < ?', [mid, b.p1, b.p2]);
 
-  const raw = new pg.Client({ connectionString: app.databaseUrl });
-  await raw.connect();
+  // The raw client is connected only around each baseline run: on the embedded backend a second open connection
+  // slows every statement of the other (pglite-socket multiplexes them), which would penalise ours.
+  const withRaw = async <T>(f: (c: pg.Client) => Promise<T>): Promise<T> => {
+    const c = new pg.Client({ connectionString: app.databaseUrl });
+    await c.connect();
+    try { return await f(c); } finally { await c.end(); }
+  };
   const baselineSql = `
     WITH rep AS (SELECT repeat_of_id AS id, max(received_at) AS last_repeat FROM appeal
                   WHERE municipality_id = $1 AND repeat_of_id IS NOT NULL AND received_at >= $2 GROUP BY repeat_of_id)
@@ -80,15 +85,17 @@ export async function benchRating(app: App, backend: SummaryRow['backend'], n: n
   const base: number[] = [];
   const http: number[] = [];
   let rows = 0;
-  try {
-    const plan = await raw.query(`EXPLAIN ${baselineSql}`, [mid, b.p0, b.p1, b.p2, new Date()]);
+  {
+    const plan = await withRaw((raw) => raw.query(`EXPLAIN ${baselineSql}`, [mid, b.p0, b.p1, b.p2, new Date()]));
     log(`[${backend}] рейтинг: план базового запроса:\n${plan.rows.map((x) => `    ${x['QUERY PLAN']}`).join('\n')}`);
     await svc.rating({ kind: 'YEAR', start: `${year}-01-01` }); // warm-up
     for (let i = 0; i < iterations; i++) {
+      base.push(await withRaw(async (raw) => {
+        const t0 = performance.now();
+        await raw.query(baselineSql, [mid, b.p0, b.p1, b.p2, new Date()]);
+        return performance.now() - t0;
+      }));
       let t = performance.now();
-      await raw.query(baselineSql, [mid, b.p0, b.p1, b.p2, new Date()]);
-      base.push(performance.now() - t);
-      t = performance.now();
       const res = await svc.rating({ kind: 'YEAR', start: `${year}-01-01` });
       ours.push(performance.now() - t);
       rows = res.rows.length;
@@ -98,8 +105,6 @@ export async function benchRating(app: App, backend: SummaryRow['backend'], n: n
       if (body.errors) throw new Error(`GraphQL: ${JSON.stringify(body.errors)}`);
       http.push(performance.now() - t);
     }
-  } finally {
-    await raw.end();
   }
   const o = median(ours) / 1000, bl = median(base) / 1000;
   report({

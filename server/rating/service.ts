@@ -126,17 +126,18 @@ const EMPTY = (): Aggregate => ({ received: 0, dueJudged: 0, onTime: 0, answered
   rated: 0, satisfactionMean: null, satisfied: 0, repeated: 0, indicators: {} });
 
 interface AggRow {
-  org: number; key: string; received: number; due_judged: number; on_time: number; answered: number; median_minutes: number | null; overdue: number;
+  org: number; key: string | boolean; received: number; due_judged: number; on_time: number; answered: number; median_minutes: number | null; overdue: number;
   judged: number; formal: number; rated: number; sat_mean: number | null; satisfied: number; repeated: number;
 }
 
 /**
  * The aggregate of the rating as one statement: appeals received in [p0, p2), grouped by organisation and `key`
- * (the period split at p1: 0 = previous, 1 = current; or the local month). Placeholders `?` in this order:
+ * (the period split at p1: false = previous, true = current; or the local month). Placeholders `?` in this order:
  * now, p0 (repeats), municipality (repeats), [key params], municipality, p0, p2, [organisation], [theme ids].
  */
 export function aggregateSql(o: { byMonth?: boolean; organization?: boolean; themes?: boolean }): string {
-  const key = o.byMonth ? `to_char(a.received_at AT TIME ZONE ?::text, 'YYYY-MM-01')` : `(a.received_at >= ?::timestamptz)::int::text`;
+  // The period split is a boolean (cheap to sort and group; a text key would sort with the collation).
+  const key = o.byMonth ? `to_char(a.received_at AT TIME ZONE ?::text, 'YYYY-MM-01')` : `(a.received_at >= ?::timestamptz)`;
   return `WITH c AS (SELECT ?::timestamptz AS now),
   rep AS (SELECT r.repeat_of_id AS id, max(r.received_at) AS last_repeat FROM appeal r
            WHERE r.received_at >= ?::timestamptz AND r.municipality_id = ? AND r.repeat_of_id IS NOT NULL GROUP BY r.repeat_of_id)
@@ -203,11 +204,13 @@ export function factorValues(a: Aggregate, s: RatingSettings): { factor: string;
 export function scoreOf(a: Aggregate, s: RatingSettings): { score: number | null; breakdown: FactorPart[] } {
   const f = factorValues(a, s);
   const total = f.reduce((sum, x) => sum + (x.normalized == null ? 0 : x.weight), 0);
+  let sum = 0;
   const breakdown = f.map((x) => {
     const ew = x.normalized == null || total <= 0 ? 0 : x.weight / total;
+    sum += ew * (x.normalized ?? 0);
     return { ...x, effectiveWeight: round(ew, 6), points: round(ew * (x.normalized ?? 0)) };
   });
-  return { score: total > 0 ? round(breakdown.reduce((sum, x) => sum + x.points, 0), 4) : null, breakdown };
+  return { score: total > 0 ? round(sum, 4) : null, breakdown };
 }
 
 /** Competition ranks (1, 2, 2, 4) of the ranked rows by score. */
@@ -226,6 +229,15 @@ export class RatingService {
   private async tz(): Promise<string> {
     const [r] = await query<{ timezone: string }>(this.em, 'SELECT timezone FROM municipality WHERE id = ?', [this.municipalityId]);
     return r?.timezone ?? 'UTC';
+  }
+
+  /** The clock and the local dates as instants in the municipality's time zone, in one statement. */
+  private async clock(days: string[]): Promise<{ tz: string; now: Date; at: Date[] }> {
+    const [r] = await query<{ tz: string; now: string; t: string[] }>(this.em, `SELECT m.timezone AS tz, now() AS now,
+        (SELECT array_agg((d::timestamp AT TIME ZONE m.timezone) ORDER BY i) FROM unnest(?::date[]) WITH ORDINALITY AS u(d, i)) AS t
+      FROM municipality m WHERE m.id = ?`, [days, this.municipalityId]);
+    if (!r) throw new InputError('municipalityId', `муниципалитет ${this.municipalityId} не найден`);
+    return { tz: r.tz, now: this.opts.now ?? new Date(r.now), at: r.t.map((x) => new Date(x)) };
   }
 
   /** Local dates → instants in the municipality's time zone. */
@@ -298,20 +310,25 @@ export class RatingService {
     const block = await this.effectiveBlock(blockId);
     const themes = await this.blockThemes(block);
     const settings = await this.settings();
-    const tz = await this.tz();
-    const [p0, p1, p2] = await this.instants(tz, [period.prevFrom, period.from, period.to]);
-    const now = await this.now();
+    const { now, at: [p0, p1, p2] } = await this.clock([period.prevFrom, period.from, period.to]);
     const sql = aggregateSql({ themes: themes != null });
     const params: unknown[] = [now, p0, this.municipalityId, p1, this.municipalityId, p0, p2];
     if (themes) params.push(themes);
     const rows = await query<AggRow>(this.em, sql, params);
     const cur = new Map<number, Aggregate>();
     const prev = new Map<number, Aggregate>();
-    for (const r of rows) (r.key === '1' ? cur : prev).set(r.org, toAgg(r));
-    // Indicators belong to the organisation, not to a block: they count in the block's rating too.
-    const [indCur, indPrev] = await Promise.all([this.indicatorMeans(period.from, period.to), this.indicatorMeans(period.prevFrom, period.prevTo)]);
-    const orgs = await query<{ id: number; name: string; short_name: string | null; kind: string; parent_id: number | null }>(this.em,
-      'SELECT id, name, short_name, kind, parent_id FROM organization WHERE municipality_id = ? ORDER BY id', [this.municipalityId]);
+    for (const r of rows) (r.key === true ? cur : prev).set(r.org, toAgg(r));
+    // The organisations with their indicator means over both periods, in one statement. Indicators belong to the
+    // organisation, not to a block: they count in a block's rating too.
+    const orgs = await query<{ id: number; name: string; short_name: string | null; kind: string; parent_id: number | null; cur: Record<string, number> | null; prev: Record<string, number> | null }>(this.em,
+      `SELECT o.id, o.name, o.short_name, o.kind, o.parent_id,
+         (SELECT json_object_agg(indicator, v) FROM (SELECT indicator, avg(value)::float8 AS v FROM org_indicator_value
+             WHERE municipality_id = o.municipality_id AND organization_id = o.id AND period_start < ?::date AND period_end >= ?::date GROUP BY indicator) s) AS cur,
+         (SELECT json_object_agg(indicator, v) FROM (SELECT indicator, avg(value)::float8 AS v FROM org_indicator_value
+             WHERE municipality_id = o.municipality_id AND organization_id = o.id AND period_start < ?::date AND period_end >= ?::date GROUP BY indicator) s) AS prev
+       FROM organization o WHERE o.municipality_id = ? ORDER BY o.id`, [period.to, period.from, period.prevTo, period.prevFrom, this.municipalityId]);
+    const indCur = new Map(orgs.filter((o) => o.cur).map((o) => [o.id, o.cur!]));
+    const indPrev = new Map(orgs.filter((o) => o.prev).map((o) => [o.id, o.prev!]));
     const present = new Set<number>([...cur.keys(), ...prev.keys(), ...(block == null ? indCur.keys() : [])]);
     const list = orgs.filter((o) => present.has(o.id)).map((o) => {
       const a = cur.get(o.id) ?? EMPTY();
@@ -367,7 +384,7 @@ export class RatingService {
     const params: unknown[] = [now, p0, this.municipalityId, tz, this.municipalityId, p0, p2, organizationId];
     if (themes) params.push(themes);
     const rows = await query<AggRow>(this.em, aggregateSql({ byMonth: true, organization: true, themes: themes != null }), params);
-    const byMonth = new Map(rows.map((r) => [r.key, toAgg(r)]));
+    const byMonth = new Map(rows.map((r) => [String(r.key), toAgg(r)]));
     const ind = await query<{ indicator: string; period_start: string; period_end: string; value: number }>(this.em,
       `SELECT indicator, to_char(period_start, 'YYYY-MM-DD') AS period_start, to_char(period_end, 'YYYY-MM-DD') AS period_end, value FROM org_indicator_value
         WHERE municipality_id = ? AND organization_id = ? AND period_start < ?::date AND period_end >= ?::date`, [this.municipalityId, organizationId, end, firsts[0]]);

@@ -69,11 +69,19 @@ export async function loadIndicators(em: EntityManager, municipalityId: number):
 }
 
 export async function loadSettings(em: EntityManager, municipalityId: number): Promise<RatingSettings> {
-  const [r] = await query<SettingRow>(em,
-    'SELECT weights, min_appeals, answer_target_minutes, answer_worst_minutes, satisfaction_goal, updated_at, updated_by FROM rating_setting WHERE municipality_id = ?', [municipalityId]);
+  // One statement: the settings row (if any) and the indicators.
+  const [x] = await query<{ s: SettingRow | null; i: IndicatorRow[] | null }>(em,
+    `SELECT (SELECT row_to_json(r) FROM (SELECT weights, min_appeals, answer_target_minutes, answer_worst_minutes, satisfaction_goal, updated_at, updated_by
+               FROM rating_setting WHERE municipality_id = ?) r) AS s,
+            (SELECT json_agg(i ORDER BY i.id) FROM (SELECT id, code, name, min_value, max_value, higher_is_better, weight
+               FROM rating_indicator WHERE municipality_id = ?) i) AS i`, [municipalityId, municipalityId]);
+  const r = x?.s ?? null;
+  const indicators = x?.i?.length
+    ? x.i.map((i) => ({ code: i.code, name: i.name, minValue: Number(i.min_value), maxValue: Number(i.max_value), higherIsBetter: i.higher_is_better, weight: Number(i.weight) }))
+    : await loadIndicators(em, municipalityId);
   return {
     weights: { ...DEFAULT_WEIGHTS, ...(r?.weights ?? {}) },
-    indicators: await loadIndicators(em, municipalityId),
+    indicators,
     minAppeals: r?.min_appeals ?? 20,
     answerTargetMinutes: r?.answer_target_minutes ?? 480,
     answerWorstMinutes: r?.answer_worst_minutes ?? 4800,
