@@ -290,20 +290,6 @@ export class RatingService {
     return r.map((x) => x.id);
   }
 
-  private async indicatorMeans(from: string, to: string, organizationId?: number): Promise<Map<number, Record<string, number>>> {
-    const rows = await query<{ org: number; indicator: string; v: number }>(this.em,
-      `SELECT organization_id AS org, indicator, avg(value)::float8 AS v FROM org_indicator_value
-        WHERE municipality_id = ? AND period_start < ?::date AND period_end >= ?::date ${organizationId ? 'AND organization_id = ?' : ''}
-        GROUP BY 1, 2`, organizationId ? [this.municipalityId, to, from, organizationId] : [this.municipalityId, to, from]);
-    const out = new Map<number, Record<string, number>>();
-    for (const r of rows) {
-      const m = out.get(r.org) ?? {};
-      m[r.indicator] = Number(r.v);
-      out.set(r.org, m);
-    }
-    return out;
-  }
-
   /** The rating of every organisation over the period (and its previous period), optionally within one thematic block. */
   async rating(p: PeriodInputLike, blockId?: string | number | null): Promise<RatingResult> {
     const period = resolvePeriod(p.kind, p.start, p.end);
