@@ -267,6 +267,14 @@ describe.each(backends)('rating of bodies and organisations on %s', (backend) =>
     expect((await gqlUpload(app.url, IMPORT, {}, { name: 'x.csv', content: 'организация;показатель;значение\nuo;official_page_score;5\n' })).errors?.[0].message).toMatch(/период/);
     expect((await gqlUpload(app.url, IMPORT, {}, { name: 'x.xlsx', content: Buffer.from('PK\u0003\u0004garbage') })).errors?.[0].message).toMatch(/XLSX/);
     expect((await gqlUpload(app.url, IMPORT, {}, { name: 'big.csv', content: Buffer.alloc(3 * 1024 * 1024, 65) })).errors?.[0].message).toMatch(/больше 2 МБ/);
+    // A small XLSX that unpacks to more than 20 MB is refused before it is unpacked.
+    const bomb = new ExcelJS.Workbook();
+    const bs = bomb.addWorksheet('Лист1');
+    bs.addRow(['организация', 'показатель', 'значение', 'период']);
+    for (let i = 0; i < 800; i++) bs.addRow([`${i}`.padEnd(30_000, 'а'), 'official_page_score', 1, '2026-03']);
+    const bombBuf = Buffer.from(await bomb.xlsx.writeBuffer());
+    expect(bombBuf.length).toBeLessThan(2 * 1024 * 1024);
+    expect((await gqlUpload(app.url, IMPORT, {}, { name: 'bomb.xlsx', content: bombBuf })).errors?.[0].message).toMatch(/распакованном виде/);
     // XLSX with the period given at the import.
     const wb = new ExcelJS.Workbook();
     const ws = wb.addWorksheet('Лист1');
