@@ -14,10 +14,11 @@ import { benchLoad } from './load.js';
 import { benchIndicators } from './indicators.js';
 import { benchRisks, benchRiskQuality } from './risks.js';
 import { benchWorktime } from './worktime.js';
+import { benchRating } from './rating.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only indicators,risks,appeals,heatmap,intake,classifier,load,problems,worktime] [--import-count 100000]
+ *                   [--only indicators,risks,worktime,appeals,heatmap,intake,classifier,load,problems,rating] [--import-count 100000]
  *                   [--load-seconds 60] [--load-connections 64]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
@@ -27,7 +28,7 @@ const { values } = parseArgs({
     count: { type: 'string', default: '1000000' },
     backends: { type: 'string', default: '' },
     iterations: { type: 'string', default: '200' },
-    only: { type: 'string', default: 'appeals,heatmap,problems,intake,classifier' },
+    only: { type: 'string', default: 'appeals,heatmap,problems,intake,classifier,rating' },
     'import-count': { type: 'string', default: '100000' },
     'load-seconds': { type: 'string', default: '60' },
     'load-connections': { type: 'string', default: '64' },
@@ -35,7 +36,7 @@ const { values } = parseArgs({
 });
 const only = new Set(values.only!.split(','));
 /** The benchmarks that run against the app on a database of n appeals (each further capability adds its name). */
-const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks']);
+const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks', 'rating']);
 const importCount = Number(values['import-count']);
 const n = Number(values.count);
 const iterations = Number(values.iterations);
@@ -94,6 +95,7 @@ for (const backend of wanted) {
     if (only.has('problems')) await benchProblems(app, backend, n, (m) => console.log(m), report);
     if (only.has('indicators')) for (const r of await benchIndicators(app, backend, n, iterations)) report(r);
     if (only.has('risks')) await benchRisks(app, backend, n, (m) => console.log(m), report);
+    if (only.has('rating')) await benchRating(app, backend, n, (m) => console.log(m), report);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }

@@ -21,6 +21,7 @@ import { createApollo } from './http/graphql.js';
 import { ensureDemoHeatLayer } from './heatmap/demo.js';
 import { ProblemService } from './problems/service.js';
 import { problemExportHandler } from './problems/export.js';
+import { ratingExportHandler } from './rating/export.js';
 import { createTileServer } from './heatmap/tiles.js';
 import { loadAuthConfig, type AuthConfig } from './auth/config.js';
 import { AuthService } from './auth/sessions.js';
@@ -150,6 +151,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.get('/exports/plan.xlsx', authenticate(auth), requireSignedIn(), planExportHandler(orm, mun.id));
     // A data-quality notice to the head of an organisation (DOCX); officers only their organisation's.
     app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), noticeExportHandler(orm, mun.id));
+    // The rating of bodies and organisations with its queues, for the head's meeting (same auth and row scope).
+    app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), ratingExportHandler(orm, mun.id));
 
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {

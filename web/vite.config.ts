@@ -30,6 +30,7 @@ export default defineConfig({
         index: resolve(webDir, 'index.html'),
         graphiql: resolve(webDir, 'graphiql.html'),
         intake: resolve(webDir, 'intake.html'),
+        control: resolve(webDir, 'control.html'),
         login: resolve(webDir, 'login.html'),
         centre: resolve(webDir, 'centre.html'),
         risks: resolve(webDir, 'risks.html'),

@@ -17,6 +17,7 @@ import { Migration20261202001000_centre } from '../../db/migrations/Migration202
 import { Migration20261202000100_control_contract } from '../../db/migrations/Migration20261202000100_control_contract.js';
 import { Migration20261202000500_risks } from '../../db/migrations/Migration20261202000500_risks.js';
 import { Migration20261202000200_deadlines } from '../../db/migrations/Migration20261202000200_deadlines.js';
+import { Migration20261202000400_rating } from '../../db/migrations/Migration20261202000400_rating.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -33,9 +34,10 @@ export const migrationsList = [
   { name: 'Migration20261127000103_intake_dedup', class: Migration20261127000103_intake_dedup },
   { name: 'Migration20261127000104_routing', class: Migration20261127000104_routing },
   { name: 'Migration20261202000100_control_contract', class: Migration20261202000100_control_contract },
-  { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
-  { name: 'Migration20261202000500_risks', class: Migration20261202000500_risks },
   { name: 'Migration20261202000200_deadlines', class: Migration20261202000200_deadlines },
+  { name: 'Migration20261202000400_rating', class: Migration20261202000400_rating },
+  { name: 'Migration20261202000500_risks', class: Migration20261202000500_risks },
+  { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
 ];
 
 export interface OrmOptions {

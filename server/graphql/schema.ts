@@ -20,6 +20,7 @@ import { riskResolvers } from '../risks/resolver.js';
 import { recommendationResolvers } from '../recommendations/resolver.js';
 import { workTimeResolvers } from '../worktime/resolver.js';
 import { deadlineResolvers } from '../deadlines/resolver.js';
+import { ratingResolvers } from '../rating/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -28,7 +29,7 @@ export function getSchema(): Promise<GraphQLSchema> {
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
       ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
-      ...workTimeResolvers, ...deadlineResolvers],
+      ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
