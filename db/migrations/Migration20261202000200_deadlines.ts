@@ -60,7 +60,10 @@ export class Migration20261202000200_deadlines extends Migration {
     // One version in force per channel × theme × urgency.
     this.addSql(`CREATE UNIQUE INDEX deadline_rule_current_idx ON deadline_rule (municipality_id, channel, coalesce(theme_id, 0), urgent) WHERE valid_to IS NULL;`);
     // The open appeals by due time (the overdue / at-risk queues and the deadline filters).
-    this.addSql(`CREATE INDEX appeal_open_due_idx ON appeal (municipality_id, answer_due_at) WHERE answered_at IS NULL AND answer_due_at IS NOT NULL;`);
+    // (also the rating's overdue / at-risk queues: what they read is included, so they scan the index alone)
+    this.addSql(`CREATE INDEX appeal_open_due_idx ON appeal (municipality_id, answer_due_at)
+      INCLUDE (organization_id, theme_id, status, urgent, answer_at_risk_at)
+      WHERE answered_at IS NULL AND answer_due_at IS NOT NULL;`);
   }
 
   override async down(): Promise<void> {

@@ -47,9 +47,7 @@ export class Migration20261202000400_rating extends Migration {
       INCLUDE (organization_id, theme_id, status, answered_at, answer_due_at, answer_minutes, satisfaction, id);`);
     this.addSql(`CREATE INDEX appeal_repeat_rating_idx ON appeal (municipality_id, received_at) INCLUDE (repeat_of_id)
       WHERE repeat_of_id IS NOT NULL;`);
-    this.addSql(`CREATE INDEX appeal_open_due_idx ON appeal (municipality_id, answer_due_at)
-      INCLUDE (organization_id, theme_id, urgent, answer_at_risk_at)
-      WHERE answered_at IS NULL AND status IN ('NEW', 'IN_PROGRESS') AND answer_due_at IS NOT NULL;`);
+    // The open appeals by due time for the queues: appeal_open_due_idx of the deadlines migration (0200) serves them.
     this.addSql(`CREATE INDEX org_indicator_value_period_idx ON org_indicator_value (municipality_id, period_start, period_end);`);
   }
 
