@@ -53,7 +53,6 @@ export class Migration20261202000400_rating extends Migration {
 
   override async down(): Promise<void> {
     this.addSql('DROP INDEX org_indicator_value_period_idx;');
-    this.addSql('DROP INDEX appeal_open_due_idx;');
     this.addSql('DROP INDEX appeal_repeat_rating_idx;');
     this.addSql('DROP INDEX appeal_rating_idx;');
     this.addSql('DROP TABLE rating_indicator;');
