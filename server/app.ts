@@ -29,6 +29,7 @@ import { authRoutes, tileGate } from './auth/routes.js';
 import { isRestricted, scopeOf } from './auth/scope.js';
 import { disableDemoAccounts, ensureDemoAccounts, type DemoAccount } from './auth/demo.js';
 import { anonymiseClosedAppealAuthors } from './auth/retention.js';
+import { mountPageRoutes, preparePages } from './pages/routes.js';
 
 export interface StartOptions {
   /** Real PostGIS; absent = embedded PGlite in dataDir. */
@@ -106,6 +107,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       }
     }
 
+    await preparePages(em, mun.id, !!(opts.demo && opts.demo.count > 0), log);
+
     const apollo = await createApollo({ limits });
     // Accounts: demo accounts per role only in demo mode (new passwords on every start), disabled otherwise.
     const auth = new AuthService(orm, { ...loadAuthConfig(), ...opts.auth });
@@ -141,6 +144,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.use('/auth', authenticate(auth), authRoutes(auth));
     // Exports of the problem list (XLSX, CSV, GeoJSON): signed-in users, their row scope.
     app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), problemExportHandler(orm, mun.id));
+    mountPageRoutes(app, orm, mun.id, auth);
 
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {
