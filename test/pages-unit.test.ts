@@ -1,33 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import fs from 'node:fs';
-import path from 'node:path';
 import { checkPageUrl, checkPosWidgetUrl, ogrnValid, pageKeyOf } from '../server/pages/urls.js';
 import { WorkTime } from '../server/pages/worktime.js';
 import { readDefaults } from '../server/pages/config.js';
 import { VkClient, VkApiError } from '../server/pages/vk.js';
 import { commentKind, parseMonth } from '../server/pages/importer.js';
+import { fixtureFetch } from './helpers/vk-fixtures.js';
 
 /** Pure parts of official pages: URLs per platform, the ПОС widget link, ОГРН, working time, months, the VK client on recorded responses. */
 
-const fixtures = path.resolve('test/fixtures/vk');
-const fx = (name: string) => fs.readFileSync(path.join(fixtures, name), 'utf8');
-
-/** A fetch that answers from the recorded responses by method (and post id), recording every call. */
-export function fixtureFetch(overrides: Record<string, string[]> = {}) {
-  const calls: { method: string; params: Record<string, string> }[] = [];
-  const queue = new Map(Object.entries(overrides).map(([k, v]) => [k, [...v]]));
-  const f = (async (url: string | URL, init?: RequestInit) => {
-    const method = String(url).split('/').pop()!;
-    const params = Object.fromEntries(new URLSearchParams(String(init?.body ?? '')));
-    calls.push({ method, params });
-    const q = queue.get(method);
-    if (q?.length) return new Response(fx(q.shift()!), { status: 200 });
-    const file = method === 'wall.getComments' ? `wall.getComments-${params.post_id}.json` : `${method}.json`;
-    if (!fs.existsSync(path.join(fixtures, file))) return new Response('{"response":{"count":0,"items":[]}}', { status: 200 });
-    return new Response(fx(file), { status: 200 });
-  }) as unknown as typeof fetch;
-  return { fetch: f, calls };
-}
 
 const noSleep = async () => undefined;
 

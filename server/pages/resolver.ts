@@ -167,7 +167,7 @@ export class PageQueries {
       return await service(ctx).syncFromVk(id, month);
     } catch (e) {
       if (e instanceof GraphQLError) throw e;
-      throw new GraphQLError((e as Error).message, { extensions: { code: 'BAD_GATEWAY' } });
+      throw new GraphQLError((e as Error).message, { extensions: { code: 'BAD_REQUEST', field: 'vk' } });
     }
   }
 }
