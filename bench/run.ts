@@ -11,11 +11,12 @@ import { benchIntake } from './intake.js';
 import { benchClassifier } from './classifier.js';
 import { benchProblems } from './problems.js';
 import { benchLoad } from './load.js';
+import { benchPages } from './pages.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
  *                   [--only appeals,heatmap,intake,classifier,load] [--import-count 100000]
- *                   [--load-seconds 60] [--load-connections 64]
+ *                   [--load-seconds 60] [--load-connections 64] [--only pages --pages 500 --months 24]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
  */
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     'import-count': { type: 'string', default: '100000' },
     'load-seconds': { type: 'string', default: '60' },
     'load-connections': { type: 'string', default: '64' },
+    pages: { type: 'string', default: '500' },
+    months: { type: 'string', default: '24' },
   },
 });
 const only = new Set(values.only!.split(','));
@@ -56,7 +59,7 @@ for (const backend of wanted) {
     console.log(`[${backend}] импорт ${importCount} строк…`);
     for (const r of await benchIntake(backend, importCount, serverUrl)) report(r);
   }
-  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load') && !only.has('problems')) continue;
+  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load') && !only.has('problems') && !only.has('pages')) continue;
   let databaseUrl: string | undefined;
   let dataDir: string | undefined;
   if (backend === 'postgis') {
@@ -84,6 +87,7 @@ for (const backend of wanted) {
     if (only.has('appeals')) report(await benchAppealsConnection(app, backend, n, iterations));
     if (only.has('heatmap')) for (const h of await benchHeatmap(app, backend, n, iterations)) report(h);
     if (only.has('problems')) await benchProblems(app, backend, n, (m) => console.log(m), report);
+    if (only.has('pages')) await benchPages(app, backend, Number(values.pages), Number(values.months), (m) => console.log(m), report);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }

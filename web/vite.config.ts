@@ -31,6 +31,7 @@ export default defineConfig({
         graphiql: resolve(webDir, 'graphiql.html'),
         intake: resolve(webDir, 'intake.html'),
         login: resolve(webDir, 'login.html'),
+        pages: resolve(webDir, 'pages.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static

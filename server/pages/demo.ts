@@ -73,7 +73,7 @@ export async function ensureDemoPages(em: EntityManager, municipalityId: number)
           verified, pos_widget, pos_widget_url, comments_open, has_cover, has_description, ogrn)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       [municipalityId, orgId, d.platform, url, key, d.name, catId, ['Иванова А. С.', 'Петров Д. В.', 'Смирнова Е. Н.', 'Кузнецов И. А.'][k % 4],
-        d.quality > 0.3, widget, widgetUrl, d.quality > 0.3, d.quality > 0.4, true, o]);
+        d.quality > 0.5, widget, widgetUrl, d.quality > 0.3, d.quality > 0.4, d.quality > 0.55, o]);
       const baseSubs = Math.round((d.category === 'flagship' ? 18000 : d.category === 'active' ? 3500 : 700) * (0.5 + d.quality));
       const cols = { month: [] as string[], posts: [] as number[], views: [] as number[], likes: [] as number[], reposts: [] as number[], comments: [] as number[], subs: [] as number[] };
       const cm = { ext: [] as string[], month: [] as string[], posted: [] as string[], text: [] as string[], replied: [] as (string | null)[], minutes: [] as (number | null)[], work: [] as (number | null)[], kind: [] as string[] };
@@ -81,7 +81,7 @@ export async function ensureDemoPages(em: EntityManager, municipalityId: number)
         const month = addMonths(last, -i);
         const q = Math.min(1, Math.max(0.05, d.quality + (rand() - 0.5) * 0.3 + (11 - i) * 0.01));
         const target = d.category === 'flagship' ? 35 : d.category === 'active' ? 16 : 5;
-        const posts = Math.max(0, Math.round(target * (0.4 + q * 0.9)));
+        const posts = Math.max(0, Math.round(target * (0.25 + q * 0.85)));
         const subs = Math.round(baseSubs * (1 + (11 - i) * 0.02 * q));
         const views = Math.round(posts * subs * (0.2 + q * 0.3));
         const likes = Math.round(posts * subs * 0.004 * (0.5 + q));
@@ -90,9 +90,9 @@ export async function ensureDemoPages(em: EntityManager, municipalityId: number)
         cols.month.push(month); cols.posts.push(posts); cols.views.push(views); cols.likes.push(likes); cols.reposts.push(reposts); cols.comments.push(nComments); cols.subs.push(subs);
         const [y, m] = month.split('-').map(Number);
         for (let c = 0; c < nComments; c++) {
-          const posted = new Date(Date.UTC(y, m - 1, 1 + Math.floor(rand() * 27), 1 + Math.floor(rand() * 12), Math.floor(rand() * 60)));
+          const posted = new Date(Date.UTC(y, m - 1, 1 + Math.floor(rand() * 27), 2 + Math.floor(rand() * 9), Math.floor(rand() * 60)));
           const answered = rand() < 0.45 + q * 0.55;
-          const replied = answered ? new Date(posted.getTime() + (0.5 + rand() * (q > 0.6 ? 10 : 40)) * 3600_000) : null;
+          const replied = answered ? new Date(posted.getTime() + (0.5 + rand() * (q > 0.7 ? 8 : 48)) * 3600_000) : null;
           const text = COMMENTS[Math.floor(rand() * COMMENTS.length)];
           cm.ext.push(`${month.slice(0, 7)}-${c + 1}`); cm.month.push(month); cm.posted.push(posted.toISOString()); cm.text.push(text);
           cm.replied.push(replied?.toISOString() ?? null);
