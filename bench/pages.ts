@@ -16,7 +16,8 @@ import { median, type SummaryRow } from './lib.js';
 const BASELINE = `
 WITH f AS (
   SELECT p.id, p.organization_id AS org, s.month, p.platform, p.verified, p.pos_widget, p.pos_widget_url, p.comments_open,
-         p.has_cover AND p.has_description AS design, p.ogrn, c.*,
+         p.has_cover AND p.has_description AS design, p.ogrn, c.min_posts_per_week, c.min_er_post, c.min_er_month, c.min_reach_share,
+         c.max_reply_hours, c.min_answered_share, c.require_verified, c.require_pos_widget, c.require_open_comments, c.require_design,
          s.posts / (extract(day FROM s.month + interval '1 month' - interval '1 day') / 7.0) AS ppw,
          (s.likes + s.reposts + s.comments)::float8 AS i, s.posts, s.subscribers,
          CASE WHEN coalesce(cm.comments, 0) > 0 THEN cm.comments ELSE s.comments END AS cc,
@@ -124,6 +125,8 @@ export async function benchPages(app: App, backend: SummaryRow['backend'], pages
     if (missing || maxDiff > 0.15) throw new Error(`official pages bench: our scores differ from the SQL aggregate (max ${maxDiff}, missing ${missing})`);
   } finally {
     await raw.end();
+    // PAGES_BENCH_KEEP=1 leaves the generated pages for inspection (EXPLAIN); otherwise the bench cleans up.
+    if (process.env.PAGES_BENCH_KEEP) return;
     await query(em, `DELETE FROM org_indicator_value WHERE municipality_id = ? AND indicator = 'official_pages_score' AND period_start BETWEEN ?::date AND ?::date`, [mun, from, to]);
     await query(em, `DELETE FROM official_page WHERE municipality_id = ? AND url_key LIKE 'vk.com/bench\\_%'`, [mun]);
   }

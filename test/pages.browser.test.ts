@@ -59,6 +59,7 @@ describe.each(backends)('official pages web page (browser, %s)', (backend) => {
   it('adds a page through the form: a broken URL is refused with its reason, a good one is saved', async () => {
     await page.locator('#add-page').click();
     await page.waitForSelector('#edit-dialog[open]');
+    expect(await page.locator('#e-delete').isVisible()).toBe(false);
     await page.selectOption('#e-platform', 'VK');
     await page.fill('#e-url', 'https://ok.ru/not_vk');
     await page.fill('#e-name', 'Новая страница');

@@ -269,7 +269,9 @@ export class PageService {
     const em = opts.em ?? this.em;
     const settings = await pagesSettings(em, this.municipalityId);
     const visible = opts.allOrganizations ? undefined : await this.visibleOrganizations();
+    const t0 = performance.now();
     const rows = await loadFigures(em, { municipalityId: this.municipalityId, fromMonth, toMonth, pageIds: opts.pageIds, organizationIds: visible });
+    if (process.env.MCU_PROFILE) console.log(`[pages] figures ${rows.length} rows in ${Math.round(performance.now() - t0)} ms`);
     const ctx = { population: settings.population, regionCode: settings.regionCode, widgetCache: new Map() };
     return rows.map((r) => evaluate(r, ctx));
   }
@@ -301,8 +303,11 @@ export class PageService {
         await query(tem, `DELETE FROM org_indicator_value WHERE municipality_id = ? AND indicator = ? AND source = ?`, [this.municipalityId, INDICATOR, SOURCE]);
         return { months: 0, organizations: 0, pages: 0 };
       }
+      const t1 = performance.now();
       const pages = await this.results(from, to, { em: tem, allOrganizations: true });
+      const t2 = performance.now();
       const orgs = aggregateOrganizations(pages);
+      if (process.env.MCU_PROFILE) console.log(`[pages] results ${Math.round(t2 - t1)} ms, aggregate ${Math.round(performance.now() - t2)} ms`);
       await query(tem, `DELETE FROM org_indicator_value WHERE municipality_id = ? AND indicator = ? AND source = ? AND period_start BETWEEN ?::date AND ?::date`,
         [this.municipalityId, INDICATOR, SOURCE, from, to]);
       if (orgs.length) {
