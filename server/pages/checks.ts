@@ -122,7 +122,8 @@ export async function loadFigures(em: EntityManager, s: FigureScope): Promise<Fi
   return out;
 }
 
-const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+const POW = [1, 10, 100, 1000];
+const round = (v: number, d = 2) => Math.round(v * POW[d]) / POW[d];
 
 export function daysInMonth(month: string): number {
   const [y, m] = month.split('-').map(Number);
@@ -208,10 +209,16 @@ export function aggregateOrganizations(pages: PageMonth[]): OrgMonth[] {
   const out: OrgMonth[] = [];
   for (const g of groups.values()) {
     const passShare: Record<string, number> = {};
-    for (const code of CHECKS) {
-      const judged = g.map((p) => p.checks.find((c) => c.code === code)!).filter((c) => c.status === 'PASS' || c.status === 'FAIL');
-      if (judged.length) passShare[code] = round(judged.filter((c) => c.status === 'PASS').length / judged.length, 3);
-    }
+    // evaluate() emits the checks in CHECKS order: index, not search.
+    CHECKS.forEach((code, i) => {
+      let judged = 0;
+      let passed = 0;
+      for (const p of g) {
+        const st = p.checks[i].status;
+        if (st === 'PASS') { judged++; passed++; } else if (st === 'FAIL') judged++;
+      }
+      if (judged) passShare[code] = round(passed / judged, 3);
+    });
     out.push({
       organizationId: g[0].organizationId, month: g[0].month, pages: g.length,
       score: round(g.reduce((s, p) => s + p.score, 0) / g.length, 1),
