@@ -384,6 +384,9 @@ async function main() {
   byId('edit-form').addEventListener('submit', (e) => void saveEdit(e));
   byId('import-form').addEventListener('submit', (e) => void importFile(e));
   byId('i-appeals').addEventListener('click', () => void takeAppeals());
+  byId<HTMLInputElement>('i-file').addEventListener('change', () => {
+    byId('i-file-name').textContent = byId<HTMLInputElement>('i-file').files?.[0]?.name ?? 'файл не выбран';
+  });
   document.body.dataset.ready = 'true';
 }
 
