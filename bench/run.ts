@@ -15,11 +15,11 @@ import { benchIndicators } from './indicators.js';
 import { benchRisks, benchRiskQuality } from './risks.js';
 import { benchWorktime } from './worktime.js';
 import { benchRating } from './rating.js';
+import { benchPages } from './pages.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only indicators,risks,worktime,appeals,heatmap,intake,classifier,load,problems,rating] [--import-count 100000]
- *                   [--load-seconds 60] [--load-connections 64]
+ *                   [--only indicators,risks,worktime,rating,appeals,heatmap,intake,classifier,load,problems] [--import-count 100000]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
  */
@@ -32,11 +32,13 @@ const { values } = parseArgs({
     'import-count': { type: 'string', default: '100000' },
     'load-seconds': { type: 'string', default: '60' },
     'load-connections': { type: 'string', default: '64' },
+    pages: { type: 'string', default: '500' },
+    months: { type: 'string', default: '24' },
   },
 });
 const only = new Set(values.only!.split(','));
 /** The benchmarks that run against the app on a database of n appeals (each further capability adds its name). */
-const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks', 'rating']);
+const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks', 'rating', 'pages']);
 const importCount = Number(values['import-count']);
 const n = Number(values.count);
 const iterations = Number(values.iterations);
@@ -96,6 +98,7 @@ for (const backend of wanted) {
     if (only.has('indicators')) for (const r of await benchIndicators(app, backend, n, iterations)) report(r);
     if (only.has('risks')) await benchRisks(app, backend, n, (m) => console.log(m), report);
     if (only.has('rating')) await benchRating(app, backend, n, (m) => console.log(m), report);
+    if (only.has('pages')) await benchPages(app, backend, Number(values.pages), Number(values.months), (m) => console.log(m), report);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }

@@ -33,6 +33,7 @@ import { anonymiseClosedAppealAuthors } from './auth/retention.js';
 import { ensureDefaultIndicators } from './indicators/service.js';
 import { planExportHandler } from './plans/export.js';
 import { noticeExportHandler } from './dataquality/notice.js';
+import { mountPageRoutes, preparePages } from './pages/routes.js';
 
 export interface StartOptions {
   /** Real PostGIS; absent = embedded PGlite in dataDir. */
@@ -112,6 +113,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       }
     }
 
+    await preparePages(em, mun.id, !!(opts.demo && opts.demo.count > 0), log);
+
     const apollo = await createApollo({ limits });
     // Accounts: demo accounts per role only in demo mode (new passwords on every start), disabled otherwise.
     const auth = new AuthService(orm, { ...loadAuthConfig(), ...opts.auth });
@@ -153,6 +156,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), noticeExportHandler(orm, mun.id));
     // The rating of bodies and organisations with its queues, for the head's meeting (same auth and row scope).
     app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), ratingExportHandler(orm, mun.id));
+    mountPageRoutes(app, orm, mun.id, auth);
 
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {

@@ -35,6 +35,7 @@ export default defineConfig({
         centre: resolve(webDir, 'centre.html'),
         risks: resolve(webDir, 'risks.html'),
         deadlines: resolve(webDir, 'deadlines.html'),
+        pages: resolve(webDir, 'pages.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static

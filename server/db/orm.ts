@@ -18,6 +18,7 @@ import { Migration20261202000100_control_contract } from '../../db/migrations/Mi
 import { Migration20261202000500_risks } from '../../db/migrations/Migration20261202000500_risks.js';
 import { Migration20261202000200_deadlines } from '../../db/migrations/Migration20261202000200_deadlines.js';
 import { Migration20261202000400_rating } from '../../db/migrations/Migration20261202000400_rating.js';
+import { Migration20261202000600_pages } from '../../db/migrations/Migration20261202000600_pages.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -37,6 +38,7 @@ export const migrationsList = [
   { name: 'Migration20261202000200_deadlines', class: Migration20261202000200_deadlines },
   { name: 'Migration20261202000400_rating', class: Migration20261202000400_rating },
   { name: 'Migration20261202000500_risks', class: Migration20261202000500_risks },
+  { name: 'Migration20261202000600_pages', class: Migration20261202000600_pages },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
 ];
 

@@ -21,6 +21,7 @@ import { recommendationResolvers } from '../recommendations/resolver.js';
 import { workTimeResolvers } from '../worktime/resolver.js';
 import { deadlineResolvers } from '../deadlines/resolver.js';
 import { ratingResolvers } from '../rating/resolver.js';
+import { pageResolvers } from '../pages/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -29,7 +30,7 @@ export function getSchema(): Promise<GraphQLSchema> {
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
       ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
-      ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers],
+      ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
