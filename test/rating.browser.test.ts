@@ -78,7 +78,7 @@ describe('control page (browser)', () => {
     // Changing a weight re-scores the table.
     await p.fill('input[name="w:onTime"]', '1');
     for (const f of ['answerTime', 'overdue', 'formal', 'satisfaction', 'repeats']) await p.fill(`input[name="w:${f}"]`, '0');
-    for (const f of ['official_page_score', 'services_online_share']) await p.fill(`input[name="i:${f}"]`, '0');
+    for (const f of ['official_pages_score', 'services_online_share']) await p.fill(`input[name="i:${f}"]`, '0');
     await p.getByRole('button', { name: 'Сохранить веса' }).click();
     await p.waitForFunction(() => document.querySelectorAll('#rating-rows tr.row')[1]?.querySelector('.score')?.textContent === '50,0');
     expect(await p.textContent('#weights-status')).toMatch(/browser-curator/);

@@ -105,7 +105,7 @@ describe.each(backends)('rating of bodies and organisations on %s', (backend) =>
     expect(f(a, 'answerTime').normalized).toBe(100);
     expect(f(a, 'overdue').normalized).toBe(80);
     expect(f(a, 'formal').normalized).toBeCloseTo(66.6667, 3);
-    expect(f(a, 'ind:official_page_score')).toMatchObject({ value: 80, normalized: 80 });
+    expect(f(a, 'ind:official_pages_score')).toMatchObject({ value: 80, normalized: 80 });
     expect(f(a, 'ind:services_online_share')).toMatchObject({ value: null, normalized: null, points: 0, effectiveWeight: 0 });
     expect(a.score).toBeCloseTo(EXPECTED.teploseti, 2);
     expect(a.breakdown.reduce((s: number, b: any) => s + b.points, 0)).toBeCloseTo(a.score, 2);
@@ -143,7 +143,7 @@ describe.each(backends)('rating of bodies and organisations on %s', (backend) =>
   });
 
   it('changes the score when the published weights change, audited; bad settings are refused', async () => {
-    const s = await app.gql(SET, { w: { onTime: 1, answerTime: 0, overdue: 0, formal: 0, satisfaction: 0, repeats: 0 }, iw: [{ code: 'official_page_score', weight: 0 }, { code: 'services_online_share', weight: 0 }] });
+    const s = await app.gql(SET, { w: { onTime: 1, answerTime: 0, overdue: 0, formal: 0, satisfaction: 0, repeats: 0 }, iw: [{ code: 'official_pages_score', weight: 0 }, { code: 'services_online_share', weight: 0 }] });
     expect(s.errors).toBeUndefined();
     const r = await rating();
     expect(row(r, 'teploseti').score).toBe(50);
@@ -164,7 +164,7 @@ describe.each(backends)('rating of bodies and organisations on %s', (backend) =>
       expect(e.errors?.[0].message, JSON.stringify(vars)).toMatch(msg);
     }
     // Restore the defaults for the other tests.
-    const back = await app.gql(SET, { w: { onTime: 0.25, answerTime: 0.1, overdue: 0.15, formal: 0.15, satisfaction: 0.15, repeats: 0.1 }, iw: [{ code: 'official_page_score', weight: 0.05 }, { code: 'services_online_share', weight: 0.05 }] });
+    const back = await app.gql(SET, { w: { onTime: 0.25, answerTime: 0.1, overdue: 0.15, formal: 0.15, satisfaction: 0.15, repeats: 0.1 }, iw: [{ code: 'official_pages_score', weight: 0.05 }, { code: 'services_online_share', weight: 0.05 }] });
     expect(back.errors).toBeUndefined();
     expect(row(await rating(), 'teploseti').score).toBeCloseTo(EXPECTED.teploseti, 2);
     // Only ADMIN / CURATOR / COORDINATOR edit weights.
@@ -241,18 +241,18 @@ describe.each(backends)('rating of bodies and organisations on %s', (backend) =>
   });
 
   it('imports indicators from CSV and XLSX; a bad table names each row and field and stores nothing', async () => {
-    const csv = 'организация;показатель;значение;период\nteploseti;services_online_share;45,5;2026-03\nВодоканал;official_page_score;90;2026-Q1\n';
+    const csv = 'организация;показатель;значение;период\nteploseti;services_online_share;45,5;2026-03\nВодоканал;official_pages_score;90;2026-Q1\n';
     const ok = await gqlUpload(app.url, IMPORT, {}, { name: 'ind.csv', content: csv });
     expect(ok.errors, JSON.stringify(ok.errors)).toBeUndefined();
     expect(ok.data.importOrgIndicators).toMatchObject({ read: 2, inserted: 2, updated: 0, organizations: 2 });
     const r = await rating();
     expect(row(r, 'teploseti').breakdown.find((b: any) => b.factor === 'ind:services_online_share').value).toBe(45.5);
-    expect(row(r, 'vodokanal').breakdown.find((b: any) => b.factor === 'ind:official_page_score').value).toBe(90);
+    expect(row(r, 'vodokanal').breakdown.find((b: any) => b.factor === 'ind:official_pages_score').value).toBe(90);
     // Again: the same keys are updated.
     const again = await gqlUpload(app.url, IMPORT, {}, { name: 'ind.csv', content: csv.replace('45,5', '50') });
     expect(again.data.importOrgIndicators).toMatchObject({ inserted: 0, updated: 2 });
     const [{ n: before }] = await app.sql(`SELECT count(*)::int AS n FROM org_indicator_value`);
-    const bad = 'organization,indicator,value,period\nteploseti,official_page_score,70,2026-03\nНет такой,official_page_score,50,2026-03\nuo,nope,50,2026-03\nuo,official_page_score,abc,2026-03\nuo,official_page_score,150,2026-03\nuo,official_page_score,50,2026-13\n';
+    const bad = 'organization,indicator,value,period\nteploseti,official_pages_score,70,2026-03\nНет такой,official_pages_score,50,2026-03\nuo,nope,50,2026-03\nuo,official_pages_score,abc,2026-03\nuo,official_pages_score,150,2026-03\nuo,official_pages_score,50,2026-13\n';
     const e = await gqlUpload(app.url, IMPORT, {}, { name: 'bad.csv', content: bad });
     const msg = e.errors?.[0].message ?? '';
     expect(msg).toMatch(/ничего не изменено/);
@@ -264,14 +264,14 @@ describe.each(backends)('rating of bodies and organisations on %s', (backend) =>
     const [{ n: after }] = await app.sql(`SELECT count(*)::int AS n FROM org_indicator_value`);
     expect(after).toBe(before);
     expect((await gqlUpload(app.url, IMPORT, {}, { name: 'x.csv', content: 'a;b\n1;2\n' })).errors?.[0].message).toMatch(/нет столбца «организация»/);
-    expect((await gqlUpload(app.url, IMPORT, {}, { name: 'x.csv', content: 'организация;показатель;значение\nuo;official_page_score;5\n' })).errors?.[0].message).toMatch(/период/);
+    expect((await gqlUpload(app.url, IMPORT, {}, { name: 'x.csv', content: 'организация;показатель;значение\nuo;official_pages_score;5\n' })).errors?.[0].message).toMatch(/период/);
     expect((await gqlUpload(app.url, IMPORT, {}, { name: 'x.xlsx', content: Buffer.from('PK\u0003\u0004garbage') })).errors?.[0].message).toMatch(/XLSX/);
     expect((await gqlUpload(app.url, IMPORT, {}, { name: 'big.csv', content: Buffer.alloc(3 * 1024 * 1024, 65) })).errors?.[0].message).toMatch(/больше 2 МБ/);
     // A small XLSX that unpacks to more than 20 MB is refused before it is unpacked.
     const bomb = new ExcelJS.Workbook();
     const bs = bomb.addWorksheet('Лист1');
     bs.addRow(['организация', 'показатель', 'значение', 'период']);
-    for (let i = 0; i < 800; i++) bs.addRow([`${i}`.padEnd(30_000, 'а'), 'official_page_score', 1, '2026-03']);
+    for (let i = 0; i < 800; i++) bs.addRow([`${i}`.padEnd(30_000, 'а'), 'official_pages_score', 1, '2026-03']);
     const bombBuf = Buffer.from(await bomb.xlsx.writeBuffer());
     expect(bombBuf.length).toBeLessThan(2 * 1024 * 1024);
     expect((await gqlUpload(app.url, IMPORT, {}, { name: 'bomb.xlsx', content: bombBuf })).errors?.[0].message).toMatch(/распакованном виде/);
@@ -279,7 +279,7 @@ describe.each(backends)('rating of bodies and organisations on %s', (backend) =>
     const wb = new ExcelJS.Workbook();
     const ws = wb.addWorksheet('Лист1');
     ws.addRow(['Организация', 'Показатель', 'Значение']);
-    ws.addRow(['Управление образования', 'official_page_score', 61]);
+    ws.addRow(['Управление образования', 'official_pages_score', 61]);
     const x = await gqlUpload(app.url, IMPORT, { ps: '2026-03-01', pe: '2026-03-31' }, { name: 'ind.xlsx', content: Buffer.from(await wb.xlsx.writeBuffer()) });
     expect(x.errors, JSON.stringify(x.errors)).toBeUndefined();
     expect(x.data.importOrgIndicators).toMatchObject({ read: 1, inserted: 1 });

@@ -40,7 +40,7 @@ export class Migration20261202000400_rating extends Migration {
     // Default indicators of every municipality present (new municipalities get them from server/rating/settings.ts).
     this.addSql(`INSERT INTO rating_indicator (municipality_id, code, name, min_value, max_value, higher_is_better, weight)
       SELECT m.id, d.code, d.name, 0, 100, true, 0.05 FROM municipality m,
-        (VALUES ('official_page_score', 'Оценка ведения официальных страниц'),
+        (VALUES ('official_pages_score', 'Оценка ведения официальных страниц'),
                 ('services_online_share', 'Доля услуг, оказываемых в электронном виде, %')) AS d(code, name)
       ON CONFLICT DO NOTHING;`);
     this.addSql(`CREATE INDEX appeal_rating_idx ON appeal (municipality_id, received_at)

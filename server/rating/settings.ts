@@ -48,7 +48,7 @@ export interface RatingSettings {
 }
 
 export const DEFAULT_INDICATORS: RatingIndicator[] = [
-  { code: 'official_page_score', name: 'Оценка ведения официальных страниц', minValue: 0, maxValue: 100, higherIsBetter: true, weight: 0.05 },
+  { code: 'official_pages_score', name: 'Оценка ведения официальных страниц', minValue: 0, maxValue: 100, higherIsBetter: true, weight: 0.05 },
   { code: 'services_online_share', name: 'Доля услуг, оказываемых в электронном виде, %', minValue: 0, maxValue: 100, higherIsBetter: true, weight: 0.05 },
 ];
 

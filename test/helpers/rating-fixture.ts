@@ -5,7 +5,7 @@
  *
  *   teploseti (A, subordinate of uzhkh, gkh.heating): a1 on time 120 min ★5 substantive; a2 on time 240 min ★4 FORMAL;
  *             a3 late 600 min ★2 substantive, repeated after its answer by r1 (open, no due); a4 open, overdue.
- *             official_page_score 80 for 2026-03. February: three on time, 100 min each.
+ *             official_pages_score 80 for 2026-03. February: three on time, 100 min each.
  *   vodokanal (B, gkh.water): three on time, 960 / 1200 / 2640 min, ★5 ★5, all substantive.
  *             February: one open overdue, two late 5000 min.
  *   blag      (C, blag.yards): two late answers, 6000 min — below the minimum volume (3): listed, not ranked.
@@ -69,6 +69,6 @@ export async function loadRatingFixture(sql: Sql, rows = fixtureRows(), prefix =
     }
   }
   await sql(`INSERT INTO org_indicator_value (municipality_id, organization_id, indicator, period_start, period_end, value, source)
-    VALUES (1, (SELECT id FROM organization WHERE code = 'teploseti'), 'official_page_score', '2026-03-01', '2026-03-31', 80, 'test')`);
+    VALUES (1, (SELECT id FROM organization WHERE code = 'teploseti'), 'official_pages_score', '2026-03-01', '2026-03-31', 80, 'test')`);
   return ids;
 }
