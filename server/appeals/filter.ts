@@ -2,6 +2,7 @@ import { Field, Float, ID, InputType } from 'type-graphql';
 import { InputError } from '../errors.js';
 import { Channel } from '../reference/entities.js';
 import { AppealStatus } from './entities.js';
+import { AnswerVerdict } from '../quality/verdict.js';
 import { scopeOf, scopeSql, type RowScope } from '../auth/scope.js';
 import type { AuthUser } from '../auth/users.js';
 
@@ -40,6 +41,7 @@ export class AppealFilter {
   @Field({ nullable: true, description: 'true — только дубликаты, false — без дубликатов' }) duplicates?: boolean;
   @Field({ nullable: true, description: 'true — только повторные обращения того же автора' }) repeats?: boolean;
   @Field(() => ID, { nullable: true, description: 'Обращения проблемы из перечня проблем территории' }) problemId?: string;
+  @Field(() => AnswerVerdict, { nullable: true, description: 'Оценка ответа: FORMAL — отписки, SUBSTANTIVE — ответы по существу (server/quality)' }) answerQuality?: AnswerVerdict;
 }
 
 const PLACE_STATUSES = ['POINT', 'SWAPPED_FIXED', 'GEOCODED', 'OUTSIDE', 'UNRESOLVED', 'MANUAL', 'NONE'];
@@ -89,6 +91,7 @@ export interface ParsedFilter {
   duplicates?: boolean;
   repeats?: boolean;
   problemId?: number;
+  answerQuality?: AnswerVerdict;
   /** The rows the signed-in user may see (server/auth/scope.ts); absent = no restriction (CLI, system jobs). */
   scope?: RowScope;
 }
@@ -145,6 +148,10 @@ export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwn
   if (f.duplicates != null) out.duplicates = f.duplicates;
   if (f.repeats != null) out.repeats = f.repeats;
   if (f.problemId != null) out.problemId = parseIds(`${at}.problemId`, [f.problemId])![0];
+  if (f.answerQuality != null) {
+    if (!Object.values(AnswerVerdict).includes(f.answerQuality)) throw new InputError(`${at}.answerQuality`, 'допустимы FORMAL (отписка) и SUBSTANTIVE (по существу)');
+    out.answerQuality = f.answerQuality;
+  }
   return out;
 }
 
@@ -185,6 +192,7 @@ export function filterSql(f: ParsedFilter): SqlWhere {
   if (f.duplicates != null) parts.push(f.duplicates ? 'a.duplicate_of_id IS NOT NULL' : 'a.duplicate_of_id IS NULL');
   if (f.repeats) parts.push('a.repeat_of_id IS NOT NULL');
   if (f.problemId != null) { parts.push('a.id IN (SELECT appeal_id FROM problem_appeal WHERE problem_id = ?)'); params.push(f.problemId); }
+  if (f.answerQuality) { parts.push('EXISTS (SELECT 1 FROM answer_quality q WHERE q.appeal_id = a.id AND q.verdict = ?)'); params.push(f.answerQuality); }
   if (f.scope) {
     const s = scopeSql(f.scope, 'a');
     parts.push(s.sql);

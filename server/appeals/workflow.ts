@@ -7,6 +7,7 @@ import { ANSWERERS, APPEAL_EDITORS } from '../auth/roles.js';
 import { auditedAppealChange } from '../auth/guard.js';
 import { ForbiddenError } from '../auth/checker.js';
 import { Appeal, AppealStatus } from './entities.js';
+import { judgeAppeals } from '../quality/service.js';
 
 const MAX_ANSWER = 20_000;
 
@@ -39,6 +40,8 @@ export class AppealWorkflow {
                               status = 'ANSWERED', updated_at = now() WHERE id = ?`, [text, Number(id)]);
       await event(em, ctx, Number(id), 'ANSWER', a.answer_text ? 'ANSWERED' : null, 'ANSWERED');
       if (a.status !== AppealStatus.ANSWERED) await event(em, ctx, Number(id), 'STATUS', a.status, AppealStatus.ANSWERED);
+      // The verdict on the answer (server/quality), in the same transaction; a changed answer is judged afresh.
+      await judgeAppeals(em, ctx.municipalityId, [Number(id)], { answerChanged: a.answer_text !== text ? new Set([Number(id)]) : undefined });
       return Number(id);
     });
     return (await ctx.appeals.byIds([n]))[0];

@@ -9,6 +9,7 @@
  * All geometry in the reference files is APPROXIMATE (hand-drawn for the demo).
  */
 import { readReference } from '../reference/files.js';
+import { demoAnswers, fillAnswer } from './answers.js';
 
 export type DemoChannel = 'INCIDENT_MANAGEMENT' | 'POS' | 'SOCIAL' | 'MESSENGER' | 'DIRECT' | 'PUBLIC_DISCUSSION';
 export type DemoStatus = 'NEW' | 'IN_PROGRESS' | 'ANSWERED' | 'CLOSED' | 'REJECTED';
@@ -128,8 +129,8 @@ function loadModel(): Model {
       code: t.code, share: d.share, season: d.season, hotspots: d.hotspots, hotspotCum,
       texts: d.texts.map((x) => x.split('{address}', 2)),
       textsNoAddress: (d.texts.some((x) => !x.includes('{address}')) ? d.texts.filter((x) => !x.includes('{address}')) : d.texts).map((x) => x.split('{address}', 2)),
-      substantive: d.answers.filter((a) => !a.formal).map((a) => a.text),
-      formal: d.answers.filter((a) => a.formal).map((a) => a.text),
+      substantive: [...d.answers.filter((a) => !a.formal).map((a) => a.text), ...demoAnswers(t.code).substantive],
+      formal: [...d.answers.filter((a) => a.formal).map((a) => a.text), ...demoAnswers(t.code).formal],
       slowness: 0.7 + (h % 61) / 100,                 // per responsible organisation: 0.70..1.30
       formalRate: 0.07 + ((h >>> 8) % 16) / 100,      // 0.07..0.22
     });
@@ -633,7 +634,7 @@ class DemoStream {
       } else {
         answeredAt = new Date(t + ans);
         const list = formal ? leaf.formal : leaf.substantive;
-        answerText = list[this.pickIndex(list.length)];
+        answerText = fillAnswer(list[this.pickIndex(list.length)], address, t + ans, !formal);
         answerFormal = formal;
         status = closes && t + ans + closeDelay <= nowMs ? 'CLOSED' : 'ANSWERED';
         if (hasRating) {

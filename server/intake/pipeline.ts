@@ -11,6 +11,7 @@ import { loadIntakeContext, type IntakeContext } from './context.js';
 import { parseAddress, streetKeyLoose } from './address.js';
 import { bound } from './bound.js';
 import { findRelations, StemCache, type PendingAppeal, type Relation } from './relations.js';
+import { judgeAppeals } from '../quality/service.js';
 
 export interface IntakeSettings {
   /** Below this classifier confidence an appeal waits in the triage queue. */
@@ -524,6 +525,12 @@ async function writeChunk(
   }
 
   step('events');
+  // 8. Verdicts on the answers the chunk brought (server/quality): new appeals with an answer, answers changed by the source.
+  const answered = [...inserts.filter((x) => x.r.answerText).map((x) => x.id), ...updates.filter((x) => x.changes.some((c) => c[1] === 'answer_text')).map((x) => x.id)];
+  if (answered.length) {
+    await judgeAppeals(em, mid, answered, { answerChanged: new Set(updates.filter((x) => x.changes.some((c) => c[1] === 'answer_text')).map((x) => x.id)) });
+  }
+  step('quality');
   const flaggedLines = new Set(issues.filter((i) => i.severity === 'WARNING').map((i) => i.line));
   const errorLines = new Set(issues.filter((i) => i.severity === 'ERROR').map((i) => i.line));
   const flagged = [...flaggedLines].filter((l) => !errorLines.has(l)).length;

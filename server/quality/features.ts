@@ -22,7 +22,7 @@ export interface Reason {
 /** Feature names, in the order of the model's vector. */
 export const FEATURES = [
   'noAction', 'noDate', 'noResponsible', 'noPlace', 'boilerplate', 'vaguePromise', 'forwarded', 'lawOnly',
-  'refusal', 'groundedRefusal', 'guidance', 'doneWithDate', 'datedPromise', 'explanation', 'inspection', 'contact',
+  'refusal', 'groundedRefusal', 'guidance', 'workDone', 'doneWithDate', 'datedPromise', 'explanation', 'inspection', 'contact',
   'template', 'addressMismatch', 'topicMismatch', 'shortText', 'actionCount',
 ] as const;
 export type FeatureName = (typeof FEATURES)[number];
@@ -134,7 +134,7 @@ const RESPONSIBLE = ru(/(\bмуп\b|\bмбу\b|\bмку\b|\bмбоу\b|\bмбд�
 const NAME = /[А-ЯЁ][а-яё]+ [А-ЯЁ]\. ?[А-ЯЁ]\.|[А-ЯЁ]\. ?[А-ЯЁ]\. [А-ЯЁ][а-яё]+/;
 const PHONE = ru(/(тел\.?|телефон\w*|\+7|8[ -]?\(?\d{3,4}\)?)[ :]*[\d() -]{5,}/);
 
-const PLACE = ru(/(\bул\.|\bулиц|\bпр\.|\bпр-т|проспект|\bпер\.|переул|бульвар|\bб-р|шоссе|проезд|\bд\. ?\d|\bдом\w* ?№? ?\d|у дома|во двор|подъезд|перекрест|остановк|\bмкр|микрорайон|по указанному (в обращении )?адресу|по вашему адресу|по адресу|на участке|квартал|\bпос\.|поселк|территори\w* (школ|сада|дома|парка)|парк|сквер|площад)/);
+const PLACE = ru(/(\bул\.|\bулиц|\bпр\.|\bпр-т|проспект|\bпер\.|переул|бульвар|\bб-р|шоссе|проезд|\bд\. ?\d|\bдом\w* ?№? ?\d|у дома|во двор|подъезд|перекрест|остановк|\bмкр|микрорайон|по указанному (в обращении )?адресу|по вашему адресу|по адресу|на участке|квартал|\bпос\.|поселк|территори\w* (школ|сада|дома|парка)|парк|сквер|площад|двор|гараж|этаж|подвал|крыш|кровл|опор[еау]|колод|школ[аеуы]|детск\w* сад|рынк|рынок|стадион|пустыр|тротуар|дорожк|перекрест|\bкв\. ?\d|квартир)/);
 
 const REFUSAL = ru(/(не представляется возможным|отказ|не может быть (удовлетворен|выполнен|рассмотрен)|не относится к (компетенции|полномочиям|ведению)|не является (муниципальной|собственностью|объектом)|нет оснований|оснований для [^.]{0,40} (нет|не имеется|отсутствуют)|не предусмотрен|невозможн|не вправе|не уполномочен|вне компетенции|не входит в (компетенцию|полномочия)|\bнельзя\b|не будет\b|не допускается|не может\b|не наделен|не располагает)/);
 const BECAUSE = ru(/(так как|поскольку|в связи с|по причине|ввиду|из-за|связан[оаы]? с|обусловлен|потому что)/);
@@ -176,36 +176,33 @@ export function contentStems(t: string): Set<string> {
 
 // ---------------------------------------------------------------- addresses
 
-const STREET_MARK = ru(/(?:\bул\.|\bул\b|\bулица|\bулице|\bулицы|\bпр\.|\bпр-т|\bпр-кт|\bпроспект\w*|\bпер\.|\bпереул\w*|\bбульвар\w*|\bб-р|\bшоссе|\bпроезд\w*|\bпл\.|\bплощад\w*)\s*/g);
+// Street markers (any case) followed by a capitalised name: «ул. Ленина, 5», «пр-т Рубцовский д. 12», «переулок Улежникова».
+const STREET = /(?<![А-Яа-яЁёA-Za-z0-9])(?:ул\.?|улиц[аеыу]|пр\.|пр-т|пр-кт|проспект[аеу]?|пер\.|переул(?:ок|ке|ка)|бульвар[аеу]?|б-р)\s*(?:им\.\s*)?((?:\d+-?[а-я]*\s)?[А-ЯЁ][а-яё-]{2,}(?:\s[А-ЯЁ][а-яё-]{2,})?)((?:\s*,\s*(?:д\.|дом)?|\s+(?:д\.|дом))\s*№?\s*(\d+[а-яА-Я]?(?:\/\d+)?)(?![\d.]))?/gi;
 
 export interface ParsedAddress { street: string; house: string | null; raw: string }
 
-/** Street (first 5 letters of its name, normalised) and house number of each address in a normalised text. */
-export function findAddresses(t: string): ParsedAddress[] {
+/** Street (first 5 letters of its name, normalised) and house number of each address in a text (case kept: names are capitalised). */
+export function findAddresses(raw: string): ParsedAddress[] {
   const out: ParsedAddress[] = [];
-  STREET_MARK.lastIndex = 0;
+  STREET.lastIndex = 0;
   let m: RegExpExecArray | null;
-  while ((m = STREET_MARK.exec(t))) {
-    const rest = t.slice(m.index + m[0].length, m.index + m[0].length + 60);
-    const name = /^(им\.\s*)?((?:\d+-?[а-я]*\s)?[а-я][а-я-]{2,}(?:\s[а-я][а-я-]{2,})?)/.exec(rest);
-    if (!name) continue;
-    const street = name[2].replace(/^\d+-?[а-я]*\s/, '').split(' ')[0].slice(0, 5);
-    if (['город', 'рубцо', 'котор', 'данно', 'указа'].includes(street)) continue;
-    const after = rest.slice(name[0].length, name[0].length + 25);
-    // A house number: right after a comma, or after «д.»/«дом» (not any number that follows the street's name).
-    const h = /^(?:\s*,\s*(?:д\.|дом)?|\s+(?:д\.|дом))\s*№?\s*(\d+[а-я]?(?:\/\d+)?)(?![\d.])/.exec(after);
-    out.push({ street, house: h ? h[1] : null, raw: (m[0] + name[0] + (h ? h[0] : '')).trim() });
+  while ((m = STREET.exec(raw))) {
+    // The /i flag lets the marker be of any case; the name must start with a capital letter in the text itself.
+    const nameStart = m[1].replace(/^\d+-?[а-яё]*\s/i, '');
+    if (!/^[А-ЯЁ]/.test(nameStart)) continue;
+    // An office or reception address («в офисе на пр. Ленина, 33», «МФЦ (пр. Ленина, 60)») is where to go, not the place of the problem.
+    if (/(офис|мфц|каб\.|кабинет|при[её]м|обрат|подайте|адрес:|суд)[^.;]{0,25}$/i.test(raw.slice(Math.max(0, m.index - 40), m.index))) continue;
+    out.push({ street: norm(nameStart).split(' ')[0].slice(0, 5), house: m[3] ? m[3].toLowerCase() : null, raw: m[0].trim() });
   }
-  // «Ленина, 85» / «пр. Ленина д. 85» written without a marker before the street are not parsed: a mismatch needs a clear address.
   return out;
 }
 
 /** Address of an appeal: the marked form, or «Street, N» as intake sources write it. */
 export function appealAddress(addr: string | null | undefined): ParsedAddress | null {
   if (!addr) return null;
-  const t = norm(addr).replace(/^г\.?\s*рубцовск,?\s*/, '');
-  const marked = findAddresses(t);
+  const marked = findAddresses(addr);
   if (marked.length) return marked[0];
+  const t = norm(addr).replace(/^г\.?\s*рубцовск,?\s*/, '');
   const m = /^([а-я][а-я-]{2,})(?:\s[а-я-]+)?[\s,]+(?:д\.|дом)?\s*(\d+[а-я]?)/.exec(t);
   return m ? { street: m[1].slice(0, 5), house: m[2], raw: addr } : null;
 }
@@ -232,6 +229,12 @@ function keywordStems(keywords: readonly string[] | undefined): Set<string> {
   return out;
 }
 
+let vocabulary: Set<string>[] = [];
+/** The keywords of every theme (stems): an answer that hits another theme's and none of its own is about something else. */
+export function setTopicVocabulary(themes: readonly (readonly string[])[]): void {
+  vocabulary = themes.map((k) => keywordStems(k));
+}
+
 function overlaps(answer: Set<string>, ref: Set<string>): number {
   let n = 0;
   for (const a of answer) {
@@ -244,7 +247,13 @@ function overlaps(answer: Set<string>, ref: Set<string>): number {
 }
 
 /** Citations of legal acts (numbers and dates of acts are not terms of work) and participles of rules. */
-const CITATION = ru(/((от|№) ?\d{1,2}\.\d{1,2}\.\d{2,4}( г\.?)?( ?№ ?[\dа-я./-]+)?|№ ?[\dа-я./-]+|(санпин|гост( р)?|снип|сп) [\d./-]+|\d+-(фз|зс)|установленн\w*|утвержденн\w*|устанавлива\w*|предусмотренн\w*|при соблюдении услови\w*)/g);
+const CITATION = ru(/((обращени\w*|заявлени\w*|письм\w*|запрос\w*|жалоб\w*) (от|№|вх\.) ?[\dа-я./№ -]{2,30}|(от|№) ?\d{1,2}\.\d{1,2}\.\d{2,4}( г\.?)?( ?№ ?[\dа-я./-]+)?|№ ?[\dа-я./-]+|(санпин|гост( р)?|снип|сп) [\d./-]+|\d+-(фз|зс)|установленн\w*|утвержденн\w*|устанавлива\w*|предусмотренн\w*|при соблюдении услови\w*)/g);
+
+function sameSet(a: Set<string>, b: Set<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
 
 export function extract(c: AnswerCase): Extracted {
   const raw = c.answerText ?? '';
@@ -267,7 +276,7 @@ export function extract(c: AnswerCase): Extracted {
   const hasDate = DATE.test(t);
   const hasResponsible = RESPONSIBLE.test(t) || NAME.test(raw) || PHONE.test(t);
   const appealAddr = appealAddress(c.appealAddress);
-  const answerAddresses = findAddresses(t);
+  const answerAddresses = findAddresses(raw);
   const appealStreet = appealAddr?.street;
   const mentionsAppealStreet = !!appealStreet && appealStreet.length >= 4 && t.includes(appealStreet);
   const hasPlace = PLACE.test(t) || mentionsAppealStreet;
@@ -293,7 +302,9 @@ export function extract(c: AnswerCase): Extracted {
   const ref = contentStems(norm(c.appealText ?? ''));
   for (const k of keywordStems(c.themeKeywords)) ref.add(k);
   const overlap = overlaps(answerStems, ref);
-  const topicMismatch = answerStems.size >= 3 && overlap === 0 ? 1 : 0;
+  const ownTheme = keywordStems(c.themeKeywords);
+  const otherTheme = overlap === 0 && vocabulary.some((v) => v.size && !sameSet(v, ownTheme) && overlaps(answerStems, v) > 0);
+  const topicMismatch = answerStems.size >= 2 && overlap === 0 && otherTheme ? 1 : 0;
 
   const x: Record<FeatureName, number> = {
     noAction: hasAction ? 0 : 1,
@@ -308,6 +319,7 @@ export function extract(c: AnswerCase): Extracted {
     groundedRefusal: refusal && because && whereTo ? 1 : 0,
     guidance: guidance && !refusal ? 1 : 0,
     doneWithDate: done && hasAction && hasDate ? 1 : 0,
+    workDone: done && hasAction ? 1 : 0,
     datedPromise: future && hasDate ? 1 : 0,
     explanation: because && !refusal ? 1 : 0,
     inspection: inspection ? 1 : 0,
@@ -354,6 +366,7 @@ export function reasonsOf(e: Extracted, templateSize: number, weights: readonly 
   add('refusal', 'Отказ');
   add('groundedRefusal', 'Обоснованный отказ: сказано почему и куда обратиться');
   add('guidance', 'Сказано, что делать дальше: куда обратиться, что подать, по какому телефону');
+  add('workDone', 'Сообщено о выполненной работе');
   add('doneWithDate', 'Работы выполнены, указана дата');
   add('datedPromise', 'Обещание со сроком');
   add('explanation', 'Объяснена причина');
@@ -370,7 +383,7 @@ export function reasonsOf(e: Extracted, templateSize: number, weights: readonly 
 const CODES: Record<FeatureName, string> = {
   noAction: 'NO_ACTION', noDate: 'NO_DATE', noResponsible: 'NO_RESPONSIBLE', noPlace: 'NO_PLACE', boilerplate: 'BOILERPLATE',
   vaguePromise: 'VAGUE_PROMISE', forwarded: 'FORWARDED', lawOnly: 'LAW_ONLY', refusal: 'REFUSAL', groundedRefusal: 'GROUNDED_REFUSAL', guidance: 'GUIDANCE',
-  doneWithDate: 'DONE_WITH_DATE', datedPromise: 'DATED_PROMISE', explanation: 'EXPLANATION', inspection: 'INSPECTION', contact: 'CONTACT',
+  workDone: 'WORK_DONE', doneWithDate: 'DONE_WITH_DATE', datedPromise: 'DATED_PROMISE', explanation: 'EXPLANATION', inspection: 'INSPECTION', contact: 'CONTACT',
   template: 'TEMPLATE', addressMismatch: 'ADDRESS_MISMATCH', topicMismatch: 'TOPIC_MISMATCH', shortText: 'SHORT', actionCount: 'CONCRETE_ACTION',
 };
 export function codeOf(f: FeatureName): string {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../reference/files.js';
-import { extract, FEATURES, reasonsOf, templateFeature, type AnswerCase, type Extracted, type Reason } from './features.js';
+import { extract, FEATURES, reasonsOf, setTopicVocabulary, templateFeature, type AnswerCase, type Extracted, type Reason } from './features.js';
 import { simhash, TemplateIndex } from './simhash.js';
 
 export type Verdict = 'FORMAL' | 'SUBSTANTIVE';
@@ -65,12 +65,15 @@ export const RULES_MODEL: Model = {
   weights: (() => {
     const w: Record<string, number> = {
       noAction: 1, noDate: 0.5, noResponsible: 0.5, noPlace: 0.5, boilerplate: 1.5, vaguePromise: 1, forwarded: 1, lawOnly: 1,
-      refusal: 0, groundedRefusal: -2, guidance: -1, doneWithDate: -1.5, datedPromise: -1.5, explanation: -0.5, inspection: -0.5, contact: -0.5,
+      refusal: 0, groundedRefusal: -2, guidance: -1, workDone: -1, doneWithDate: -1, datedPromise: -1.5, explanation: -0.5, inspection: -0.5, contact: -0.5,
       template: 1, addressMismatch: 2, topicMismatch: 2, shortText: 0, actionCount: -1,
     };
     return [-2, ...FEATURES.map((f) => w[f])];
   })(),
 };
+
+/** The logit an address mismatch sets at least (P(FORMAL) ≈ 0.9). */
+const MISMATCH_LOGIT = 2.2;
 
 export interface Judgement {
   verdict: Verdict;
@@ -82,7 +85,9 @@ export interface Judgement {
 export function judge(m: Model, e: Extracted, templateSize: number): Judgement {
   const x = [...e.x];
   x[FEATURES.indexOf('template')] = templateFeature(templateSize, x);
-  const z = logit(m, x);
+  let z = logit(m, x);
+  // An answer about another address is not an answer to this appeal, whatever it says: FORMAL by rule.
+  if (x[FEATURES.indexOf('addressMismatch')] === 1) z = Math.max(z, MISMATCH_LOGIT);
   const score = m.kind === 'rules' ? (z >= 0 ? 1 : 0) : sigmoid(z);
   const verdict: Verdict = z >= 0 ? 'FORMAL' : 'SUBSTANTIVE';
   const all = reasonsOf({ ...e, x }, templateSize, m.weights);
@@ -99,6 +104,7 @@ export function referenceThemeKeywords(): Map<string, string[]> {
   if (!themeKeywordsCache) {
     const themes = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'db', 'reference', 'rubtsovsk', 'themes.json'), 'utf8')) as { code: string; keywords: string[] }[];
     themeKeywordsCache = new Map(themes.map((t) => [t.code, t.keywords]));
+    setTopicVocabulary([...themeKeywordsCache.values()]);
   }
   return themeKeywordsCache;
 }
@@ -161,7 +167,8 @@ export function figures(expected: Verdict[], predicted: Verdict[]): Figures {
 }
 
 export function predictAll(m: Model, xs: number[][]): Verdict[] {
-  return xs.map((x) => (logit(m, x) >= 0 ? 'FORMAL' : 'SUBSTANTIVE'));
+  const mi = FEATURES.indexOf('addressMismatch');
+  return xs.map((x) => (logit(m, x) >= 0 || x[mi] === 1 ? 'FORMAL' : 'SUBSTANTIVE'));
 }
 
 /** k-fold cross-validation of the logistic model on (xs, ys): folds by index modulo k (deterministic). */
@@ -173,7 +180,7 @@ export function crossValidate(xs: number[][], labels: Verdict[], k = 5, sampleWe
     const te = xs.map((_, i) => i).filter((i) => i % k === f);
     if (!te.length || !tr.length) continue;
     const m = trainLogistic(tr.map((i) => xs[i]), tr.map((i) => (labels[i] === 'FORMAL' ? 1 : 0)), { sampleWeights: sampleWeights && tr.map((i) => sampleWeights[i]) });
-    te.forEach((i) => { expected.push(labels[i]); predicted.push(logit(m, xs[i]) >= 0 ? 'FORMAL' : 'SUBSTANTIVE'); });
+    te.forEach((i) => { expected.push(labels[i]); predicted.push(predictAll(m, [xs[i]])[0]); });
   }
   return figures(expected, predicted);
 }
@@ -195,6 +202,8 @@ export function trainModel(extra: LabelledCase[] = []): TrainResult {
   const rulesCv = figures(labels, predictAll(RULES_MODEL, xs));
   return { model, cv, rulesCv, trainCases: base.length, overrides: extra.length };
 }
+
+referenceThemeKeywords(); // the topic vocabulary of features.ts
 
 let defaultModel: Model | undefined;
 /** The model trained on the training set alone (used until a retrain stores one in quality_model). */
