@@ -11,10 +11,11 @@ import { benchIntake } from './intake.js';
 import { benchClassifier } from './classifier.js';
 import { benchProblems } from './problems.js';
 import { benchLoad } from './load.js';
+import { benchQuality, benchQualityDb } from './quality.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only appeals,heatmap,intake,classifier,load] [--import-count 100000]
+ *                   [--only appeals,heatmap,intake,classifier,load,quality] [--import-count 100000]
  *                   [--load-seconds 60] [--load-connections 64]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
@@ -50,13 +51,14 @@ const report = (r: SummaryRow) => {
 };
 
 if (only.has('classifier')) for (const r of await benchClassifier(100_000)) report(r);
+if (only.has('quality')) for (const r of await benchQuality(Math.min(n, 200_000))) report(r);
 
 for (const backend of wanted) {
   if (only.has('intake')) {
     console.log(`[${backend}] импорт ${importCount} строк…`);
     for (const r of await benchIntake(backend, importCount, serverUrl)) report(r);
   }
-  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load') && !only.has('problems')) continue;
+  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load') && !only.has('problems') && !only.has('quality')) continue;
   let databaseUrl: string | undefined;
   let dataDir: string | undefined;
   if (backend === 'postgis') {
@@ -84,6 +86,7 @@ for (const backend of wanted) {
     if (only.has('appeals')) report(await benchAppealsConnection(app, backend, n, iterations));
     if (only.has('heatmap')) for (const h of await benchHeatmap(app, backend, n, iterations)) report(h);
     if (only.has('problems')) await benchProblems(app, backend, n, (m) => console.log(m), report);
+    if (only.has('quality')) for (const r of await benchQualityDb(app, backend, n)) report(r);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }

@@ -30,6 +30,7 @@ export default defineConfig({
         index: resolve(webDir, 'index.html'),
         graphiql: resolve(webDir, 'graphiql.html'),
         intake: resolve(webDir, 'intake.html'),
+        quality: resolve(webDir, 'quality.html'),
         login: resolve(webDir, 'login.html'),
       },
       output: {

@@ -28,6 +28,14 @@ export interface Model {
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
+/** +1: a sign of a formal answer (weight ≥ 0); −1: a sign of substance (weight ≤ 0); 0: either. */
+const SIGN: Record<string, number> = {
+  noAction: 1, noDate: 1, noResponsible: 1, noPlace: 1, boilerplate: 1, vaguePromise: 1, forwarded: 1, lawOnly: 1, template: 1,
+  addressMismatch: 1, topicMismatch: 1, shortText: 1,
+  groundedRefusal: -1, guidance: -1, workDone: -1, doneWithDate: -1, datedPromise: -1, explanation: -1, inspection: -1, contact: -1, actionCount: -1,
+  refusal: 0,
+};
+
 export function logit(m: Model, x: readonly number[]): number {
   let z = m.weights[0];
   for (let i = 0; i < x.length; i++) z += m.weights[i + 1] * x[i];
@@ -52,7 +60,14 @@ export function trainLogistic(xs: number[][], ys: number[], opts: { l2?: number;
       for (let i = 0; i < d; i++) g[i + 1] += err * x[i];
     }
     w[0] -= (rate * g[0]) / total;
-    for (let i = 1; i <= d; i++) w[i] -= rate * (g[i] / total + l2 * w[i]);
+    for (let i = 1; i <= d; i++) {
+      w[i] -= rate * (g[i] / total + l2 * w[i]);
+      // Signs fixed by meaning (projected gradient): a sign of a formal answer never counts for substance and back,
+      // so every reason shown points the way its text says.
+      const s = SIGN[FEATURES[i - 1]];
+      if (s > 0 && w[i] < 0) w[i] = 0;
+      if (s < 0 && w[i] > 0) w[i] = 0;
+    }
   }
   return { weights: w.map((v) => Math.round(v * 1e4) / 1e4), features: FEATURES, trainedOn: xs.length, kind: 'logistic' };
 }

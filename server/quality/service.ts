@@ -44,7 +44,10 @@ interface Row {
   overridden: boolean;
 }
 
-const ROW_SQL = `SELECT a.id, a.text, a.address, a.answer_text, a.duplicate_of_id IS NOT NULL AS duplicate, t.keywords,
+// Keywords of the appeal's theme, of its parent and of its subthemes (a source may give only a group such as «Дороги»).
+const ROW_SQL = `SELECT a.id, a.text, a.address, a.answer_text, a.duplicate_of_id IS NOT NULL AS duplicate,
+                        (SELECT array_agg(k) FROM theme t2 CROSS JOIN unnest(t2.keywords) k
+                          WHERE t2.id = a.theme_id OR t2.parent_id = a.theme_id OR t2.id = t.parent_id) AS keywords,
                         q.fingerprint::text AS old_fp, q.overridden_by IS NOT NULL AS overridden
                    FROM appeal a LEFT JOIN theme t ON t.id = a.theme_id LEFT JOIN answer_quality q ON q.appeal_id = a.id`;
 

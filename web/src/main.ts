@@ -43,6 +43,7 @@ import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers
 import { addHeatLayers, initHeat, setHeatDistricts, updateHeat } from './heat';
 import { can, mountUserBar, requireSession, type Me } from './auth';
 import { addProblemLayers, initProblems, problemTakesClick, PROBLEM_HIT_LAYERS } from './problems';
+import { answerQualityBlock, type AnswerQuality } from './answerQuality';
 
 let me: Me | undefined;
 
@@ -350,6 +351,8 @@ interface PopupData {
   organization?: string | null;
   /** Author's contacts, present only for roles that may see personal data. */
   author?: string | null;
+  answerText?: string | null;
+  answerQuality?: AnswerQuality | null;
 }
 
 function statusChip(status: string): HTMLElement {
@@ -371,6 +374,8 @@ function popupContent(d: PopupData, mode: 'hover' | 'full', loading = false): HT
     value ? el('div', { class: 'popup-row' }, el('span', { class: 'muted' }, `${label}: `), value) : null;
   append(root, row('Адрес', d.address), row('Район', d.district), row('Исполнитель', d.organization), row('Автор', d.author));
   if (d.text) append(root, el('p', { class: 'popup-text' }, d.text));
+  if (d.answerText) append(root, el('div', { class: 'popup-answer' }, el('span', { class: 'muted' }, 'Ответ: '), d.answerText));
+  if (d.answerQuality) append(root, answerQualityBlock(d.id, d.answerQuality, me));
   if (loading) append(root, el('div', { class: 'muted small' }, 'Загрузка подробностей…'));
   append(root, el('div', { class: 'muted small' }, `№ ${d.externalId || d.id}`));
   return root;
@@ -388,6 +393,8 @@ function nodeToPopup(n: AppealNode): PopupData {
     text: n.text,
     district: n.district?.name ?? null,
     organization: n.organization?.name ?? null,
+    answerText: n.answerText ?? null,
+    answerQuality: n.answerQuality,
     author: n.author && !n.author.masked ? [n.author.fullName, n.author.phone, n.author.email, n.author.profileUrl].filter(Boolean).join(', ') || null : null,
   };
 }
@@ -405,7 +412,8 @@ function openAppealPopup(m: maplibregl.Map, at: [number, number], data: PopupDat
   clickPopupId = data.id;
   m.setFilter(LAYER.pointSelected, ['==', ['get', 'id'], data.id]);
   const withAuthor = !!me && can.seePersonalData(me);
-  const needsDetails = (!details || withAuthor) && (data.address === undefined || data.text === undefined || withAuthor);
+  // The card's details (the answer and its verdict among them) come with the single appeal.
+  const needsDetails = (!details || withAuthor || data.answerQuality === undefined) && (data.address === undefined || data.text === undefined || withAuthor || data.answerQuality === undefined);
   clickPopup.setLngLat(at).setDOMContent(popupContent(details ? nodeToPopup(details) : data, 'full', needsDetails)).addTo(m);
   if (!needsDetails) return;
   loadAppeal(data.id, at, withAuthor)
