@@ -24,9 +24,10 @@ describe('answer quality in the browser', () => {
 
   it('shows the verdict with its reasons in the appeal card, and a curator overrides it', { timeout: 240_000 }, async () => {
     const app = session!.app;
-    // The latest answered appeals with a point: the period of the map is set to end at the newest of them.
+    // A day two months back, when most appeals are answered: the map's period is set to that day.
     const [a] = await app.orm.em.fork().execute(`SELECT a.id, to_char(a.received_at AT TIME ZONE 'Asia/Barnaul', 'YYYY-MM-DD') AS day
-      FROM appeal a JOIN answer_quality q ON q.appeal_id = a.id WHERE a.point IS NOT NULL AND a.status = 'ANSWERED' ORDER BY a.received_at DESC LIMIT 1`);
+      FROM appeal a JOIN answer_quality q ON q.appeal_id = a.id
+     WHERE a.point IS NOT NULL AND a.received_at < (SELECT max(received_at) - interval '60 days' FROM appeal) ORDER BY a.received_at DESC LIMIT 1`);
     const page = await context!.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`${app.url}/`);
@@ -37,18 +38,21 @@ describe('answer quality in the browser', () => {
       from.value = day; to.value = day;
       to.dispatchEvent(new Event('change'));
     }, a.day as string);
-    await page.waitForFunction((id) => !!document.querySelector(`#latest-list button`) && [...document.querySelectorAll('#latest-list button')].length > 0, a.id, { timeout: 60_000 });
-    // Open the cards of the day's appeals until one shows a verdict.
-    const buttons = await page.$$('#latest-list button:not(.no-geo)');
+    // The list shows the day's appeals once the refresh is done (their dates all fall on that day).
+    await page.waitForFunction(() => document.querySelectorAll('#latest-list button:not(.no-geo)').length > 0, null, { timeout: 60_000 });
+    await page.waitForTimeout(1500);
+    // Open the cards of the day's appeals until one shows a verdict (locators re-resolve if the list is redrawn).
+    const items = page.locator('#latest-list button:not(.no-geo)');
+    const count = Math.min(await items.count(), 20);
     let found = false;
-    for (const b of buttons) {
-      await b.click();
+    for (let i = 0; i < count && !found; i++) {
       try {
-        await page.waitForSelector('.mcu-popup .aq', { timeout: 6000 });
+        await items.nth(i).click({ timeout: 5000 });
+        await page.waitForSelector('.mcu-popup .aq', { timeout: 8000 });
         found = true;
-        break;
-      } catch { /* not answered: the next one */ }
+      } catch { /* not answered (or redrawn): the next one */ }
     }
+    if (!found) await page.screenshot({ path: path.join(artifacts, 'quality-card-not-found.png') });
     expect(found).toBe(true);
     const card = await page.evaluate(() => {
       const aq = document.querySelector('.mcu-popup .aq')!;
@@ -102,7 +106,9 @@ describe('answer quality in the browser', () => {
     expect(state.items).toBeGreaterThan(0);
     expect(state.formalCards).toBe(state.items);
     expect(state.summary).toMatch(/отписок/);
-    await page.screenshot({ path: path.join(artifacts, 'quality-page.png'), fullPage: true });
+    await page.screenshot({ path: path.join(artifacts, 'quality-page.png') });
+    await page.locator('#q-templates').screenshot({ path: path.join(artifacts, 'quality-templates.png') });
+    await page.locator('#q-list .q-item').first().screenshot({ path: path.join(artifacts, 'quality-formal-item.png') });
 
     // One organisation's formal answers.
     await page.click('#q-orgs tbody tr:first-child .q-org-link');

@@ -192,18 +192,21 @@ export class QualityResolver {
     const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     const w = filterSql(f);
+    // The top templates in one grouping pass; their sample text and organisations through the fingerprint index.
     const rows = await query<{ fp: string; appeals: number; formal: number; size: number; sample: string; orgs: { id: number | null; n: number }[] }>(ctx.em,
-      `WITH m AS (SELECT q.fingerprint, q.verdict, a.organization_id, a.id FROM answer_quality q JOIN appeal a ON a.id = q.appeal_id
-                   WHERE ${w.sql} AND q.fingerprint IS NOT NULL),
-            top AS (SELECT fingerprint, count(*)::int AS appeals, count(*) FILTER (WHERE verdict = 'FORMAL')::int AS formal FROM m
-                     GROUP BY fingerprint HAVING count(*) >= ? ORDER BY count(*) DESC, fingerprint LIMIT ?)
+      `WITH top AS (SELECT q.fingerprint, count(*)::int AS appeals, count(*) FILTER (WHERE q.verdict = 'FORMAL')::int AS formal
+                      FROM answer_quality q JOIN appeal a ON a.id = q.appeal_id
+                     WHERE ${w.sql} AND q.fingerprint IS NOT NULL
+                     GROUP BY q.fingerprint HAVING count(*) >= ? ORDER BY count(*) DESC, q.fingerprint LIMIT ?)
        SELECT top.fingerprint::text AS fp, top.appeals, top.formal, coalesce(t.size, top.appeals) AS size,
-              (SELECT a.answer_text FROM m JOIN appeal a ON a.id = m.id WHERE m.fingerprint = top.fingerprint ORDER BY m.id LIMIT 1) AS sample,
-              (SELECT json_agg(json_build_object('id', o.organization_id, 'n', o.n) ORDER BY o.n DESC)
-                 FROM (SELECT organization_id, count(*)::int AS n FROM m WHERE m.fingerprint = top.fingerprint GROUP BY 1) o) AS orgs
+              (SELECT a.answer_text FROM answer_quality q JOIN appeal a ON a.id = q.appeal_id
+                WHERE q.municipality_id = ? AND q.fingerprint = top.fingerprint AND ${w.sql} ORDER BY q.appeal_id LIMIT 1) AS sample,
+              (SELECT json_agg(json_build_object('id', o.organization_id, 'n', o.n) ORDER BY o.n DESC) FROM (
+                 SELECT a.organization_id, count(*)::int AS n FROM answer_quality q JOIN appeal a ON a.id = q.appeal_id
+                  WHERE q.municipality_id = ? AND q.fingerprint = top.fingerprint AND ${w.sql} GROUP BY 1) o) AS orgs
          FROM top LEFT JOIN answer_template t ON t.municipality_id = ? AND t.fingerprint = top.fingerprint
         ORDER BY top.appeals DESC, top.fingerprint`,
-      [...w.params, minSize, first, f.municipalityId]);
+      [...w.params, minSize, first, f.municipalityId, ...w.params, f.municipalityId, ...w.params, f.municipalityId]);
     return Promise.all(rows.map(async (r) => ({
       fingerprint: r.fp, appeals: r.appeals, formal: r.formal, templateSize: r.size, sampleText: r.sample,
       organizations: await Promise.all((typeof r.orgs === 'string' ? JSON.parse(r.orgs) : r.orgs ?? []).map(async (o: { id: number | null; n: number }) => ({
@@ -221,13 +224,15 @@ export class QualityResolver {
     const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     const w = filterSql(f);
+    // One pass over the filtered verdicts: counts per organisation and the five commonest reasons of its formal answers.
     const rows = await query<{ org: number | null; answered: number; formal: number; reasons: { code: string; n: number }[] | null }>(ctx.em,
-      `WITH m AS (SELECT a.organization_id AS org, q.verdict, q.reasons FROM answer_quality q JOIN appeal a ON a.id = q.appeal_id WHERE ${w.sql})
-       SELECT g.org, g.answered, g.formal,
-              (SELECT json_agg(json_build_object('code', r.code, 'n', r.n) ORDER BY r.n DESC) FROM (
-                 SELECT x->>'code' AS code, count(*)::int AS n FROM m, jsonb_array_elements(m.reasons) x
-                  WHERE m.org IS NOT DISTINCT FROM g.org AND m.verdict = 'FORMAL' GROUP BY 1 ORDER BY 2 DESC LIMIT 5) r) AS reasons
-         FROM (SELECT org, count(*)::int AS answered, count(*) FILTER (WHERE verdict = 'FORMAL')::int AS formal FROM m GROUP BY org) g
+      `WITH m AS MATERIALIZED (SELECT a.organization_id AS org, q.verdict, q.reasons FROM answer_quality q JOIN appeal a ON a.id = q.appeal_id WHERE ${w.sql}),
+            g AS (SELECT org, count(*)::int AS answered, count(*) FILTER (WHERE verdict = 'FORMAL')::int AS formal FROM m GROUP BY org),
+            r AS (SELECT m.org, x->>'code' AS code, count(*)::int AS n FROM m CROSS JOIN jsonb_array_elements(m.reasons) x
+                   WHERE m.verdict = 'FORMAL' GROUP BY 1, 2),
+            rr AS (SELECT org, json_agg(json_build_object('code', code, 'n', n) ORDER BY n DESC, code) AS reasons
+                     FROM (SELECT r.*, row_number() OVER (PARTITION BY org ORDER BY n DESC, code) AS k FROM r) z WHERE k <= 5 GROUP BY org)
+       SELECT g.org, g.answered, g.formal, rr.reasons FROM g LEFT JOIN rr ON rr.org IS NOT DISTINCT FROM g.org
         ORDER BY g.formal DESC, g.answered DESC`,
       w.params);
     return Promise.all(rows.map(async (r) => ({

@@ -111,12 +111,55 @@ export async function judgeAppeals(em: EntityManager, municipalityId: number, id
   const mid = municipalityId;
   const rows = await query<Row>(em, `${ROW_SQL} WHERE a.id = ANY(?::int[]) AND a.municipality_id = ? AND a.answer_text IS NOT NULL ORDER BY a.id`, [[...ids], mid]);
   // Answers removed since: their verdict goes (overridden ones too: there is no answer to judge).
-  const gone = ids.filter((id) => !rows.some((r) => r.id === id));
+  const present = new Set(rows.map((r) => r.id));
+  const gone = ids.filter((id) => !present.has(id));
   if (gone.length) await removeVerdicts(em, mid, gone);
   if (!rows.length) return 0;
+  await writeJudgements(em, mid, prepareAnswers(rows), opts);
+  return rows.length;
+}
+
+/** The CPU part of judging (features and fingerprints), separate so that an import does it while the previous chunk is written. */
+export interface PreparedAnswers { rows: Pick<Row, 'id' | 'duplicate' | 'old_fp'>[]; ex: Extracted[]; own: Fingerprint[] }
+
+export function prepareAnswers(rows: Row[]): PreparedAnswers {
+  return { rows: rows.map((r) => ({ id: r.id, duplicate: r.duplicate, old_fp: r.old_fp })), ex: rows.map(features), own: rows.map((r) => simhash(r.answer_text)) };
+}
+
+/** A new appeal as the import knows it (not yet stored). */
+export interface NewAnswer { id: number; text: string; address: string | null; themeId: number | null; answerText: string; duplicate: boolean }
+
+const keywordCache = new Map<number, { at: number; byTheme: Map<number, string[]> }>();
+/** Keywords of each theme with its parent's and subthemes' (as ROW_SQL reads them), cached for a minute. */
+async function themeKeywords(em: EntityManager, mid: number): Promise<Map<number, string[]>> {
+  const hit = keywordCache.get(mid);
+  if (hit && Date.now() - hit.at < 60_000) return hit.byTheme;
+  const rows = await query<{ id: number; keywords: string[] | null }>(em,
+    `SELECT t.id, (SELECT array_agg(k) FROM theme t2 CROSS JOIN unnest(t2.keywords) k WHERE t2.id = t.id OR t2.parent_id = t.id OR t2.id = t.parent_id) AS keywords
+       FROM theme t WHERE t.municipality_id = ?`, [mid]);
+  const byTheme = new Map(rows.map((r) => [r.id, r.keywords ?? []]));
+  keywordCache.set(mid, { at: Date.now(), byTheme });
+  return byTheme;
+}
+
+/** Prepares the answers of an import chunk's new appeals (read-only: runs in the chunk's preparation). */
+export async function prepareNewAnswers(em: EntityManager, municipalityId: number, items: NewAnswer[]): Promise<PreparedAnswers> {
+  const kw = items.length ? await themeKeywords(em, municipalityId) : new Map<number, string[]>();
+  return prepareAnswers(items.map((x) => ({
+    id: x.id, text: x.text, address: x.address, answer_text: x.answerText, duplicate: x.duplicate,
+    keywords: x.themeId == null ? [] : kw.get(x.themeId) ?? [], old_fp: null, overridden: false,
+  })));
+}
+
+/**
+ * The database part: templates (lookup by bands, sizes), verdicts, and the re-judging of templates that reached
+ * TEMPLATE_MIN, in the caller's transaction.
+ */
+export async function writeJudgements(em: EntityManager, municipalityId: number, p: PreparedAnswers, opts: JudgeOptions = {}): Promise<void> {
+  const mid = municipalityId;
+  const { rows, ex, own } = p;
+  if (!rows.length) return;
   const model = await currentModel(em, mid);
-  const ex = rows.map(features);
-  const own = rows.map((r) => simhash(r.answer_text));
 
   // The old memberships are taken back first (a re-judged answer is counted once).
   const dec = new Map<string, number>();
@@ -175,7 +218,6 @@ export async function judgeAppeals(em: EntityManager, municipalityId: number, id
       });
     }
   }
-  return rows.length;
 }
 
 async function removeVerdicts(em: EntityManager, mid: number, ids: number[]): Promise<void> {
