@@ -164,7 +164,7 @@ const GENERIC_STEMS = new Set(['обращен', 'рассмотр', 'сообщ
   'обеспеч', 'осуществл', 'территор', 'мест', 'жител', 'дом', 'улиц', 'район', 'микрорайон', 'бюджет', 'финансирован', 'средств', 'рассмотрен', 'поручен', 'сообщ',
   'уважа', 'здравств', 'специал', 'благоустройств', 'комбинат', 'бригад', 'подрядчик', 'мастер', 'служб', 'предостав', 'являет', 'котор', 'такж', 'дан', 'настоящ', 'мож', 'будет', 'будут', 'был', 'необходим', 'имеет', 'нет']);
 
-const GENERIC_LONG = [...GENERIC_STEMS].filter((x) => x.length >= 5);
+const GENERIC_PREFIX = new Set([...GENERIC_STEMS].filter((x) => x.length >= 5).map((x) => x.slice(0, 5)));
 
 const stemmer = newStemmer('russian');
 const STEM_CACHE_MAX = 100_000;
@@ -246,19 +246,24 @@ function keywordStems(keywords: readonly string[] | undefined): Set<string> {
   return out;
 }
 
-let vocabulary: Set<string>[] = [];
+let vocabulary: Ref[] = [];
 /** The keywords of every theme (stems): an answer that hits another theme's and none of its own is about something else. */
 export function setTopicVocabulary(themes: readonly (readonly string[])[]): void {
-  vocabulary = themes.map((k) => keywordStems(k));
+  vocabulary = themes.map((k) => refOf(keywordStems(k)));
 }
 
-function overlaps(answer: Set<string>, ref: Set<string>): number {
+/** Stems and their 4–5-letter prefixes, for prefix matching in constant time («отоплен» ~ «отопительн»). */
+interface Ref { stems: Set<string>; keys: Set<string> }
+function refOf(stems: Set<string>): Ref {
+  const keys = new Set<string>();
+  for (const r of stems) if (r.length >= 4) keys.add(r.slice(0, 5));
+  return { stems, keys };
+}
+
+function overlaps(answer: Set<string>, ref: Ref): number {
   let n = 0;
   for (const a of answer) {
-    if (ref.has(a)) { n++; continue; }
-    // Prefix match both ways (stems of keywords are shorter: «отоплен» vs «отоплен»/«отопительн»).
-    const p = a.slice(0, 5);
-    for (const r of ref) if (r.length >= 4 && p.length >= 4 && (r.startsWith(p) || p.startsWith(r.slice(0, 5)))) { n++; break; }
+    if (ref.stems.has(a) || (a.length >= 4 && (ref.keys.has(a.slice(0, 5)) || ref.keys.has(a.slice(0, 4))))) n++;
   }
   return n;
 }
@@ -315,12 +320,12 @@ export function extract(c: AnswerCase): Extracted {
 
   // Topic mismatch: the answer's subject words share nothing with the appeal's text and theme.
   const answerStems = contentStems(t);
-  for (const g of [...answerStems]) if (GENERIC_STEMS.has(g) || GENERIC_LONG.some((x) => g.startsWith(x))) answerStems.delete(g);
+  for (const g of [...answerStems]) if (GENERIC_STEMS.has(g) || GENERIC_PREFIX.has(g.slice(0, 5))) answerStems.delete(g);
   const ref = contentStems(norm(c.appealText ?? ''));
   for (const k of keywordStems(c.themeKeywords)) ref.add(k);
-  const overlap = overlaps(answerStems, ref);
+  const overlap = overlaps(answerStems, refOf(ref));
   const ownTheme = keywordStems(c.themeKeywords);
-  const otherTheme = overlap === 0 && vocabulary.some((v) => v.size && !sameSet(v, ownTheme) && overlaps(answerStems, v) > 0);
+  const otherTheme = overlap === 0 && answerStems.size >= 2 && vocabulary.some((v) => v.stems.size && !sameSet(v.stems, ownTheme) && overlaps(answerStems, v) > 0);
   const topicMismatch = answerStems.size >= 2 && overlap === 0 && otherTheme ? 1 : 0;
 
   const x: Record<FeatureName, number> = {
