@@ -620,7 +620,8 @@ function renderLatest(page: AppealPage): void {
 function focusAppeal(node: AppealNode): void {
   const at = pointsById.get(node.id);
   if (!map || !at) return;
-  map.flyTo({ center: at, zoom: Math.max(map.getZoom(), 15.5), duration: 900 });
+  // The point in the upper part of the map: the card (with the answer and its verdict) opens below it with room to show.
+  map.flyTo({ center: at, zoom: Math.max(map.getZoom(), 15.5), duration: 900, offset: [0, -Math.round(map.getContainer().clientHeight * 0.3)] });
   map.once('moveend', () => map && openAppealPopup(map, at, nodeToPopup(node), node));
 }
 

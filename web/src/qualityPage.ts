@@ -66,14 +66,15 @@ async function loadOrganizations(): Promise<void> {
 
 async function loadTemplates(): Promise<void> {
   const data = await gql<{ answerTemplates: TemplateRow[] }>(
-    `query($f: AppealFilter) { answerTemplates(first: 10, minSize: 3, filter: $f) { fingerprint appeals templateSize formal sampleText organizations { organization { name } appeals } } }`, { f: filter() });
+    `query($f: AppealFilter) { answerTemplates(first: 10, minSize: 3, filter: $f) { fingerprint appeals templateSize formal sampleText organizations { organization { name } appeals } } }`,
+    { f: { ...filter(), answerQuality: 'FORMAL' } });
   const list = byId('q-templates');
   clear(list);
   if (!data.answerTemplates.length) append(list, el('li', { class: 'muted' }, 'Шаблонов нет'));
   for (const t of data.answerTemplates) {
     append(list, el('li', { class: 'q-template' },
       el('div', { class: 'q-template-text' }, t.sampleText),
-      el('div', { class: 'muted small' }, `${formatNumber(t.appeals)} обращений (всего ${formatNumber(t.templateSize)}), из них отписок ${formatNumber(t.formal)}; `,
+      el('div', { class: 'muted small' }, `отписок с этим текстом: ${formatNumber(t.appeals)} (всего обращений с ним: ${formatNumber(t.templateSize)}); `,
         t.organizations.map((o) => `${o.organization?.name ?? 'без исполнителя'} — ${o.appeals}`).join('; '))));
   }
 }
