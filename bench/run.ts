@@ -16,10 +16,11 @@ import { benchRisks, benchRiskQuality } from './risks.js';
 import { benchWorktime } from './worktime.js';
 import { benchRating } from './rating.js';
 import { benchPages } from './pages.js';
+import { benchQuality, benchQualityDb } from './quality.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only indicators,risks,worktime,rating,appeals,heatmap,intake,classifier,load,problems] [--import-count 100000]
+ *                   [--only indicators,risks,worktime,rating,appeals,heatmap,intake,classifier,load,problems,quality] [--import-count 100000]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
  */
@@ -38,7 +39,7 @@ const { values } = parseArgs({
 });
 const only = new Set(values.only!.split(','));
 /** The benchmarks that run against the app on a database of n appeals (each further capability adds its name). */
-const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks', 'rating', 'pages']);
+const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks', 'rating', 'pages', 'quality']);
 const importCount = Number(values['import-count']);
 const n = Number(values.count);
 const iterations = Number(values.iterations);
@@ -60,6 +61,7 @@ const report = (r: SummaryRow) => {
 if (only.has('classifier')) for (const r of await benchClassifier(100_000)) report(r);
 if (only.has('risks')) for (const r of benchRiskQuality(n, (m) => console.log(m))) report(r);
 if (only.has('worktime')) for (const r of benchWorktime(Math.min(n, 1_000_000))) report(r);
+if (only.has('quality')) for (const r of await benchQuality(Math.min(n, 200_000))) report(r);
 
 for (const backend of wanted) {
   if (only.has('intake')) {
@@ -99,6 +101,7 @@ for (const backend of wanted) {
     if (only.has('risks')) await benchRisks(app, backend, n, (m) => console.log(m), report);
     if (only.has('rating')) await benchRating(app, backend, n, (m) => console.log(m), report);
     if (only.has('pages')) await benchPages(app, backend, Number(values.pages), Number(values.months), (m) => console.log(m), report);
+    if (only.has('quality')) for (const r of await benchQualityDb(app, backend, n)) report(r);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }

@@ -16,6 +16,7 @@ import { createOrm, migrate } from './db/orm.js';
 import { ensureMunicipality } from './reference/seed.js';
 import { readReference, repoRoot } from './reference/files.js';
 import { loadDemo } from './demo/load.js';
+import { judgeAll } from './quality/service.js';
 import { createContext } from './graphql/context.js';
 import { createApollo } from './http/graphql.js';
 import { ensureDemoHeatLayer } from './heatmap/demo.js';
@@ -100,6 +101,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
         log(`Генерация демонстрационных обращений: ${opts.demo.count}…`);
         const r = await loadDemo(em, mun.id, { count: opts.demo.count, seed: opts.demo.seed });
         log(`Загружено ${r.appeals} обращений, ${r.events} событий за ${r.seconds.toFixed(1)} с`);
+        const q = await judgeAll(em, mun.id);
+        log(`Оценка ответов: ${q.judged}, отписок — ${q.formal}, шаблонов — ${q.templates}, за ${q.seconds.toFixed(1)} с`);
       }
       const heat = await ensureDemoHeatLayer(em, mun.id, municipality);
       if (heat) log(`Загружен демонстрационный слой ЦУР: ${heat.inserted} точек`);

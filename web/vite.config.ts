@@ -31,6 +31,7 @@ export default defineConfig({
         graphiql: resolve(webDir, 'graphiql.html'),
         intake: resolve(webDir, 'intake.html'),
         control: resolve(webDir, 'control.html'),
+        quality: resolve(webDir, 'quality.html'),
         login: resolve(webDir, 'login.html'),
         centre: resolve(webDir, 'centre.html'),
         risks: resolve(webDir, 'risks.html'),

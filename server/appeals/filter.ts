@@ -2,6 +2,7 @@ import { Field, Float, ID, InputType } from 'type-graphql';
 import { InputError } from '../errors.js';
 import { Channel } from '../reference/entities.js';
 import { AppealStatus } from './entities.js';
+import { AnswerVerdict } from '../quality/verdict.js';
 import { scopeOf, scopeSql, type RowScope } from '../auth/scope.js';
 import type { AuthUser } from '../auth/users.js';
 import { DeadlineState, deadlineStateSql } from '../deadlines/state.js';
@@ -44,6 +45,7 @@ export class AppealFilter {
   @Field(() => [DeadlineState], { nullable: true, description: 'Состояние срока ответа сейчас: в срок, под угрозой, просрочено, ответ в срок / с опозданием' })
   deadlineStates?: DeadlineState[];
   @Field({ nullable: true, description: 'true — только срочные, false — только несрочные' }) urgent?: boolean;
+  @Field(() => AnswerVerdict, { nullable: true, description: 'Оценка ответа: FORMAL — отписки, SUBSTANTIVE — ответы по существу (server/quality)' }) answerQuality?: AnswerVerdict;
 }
 
 const PLACE_STATUSES = ['POINT', 'SWAPPED_FIXED', 'GEOCODED', 'OUTSIDE', 'UNRESOLVED', 'MANUAL', 'NONE'];
@@ -95,6 +97,7 @@ export interface ParsedFilter {
   problemId?: number;
   deadlineStates?: DeadlineState[];
   urgent?: boolean;
+  answerQuality?: AnswerVerdict;
   /** The rows the signed-in user may see (server/auth/scope.ts); absent = no restriction (CLI, system jobs). */
   scope?: RowScope;
 }
@@ -153,6 +156,10 @@ export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwn
   if (f.problemId != null) out.problemId = parseIds(`${at}.problemId`, [f.problemId])![0];
   if (f.deadlineStates) out.deadlineStates = [...new Set(f.deadlineStates)];
   if (f.urgent != null) out.urgent = f.urgent;
+  if (f.answerQuality != null) {
+    if (!Object.values(AnswerVerdict).includes(f.answerQuality)) throw new InputError(`${at}.answerQuality`, 'допустимы FORMAL (отписка) и SUBSTANTIVE (по существу)');
+    out.answerQuality = f.answerQuality;
+  }
   return out;
 }
 
@@ -195,6 +202,7 @@ export function filterSql(f: ParsedFilter): SqlWhere {
   if (f.problemId != null) { parts.push('a.id IN (SELECT appeal_id FROM problem_appeal WHERE problem_id = ?)'); params.push(f.problemId); }
   if (f.deadlineStates) parts.push(f.deadlineStates.length ? `(${f.deadlineStates.map((s) => deadlineStateSql(s)).join(' OR ')})` : 'false');
   if (f.urgent != null) { parts.push('a.urgent = ?'); params.push(f.urgent); }
+  if (f.answerQuality) { parts.push('EXISTS (SELECT 1 FROM answer_quality q WHERE q.appeal_id = a.id AND q.verdict = ?)'); params.push(f.answerQuality); }
   if (f.scope) {
     const s = scopeSql(f.scope, 'a');
     parts.push(s.sql);

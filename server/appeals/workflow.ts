@@ -8,6 +8,7 @@ import { auditedAppealChange } from '../auth/guard.js';
 import { ForbiddenError } from '../auth/checker.js';
 import { Appeal, AppealStatus } from './entities.js';
 import { refreshAppealMinutes } from '../deadlines/appeals.js';
+import { judgeAppeals } from '../quality/service.js';
 
 const MAX_ANSWER = 20_000;
 
@@ -42,6 +43,8 @@ export class AppealWorkflow {
       if (a.status !== AppealStatus.ANSWERED) await event(em, ctx, Number(id), 'STATUS', a.status, AppealStatus.ANSWERED);
       // Working minutes to the first reaction and to the answer (server/deadlines).
       await refreshAppealMinutes(em, ctx.municipalityId, Number(id));
+      // The verdict on the answer (server/quality), in the same transaction; a changed answer is judged afresh.
+      await judgeAppeals(em, ctx.municipalityId, [Number(id)], { answerChanged: a.answer_text !== text ? new Set([Number(id)]) : undefined });
       return Number(id);
     });
     return (await ctx.appeals.byIds([n]))[0];

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { runWithDatabase } from './database.js';
 import { query } from '../db/sql.js';
 import { loadDemo } from '../demo/load.js';
+import { judgeAll } from '../quality/service.js';
 
 /** npm run demo -- --count 100000 [--seed 42] — adds generated demo appeals to the configured database. */
 const { values } = parseArgs({ options: { count: { type: 'string', default: '20000' }, seed: { type: 'string', default: '42' } } });
@@ -19,5 +20,7 @@ process.exit(
     }
     const r = await loadDemo(em, id, { count, seed: Number(values.seed), onProgress: (done, total) => process.stdout.write(`\r${done} / ${total}`) });
     console.log(`\nЗагружено ${r.appeals} обращений, ${r.authors} авторов, ${r.events} событий за ${r.seconds.toFixed(1)} с`);
+    const q = await judgeAll(em, id);
+    console.log(`Оценка ответов: ${q.judged}, отписок — ${q.formal}, шаблонов — ${q.templates}, за ${q.seconds.toFixed(1)} с`);
   }),
 );

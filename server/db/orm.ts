@@ -19,6 +19,7 @@ import { Migration20261202000500_risks } from '../../db/migrations/Migration2026
 import { Migration20261202000200_deadlines } from '../../db/migrations/Migration20261202000200_deadlines.js';
 import { Migration20261202000400_rating } from '../../db/migrations/Migration20261202000400_rating.js';
 import { Migration20261202000600_pages } from '../../db/migrations/Migration20261202000600_pages.js';
+import { Migration20261202000300_quality } from '../../db/migrations/Migration20261202000300_quality.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -36,6 +37,7 @@ export const migrationsList = [
   { name: 'Migration20261127000104_routing', class: Migration20261127000104_routing },
   { name: 'Migration20261202000100_control_contract', class: Migration20261202000100_control_contract },
   { name: 'Migration20261202000200_deadlines', class: Migration20261202000200_deadlines },
+  { name: 'Migration20261202000300_quality', class: Migration20261202000300_quality },
   { name: 'Migration20261202000400_rating', class: Migration20261202000400_rating },
   { name: 'Migration20261202000500_risks', class: Migration20261202000500_risks },
   { name: 'Migration20261202000600_pages', class: Migration20261202000600_pages },

@@ -10,6 +10,7 @@
  */
 import { readReference } from '../reference/files.js';
 import { DemoDeadlines } from './timing.js';
+import { demoAnswers, fillAnswer } from './answers.js';
 
 export type DemoChannel = 'INCIDENT_MANAGEMENT' | 'POS' | 'SOCIAL' | 'MESSENGER' | 'DIRECT' | 'PUBLIC_DISCUSSION';
 export type DemoStatus = 'NEW' | 'IN_PROGRESS' | 'ANSWERED' | 'CLOSED' | 'REJECTED';
@@ -132,8 +133,8 @@ function loadModel(): Model {
       code: t.code, share: d.share, season: d.season, hotspots: d.hotspots, hotspotCum,
       texts: d.texts.map((x) => x.split('{address}', 2)),
       textsNoAddress: (d.texts.some((x) => !x.includes('{address}')) ? d.texts.filter((x) => !x.includes('{address}')) : d.texts).map((x) => x.split('{address}', 2)),
-      substantive: d.answers.filter((a) => !a.formal).map((a) => a.text),
-      formal: d.answers.filter((a) => a.formal).map((a) => a.text),
+      substantive: [...d.answers.filter((a) => !a.formal).map((a) => a.text), ...demoAnswers(t.code).substantive],
+      formal: [...d.answers.filter((a) => a.formal).map((a) => a.text), ...demoAnswers(t.code).formal],
       slowness: 0.7 + (h % 61) / 100,                 // per responsible organisation: 0.70..1.30
       formalRate: 0.07 + ((h >>> 8) % 16) / 100,      // 0.07..0.22
     });
@@ -638,7 +639,7 @@ class DemoStream {
         answeredAt = timing.answeredAt;
         const ans = answeredAt.getTime();
         const list = formal ? leaf.formal : leaf.substantive;
-        answerText = list[this.pickIndex(list.length)];
+        answerText = fillAnswer(list[this.pickIndex(list.length)], address, ans, !formal);
         answerFormal = formal;
         status = closes && ans + closeDelay <= nowMs ? 'CLOSED' : 'ANSWERED';
         if (hasRating) {

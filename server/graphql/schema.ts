@@ -22,6 +22,7 @@ import { workTimeResolvers } from '../worktime/resolver.js';
 import { deadlineResolvers } from '../deadlines/resolver.js';
 import { ratingResolvers } from '../rating/resolver.js';
 import { pageResolvers } from '../pages/resolver.js';
+import { qualityResolvers } from '../quality/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -30,7 +31,7 @@ export function getSchema(): Promise<GraphQLSchema> {
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
       ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
-      ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers],
+      ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers, ...qualityResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

@@ -12,6 +12,7 @@ import { parseAddress, streetKeyLoose } from './address.js';
 import { bound } from './bound.js';
 import { findRelations, StemCache, type PendingAppeal, type Relation } from './relations.js';
 import { loadDeadlineContext, type DeadlineContext } from '../deadlines/store.js';
+import { judgeAppeals, prepareNewAnswers, writeJudgements, type PreparedAnswers } from '../quality/service.js';
 
 export interface IntakeSettings {
   /** Below this classifier confidence an appeal waits in the triage queue. */
@@ -277,6 +278,8 @@ interface ChunkPlan extends ChunkJob {
   externalIds: Set<string>;
   /** Its new appeals as candidates of the next chunk's duplicate and repeat search, until it is committed. */
   pending: PendingAppeal[];
+  /** Its new appeals' answers, prepared for their verdicts (server/quality). */
+  answers: PreparedAnswers;
   committed: boolean;
 }
 
@@ -425,8 +428,12 @@ async function prepareChunk(
   const linked = (x: Relation | undefined) => (x == null ? null : 'id' in x ? x.id : ids[x.index]);
   const planned: PlannedInsert[] = inserts.map((x, i) => ({ ...x, id: ids[i], duplicateOf: linked(rel.duplicateOf[i]), repeatOf: linked(rel.repeatOf[i]) }));
   step('ids');
+  const answers = await prepareNewAnswers(em, mid, planned.filter((x) => x.r.answerText).map((x) => ({
+    id: x.id, text: x.r.text, address: x.r.address ?? null, themeId: x.themeId, answerText: x.r.answerText!, duplicate: x.duplicateOf != null,
+  })));
+  step('quality');
   return {
-    ...job, inserts: planned, updates, unchanged, committed: false,
+    ...job, inserts: planned, updates, unchanged, committed: false, answers,
     externalIds: new Set(rows.map((r) => r.externalId)),
     pending: planned.map((x) => ({ id: x.id, lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text, duplicate: x.duplicateOf != null })),
   };
@@ -565,6 +572,12 @@ async function writeChunk(
   }
 
   step('events');
+  // 8. Verdicts on the answers the chunk brought (server/quality): the new appeals' answers were prepared with the chunk
+  // (features, fingerprints); here their templates and verdicts are written. Answers changed by the source are judged anew.
+  await writeJudgements(em, mid, plan.answers);
+  const changedAnswers = updates.filter((x) => x.changes.some((c) => c[1] === 'answer_text')).map((x) => x.id);
+  if (changedAnswers.length) await judgeAppeals(em, mid, changedAnswers, { answerChanged: new Set(changedAnswers) });
+  step('quality write');
   const flaggedLines = new Set(issues.filter((i) => i.severity === 'WARNING').map((i) => i.line));
   const errorLines = new Set(issues.filter((i) => i.severity === 'ERROR').map((i) => i.line));
   const flagged = [...flaggedLines].filter((l) => !errorLines.has(l)).length;

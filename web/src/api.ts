@@ -77,6 +77,9 @@ export interface AppealNode {
   deadline?: AppealDeadline;
   /** Only asked for by roles that process appeals (each read is logged by the server). */
   author?: { masked: boolean; fullName: string | null; phone: string | null; email: string | null; profileUrl: string | null } | null;
+  /** Only in the single appeal's card: the answer and its verdict (server/quality). */
+  answerText?: string | null;
+  answerQuality?: import('./answerQuality').AnswerQuality | null;
 }
 
 export type DeadlineState = 'ON_TIME' | 'AT_RISK' | 'OVERDUE' | 'ANSWERED_ON_TIME' | 'ANSWERED_LATE';
@@ -202,6 +205,9 @@ export async function loadCounts(filter: AppealFilter, groupBy: AppealGroupBy, s
   return data.appealCounts;
 }
 
+/** The verdict on an answer (server/quality), asked for in the appeal card and on the «Отписки» page. */
+export const ANSWER_QUALITY_FIELDS = 'answerQuality { verdict modelVerdict score reasons { code text effect } templateSize overridden overriddenBy overrideComment }';
+
 const APPEAL_FIELDS = `id channel externalId receivedAt text address status district { id name } theme { id name } organization { id name }`;
 
 export async function loadPage(filter: AppealFilter, first: number, after?: string, signal?: AbortSignal): Promise<AppealPage> {
@@ -223,7 +229,8 @@ export async function loadAppeal(id: string, lonLat: [number, number], withAutho
   if (singleAppealSupported) {
     try {
       const author = withAuthor ? ' author { masked fullName phone email profileUrl }' : '';
-      const data = await gql<{ appeal: (AppealNode & AppealDeadline) | null }>(`query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS} ${DEADLINE_FIELDS}${author} } }`, { id });
+      const data = await gql<{ appeal: (AppealNode & AppealDeadline) | null }>(
+        `query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS} ${DEADLINE_FIELDS}${author} answerText ${ANSWER_QUALITY_FIELDS} } }`, { id });
       const a = data.appeal;
       if (a) a.deadline = { urgent: a.urgent, deadlineState: a.deadlineState, firstReactionDueAt: a.firstReactionDueAt, answerDueAt: a.answerDueAt, answeredAt: a.answeredAt,
         workingMinutesToFirstReaction: a.workingMinutesToFirstReaction, workingMinutesToAnswer: a.workingMinutesToAnswer, deadlineRule: a.deadlineRule, events: a.events };

@@ -46,6 +46,7 @@ import { can, mountUserBar, requireSession, type Me } from './auth';
 import { deadlineSection } from './deadlineCard';
 import { addProblemLayers, initProblems, problemTakesClick, PROBLEM_HIT_LAYERS } from './problems';
 import { mountRiskBadge } from './riskBadge';
+import { answerQualityBlock, type AnswerQuality } from './answerQuality';
 
 let me: Me | undefined;
 
@@ -355,6 +356,8 @@ interface PopupData {
   author?: string | null;
   /** Due times, state and extensions (server/deadlines), in the full card. */
   deadline?: AppealDeadline;
+  answerText?: string | null;
+  answerQuality?: AnswerQuality | null;
 }
 
 function statusChip(status: string): HTMLElement {
@@ -377,6 +380,8 @@ function popupContent(d: PopupData, mode: 'hover' | 'full', loading = false): HT
   append(root, row('Адрес', d.address), row('Район', d.district), row('Исполнитель', d.organization), row('Автор', d.author));
   if (d.text) append(root, el('p', { class: 'popup-text' }, d.text));
   if (d.deadline) append(root, deadlineSection(d.id, d.deadline, !!me && can.seePersonalData(me), () => reloadAppealPopup(d.id)));
+  if (d.answerText) append(root, el('div', { class: 'popup-answer' }, el('span', { class: 'muted' }, 'Ответ: '), d.answerText));
+  if (d.answerQuality) append(root, answerQualityBlock(d.id, d.answerQuality, me));
   if (loading) append(root, el('div', { class: 'muted small' }, 'Загрузка подробностей…'));
   append(root, el('div', { class: 'muted small' }, `№ ${d.externalId || d.id}`));
   return root;
@@ -395,6 +400,8 @@ function nodeToPopup(n: AppealNode): PopupData {
     district: n.district?.name ?? null,
     organization: n.organization?.name ?? null,
     deadline: n.deadline,
+    answerText: n.answerText ?? null,
+    answerQuality: n.answerQuality,
     author: n.author && !n.author.masked ? [n.author.fullName, n.author.phone, n.author.email, n.author.profileUrl].filter(Boolean).join(', ') || null : null,
   };
 }
@@ -412,8 +419,8 @@ function openAppealPopup(m: maplibregl.Map, at: [number, number], data: PopupDat
   clickPopupId = data.id;
   m.setFilter(LAYER.pointSelected, ['==', ['get', 'id'], data.id]);
   const withAuthor = !!me && can.seePersonalData(me);
-  // The card's details (address, text, author, deadlines) come from the single appeal's query.
-  const needsDetails = withAuthor || !details?.deadline;
+  // The card's details (address, text, author, deadlines, the answer and its verdict) come from the single appeal's query.
+  const needsDetails = withAuthor || !details?.deadline || details.answerQuality === undefined;
   clickPopup.setLngLat(at).setDOMContent(popupContent(details ? nodeToPopup(details) : data, 'full', needsDetails)).addTo(m);
   if (!needsDetails) return;
   loadAppeal(data.id, at, withAuthor)
@@ -629,7 +636,8 @@ function renderLatest(page: AppealPage): void {
 function focusAppeal(node: AppealNode): void {
   const at = pointsById.get(node.id);
   if (!map || !at) return;
-  map.flyTo({ center: at, zoom: Math.max(map.getZoom(), 15.5), duration: 900 });
+  // The point in the upper part of the map: the card (with the answer and its verdict) opens below it with room to show.
+  map.flyTo({ center: at, zoom: Math.max(map.getZoom(), 15.5), duration: 900, offset: [0, -Math.round(map.getContainer().clientHeight * 0.3)] });
   map.once('moveend', () => map && openAppealPopup(map, at, nodeToPopup(node), node));
 }
 

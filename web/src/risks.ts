@@ -76,7 +76,7 @@ async function loadList(append_ = false) {
     append(body, el('tr', null, el('td', { colspan: 5, class: 'muted small' }, 'Сигналов нет: всплесков и «резонанса» в этой выборке не найдено.')));
   }
   for (const { node: s } of c.edges) {
-    const tr = el('tr', { 'data-id': s.id, class: s.id === selected ? 'selected' : null },
+    const tr = el('tr', { 'data-id': s.id, class: s.id === selected ? 'selected' : undefined },
       el('td', null, el('span', { class: `risk-state ${s.status}` }, s.statusLabel)),
       el('td', { class: 'title' }, s.title, el('div', { class: 'muted small' }, s.kindLabel)),
       el('td', null, ruDate(s.startedOn)),
