@@ -29,6 +29,7 @@ import { authRoutes, tileGate } from './auth/routes.js';
 import { isRestricted, scopeOf } from './auth/scope.js';
 import { disableDemoAccounts, ensureDemoAccounts, type DemoAccount } from './auth/demo.js';
 import { anonymiseClosedAppealAuthors } from './auth/retention.js';
+import { mountOpen311, type Open311Options } from './open311/routes.js';
 
 export interface StartOptions {
   /** Real PostGIS; absent = embedded PGlite in dataDir. */
@@ -47,6 +48,8 @@ export interface StartOptions {
   auth?: Partial<AuthConfig>;
   /** Overrides of the limits read from the environment (tests, benchmarks). */
   limits?: Partial<Limits>;
+  /** Overrides of the Open311 endpoint's settings (tests). */
+  open311?: Open311Options;
 }
 
 export interface App {
@@ -142,6 +145,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     // Exports of the problem list (XLSX, CSV, GeoJSON): signed-in users, their row scope.
     app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), problemExportHandler(orm, mun.id));
 
+    // Open311 GeoReport v2 (server/open311/): a public API with its own keys, never the session cookie.
+    await mountOpen311(app, orm, mun.id, opts.open311);
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {
       let timer: NodeJS.Timeout | undefined;

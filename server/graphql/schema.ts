@@ -12,13 +12,14 @@ import { authResolvers } from '../auth/resolver.js';
 import { personalDataResolvers } from '../auth/personal-data.js';
 import { auditResolvers } from '../audit/resolver.js';
 import { appealWorkflowResolvers } from '../appeals/workflow.js';
+import { open311Resolvers } from '../open311/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
 export function getSchema(): Promise<GraphQLSchema> {
   cached ??= buildSchema({
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
-      ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers],
+      ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...open311Resolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

@@ -1,0 +1,78 @@
+/**
+ * Open311 GeoReport v2 output: ISO 8601 times with the municipality's offset, the spec's XML documents and its
+ * error format. Pure: no database, no HTTP.
+ */
+
+/** Formats instants as ISO 8601 with the offset of a time zone ("2026-11-30T14:05:00+07:00"); offsets cached per hour. */
+export function isoFormatter(timeZone: string): (d: Date | string | null | undefined) => string | null {
+  const dtf = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
+  const offsets = new Map<number, number>();
+  const offsetMinutes = (ms: number) => {
+    const hour = Math.floor(ms / 3_600_000);
+    let off = offsets.get(hour);
+    if (off === undefined) {
+      const name = dtf.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+      const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
+      off = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) : 0;
+      if (offsets.size > 100_000) offsets.clear();
+      offsets.set(hour, off);
+    }
+    return off;
+  };
+  return (d) => {
+    if (d == null) return null;
+    const ms = typeof d === 'string' ? Date.parse(d) : d.getTime();
+    if (!Number.isFinite(ms)) return null;
+    const off = offsetMinutes(ms);
+    const local = new Date(ms + off * 60_000).toISOString().slice(0, 19);
+    const a = Math.abs(off);
+    return `${local}${off < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+  };
+}
+
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+/** Characters XML 1.0 cannot carry at all (control characters other than tab, LF, CR; lone surrogates; U+FFFE/FFFF). */
+// eslint-disable-next-line no-control-regex
+const XML_INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+export function xmlText(s: string): string {
+  return s.replace(XML_INVALID, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
+}
+
+type XmlValue = string | number | boolean | null | undefined | XmlValue[] | { [k: string]: XmlValue };
+
+/**
+ * One element of the GeoReport XML: scalars as text (null → an empty element, as the spec's examples), arrays as
+ * repeated children named by `itemName`, objects as nested elements in key order.
+ */
+export function xmlElement(name: string, value: XmlValue, itemNames: Record<string, string> = {}): string {
+  if (value === null || value === undefined) return `<${name}></${name}>`;
+  if (Array.isArray(value)) {
+    const item = itemNames[name] ?? 'item';
+    return `<${name}>${value.map((v) => xmlElement(item, v, itemNames)).join('')}</${name}>`;
+  }
+  if (typeof value === 'object') {
+    let out = `<${name}>`;
+    for (const k in value) out += xmlElement(k, value[k], itemNames);
+    return `${out}</${name}>`;
+  }
+  return `<${name}>${xmlText(String(value))}</${name}>`;
+}
+
+export function xmlDocument(root: string, items: XmlValue[], item: string, itemNames: Record<string, string> = {}): string {
+  let out = `<?xml version="1.0" encoding="utf-8"?><${root}>`;
+  for (const v of items) out += xmlElement(item, v, itemNames);
+  return `${out}</${root}>`;
+}
+
+/** An Open311 error: an HTTP status and the spec's [{code, description}] list. */
+export class Open311Error extends Error {
+  constructor(readonly status: number, readonly description: string, readonly code: number = status) {
+    super(description);
+  }
+}
+
+export function errorBody(format: 'json' | 'xml', errors: { code: number; description: string }[]): string {
+  if (format === 'json') return JSON.stringify(errors);
+  return xmlDocument('errors', errors, 'error');
+}

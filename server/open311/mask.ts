@@ -1,0 +1,56 @@
+/**
+ * Masking of personal data in texts published through the public Open311 API (152-ФЗ). The author's contacts are
+ * kept apart in appeal_author and never published; what a citizen writes into the text itself is masked here:
+ * e-mail addresses, links, phone numbers and other long digit sequences (passport, СНИЛС, account numbers),
+ * apartment numbers, and full names written as «Фамилия Имя Отчество» / «Имя Отчество» / «Фамилия И. О.».
+ * Addresses of places (street and house) are not personal data of the author and stay.
+ */
+
+const EMAIL = /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.\p{L}{2,}/gu;
+const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"']+|\b(?:vk\.com|t\.me|ok\.ru|instagram\.com)\/[^\s<>"']+/giu;
+/** 7+ digits with the usual separators (a phone, «+7 (913) 555-12-34»; a passport «01 23 456789»). */
+const DIGITS = /(?:\+\s?)?\d(?:[\s\-()]{0,3}\d){6,}/gu;
+const APARTMENT = /(?<![\p{L}])(кв\.?|квартира|квартиры|квартире|комн\.?|комната)\s*№?\s*\d+[\p{L}]?/giu;
+const CAP = '[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?';
+const PATRONYMIC = '[А-ЯЁ][а-яё]+(?:ович|евич|ич|овна|евна|ична|инична)';
+/** Фамилия Имя Отчество, Имя Отчество (the patronymic's ending makes it a name, not a street). */
+const FIO = new RegExp(`(?<![\\p{L}])(?:${CAP}\\s+)?${CAP}\\s+${PATRONYMIC}(?![\\p{L}])`, 'gu');
+/** Фамилия И. О. / И. О. Фамилия */
+const INITIALS = new RegExp(`(?<![\\p{L}])(?:${CAP}\\s+[А-ЯЁ]\\.\\s?[А-ЯЁ]\\.|[А-ЯЁ]\\.\\s?[А-ЯЁ]\\.\\s?${CAP})(?![\\p{L}])`, 'gu');
+
+export const MASK = '***';
+
+export function maskPersonalText(text: string): string {
+  return text
+    .replace(EMAIL, MASK)
+    .replace(URL_RE, MASK)
+    .replace(APARTMENT, (_m, word: string) => `${word} ${MASK}`)
+    .replace(DIGITS, MASK)
+    .replace(FIO, MASK)
+    .replace(INITIALS, MASK);
+}
+
+/** What the public sees of an address: the street only (default), the street and house, or nothing. */
+export type AddressPrecision = 'street' | 'house' | 'none';
+
+export function addressPrecision(value = process.env.OPEN311_ADDRESS_PRECISION): AddressPrecision {
+  if (value == null || value === '') return 'street';
+  if (value === 'street' || value === 'house' || value === 'none') return value;
+  throw new Error(`OPEN311_ADDRESS_PRECISION: ожидается street, house или none, получено «${value}»`);
+}
+
+const HOUSE_TAIL = /(?:[\s,]+(?:д\.?|дом)\s*\d.*|,\s*\d+.*|\s+\d+[\p{L}]?(?:\s*[/к]\s*\d+\p{L}?)?\s*(?:,.*)?)$/iu;
+
+/** The address at the allowed precision; apartments are never published. */
+export function publicAddress(address: string | null, precision: AddressPrecision): string | null {
+  if (!address || precision === 'none') return null;
+  let a = address.replace(/[\s,]+(?:кв|квартира|оф|офис|комн|комната)\.?\s*\d.*$/iu, '').trim();
+  if (precision === 'street') a = a.replace(HOUSE_TAIL, '').trim();
+  return a || null;
+}
+
+/** Coordinates at the allowed precision: to ~100 m for «street» (3 decimals), as stored for «house». */
+export function publicCoordinate(v: number | null, precision: AddressPrecision): number | null {
+  if (v == null || precision === 'none') return null;
+  return precision === 'street' ? Math.round(v * 1000) / 1000 : v;
+}
