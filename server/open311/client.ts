@@ -265,7 +265,9 @@ export class Open311Client {
     const statusMap: Record<string, string> = { open: 'NEW', closed: 'CLOSED', ...mapping.status };
     try {
       for (let from = start; from < now;) {
-        const to = new Date(Math.min(from.getTime() + windowMs, now.getTime()));
+        // Whole seconds: the cursor is exactly the bound that was asked for (servers take ISO 8601 without fractions).
+        const to = new Date(Math.floor(Math.min(from.getTime() + windowMs, now.getTime()) / 1000) * 1000);
+        if (to <= from) break;
         const rows = await windowRequests(from, to);
         report.fetched += rows.length;
         if (report.fetched > maxRecords) throw new StopPull(`получено больше ${maxRecords} заявок`);
@@ -322,7 +324,7 @@ export class Open311Client {
         // The window is complete: the cursor moves to its end.
         await query(this.em, `UPDATE open311_source SET ${mode === 'updated' ? 'updated_cursor' : 'window_cursor'} = ?, last_run_at = now() WHERE id = ?`, [to.toISOString(), src.id]);
         report.cursor = to.toISOString();
-        from = to.getTime() === from.getTime() ? new Date(to.getTime() + 1) : to;
+        from = to;
       }
     } catch (e) {
       if (!(e instanceof StopPull)) throw e;

@@ -78,26 +78,26 @@ export async function revokeKey(em: EntityManager, actor: AuditActor, id: number
 export interface VerifiedKey { id: number; name: string; channel: Channel; ratePerMinute: number }
 
 /** Keys looked up in the last few seconds (a revocation in this process clears it at once). */
-const keyCache = new Map<string, { at: number; key: VerifiedKey | 'revoked' | null }>();
+const keyCache = new Map<string, { at: number; found: { key: VerifiedKey; revoked: boolean } | null }>();
 
-/** The key of a secret; 'revoked' for a revoked key, null for an unknown one. */
-export async function verifyKey(em: EntityManager, municipalityId: number, secret: string): Promise<VerifiedKey | 'revoked' | null> {
+/** The key of a secret (also a revoked one, so that its use is logged), or null for an unknown secret. */
+export async function verifyKey(em: EntityManager, municipalityId: number, secret: string): Promise<{ key: VerifiedKey; revoked: boolean } | null> {
   if (secret.length > 200) return null;
   const h = hashKey(secret);
   const cached = keyCache.get(h);
-  if (cached && Date.now() - cached.at < 5_000) return cached.key;
+  if (cached && Date.now() - cached.at < 5_000) return cached.found;
   const [r] = await query<{ id: number; name: string; channel: Channel; rate_per_minute: number; revoked: boolean }>(em,
     'SELECT id, name, channel, rate_per_minute, revoked_at IS NOT NULL AS revoked FROM open311_api_key WHERE key_hash = ? AND municipality_id = ?', [h, municipalityId]);
-  const key = !r ? null : r.revoked ? 'revoked' as const : { id: r.id, name: r.name, channel: r.channel, ratePerMinute: r.rate_per_minute };
+  const found = r ? { key: { id: r.id, name: r.name, channel: r.channel, ratePerMinute: r.rate_per_minute }, revoked: r.revoked } : null;
   if (keyCache.size > 10_000) keyCache.clear();
-  keyCache.set(h, { at: Date.now(), key });
-  return key;
+  keyCache.set(h, { at: Date.now(), found });
+  return found;
 }
 
-/** Per-key limiters (each key has its own points per minute); anonymous calls share one limiter keyed by address. */
-const limiters = new Map<number, RateLimiterMemory>();
+/** Limiters of one endpoint, one per rate (each key has its own points per minute, keyed by its id). */
+export type KeyLimiters = Map<number, RateLimiterMemory>;
 
-export async function consumeKey(key: VerifiedKey): Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }> {
+export async function consumeKey(limiters: KeyLimiters, key: VerifiedKey): Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }> {
   let l = limiters.get(key.ratePerMinute);
   if (!l) {
     l = new RateLimiterMemory({ points: key.ratePerMinute, duration: 60, keyPrefix: `o311k${key.ratePerMinute}` });

@@ -3,7 +3,7 @@ import express, { type Request, type Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { errorBody, Open311Error, xmlDocument, xmlElement } from './format.js';
 import { addressPrecision } from './mask.js';
-import { anonymousLimiter, consumeKey, logKeyUse, verifyKey, type VerifiedKey } from './keys.js';
+import { anonymousLimiter, consumeKey, logKeyUse, verifyKey, type KeyLimiters, type VerifiedKey } from './keys.js';
 import { dateWindow, MAX_PAGE_SIZE, Open311Service, parseIdList, type CreateRequestInput, type Municipality } from './service.js';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 
@@ -121,6 +121,7 @@ export function open311Router(orm: MikroORM, municipality: Municipality, opts: O
   const maxBody = opts.maxBodyBytes ?? Number(process.env.OPEN311_MAX_BODY_KB ?? 64) * 1024;
   const precision = addressPrecision(opts.precision);
   const anon = anonymousLimiter(opts.anonymousPerMinute ?? Number(process.env.OPEN311_ANON_PER_MINUTE ?? 600));
+  const keyLimiters: KeyLimiters = new Map();
   const router = express.Router();
 
   router.use(async (req: Request, res: Response) => {
@@ -144,11 +145,12 @@ export function open311Router(orm: MikroORM, municipality: Municipality, opts: O
       const em = orm.em.fork();
       const apiKey = params.get('api_key') ?? queryParams.get('api_key');
       if (apiKey !== undefined) {
-        const key = await verifyKey(em, municipality.id, apiKey);
-        if (key === null) throw new Open311Error(401, 'api_key: неизвестный ключ');
-        if (key === 'revoked') throw new Open311Error(403, 'api_key: ключ отозван');
+        const found = await verifyKey(em, municipality.id, apiKey);
+        if (found === null) throw new Open311Error(401, 'api_key: неизвестный ключ');
+        const { key } = found;
         ctx.key = key;
-        const r = await consumeKey(key);
+        if (found.revoked) throw new Open311Error(403, 'api_key: ключ отозван');
+        const r = await consumeKey(keyLimiters, key);
         if (!r.ok) {
           res.set('retry-after', String(r.retryAfterSeconds));
           throw new Open311Error(429, `Превышен лимит ключа: ${key.ratePerMinute} запросов в минуту; повторите через ${r.retryAfterSeconds} с`);

@@ -339,8 +339,10 @@ export function dateWindow(startRaw: string | undefined, endRaw: string | undefi
     if (v.length > 40 || !/^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/.test(v)) {
       throw new Open311Error(400, `${name}: «${v.slice(0, 40)}» — не дата ISO 8601 (например 2026-11-30T00:00:00+07:00)`);
     }
+    const [y, mo, d] = v.slice(0, 10).split('-').map(Number);
+    const day = new Date(Date.UTC(y, mo - 1, d));
     const ms = Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v.replace(' ', 'T'));
-    if (!Number.isFinite(ms)) throw new Open311Error(400, `${name}: «${v}» — несуществующая дата`);
+    if (!Number.isFinite(ms) || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) throw new Open311Error(400, `${name}: «${v}» — несуществующая дата`);
     return new Date(ms);
   };
   const s = parse('start_date', startRaw);
