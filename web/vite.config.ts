@@ -31,6 +31,7 @@ export default defineConfig({
         graphiql: resolve(webDir, 'graphiql.html'),
         intake: resolve(webDir, 'intake.html'),
         login: resolve(webDir, 'login.html'),
+        open311: resolve(webDir, 'open311.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static
@@ -48,6 +49,7 @@ export default defineConfig({
       '/auth': 'http://127.0.0.1:4000',
       '/tiles': 'http://127.0.0.1:4000',
       '/exports': 'http://127.0.0.1:4000',
+      '/open311': 'http://127.0.0.1:4000',
     },
   },
 });
