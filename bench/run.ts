@@ -11,10 +11,11 @@ import { benchIntake } from './intake.js';
 import { benchClassifier } from './classifier.js';
 import { benchProblems } from './problems.js';
 import { benchLoad } from './load.js';
+import { benchOpen311 } from './open311.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only appeals,heatmap,intake,classifier,load] [--import-count 100000]
+ *                   [--only appeals,heatmap,intake,classifier,load,open311] [--import-count 100000]
  *                   [--load-seconds 60] [--load-connections 64]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
@@ -40,6 +41,8 @@ const serverUrl = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || 
 delete process.env.DATABASE_URL;
 const wanted = (values.backends || (serverUrl ? 'postgis,embedded' : 'embedded')).split(',') as SummaryRow['backend'][];
 const root = repoRoot();
+// Open311 reads are measured as anonymous open-data clients: no per-address limit during the benchmark.
+if (only.has('open311')) process.env.OPEN311_ANON_PER_MINUTE ??= '0';
 const rows: SummaryRow[] = [];
 
 const report = (r: SummaryRow) => {
@@ -56,7 +59,7 @@ for (const backend of wanted) {
     console.log(`[${backend}] импорт ${importCount} строк…`);
     for (const r of await benchIntake(backend, importCount, serverUrl)) report(r);
   }
-  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load') && !only.has('problems')) continue;
+  if (!only.has('appeals') && !only.has('heatmap') && !only.has('load') && !only.has('problems') && !only.has('open311')) continue;
   let databaseUrl: string | undefined;
   let dataDir: string | undefined;
   if (backend === 'postgis') {
@@ -84,6 +87,7 @@ for (const backend of wanted) {
     if (only.has('appeals')) report(await benchAppealsConnection(app, backend, n, iterations));
     if (only.has('heatmap')) for (const h of await benchHeatmap(app, backend, n, iterations)) report(h);
     if (only.has('problems')) await benchProblems(app, backend, n, (m) => console.log(m), report);
+    if (only.has('open311')) for (const r of await benchOpen311(app, backend, n, iterations)) report(r);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }

@@ -3,21 +3,50 @@
  * error format. Pure: no database, no HTTP.
  */
 
-/** Formats instants as ISO 8601 with the offset of a time zone ("2026-11-30T14:05:00+07:00"); offsets cached per hour. */
+const formatters = new Map<string, (d: Date | string | null | undefined) => string | null>();
+
+/**
+ * Formats instants as ISO 8601 with the offset of a time zone ("2026-11-30T14:05:00+07:00"). One formatter per zone
+ * for the process; the offset is looked up once per UTC day (when the day starts and ends with the same offset, the
+ * whole day has it), per hour only on days with a transition.
+ */
 export function isoFormatter(timeZone: string): (d: Date | string | null | undefined) => string | null {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = makeIsoFormatter(timeZone);
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+function makeIsoFormatter(timeZone: string): (d: Date | string | null | undefined) => string | null {
   const dtf = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
-  const offsets = new Map<number, number>();
+  const lookup = (ms: number) => {
+    const name = dtf.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
+    const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
+    return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) : 0;
+  };
+  const days = new Map<number, number | null>();
+  const hours = new Map<number, number>();
   const offsetMinutes = (ms: number) => {
-    const hour = Math.floor(ms / 3_600_000);
-    let off = offsets.get(hour);
+    const day = Math.floor(ms / 86_400_000);
+    let off = days.get(day);
     if (off === undefined) {
-      const name = dtf.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
-      const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
-      off = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) : 0;
-      if (offsets.size > 100_000) offsets.clear();
-      offsets.set(hour, off);
+      const a = lookup(day * 86_400_000);
+      const b = lookup((day + 1) * 86_400_000 - 1);
+      off = a === b ? a : null;
+      if (days.size > 100_000) days.clear();
+      days.set(day, off);
     }
-    return off;
+    if (off !== null) return off;
+    const hour = Math.floor(ms / 3_600_000);
+    let h = hours.get(hour);
+    if (h === undefined) {
+      h = lookup(ms);
+      if (hours.size > 100_000) hours.clear();
+      hours.set(hour, h);
+    }
+    return h;
   };
   return (d) => {
     if (d == null) return null;

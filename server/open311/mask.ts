@@ -6,28 +6,44 @@
  * Addresses of places (street and house) are not personal data of the author and stay.
  */
 
-const EMAIL = /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}.-]+\.\p{L}{2,}/gu;
-const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"']+|\b(?:vk\.com|t\.me|ok\.ru|instagram\.com)\/[^\s<>"']+/giu;
+const L = 'A-Za-zА-Яа-яЁё';
+const EMAIL = new RegExp(`[${L}0-9._%+-]+@[${L}0-9.-]+\\.[${L}]{2,}`, 'g');
+const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"']+|\b(?:vk\.com|t\.me|ok\.ru|instagram\.com)\/[^\s<>"']+/gi;
 /** 7+ digits with the usual separators (a phone, «+7 (913) 555-12-34»; a passport «01 23 456789»). */
-const DIGITS = /(?:\+\s?)?\d(?:[\s\-()]{0,3}\d){6,}/gu;
-const APARTMENT = /(?<![\p{L}])(кв\.?|квартира|квартиры|квартире|комн\.?|комната)\s*№?\s*\d+[\p{L}]?/giu;
+const DIGITS = /(?:\+\s?)?\d(?:[\s\-()]{0,3}\d){6,}/g;
+const APARTMENT = new RegExp(`(?<![${L}])(кв\\.?|квартира|квартиры|квартире|комн\\.?|комната)\\s*№?\\s*\\d+[${L}]?`, 'gi');
 const CAP = '[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?';
 const PATRONYMIC = '[А-ЯЁ][а-яё]+(?:ович|евич|ич|овна|евна|ична|инична)';
 /** Фамилия Имя Отчество, Имя Отчество (the patronymic's ending makes it a name, not a street). */
-const FIO = new RegExp(`(?<![\\p{L}])(?:${CAP}\\s+)?${CAP}\\s+${PATRONYMIC}(?![\\p{L}])`, 'gu');
+const FIO = new RegExp(`(?<![${L}])(?:${CAP}\\s+)?${CAP}\\s+${PATRONYMIC}(?![${L}])`, 'g');
 /** Фамилия И. О. / И. О. Фамилия */
-const INITIALS = new RegExp(`(?<![\\p{L}])(?:${CAP}\\s+[А-ЯЁ]\\.\\s?[А-ЯЁ]\\.|[А-ЯЁ]\\.\\s?[А-ЯЁ]\\.\\s?${CAP})(?![\\p{L}])`, 'gu');
+const INITIALS = new RegExp(`(?<![${L}])(?:${CAP}\\s+[А-ЯЁ]\\.\\s?[А-ЯЁ]\\.|[А-ЯЁ]\\.\\s?[А-ЯЁ]\\.\\s?${CAP})(?![${L}])`, 'g');
+/** Cheap tests first: most texts have none of these, and the full patterns are then not run at all. */
+const MAY_URL = /https?:|www\.|vk\.com|t\.me|ok\.ru|instagram/i;
+const MAY_APARTMENT = /кв|комн/i;
+const MAY_FIO = /(?:вич|вна|чна)(?![а-яё])/;
+const MAY_INITIALS = /[А-ЯЁ]\.\s?[А-ЯЁ]\./;
 
 export const MASK = '***';
 
+function digitCount(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
+
 export function maskPersonalText(text: string): string {
-  return text
-    .replace(EMAIL, MASK)
-    .replace(URL_RE, MASK)
-    .replace(APARTMENT, (_m, word: string) => `${word} ${MASK}`)
-    .replace(DIGITS, MASK)
-    .replace(FIO, MASK)
-    .replace(INITIALS, MASK);
+  let t = text;
+  if (t.includes('@')) t = t.replace(EMAIL, MASK);
+  if (MAY_URL.test(t)) t = t.replace(URL_RE, MASK);
+  if (MAY_APARTMENT.test(t)) t = t.replace(APARTMENT, (_m, word: string) => `${word} ${MASK}`);
+  if (digitCount(t) >= 7) t = t.replace(DIGITS, MASK);
+  if (MAY_FIO.test(t)) t = t.replace(FIO, MASK);
+  if (MAY_INITIALS.test(t)) t = t.replace(INITIALS, MASK);
+  return t;
 }
 
 /** What the public sees of an address: the street only (default), the street and house, or nothing. */
