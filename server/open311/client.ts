@@ -158,7 +158,9 @@ async function fetchJson(fetchImpl: typeof fetch, url: string, timeoutMs: number
     res = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' }, redirect: 'error' });
   } catch (e) {
     const err = e as Error;
-    const why = err.name === 'TimeoutError' || err.name === 'AbortError' ? `нет ответа за ${Math.round(timeoutMs / 1000)} с` : err.message;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = err.name === 'TimeoutError' || err.name === 'AbortError' ? `нет ответа за ${Math.round(timeoutMs / 1000)} с`
+      : cause?.code ? `${err.message} (${cause.code})` : err.message;
     throw new InputError('open311', `${shown}: запрос не выполнен — ${why}`);
   }
   const length = Number(res.headers.get('content-length') ?? NaN);

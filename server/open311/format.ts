@@ -64,8 +64,31 @@ const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&
 // eslint-disable-next-line no-control-regex
 const XML_INVALID = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** Whether a text needs any escaping or cleaning at all (most values — codes, numbers, times — do not). */
+// eslint-disable-next-line no-control-regex
+const XML_SPECIAL = /[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+
 export function xmlText(s: string): string {
+  if (!XML_SPECIAL.test(s)) return s;
   return s.replace(XML_INVALID, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
+}
+
+/**
+ * A list of flat records (every value a scalar or null) as `<root><item><k>v</k>…</item>…</root>`: the hot path of
+ * `GET requests.xml` (1 000 requests × 17 fields), without the generic recursion.
+ */
+export function xmlFlatList(root: string, item: string, rows: readonly object[]): string {
+  const parts: string[] = [`<?xml version="1.0" encoding="utf-8"?><${root}>`];
+  for (const row of rows) {
+    let out = `<${item}>`;
+    for (const k in row) {
+      const v = (row as Record<string, unknown>)[k];
+      out += v === null || v === undefined ? `<${k}></${k}>` : `<${k}>${xmlText(typeof v === 'string' ? v : String(v))}</${k}>`;
+    }
+    parts.push(`${out}</${item}>`);
+  }
+  parts.push(`</${root}>`);
+  return parts.join('');
 }
 
 type XmlValue = string | number | boolean | null | undefined | XmlValue[] | { [k: string]: XmlValue };

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { errorBody, Open311Error, xmlDocument, xmlElement } from './format.js';
+import { errorBody, Open311Error, xmlDocument, xmlElement, xmlFlatList } from './format.js';
 import { addressPrecision } from './mask.js';
 import { anonymousLimiter, consumeKey, logKeyUse, verifyKey, type KeyLimiters, type VerifiedKey } from './keys.js';
 import { dateWindow, MAX_PAGE_SIZE, Open311Service, parseIdList, type CreateRequestInput, type Municipality } from './service.js';
@@ -204,10 +204,10 @@ export function open311Router(orm: MikroORM, municipality: Municipality, opts: O
       }
       if (id !== undefined) {
         const one = await svc.request(id);
-        return send(res, format, 200, one, () => xmlDocument('service_requests', one as never, 'request'));
+        return send(res, format, 200, one, () => xmlFlatList('service_requests', 'request', one));
       }
       const list = await svc.requests(requestFilter(params));
-      return send(res, format, 200, list, () => xmlDocument('service_requests', list as never, 'request'));
+      return send(res, format, 200, list, () => xmlFlatList('service_requests', 'request', list));
     } catch (e) {
       if (e instanceof Open311Error) return sendError(res, format, e);
       console.error('[open311] internal error', e);
