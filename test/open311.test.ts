@@ -295,6 +295,13 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
       expect(r.errors?.[0]?.extensions?.code, role).toMatch(/FORBIDDEN|UNAUTHENTICATED/);
       expect((await app.gqlAs(role, '{ open311Keys { totalCount } }')).errors).toBeDefined();
     }
+    // Pulls from another server: importers only, and never from this machine's or a private network through GraphQL.
+    expect((await app.gqlAs(Role.ANALYST, 'mutation { importOpen311(baseUrl: "https://city.example/") { fetched } }')).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    for (const url of ['http://127.0.0.1:8080/open311/v2/', 'http://10.1.2.3/', 'http://[::1]/', 'http://169.254.169.254/latest/']) {
+      const r = await app.gqlAs(Role.WORKER, `mutation { importOpen311(baseUrl: "${url}") { fetched } }`);
+      expect(r.errors?.[0]?.extensions?.code, url).toBe('BAD_USER_INPUT');
+      expect(r.errors?.[0]?.message, url).toMatch(/внутренней сети/);
+    }
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await get(`services.json?api_key=${secret}`)).status);
     expect(statuses).toEqual([200, 200, 200, 429]);

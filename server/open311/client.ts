@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import dns from 'node:dns/promises';
+import net from 'node:net';
 import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
@@ -121,6 +123,37 @@ export function readOpen311Mapping(file: string): Open311Mapping {
     throw new InputError('mapping', `файл сопоставления ${file} не читается как JSON: ${(e as Error).message}`);
   }
   return parseOpen311Mapping(raw, path.basename(p));
+}
+
+/** Loopback, private, link-local and unique-local addresses (what a server-side fetch must not be pointed at by a user). */
+export function isPrivateAddress(ip: string): boolean {
+  if (net.isIPv4(ip)) {
+    const [a, b] = ip.split('.').map(Number);
+    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+  }
+  const v = ip.toLowerCase();
+  if (v.startsWith('::ffff:')) return isPrivateAddress(v.slice(7));
+  return v === '::1' || v === '::' || v.startsWith('fc') || v.startsWith('fd') || v.startsWith('fe80');
+}
+
+/**
+ * For pulls started through GraphQL: the server must be public (no loopback or private network address), unless
+ * OPEN311_IMPORT_ALLOW_PRIVATE=1 (a source inside the municipality's own network). The CLI is run by an operator and
+ * is not restricted.
+ */
+export async function assertPublicSource(baseUrl: string): Promise<void> {
+  if (process.env.OPEN311_IMPORT_ALLOW_PRIVATE === '1') return;
+  const u = normaliseBase(baseUrl);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  let addresses: string[];
+  try {
+    addresses = net.isIP(host) ? [host] : (await dns.lookup(host, { all: true })).map((a) => a.address);
+  } catch {
+    throw new InputError('baseUrl', `адрес ${host} не найден (DNS)`);
+  }
+  if (addresses.some(isPrivateAddress)) {
+    throw new InputError('baseUrl', `${host} — адрес внутренней сети; загрузка с него разрешается настройкой OPEN311_IMPORT_ALLOW_PRIVATE=1 или командой npm run import`);
+  }
 }
 
 interface RemoteRequest {

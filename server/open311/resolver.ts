@@ -8,7 +8,7 @@ import { IMPORTERS, USER_ADMINS } from '../auth/roles.js';
 import { audit } from '../audit/audit.js';
 import { Channel } from '../reference/entities.js';
 import { issueKey, listKeys, revokeKey, type ApiKeyRow } from './keys.js';
-import { Open311Client } from './client.js';
+import { assertPublicSource, Open311Client } from './client.js';
 
 @Authorized(USER_ADMINS)
 @ObjectType({ description: 'Ключ доступа клиента Open311 (сам ключ показывается один раз при выдаче; хранится только его хеш)' })
@@ -140,6 +140,7 @@ export class Open311Resolver {
     @Arg('since', () => Date, { nullable: true }) since?: Date,
   ): Promise<Open311PullReport> {
     if (baseUrl.length > 500) throw new InputError('baseUrl', 'адрес длиннее 500 символов');
+    await assertPublicSource(baseUrl);
     const r = await new Open311Client(ctx.em, ctx.municipalityId).pull({ baseUrl, mapping, since, actor: ctx.actor });
     await audit(ctx.em, { municipalityId: ctx.municipalityId, user: ctx.user }, {
       entity: 'open311_source', entityId: r.sourceId, action: 'import',
