@@ -11,17 +11,19 @@ const EMAIL = new RegExp(`[${L}0-9._%+-]+@[${L}0-9.-]+\\.[${L}]{2,}`, 'g');
 const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"']+|\b(?:vk\.com|t\.me|ok\.ru|instagram\.com)\/[^\s<>"']+/gi;
 /** 7+ digits with the usual separators (a phone, «+7 (913) 555-12-34»; a passport «01 23 456789»). */
 const DIGITS = /(?:\+\s?)?\d(?:[\s\-()]{0,3}\d){6,}/g;
-const APARTMENT = new RegExp(`(?<![${L}])(кв\\.?|квартира|квартиры|квартире|комн\\.?|комната)\\s*№?\\s*\\d+[${L}]?`, 'gi');
+/** «кв. 45», «квартира 5», «ком. 3» — but not «в квартире 14 градусов» (a measurement, not a number of a flat). */
+const APARTMENT = new RegExp(`(?<![${L}])(кв\\.?|квартира|квартиры|квартире|комн\\.?|ком\\.|комната)\\s*№?\\s*\\d+(?!\\d)[${L}]?(?!\\s*(?:градус|°|кв\\.?\\s*м|м2|метр|см|мм))`, 'gi');
 const CAP = '[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?';
-const PATRONYMIC = '[А-ЯЁ][а-яё]+(?:ович|евич|ич|овна|евна|ична|инична)';
+/** A patronymic in any case: Сергеевич(а|у|ем|е), Сергеевн(а|ы|е|у|ой), Ильинична… */
+const PATRONYMIC = '[А-ЯЁ][а-яё]+(?:(?:ович|евич|ич)(?:а|у|ем|е)?|(?:овн|евн|ичн|иничн)(?:а|ы|е|у|ой))';
 /** Фамилия Имя Отчество, Имя Отчество (the patronymic's ending makes it a name, not a street). */
 const FIO = new RegExp(`(?<![${L}])(?:${CAP}\\s+)?${CAP}\\s+${PATRONYMIC}(?![${L}])`, 'g');
 /** Фамилия И. О. / И. О. Фамилия */
 const INITIALS = new RegExp(`(?<![${L}])(?:${CAP}\\s+[А-ЯЁ]\\.\\s?[А-ЯЁ]\\.|[А-ЯЁ]\\.\\s?[А-ЯЁ]\\.\\s?${CAP})(?![${L}])`, 'g');
 /** Cheap tests first: most texts have none of these, and the full patterns are then not run at all. */
 const MAY_URL = /https?:|www\.|vk\.com|t\.me|ok\.ru|instagram/i;
-const MAY_APARTMENT = /кв|комн/i;
-const MAY_FIO = /(?:вич|вна|чна)(?![а-яё])/;
+const MAY_APARTMENT = /кв|ком/i;
+const MAY_FIO = /(?:вич|вн|чн)[а-яё]{0,2}(?![а-яё])/;
 const MAY_INITIALS = /[А-ЯЁ]\.\s?[А-ЯЁ]\./;
 
 export const MASK = '***';
