@@ -35,6 +35,7 @@ import { ensureDefaultIndicators } from './indicators/service.js';
 import { planExportHandler } from './plans/export.js';
 import { noticeExportHandler } from './dataquality/notice.js';
 import { mountPageRoutes, preparePages } from './pages/routes.js';
+import { mountOpen311, type Open311Options } from './open311/routes.js';
 
 export interface StartOptions {
   /** Real PostGIS; absent = embedded PGlite in dataDir. */
@@ -53,6 +54,8 @@ export interface StartOptions {
   auth?: Partial<AuthConfig>;
   /** Overrides of the limits read from the environment (tests, benchmarks). */
   limits?: Partial<Limits>;
+  /** Overrides of the Open311 endpoint's settings (tests). */
+  open311?: Open311Options;
 }
 
 export interface App {
@@ -161,6 +164,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), ratingExportHandler(orm, mun.id));
     mountPageRoutes(app, orm, mun.id, auth);
 
+    // Open311 GeoReport v2 (server/open311/): a public API with its own keys, never the session cookie.
+    await mountOpen311(app, orm, mun.id, opts.open311);
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {
       let timer: NodeJS.Timeout | undefined;

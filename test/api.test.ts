@@ -30,7 +30,7 @@ describe.each(backends)('GraphQL API on %s', (backend) => {
     expect(d.districts.length).toBeGreaterThanOrEqual(7);
     expect(d.districts.every((x: any) => x.approximate && x.geometry.type === 'MultiPolygon')).toBe(true);
     expect(d.districts.reduce((s: number, x: any) => s + x.population, 0)).toBe(146386);
-    expect(d.channels.map((c: any) => c.code).sort()).toEqual(['DIRECT', 'INCIDENT_MANAGEMENT', 'MESSENGER', 'OFFICIAL_PAGE', 'POS', 'PUBLIC_DISCUSSION', 'SOCIAL']);
+    expect(d.channels.map((c: any) => c.code).sort()).toEqual(['DIRECT', 'INCIDENT_MANAGEMENT', 'MESSENGER', 'OFFICIAL_PAGE', 'OPEN311', 'POS', 'PUBLIC_DISCUSSION', 'SOCIAL']);
     const names = d.themes.map((t: any) => t.name.toLowerCase()).join(' | ');
     for (const word of ['отоплен', 'водоснабж', 'канализ', 'дорог', 'освещ', 'мусор', 'благоустр', 'транспорт', 'снег', 'животн', 'образован', 'здравоохр', 'соц', 'безопасн', 'эколог', 'связ'])
       expect(names, word).toContain(word);

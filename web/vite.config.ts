@@ -37,6 +37,7 @@ export default defineConfig({
         risks: resolve(webDir, 'risks.html'),
         deadlines: resolve(webDir, 'deadlines.html'),
         pages: resolve(webDir, 'pages.html'),
+        open311: resolve(webDir, 'open311.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static
@@ -54,6 +55,7 @@ export default defineConfig({
       '/auth': 'http://127.0.0.1:4000',
       '/tiles': 'http://127.0.0.1:4000',
       '/exports': 'http://127.0.0.1:4000',
+      '/open311': 'http://127.0.0.1:4000',
     },
   },
 });

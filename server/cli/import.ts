@@ -7,10 +7,12 @@ import cliProgress from 'cli-progress';
 import { IntakeService } from '../intake/service.js';
 import { importAddressRegister } from '../intake/address-register.js';
 import type { SourceFormat } from '../intake/mapping.js';
+import { Open311Client, readOpen311Mapping } from '../open311/client.js';
 
 /**
  * npm run import -- <channel> <file> [--mapping file.json] [--format csv|xlsx|jsonl|geojson]
  * npm run import -- addresses <file.csv>        (the local address register)
+ * npm run import -- open311 <base URL> [--mapping open311|file.json] [--since ISO date]   (pull from an Open311 server)
  * channel: im, pos, social, messenger, direct, public (built-in mappings in db/mappings/) or any
  * channel code with --mapping for other sources.
  */
@@ -21,8 +23,43 @@ import type { SourceFormat } from '../intake/mapping.js';
 v8.setFlagsFromString('--heap-growing-percent=50');
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { mapping: { type: 'string' }, format: { type: 'string' }, actor: { type: 'string', default: 'cli' } },
+  options: { mapping: { type: 'string' }, format: { type: 'string' }, actor: { type: 'string', default: 'cli' }, since: { type: 'string' } },
 });
+if (positionals[0] === 'open311') {
+  if (positionals.length !== 2) {
+    console.error('Использование: npm run import -- open311 <адрес сервера, например https://city.example/open311/v2/> [--mapping open311|файл.json] [--since 2026-09-01]');
+    process.exit(2);
+  }
+  let since: Date | undefined;
+  if (values.since) {
+    since = new Date(values.since);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(values.since) || Number.isNaN(since.getTime())) {
+      console.error(`--since: «${values.since}» — не дата ISO 8601`);
+      process.exit(2);
+    }
+  }
+  let mapping: unknown;
+  try {
+    mapping = values.mapping ? readOpen311Mapping(values.mapping) : undefined;
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+  const code = await runWithDatabase(async ({ em, municipalityId }) => {
+    try {
+      const r = await new Open311Client(em, municipalityId).pull({ baseUrl: positionals[1], mapping, since, actor: values.actor! });
+      console.log(`Open311 ${r.baseUrl} (источник ${r.sourceId}, режим ${r.mode === 'updated' ? 'по updated_datetime' : 'окнами по дате подачи'})`);
+      console.log(`  запросов ${r.calls}, получено заявок ${r.fetched}: добавлено ${r.inserted}, обновлено ${r.updated}, без изменений ${r.unchanged}, отклонено ${r.rejected}, с предупреждениями ${r.flagged}`);
+      console.log(`  загружено до ${r.cursor ?? '—'}${r.stoppedEarly ? ` (остановлено: ${r.stoppedEarly}; следующий запуск продолжит)` : ''}`);
+      for (const i of r.issues.slice(0, 50)) console.log(`  ${i.externalId ?? `#${i.line}`}, ${i.field}: ${i.severity === 'ERROR' ? 'отклонена' : 'предупреждение'} — ${i.reason}`);
+      return 0;
+    } catch (e) {
+      console.error(`Ошибка: ${(e as Error).message}`);
+      return 1;
+    }
+  });
+  process.exit(code);
+}
 if (positionals.length !== 2) {
   console.error('Использование: npm run import -- <канал> <файл> [--mapping сопоставление.json] [--format csv|xlsx|jsonl|geojson]\n' +
     '  каналы: im, pos, social, messenger, direct, public; addresses — адресный реестр (CSV)');

@@ -20,6 +20,7 @@ import { Migration20261202000200_deadlines } from '../../db/migrations/Migration
 import { Migration20261202000400_rating } from '../../db/migrations/Migration20261202000400_rating.js';
 import { Migration20261202000600_pages } from '../../db/migrations/Migration20261202000600_pages.js';
 import { Migration20261202000300_quality } from '../../db/migrations/Migration20261202000300_quality.js';
+import { Migration20261202000700_open311 } from '../../db/migrations/Migration20261202000700_open311.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -41,6 +42,7 @@ export const migrationsList = [
   { name: 'Migration20261202000400_rating', class: Migration20261202000400_rating },
   { name: 'Migration20261202000500_risks', class: Migration20261202000500_risks },
   { name: 'Migration20261202000600_pages', class: Migration20261202000600_pages },
+  { name: 'Migration20261202000700_open311', class: Migration20261202000700_open311 },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
 ];
 

@@ -23,6 +23,7 @@ import { deadlineResolvers } from '../deadlines/resolver.js';
 import { ratingResolvers } from '../rating/resolver.js';
 import { pageResolvers } from '../pages/resolver.js';
 import { qualityResolvers } from '../quality/resolver.js';
+import { open311Resolvers } from '../open311/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -31,7 +32,8 @@ export function getSchema(): Promise<GraphQLSchema> {
     resolvers: [...referenceResolvers, ...appealResolvers, ...heatmapResolvers, ...intakeResolvers, ...problemResolvers,
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
       ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
-      ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers, ...qualityResolvers],
+      ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers, ...qualityResolvers,
+      ...open311Resolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
@@ -38,6 +38,16 @@ export class IntakeService {
     await detectRisksAfterImport(this.em, this.municipalityId, this.actor, report);
     this.risksUpdateMs = performance.now() - t2;
     return report;
+  }
+
+  /**
+   * Records that are already objects (an Open311 request, a page pulled from another server) through exactly the
+   * path of a file import: each record is one JSON line read with `mapping` (validation, geocoding, classification,
+   * routing, duplicates and repeats, idempotency by channel + external id, one batch with its report).
+   */
+  async importRecords(records: readonly Record<string, unknown>[], opts: { sourceName: string; mapping: unknown; chunkSize?: number }): Promise<ImportReport> {
+    const lines = records.map((r) => Buffer.from(`${JSON.stringify(r)}\n`));
+    return this.importFile(Readable.from(lines, { objectMode: false }), { fileName: opts.sourceName, mapping: opts.mapping, format: 'jsonl', chunkSize: opts.chunkSize });
   }
 
   /**

@@ -22,6 +22,7 @@ export enum Channel {
   DIRECT = 'DIRECT',
   PUBLIC_DISCUSSION = 'PUBLIC_DISCUSSION',
   OFFICIAL_PAGE = 'OFFICIAL_PAGE',
+  OPEN311 = 'OPEN311',
 }
 registerEnumType(Channel, { name: 'Channel', description: 'Канал поступления обращения' });
 

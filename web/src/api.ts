@@ -2,7 +2,7 @@
 import type { FeatureCollection, MultiPolygon, Point, Polygon } from 'geojson';
 import { toLogin } from './auth';
 
-export type Channel = 'INCIDENT_MANAGEMENT' | 'POS' | 'SOCIAL' | 'MESSENGER' | 'DIRECT' | 'PUBLIC_DISCUSSION' | 'OFFICIAL_PAGE';
+export type Channel = 'INCIDENT_MANAGEMENT' | 'POS' | 'SOCIAL' | 'MESSENGER' | 'DIRECT' | 'PUBLIC_DISCUSSION' | 'OFFICIAL_PAGE' | 'OPEN311';
 export type AppealStatus = 'NEW' | 'IN_PROGRESS' | 'ANSWERED' | 'CLOSED' | 'REJECTED';
 export type AppealGroupBy = 'DISTRICT' | 'THEME' | 'CHANNEL' | 'STATUS' | 'ORGANIZATION';
 

@@ -26,6 +26,7 @@ export const CHANNEL_LABELS: Record<Channel, string> = {
   DIRECT: 'Прямое обращение',
   PUBLIC_DISCUSSION: 'Общественные обсуждения',
   OFFICIAL_PAGE: 'Комментарии на официальных страницах',
+  OPEN311: 'Open311 (внешние приложения)',
 };
 
 export const STATUSES = Object.keys(STATUS_LABELS) as AppealStatus[];

@@ -1,0 +1,86 @@
+import pg from 'pg';
+import type { App } from '../server/app.js';
+import { Open311Service, REQUEST_SELECT } from '../server/open311/service.js';
+import { xmlFlatList } from '../server/open311/format.js';
+import { median, mulberry32, percentile, type SummaryRow } from './lib.js';
+
+/**
+ * Open311 `GET requests` for a 90-day window, 1 000 results (the spec's default cap), in JSON and in XML, through
+ * HTTP as a client sees it (anonymous open-data reads), against the same rows read by one raw SQL query over `pg`
+ * (same columns, joins, window, order and limit; no masking, formatting or serialisation). A second row per format
+ * measures the endpoint's own work without the HTTP transport (query, masking, times, serialisation in-process),
+ * which on a loaded machine is the steadier figure.
+ */
+const RAW = `${REQUEST_SELECT}
+ WHERE a.municipality_id = $1 AND a.received_at >= $2 AND a.received_at <= $3
+ ORDER BY a.received_at DESC, a.id DESC LIMIT 1000`;
+
+export async function benchOpen311(app: App, backend: SummaryRow['backend'], n: number, iterations: number): Promise<SummaryRow[]> {
+  const raw = new pg.Client({ connectionString: app.databaseUrl });
+  await raw.connect();
+  const { rows: [range] } = await raw.query<{ min: Date; max: Date }>('SELECT min(received_at) AS min, max(received_at) AS max FROM appeal WHERE municipality_id = $1', [app.municipalityId]);
+  const day = 86_400_000;
+  const lo = range.min.getTime() + 90 * day;
+  const hi = Math.max(lo, range.max.getTime());
+  const rnd = mulberry32(311);
+  const cases = Array.from({ length: iterations }, () => {
+    const end = new Date(Math.floor((lo + rnd() * (hi - lo)) / 1000) * 1000);
+    return { start: new Date(end.getTime() - 90 * day), end };
+  });
+  const municipality = await Open311Service.municipality(app.orm.em.fork(), app.municipalityId);
+  const out: SummaryRow[] = [];
+  for (const format of ['json', 'xml'] as const) {
+    const ours: number[] = [];
+    const base: number[] = [];
+    const inproc: number[] = [];
+    const runInProcess = async (c: (typeof cases)[number]) => {
+      const t = performance.now();
+      const list = await new Open311Service(app.orm.em.fork(), municipality, 'street')
+        .requests({ start: c.start, end: c.end, byUpdated: false, page: 1, pageSize: 1000 });
+      const body = format === 'json' ? JSON.stringify(list) : xmlFlatList('service_requests', 'request', list);
+      return { ms: performance.now() - t, count: body.length > 0 ? list.length : -1 };
+    };
+    const runOurs = async (c: (typeof cases)[number]) => {
+      const t = performance.now();
+      const res = await fetch(`${app.url}/open311/v2/requests.${format}?start_date=${c.start.toISOString()}&end_date=${c.end.toISOString()}`);
+      const body = await res.text();
+      const ms = performance.now() - t;
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${body.slice(0, 300)}`);
+      return { ms, count: format === 'json' ? (JSON.parse(body) as unknown[]).length : body.split('<request>').length - 1 };
+    };
+    const runRaw = async (c: (typeof cases)[number]) => {
+      const t = performance.now();
+      const r = await raw.query(RAW, [app.municipalityId, c.start, c.end]);
+      return { ms: performance.now() - t, count: r.rowCount ?? 0 };
+    };
+    for (const c of cases.slice(0, 5)) { await runOurs(c); await runRaw(c); }
+    let results = 0;
+    for (const [i, c] of cases.entries()) {
+      const [a, b] = i % 2 ? [await runOurs(c), await runRaw(c)] : [await runRaw(c), await runOurs(c)].reverse();
+      if (a.count !== b.count) throw new Error(`mismatch: Open311 ${a.count} requests vs SQL ${b.count} rows`);
+      results += a.count;
+      ours.push(a.ms);
+      base.push(b.ms);
+      const p = await runInProcess(c);
+      if (p.count !== b.count) throw new Error(`mismatch: in-process ${p.count} requests vs SQL ${b.count} rows`);
+      inproc.push(p.ms);
+    }
+    const mo = median(ours);
+    const mb = median(base);
+    out.push({
+      name: `open311 GET requests.${format} (90 days, ≤1000 results)`,
+      backend, n, ours: mo, baseline: mb, ratio: mo / mb, unit: 'ms (median)', target: 1.3,
+      date: new Date().toISOString().slice(0, 10),
+      notes: `p95 ours ${percentile(ours, 95).toFixed(1)} / raw ${percentile(base, 95).toFixed(1)} ms; ${iterations} windows, ${Math.round(results / iterations)} results on average; HTTP vs raw SQL over pg`,
+    });
+    const mi = median(inproc);
+    out.push({
+      name: `open311 requests.${format} rendered in-process (90 days, ≤1000 results)`,
+      backend, n, ours: mi, baseline: mb, ratio: mi / mb, unit: 'ms (median)', target: 1.3,
+      date: new Date().toISOString().slice(0, 10),
+      notes: `query + masking + ISO times + ${format.toUpperCase()} serialisation, no HTTP; p95 ${percentile(inproc, 95).toFixed(1)} ms`,
+    });
+  }
+  await raw.end();
+  return out;
+}
