@@ -49,7 +49,7 @@ const report = (r: SummaryRow) => {
   writeResults(path.join(root, 'bench', 'results'), [r]);
 };
 
-if (only.has('classifier')) for (const r of await benchClassifier(100_000)) report(r);
+if (only.has('classifier')) for (const r of await benchClassifier()) report(r);
 
 for (const backend of wanted) {
   if (only.has('intake')) {
