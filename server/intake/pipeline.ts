@@ -462,10 +462,11 @@ async function writeChunk(
        ap AS (
          INSERT INTO appeal (id, municipality_id, channel, external_id, received_at, author_kind, author_id, author_key, text, address, point,
                              district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
-                             answered_at, answer_text, satisfaction, place_status, batch_id, duplicate_of_id, repeat_of_id, secondary_theme_ids)
+                             answered_at, answer_text, satisfaction, place_status, batch_id, duplicate_of_id, repeat_of_id, secondary_theme_ids, place_precision)
          SELECT id, $1, $2, external_id, received_at, author_kind, author_id, author_key, text, address, point,
                 district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
-                answered_at, answer_text, satisfaction, place_status, $3, duplicate_of_id, repeat_of_id, secondary::int[]
+                answered_at, answer_text, satisfaction, place_status, $3, duplicate_of_id, repeat_of_id, secondary::int[],
+                CASE WHEN point IS NOT NULL THEN 'HOUSE' ELSE 'NONE' END
            FROM r),
        ev AS (
          INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value, comment)

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { parseDate, tzOffsetMinutes } from '../server/intake/values.js';
+
+const iso = (d: Date | undefined) => d?.toISOString();
+
+describe('dates: formats, time zones and bounded work', () => {
+  it('parses a hostile format against a hostile value in bounded time (ReDoS of the space rule)', () => {
+    const format = 'dd.MM.yyyy' + ' '.repeat(8) + 'HH:mm';
+    const value = '01.02.2026' + ' '.repeat(50) + 'x';
+    const t0 = performance.now();
+    expect(() => parseDate(value, 'Asia/Barnaul', format)).toThrow(/формат/);
+    expect(() => parseDate('1'.repeat(5000) + ' '.repeat(5000), 'Asia/Barnaul', ' d '.repeat(30))).toThrow();
+    expect(performance.now() - t0).toBeLessThan(200);
+    // spaces in a format still match any run of whitespace
+    expect(iso(parseDate('01.02.2026   \t 10:30', 'Asia/Barnaul', format))).toBe('2026-02-01T03:30:00.000Z');
+  });
+
+  it('computes the offset for each instant, not once per calendar month (DST change inside a month)', () => {
+    const la = 'America/Los_Angeles';
+    // The first value of March 2020 is before the change (PST, −8), the second after it (PDT, −7).
+    expect(iso(parseDate('01.03.2020 12:00', la, 'dd.MM.yyyy HH:mm'))).toBe('2020-03-01T20:00:00.000Z');
+    expect(iso(parseDate('20.03.2020 12:00', la, 'dd.MM.yyyy HH:mm'))).toBe('2020-03-20T19:00:00.000Z');
+    // and the other way round in November 2020
+    expect(iso(parseDate('2020-11-20 12:00', la))).toBe('2020-11-20T20:00:00.000Z');
+    expect(iso(parseDate('2020-11-01 00:30', la))).toBe('2020-11-01T07:30:00.000Z');
+    // Barnaul moved from +06 to +07 on 27 March 2016
+    expect(iso(parseDate('01.03.2016 12:00', 'Asia/Barnaul'))).toBe('2016-03-01T06:00:00.000Z');
+    expect(iso(parseDate('30.03.2016 12:00', 'Asia/Barnaul'))).toBe('2016-03-30T05:00:00.000Z');
+    expect(iso(parseDate('15.06.2026 12:00', 'Asia/Barnaul'))).toBe('2026-06-15T05:00:00.000Z');
+    expect(tzOffsetMinutes('Asia/Barnaul', new Date('2026-01-01T00:00:00Z'))).toBe(420);
+  });
+
+  it('knows the tokens d, dd, M, MM, yy, yyyy, H, HH, h + a, mm, ss', () => {
+    const la = 'America/Los_Angeles';
+    expect(iso(parseDate('3/8/20 1:05', la, 'M/d/yy H:mm'))).toBe('2020-03-08T09:05:00.000Z');
+    expect(iso(parseDate('12/31/2019 11:59:30 PM', la, 'MM/dd/yyyy h:mm:ss a'))).toBe('2020-01-01T07:59:30.000Z');
+    expect(iso(parseDate('01/01/2020 12:15 AM', la, 'MM/dd/yyyy h:mm a'))).toBe('2020-01-01T08:15:00.000Z');
+    expect(iso(parseDate('01/01/2020 12:15 pm', la, 'MM/dd/yyyy h:mm a'))).toBe('2020-01-01T20:15:00.000Z');
+    expect(iso(parseDate('2026-5-7 9:03', 'Asia/Barnaul', 'yyyy-M-d H:mm'))).toBe('2026-05-07T02:03:00.000Z');
+    expect(iso(parseDate('07.05.2026', 'Asia/Barnaul', 'dd.MM.yyyy'))).toBe('2026-05-06T17:00:00.000Z');
+    expect(() => parseDate('13/01/2020 1:00', la, 'M/d/yyyy H:mm')).toThrow(/некорректная/);
+    expect(() => parseDate('1/1/2020 13:00 PM', la, 'M/d/yyyy h:mm a')).toThrow();
+    expect(() => parseDate('31.02.2026', 'Asia/Barnaul', 'dd.MM.yyyy')).toThrow(/несуществующая/);
+    expect(() => parseDate('x', 'Asia/Barnaul', 'dd.MM.yyyy qq')).toThrow(/qq|формат/);
+  });
+
+  it('reads ISO 8601 and Excel serial dates', () => {
+    expect(iso(parseDate('2026-03-01T10:00:00+03:00', 'Asia/Barnaul'))).toBe('2026-03-01T07:00:00.000Z');
+    expect(iso(parseDate('2026-03-01T10:00:00Z', 'Asia/Barnaul', 'dd.MM.yyyy'))).toBe('2026-03-01T10:00:00.000Z');
+    expect(iso(parseDate(46082.5, 'Asia/Barnaul'))).toBe('2026-03-01T05:00:00.000Z');
+    expect(iso(parseDate('46082.5', 'Asia/Barnaul'))).toBe('2026-03-01T05:00:00.000Z');
+    expect(iso(parseDate('46082,5', 'Asia/Barnaul', 'excel'))).toBe('2026-03-01T05:00:00.000Z');
+  });
+});
