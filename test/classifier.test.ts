@@ -106,6 +106,29 @@ describe('linear theme classifier', () => {
     expect(model.predict('Фонари на улице не горят, вечером темно').secondary).toEqual([]);
   });
 
+  it('finds the second topic of hand-written two-topic texts and rarely invents one for single-topic texts', () => {
+    const multi: [string, string, string][] = [
+      ['Батареи в квартире холодные уже неделю. Во дворе к тому же не горит ни один фонарь.', 'gkh.heating', 'blag.lighting'],
+      ['На остановке огромная яма с водой. И автобус №3 опять не пришёл по расписанию.', 'roads.potholes', 'roads.transport'],
+      ['Бродячие собаки кидаются на детей у школы! А ещё контейнеры у дома переполнены, мусор неделю не вывозят.', 'blag.animals', 'blag.waste'],
+      ['Интернет пропал третий день, провайдер молчит. Кроме того, в подъезде не убирают и течёт крыша.', 'comms.mobile', 'gkh.management'],
+      ['Тополь во дворе наклонился и вот-вот рухнет. Также у соседнего дома стихийная свалка строительного мусора.', 'blag.greenery', 'eco.dumps'],
+      ['Светофор на перекрёстке не работает второй день; тротуары не посыпаны, люди падают на льду.', 'roads.traffic', 'roads.snow'],
+      ['В поликлинике не записаться к педиатру. А в садике группа переполнена, воспитатель одна.', 'social.health', 'social.education'],
+      ['Нет холодной воды с утра. Вечером ещё и свет отключили на всей улице.', 'gkh.water', 'gkh.electricity'],
+    ];
+    let found = 0;
+    for (const [text, a, b] of multi) {
+      const p = model.predict(text);
+      const codes = [p.themeCode, ...p.secondary.map((x) => x.themeCode)];
+      if (codes.includes(a) && codes.includes(b)) found++;
+      else console.log('second topic missed:', text, codes);
+    }
+    expect(found).toBeGreaterThanOrEqual(5);   // measured 5 of 8: a short sentence is sometimes read as a third theme
+    const invented = ev.filter((e) => model.predict(e.text).secondary.length > 0).length;
+    expect(invented / ev.length).toBeLessThan(0.03);
+  });
+
   it('falls back to keywords or none for unknown or empty text, and round-trips through JSON', () => {
     expect(model.predict('').source).not.toBe('model');
     expect(model.predict('12345 !!!')).toMatchObject({ themeCode: null, source: 'none' });

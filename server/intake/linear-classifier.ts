@@ -53,11 +53,9 @@ export interface LinearPrediction extends Prediction {
 const MAX_ALTERNATIVES = 3;
 const MIN_ALTERNATIVE = 0.01;
 const MAX_SECONDARY = 2;
-/** A secondary theme: the whole text gives it at least this calibrated probability… */
-const SECONDARY_MIN = 0.2;
-/** …or one sentence of the text gives it at least this (and the whole text at least SECONDARY_FLOOR). */
+/** A secondary theme: one sentence of the text gives it at least this (and the whole text at least SECONDARY_FLOOR, 0.005). */
 const SECONDARY_CLAUSE = 0.6;
-const SECONDARY_FLOOR = 0.05;
+const SECONDARY_FLOOR = 0.005;
 const NGRAM_MIN = 3, NGRAM_MAX = 5;
 const TOKEN_CACHE_MAX = 100_000;
 const SPLIT = /[^a-zа-я0-9]+/;
@@ -430,14 +428,14 @@ export class LinearThemeClassifier {
   }
 
   /**
-   * Secondary themes: those with a calibrated probability ≥ 0.2 for the whole text, or that one sentence of a
-   * text of several sentences gives ≥ 0.6 (while the whole text gives ≥ 0.05). At most 2, best first.
+   * Secondary themes: those that one sentence (or clause joined by «а ещё», «и ещё», «а также»…) of a text of several
+   * gives ≥ 0.6 while the whole text gives ≥ 0.005. An unsure choice between two themes is not a second topic: the
+   * whole text's probabilities alone never make a secondary theme. At most 2, best first.
    */
   private secondary(text: string, best: number): { themeCode: string; confidence: number }[] {
     const T = this.themes.length;
     const p = this.p;
     const score = new Map<number, number>();
-    for (let t = 0; t < T; t++) if (t !== best && p[t] >= SECONDARY_MIN) score.set(t, p[t]);
     const clauses = text.split(/[.!?;\n]+|,\s*(?:а|и|ещё|еще|также|кроме того)\s+|\s+а\s+также\s+|\s+и\s+ещё\s+/i);
     if (clauses.length > 1 && clauses.length <= 12) {
       const pc = this.pc;

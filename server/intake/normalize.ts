@@ -24,6 +24,8 @@ export interface Candidate {
   lon?: number;
   lat?: number;
   placeStatus: PlaceStatus;
+  /** How precise the place is (set by geocoding; else derived at insert: a point = HOUSE, none = NONE). */
+  placePrecision?: 'HOUSE' | 'STREET' | 'DISTRICT' | 'NONE';
   themeId?: number;
   organizationId?: number;
   status: AppealStatus;

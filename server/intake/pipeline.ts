@@ -8,7 +8,7 @@ import type { Mapping, SourceFormat } from './mapping.js';
 import { readSource } from './sources.js';
 import { normalizeRecord, type Candidate, type Issue } from './normalize.js';
 import { loadIntakeContext, type IntakeContext } from './context.js';
-import { parseAddress, streetKeyLoose } from './address.js';
+import { GeocodeCache, geocodeAddresses } from './geocode.js';
 import { bound } from './bound.js';
 import { findRelations, StemCache, type PendingAppeal, type Relation } from './relations.js';
 
@@ -136,7 +136,7 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   // are handed over in memory), so the links are the same as one chunk after the other. Chunks commit in file
   // order, the report counts only committed chunks, and a failed write stops the import before the next one.
   // On the embedded backend (one connection) the preparation and the write take turns.
-  const geocoded = new Map<string, { lon: number; lat: number } | null>();
+  const geocoded = new GeocodeCache();
   const stemCache = new StemCache();
   let nextAnalyze = 2000;
   let prepared: Promise<ChunkPlan | undefined> = Promise.resolve(undefined);
@@ -281,7 +281,7 @@ async function prepareChunk(
   job: ChunkJob,
   opts: ImportOptions,
   settings: IntakeSettings,
-  geocoded: Map<string, { lon: number; lat: number } | null>,
+  geocoded: GeocodeCache,
   stemCache: StemCache,
   pendingAppeals: () => PendingAppeal[],
 ): Promise<ChunkPlan> {
@@ -300,31 +300,15 @@ async function prepareChunk(
   step('begin');
   const toGeocode = rows.filter((r) => r.lon === undefined && r.address);
   if (toGeocode.length) {
-    const keys = toGeocode.map((r) => {
-      const p = parseAddress(r.address!);
-      return p ? { key: `${p.streetKey}|${p.house}`, streetKey: p.streetKey, house: p.house } : null;
-    });
-    const missing = [...new Map(keys.filter((k) => k && !geocoded.has(k.key)).map((k) => [k!.key, k!])).values()];
-    if (missing.length) {
-      const found = await bound<{ i: number; lon: number | null; lat: number | null }>(
-        em,
-        `SELECT t.i::int AS i, ST_X(coalesce(e.point, l.point)) AS lon, ST_Y(coalesce(e.point, l.point)) AS lat
-           FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(street_key, street_loose, house, i)
-           LEFT JOIN address_point e ON e.municipality_id = $1 AND e.street_key = t.street_key AND e.house = t.house
-           LEFT JOIN LATERAL (SELECT l.point FROM address_point l
-                               WHERE e.id IS NULL AND l.municipality_id = $1 AND l.street_loose = t.street_loose AND l.house = t.house
-                               ORDER BY l.id LIMIT 1) l ON true`,
-        [mid, missing.map((k) => k.streetKey), missing.map((k) => streetKeyLoose(k.streetKey)), missing.map((k) => k.house)],
-      );
-      if (geocoded.size > 200_000) geocoded.clear(); // bounded memory whatever the file
-      for (const f of found) geocoded.set(missing[f.i - 1].key, f.lon == null ? null : { lon: f.lon, lat: f.lat! });
-    }
+    const hits = await geocodeAddresses(em, mid, geocoded, toGeocode.map((r) => r.address!));
     toGeocode.forEach((r, i) => {
-      const f = keys[i] ? geocoded.get(keys[i]!.key) : null;
+      const f = hits[i];
       if (f) {
         r.lon = f.lon;
         r.lat = f.lat;
         r.placeStatus = 'GEOCODED';
+        r.placePrecision = f.precision;
+        if (f.precision === 'STREET') warn(r, 'address', `дом в адресе «${r.address!.slice(0, 80)}» не указан или не найден — место определено по улице`);
       } else {
         r.placeStatus = 'UNRESOLVED';
         warn(r, 'address', `адрес «${r.address!.slice(0, 80)}» не найден в адресном реестре — обращение направлено на проверку адреса`);
@@ -448,11 +432,11 @@ async function writeChunk(
            FROM unnest($4::text[], $5::timestamptz[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                        $13::text[], $14::text[], $15::float8[], $16::float8[], $17::int[], $18::real[], $19::text[], $20::boolean[], $21::int[],
                        $22::text[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::text[], $27::smallint[], $28::text[], $29::int[],
-                       $33::int[], $34::int[], $35::int[], $36::text[])
+                       $33::int[], $34::int[], $35::int[], $36::text[], $37::text[])
                 AS u(external_id, received_at, author_kind, has_author, full_name, phone, email, profile_url, author_key,
                      text, address, lon, lat, theme_id, theme_confidence, theme_source, triage, org_source,
                      status, due_at, first_response_at, answered_at, answer_text, satisfaction, place_status, line,
-                     id, duplicate_of_id, repeat_of_id, secondary)
+                     id, duplicate_of_id, repeat_of_id, secondary, precision)
            CROSS JOIN LATERAL (SELECT CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END AS point) g),
        r AS MATERIALIZED (
          SELECT t.*, coalesce(t.org_source, appeal_route($1, t.theme_id, t.district_id)) AS organization_id FROM t),
@@ -466,7 +450,7 @@ async function writeChunk(
          SELECT id, $1, $2, external_id, received_at, author_kind, author_id, author_key, text, address, point,
                 district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
                 answered_at, answer_text, satisfaction, place_status, $3, duplicate_of_id, repeat_of_id, secondary::int[],
-                CASE WHEN point IS NOT NULL THEN 'HOUSE' ELSE 'NONE' END
+                coalesce(precision, CASE WHEN point IS NOT NULL THEN 'HOUSE' ELSE 'NONE' END)
            FROM r),
        ev AS (
          INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value, comment)
@@ -492,7 +476,7 @@ async function writeChunk(
         col((x) => x.r.answerText ?? null), col((x) => x.r.satisfaction ?? null), col((x) => x.r.placeStatus), col((x) => x.r.line),
         actor, opts.sourceName.slice(0, 100), ctx.refs.timezone,
         col((x) => x.id), col((x) => x.duplicateOf), col((x) => x.repeatOf),
-        col((x) => (x.secondary ? '{' + x.secondary.join(',') + '}' : null)),
+        col((x) => (x.secondary ? '{' + x.secondary.join(',') + '}' : null)), col((x) => x.r.placePrecision ?? null),
       ],
     );
   }

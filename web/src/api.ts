@@ -63,6 +63,11 @@ export interface CountRow {
 }
 
 export interface AppealNode {
+  /** Card-only fields (loadAppeal): other themes of the text, place precision, links to earlier appeals. */
+  secondaryThemes?: { name: string }[];
+  placePrecision?: string | null;
+  duplicateOf?: { id: string; externalId: string | null } | null;
+  repeatOf?: { id: string; externalId: string | null } | null;
   id: string;
   channel: Channel;
   externalId: string | null;
@@ -204,7 +209,8 @@ export async function loadAppeal(id: string, lonLat: [number, number], withAutho
   if (singleAppealSupported) {
     try {
       const author = withAuthor ? ' author { masked fullName phone email profileUrl }' : '';
-      const data = await gql<{ appeal: AppealNode | null }>(`query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS}${author} } }`, { id });
+      const card = ' secondaryThemes { name } placePrecision duplicateOf { id externalId } repeatOf { id externalId }';
+      const data = await gql<{ appeal: AppealNode | null }>(`query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS}${card}${author} } }`, { id });
       return data.appeal;
     } catch (e) {
       const code = (e as ApiError).code;
