@@ -52,3 +52,32 @@ describe('dates: formats, time zones and bounded work', () => {
     expect(iso(parseDate('46082,5', 'Asia/Barnaul', 'excel'))).toBe('2026-03-01T05:00:00.000Z');
   });
 });
+
+describe('channel argument', () => {
+  it('is accepted in any case and by its Russian or English alias; unknown ones are refused by name', async () => {
+    const { channelCode, builtinMapping } = await import('../server/intake/mapping.js');
+    expect(channelCode('social')).toBe('SOCIAL');
+    expect(channelCode('SOCIAL')).toBe('SOCIAL');
+    expect(channelCode('Соцсети')).toBe('SOCIAL');
+    expect(channelCode('Incident-Management')).toBe('INCIDENT_MANAGEMENT');
+    expect(channelCode('инцидент менеджмент')).toBe('INCIDENT_MANAGEMENT');
+    expect(channelCode('Общественные обсуждения')).toBe('PUBLIC_DISCUSSION');
+    expect(channelCode('official_page')).toBe('OFFICIAL_PAGE');
+    expect(channelCode('toString')).toBeUndefined();
+    expect(channelCode('нечто')).toBeUndefined();
+    expect(builtinMapping('ПОС').channel).toBe(builtinMapping('pos').channel);
+    expect(() => builtinMapping('нечто')).toThrow(/нечто/);
+  });
+
+  it('a batch that stored nothing says why', async () => {
+    const { nothingStored } = await import('../server/intake/pipeline.js');
+    const base = { batchId: 1, status: 'DONE' as const, inserted: 0, updated: 0, unchanged: 0, flagged: 0 };
+    expect(nothingStored({ ...base, read: 0, rejected: 0, issues: [] })).toMatch(/нет ни одной записи/);
+    const msg = nothingStored({ ...base, read: 3, rejected: 3, issues: [
+      { line: 2, field: 'receivedAt', severity: 'ERROR', reason: '«x» не соответствует формату M/d/yy' },
+      { line: 3, field: 'receivedAt', severity: 'ERROR', reason: '«y» не соответствует формату M/d/yy' },
+      { line: 4, field: 'text', severity: 'ERROR', reason: 'пустой текст' },
+    ] });
+    expect(msg).toBe('ничего не сохранено: отклонено 3 из 3; чаще всего — receivedAt: «…» не соответствует формату M/d/yy (2); text: пустой текст (1)');
+  });
+});

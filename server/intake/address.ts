@@ -15,6 +15,10 @@ export interface ParsedAddress {
   streetKey: string;
   /** `${streetKey}|${house}`, or null without a house. */
   key: string | null;
+}
+
+/** A parsed address with every house it names. */
+export interface ParsedAddressHouses extends ParsedAddress {
   /**
    * Every house the text names, first = `house`: "20, 22" → ["20", "22"]; a range "10–14" → ["10", "12", "14"] (the
    * same side of the street), at most 10. Empty without a house.
@@ -53,7 +57,7 @@ const RE_PREFIX = new RegExp(
     '(?:г|город)\\.\\s*[' + L + '-]+(?=\\s*,)',       // another city written as "г. X,"
   ].join('|') + ')[\\s,.]*',
 );
-const RE_APARTMENT = new RegExp('(?:^|[\\s,])(?:кв|квартира|оф|офис|пом|помещение|комн|комната|под|подъезд|п-д|эт|этаж|секция|сек)(?:\\.\\s*|\\s+|(?=\\d))\\d.*$');
+const RE_APARTMENT = new RegExp('(?:^|[\\s,])(?:кв|квартира|оф|офис|пом|помещение|комн|комната|под|подъезд|п-д|п|эт|этаж|секция|сек)(?:\\.\\s*|\\s+|(?=\\d))\\d.*$');
 /** "20, 22", "20 и 22" or a range "10-14" at the end (after the street name). */
 const RE_HOUSE_LIST = /(?:^|[\s,])(?:(?:д|дом|дома)\.?\s*)?(\d{1,4}[а-я]?)((?:\s*(?:,|и)\s*\d{1,4}[а-я]?)+|\s*-\s*\d{1,4})\s*$/;
 const HOUSE_BODY = '(\\d+)(?:\\s*-?\\s*([а-яa-z])(?![' + L + '0-9]))?(?:\\s*\\/\\s*(\\d+[а-я]?))?' +
@@ -91,6 +95,14 @@ function ordinal(w: string): string {
  * A bare "пр." is read as проспект (not проезд).
  */
 export function parseAddress(raw: string): ParsedAddress | null {
+  const p = parseAddressHouses(raw);
+  if (!p) return null;
+  const { houses: _houses, ...rest } = p;
+  return rest;
+}
+
+/** `parseAddress` plus every house the text names ("20, 22", "10–14"). */
+export function parseAddressHouses(raw: string): ParsedAddressHouses | null {
   if (typeof raw !== 'string' || !/\p{L}/u.test(raw)) return null;
   let s = raw.toLowerCase().replace(/ё/g, 'е')
     .replace(/["'`«»“”„‘’]/g, '')
@@ -160,7 +172,7 @@ export function parseAddress(raw: string): ParsedAddress | null {
   return make(type, name, houseNo, extra);
 }
 
-function make(type: string | null, name: string, houseNo: string | null, extra: string[]): ParsedAddress {
+function make(type: string | null, name: string, houseNo: string | null, extra: string[]): ParsedAddressHouses {
   const streetKey = `${type ?? ''}|${name}`;
   const houses = houseNo === null ? [] : [houseNo, ...extra.map((h) => h.replace(/^0+(?=\d)/, '')).filter((h) => h !== houseNo)];
   return { streetType: type, streetName: name, house: houseNo, streetKey, key: houseNo === null ? null : `${streetKey}|${houseNo}`, houses };

@@ -6,7 +6,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { bound } from './bound.js';
-import { closestStreet, parseAddress, streetKeyLoose } from './address.js';
+import { closestStreet, parseAddressHouses, streetKeyLoose } from './address.js';
 
 export type PlacePrecision = 'HOUSE' | 'STREET' | 'DISTRICT' | 'NONE';
 export interface GeocodeHit { lon: number; lat: number; precision: PlacePrecision }
@@ -58,7 +58,7 @@ async function lookupStreets(em: EntityManager, mid: number, cache: GeocodeCache
 /** Geocodes address texts (null entries for no result). One to four statements per call, whatever the count. */
 export async function geocodeAddresses(em: EntityManager, mid: number, cache: GeocodeCache, addresses: string[]): Promise<(GeocodeHit | null)[]> {
   cache.trim();
-  const parsed = addresses.map((a) => parseAddress(a));
+  const parsed = addresses.map((a) => parseAddressHouses(a));
   const houseKey = (streetKey: string, h: string) => `${streetKey}|${h}`;
   // 1. Houses as written.
   await lookupHouses(em, mid, cache, parsed.flatMap((p) => (p ? p.houses.map((h) => ({ key: houseKey(p.streetKey, h), streetKey: p.streetKey, loose: streetKeyLoose(p.streetKey), house: h })) : [])));

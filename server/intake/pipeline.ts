@@ -229,6 +229,9 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     report.status = 'FAILED';
     report.error = failureMessage(e, report);
   }
+  if (report.status === 'DONE' && report.inserted + report.updated + report.unchanged === 0) {
+    report.error = nothingStored(report);
+  }
   if (PROFILE) console.log('[intake] ' + [...stepTimes].map(([k, v]) => `${k} ${Math.round(v)} ms`).join(', '));
   await query(
     em,
@@ -236,6 +239,22 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     [report.status, report.error ?? null, batch.id],
   );
   return report;
+}
+
+/**
+ * The batch stored nothing: why, in one line (the most frequent reasons of the rejected rows, by field). The batch
+ * keeps status DONE (the file was read to the end) with this text as its error, and the import command exits 1.
+ */
+export function nothingStored(report: ImportReport): string {
+  if (report.read === 0) return 'ничего не сохранено: в файле нет ни одной записи';
+  const byReason = new Map<string, number>();
+  for (const i of report.issues) {
+    if (i.severity !== 'ERROR') continue;
+    const k = `${i.field}: ${i.reason.replace(/«[^»]*»/g, '«…»').slice(0, 120)}`;
+    byReason.set(k, (byReason.get(k) ?? 0) + 1);
+  }
+  const top = [...byReason.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${k} (${n})`);
+  return `ничего не сохранено: отклонено ${report.rejected} из ${report.read}` + (top.length ? `; чаще всего — ${top.join('; ')}` : '');
 }
 
 /** A chunk as the reader hands it over: its valid records, its issues so far and its counts. */
