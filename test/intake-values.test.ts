@@ -81,3 +81,24 @@ describe('channel argument', () => {
     expect(msg).toBe('ничего не сохранено: отклонено 3 из 3; чаще всего — receivedAt: «…» не соответствует формату M/d/yy (2); text: пустой текст (1)');
   });
 });
+
+describe('mapping: a field joined from several columns', () => {
+  it('joins the non-empty values with the separator; bad specs name the mapping path', async () => {
+    const { parseMapping } = await import('../server/intake/mapping.js');
+    const { normalizeRecord } = await import('../server/intake/normalize.js');
+    const m = parseMapping({
+      channel: 'соцсети',
+      fields: { externalId: 'id', receivedAt: { column: 'created', format: 'M/d/yy H:mm' }, text: { columns: ['type', 'details'] }, address: { columns: ['street', 'house'], separator: ' ' } },
+    }) ;
+    expect(m.fields.text).toMatchObject({ columns: ['type', 'details'], separator: '. ' });
+    const row: Record<string, string> = { id: '1', created: '3/8/20 1:05', type: 'Graffiti', details: 'On the wall', street: 'ул. Ленина', house: '5' };
+    const refs = { timezone: 'America/Los_Angeles', extent: { minLon: -180, minLat: -90, maxLon: 180, maxLat: 90 }, themes: new Map(), organizations: new Map() };
+    const r = normalizeRecord({ line: 2, get: (c) => row[c] }, m, refs);
+    expect(r.candidate).toMatchObject({ text: 'Graffiti. On the wall', address: 'ул. Ленина 5' });
+    expect(r.candidate!.receivedAt.toISOString()).toBe('2020-03-08T09:05:00.000Z');
+    const r2 = normalizeRecord({ line: 3, get: (c) => ({ ...row, details: '' })[c] }, m, refs);
+    expect(r2.candidate!.text).toBe('Graffiti');
+    expect(() => parseMapping({ fields: { externalId: 'id', receivedAt: 'd', text: { columns: [] } } })).toThrow(/columns|столбц/);
+    try { parseMapping({ fields: { externalId: 'id', receivedAt: 'd', text: { columns: 'x' } } }); } catch (e) { expect((e as { field?: string }).field ?? String(e)).toMatch(/mapping\.fields\.text\.columns/); }
+  });
+});

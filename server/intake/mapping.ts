@@ -25,6 +25,10 @@ export interface ColumnSpec {
   map?: Record<string, string>;
   /** Value when the cell is empty. */
   default?: string;
+  /** Several columns joined (their non-empty values, in this order) instead of one, e.g. a text from title + body. */
+  columns?: string[];
+  /** Between joined columns (default ". " for text and answerText, ", " otherwise). */
+  separator?: string;
 }
 
 export type SourceFormat = 'csv' | 'xlsx' | 'jsonl' | 'geojson';
@@ -97,9 +101,17 @@ export function parseMapping(raw: unknown, at = 'mapping'): Mapping {
     const f = `${at}.fields.${name}`;
     if (!(FIELD_NAMES as readonly string[]).includes(name)) throw new InputError(f, `неизвестное поле; допустимы: ${FIELD_NAMES.join(', ')}`);
     const s = typeof spec === 'string' ? { column: spec } : (spec as ColumnSpec);
+    if (s && typeof s === 'object' && s.columns != null) {
+      if (!Array.isArray(s.columns) || s.columns.length < 1 || s.columns.length > 10 || s.columns.some((c) => typeof c !== 'string' || !c)) {
+        throw new InputError(`${f}.columns`, 'ожидается список от 1 до 10 названий столбцов');
+      }
+      if (s.separator != null && (typeof s.separator !== 'string' || s.separator.length > 10)) throw new InputError(`${f}.separator`, 'разделитель — строка до 10 символов');
+      if (s.column == null) (s as ColumnSpec).column = s.columns[0];
+    }
     if (!s || typeof s !== 'object' || typeof s.column !== 'string' || !s.column) throw new InputError(`${f}.column`, 'не указан столбец');
     if (s.map != null && (typeof s.map !== 'object' || Array.isArray(s.map))) throw new InputError(`${f}.map`, 'ожидается объект «значение → код»');
-    out.fields[name as FieldName] = { column: s.column, format: s.format, map: s.map, default: s.default };
+    out.fields[name as FieldName] = { column: s.column, format: s.format, map: s.map, default: s.default,
+      ...(s.columns ? { columns: [...s.columns], separator: s.separator ?? (name === 'text' || name === 'answerText' ? '. ' : ', ') } : {}) };
   }
   for (const required of ['externalId', 'receivedAt', 'text'] as const) {
     if (!out.fields[required]) throw new InputError(`${at}.fields.${required}`, 'обязательное поле не сопоставлено со столбцом');

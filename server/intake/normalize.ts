@@ -85,7 +85,9 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
   const raw = (f: FieldName): unknown => {
     const s = spec(f);
     if (!s) return undefined;
-    const v = rec.get(s.column);
+    const v = s.columns
+      ? s.columns.map((c) => str(rec.get(c))).filter((x) => x !== undefined).join(s.separator ?? ' ') || undefined
+      : rec.get(s.column);
     return str(v) === undefined && s.default !== undefined ? s.default : v;
   };
   const text = (f: FieldName) => str(raw(f));
