@@ -67,7 +67,7 @@ export function buildModels(historyCount = 20_000) {
  * trains on): macro-F1, expected calibration error, accuracy and share of auto-accepted appeals at the triage
  * threshold, for the keyword rules, the previous naive Bayes and the linear model side by side. DB-independent.
  */
-export async function benchClassifier(historyCount = 20_000, threshold = Number(process.env.INTAKE_TRIAGE_THRESHOLD ?? 0.7)): Promise<SummaryRow[]> {
+export async function benchClassifier(historyCount = 20_000, threshold = Number(process.env.INTAKE_TRIAGE_THRESHOLD ?? 0.8)): Promise<SummaryRow[]> {
   const { rules, nb, linear, nbTrainS, linearTrainS } = buildModels(historyCount);
   const set = evalSet();
   // Per-row cost as in the import: demo texts of another seed, median of 5 passes.

@@ -56,6 +56,8 @@ const MAX_SECONDARY = 2;
 /** A secondary theme: one sentence of the text gives it at least this (and the whole text at least SECONDARY_FLOOR, 0.005). */
 const SECONDARY_CLAUSE = 0.6;
 const SECONDARY_FLOOR = 0.005;
+/** At or above this confidence of the best theme no secondary theme is looked for. */
+const SECONDARY_SKIP = 0.999;
 const NGRAM_MIN = 3, NGRAM_MAX = 5;
 const TOKEN_CACHE_MAX = 100_000;
 const SPLIT = /[^a-zа-я0-9]+/;
@@ -120,11 +122,21 @@ class Featurizer {
     return ids;
   }
 
-  /** Bigram feature id of two adjacent tokens' stems. */
-  private bigramId(a: string, b: string): number | undefined {
+  private readonly bigramCache = new Map<string, number>();
+
+  /** Bigram feature id of two adjacent tokens' stems (-1 when unknown and not growing). */
+  private bigramId(a: string, b: string): number {
+    const key = a + ' ' + b;
+    let id = this.grow ? undefined : this.bigramCache.get(key);
+    if (id !== undefined) return id;
     const f = 'b' + stemWord(a) + ' ' + stemWord(b);
-    let id = this.vocab.get(f);
+    id = this.vocab.get(f);
     if (id === undefined && this.grow) { id = this.vocab.size; this.vocab.set(f, id); }
+    if (id === undefined) id = -1;
+    if (!this.grow) {
+      if (this.bigramCache.size >= TOKEN_CACHE_MAX) this.bigramCache.clear();
+      this.bigramCache.set(key, id);
+    }
     return id;
   }
 
@@ -132,14 +144,48 @@ class Featurizer {
     return this.vectorOfTokens(featureTokens(text));
   }
 
+  /** Counts per feature id, reused between calls (sized to the vocabulary once it stops growing). */
+  private acc: Float64Array | null = null;
+  private touched: number[] = [];
+
   vectorOfTokens(toks: string[]): Vec {
+    if (this.grow) return this.vectorGrowing(toks);
+    const acc = (this.acc ??= new Float64Array(this.vocab.size));
+    const touched = this.touched;
+    touched.length = 0;
+    const add = (id: number, c: number) => { if (acc[id] === 0) touched.push(id); acc[id] += c; };
+    for (let i = 0; i < toks.length; i++) {
+      const ids = this.idsOfToken(toks[i]);
+      for (let k = 0; k < ids.length; k++) add(ids[k], 1);
+      if (i + 1 < toks.length) {
+        const b = this.bigramId(toks[i], toks[i + 1]);
+        if (b >= 0) add(b, 2);
+      }
+    }
+    const idx = new Int32Array(touched.length);
+    const val = new Float32Array(touched.length);
+    let norm = 0;
+    for (let j = 0; j < touched.length; j++) {
+      const id = touched[j];
+      const v = Math.sqrt(acc[id]);
+      acc[id] = 0;
+      idx[j] = id; val[j] = v; norm += v * v;
+    }
+    if (norm > 0) {
+      const sc = 1 / Math.sqrt(norm);
+      for (let k = 0; k < val.length; k++) val[k] *= sc;
+    }
+    return { idx, val };
+  }
+
+  private vectorGrowing(toks: string[]): Vec {
     const counts = new Map<number, number>();
     for (let i = 0; i < toks.length; i++) {
       const ids = this.idsOfToken(toks[i]);
       for (let k = 0; k < ids.length; k++) counts.set(ids[k], (counts.get(ids[k]) ?? 0) + 1);
       if (i + 1 < toks.length) {
         const b = this.bigramId(toks[i], toks[i + 1]);
-        if (b !== undefined) counts.set(b, (counts.get(b) ?? 0) + 2);
+        if (b >= 0) counts.set(b, (counts.get(b) ?? 0) + 2);
       }
     }
     const idx = new Int32Array(counts.size);
@@ -150,8 +196,8 @@ class Featurizer {
       idx[j] = id; val[j] = v; norm += v * v; j++;
     }
     if (norm > 0) {
-      const s = 1 / Math.sqrt(norm);
-      for (let k = 0; k < val.length; k++) val[k] *= s;
+      const sc = 1 / Math.sqrt(norm);
+      for (let k = 0; k < val.length; k++) val[k] *= sc;
     }
     return { idx, val };
   }
@@ -424,7 +470,10 @@ export class LinearThemeClassifier {
     const alternatives: Prediction['alternatives'] = [];
     for (let k = 1; k < order.length; k++) if (p[order[k]] >= MIN_ALTERNATIVE) alternatives.push({ themeCode: this.themes[order[k]], confidence: p[order[k]] });
     const best = order[0];
-    return { themeCode: this.themes[best], confidence: p[best], source: 'model', alternatives, secondary: this.secondary(text, best) };
+    // A text the model is all but sure of has no second topic worth a look: the sentence pass (about as costly as the
+    // prediction itself) is skipped.
+    const secondary = p[best] >= SECONDARY_SKIP ? [] : this.secondary(text, best);
+    return { themeCode: this.themes[best], confidence: p[best], source: 'model', alternatives, secondary };
   }
 
   /**
