@@ -61,7 +61,7 @@ const report = (r: SummaryRow) => {
   writeResults(path.join(root, 'bench', 'results'), [r]);
 };
 
-if (only.has('classifier')) for (const r of await benchClassifier(100_000)) report(r);
+if (only.has('classifier')) for (const r of await benchClassifier()) report(r);
 if (only.has('risks')) for (const r of benchRiskQuality(n, (m) => console.log(m))) report(r);
 if (only.has('worktime')) for (const r of benchWorktime(Math.min(n, 1_000_000))) report(r);
 if (only.has('quality')) for (const r of await benchQuality(Math.min(n, 200_000))) report(r);

@@ -21,6 +21,7 @@ import { Migration20261202000400_rating } from '../../db/migrations/Migration202
 import { Migration20261202000600_pages } from '../../db/migrations/Migration20261202000600_pages.js';
 import { Migration20261202000300_quality } from '../../db/migrations/Migration20261202000300_quality.js';
 import { Migration20261202000700_open311 } from '../../db/migrations/Migration20261202000700_open311.js';
+import { Migration20261202000800_classifier } from '../../db/migrations/Migration20261202000800_classifier.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -43,6 +44,7 @@ export const migrationsList = [
   { name: 'Migration20261202000500_risks', class: Migration20261202000500_risks },
   { name: 'Migration20261202000600_pages', class: Migration20261202000600_pages },
   { name: 'Migration20261202000700_open311', class: Migration20261202000700_open311 },
+  { name: 'Migration20261202000800_classifier', class: Migration20261202000800_classifier },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
 ];
 

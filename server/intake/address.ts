@@ -17,6 +17,15 @@ export interface ParsedAddress {
   key: string | null;
 }
 
+/** A parsed address with every house it names. */
+export interface ParsedAddressHouses extends ParsedAddress {
+  /**
+   * Every house the text names, first = `house`: "20, 22" → ["20", "22"]; a range "10–14" → ["10", "12", "14"] (the
+   * same side of the street), at most 10. Empty without a house.
+   */
+  houses: string[];
+}
+
 const STREET_TYPE_FORMS: Record<string, string> = {
   ул: 'ул', улица: 'ул',
   'пр-т': 'пр-кт', 'пр-кт': 'пр-кт', просп: 'пр-кт', проспект: 'пр-кт', пр: 'пр-кт', 'п-т': 'пр-кт', прт: 'пр-кт',
@@ -48,7 +57,9 @@ const RE_PREFIX = new RegExp(
     '(?:г|город)\\.\\s*[' + L + '-]+(?=\\s*,)',       // another city written as "г. X,"
   ].join('|') + ')[\\s,.]*',
 );
-const RE_APARTMENT = new RegExp('(?:^|[\\s,])(?:кв|квартира|оф|офис|пом|помещение|комн|комната)(?:\\.\\s*|\\s+|(?=\\d))\\d.*$');
+const RE_APARTMENT = new RegExp('(?:^|[\\s,])(?:кв|квартира|оф|офис|пом|помещение|комн|комната|под|подъезд|п-д|п|эт|этаж|секция|сек)(?:\\.\\s*|\\s+|(?=\\d))\\d.*$');
+/** "20, 22", "20 и 22" or a range "10-14" at the end (after the street name). */
+const RE_HOUSE_LIST = /(?:^|[\s,])(?:(?:д|дом|дома)\.?\s*)?(\d{1,4}[а-я]?)((?:\s*(?:,|и)\s*\d{1,4}[а-я]?)+|\s*-\s*\d{1,4})\s*$/;
 const HOUSE_BODY = '(\\d+)(?:\\s*-?\\s*([а-яa-z])(?![' + L + '0-9]))?(?:\\s*\\/\\s*(\\d+[а-я]?))?' +
   '(?:\\s*,?\\s*(?:(?:к|корп|корпус)\\.?\\s*(\\d+[а-я]?)|(?:с|стр|строение)\\.?\\s*(\\d+[а-я]?)))?';
 const RE_HOUSE_MARKED = new RegExp('(?:^|[\\s,])(?:д|дом)\\.?\\s*' + HOUSE_BODY + '(?![' + L + '0-9/])');
@@ -84,6 +95,14 @@ function ordinal(w: string): string {
  * A bare "пр." is read as проспект (not проезд).
  */
 export function parseAddress(raw: string): ParsedAddress | null {
+  const p = parseAddressHouses(raw);
+  if (!p) return null;
+  const { houses: _houses, ...rest } = p;
+  return rest;
+}
+
+/** `parseAddress` plus every house the text names ("20, 22", "10–14"). */
+export function parseAddressHouses(raw: string): ParsedAddressHouses | null {
   if (typeof raw !== 'string' || !/\p{L}/u.test(raw)) return null;
   let s = raw.toLowerCase().replace(/ё/g, 'е')
     .replace(/["'`«»“”„‘’]/g, '')
@@ -99,14 +118,30 @@ export function parseAddress(raw: string): ParsedAddress | null {
   for (let prev = ''; prev !== s;) { prev = s; s = s.replace(RE_PREFIX, '').replace(/^[\s,.]+/, ''); }
   // the same parts anywhere as their own comma-separated part
   s = s.split(',').map((p) => p.trim()).filter((p) => p && p.replace(RE_PREFIX, '').replace(/[\s,.]+/g, '') !== '').join(', ');
-  s = s.replace(RE_APARTMENT, '').trim();
+  s = s.replace(RE_APARTMENT, '').replace(/[\s,.]+$/, '').trim();
 
   let houseNo: string | null = null;
-  let m = RE_HOUSE_MARKED.exec(s);
+  let extra: string[] = [];
+  const list = RE_HOUSE_LIST.exec(s);
+  if (list && s.slice(0, list.index).replace(/[\s,.]+/g, '') !== '' && /[а-яa-z]/.test(s.slice(0, list.index))) {
+    const first = list[1];
+    const rest = list[2].trim();
+    if (rest.startsWith('-')) {
+      const a = parseInt(first, 10), b = parseInt(rest.slice(1).trim(), 10);
+      if (b > a && b - a <= 20) for (let h = a + 2; h <= b && extra.length < 9; h += 2) extra.push(String(h));
+      else extra = [];
+      if (b > a && b - a <= 20 && (b - a) % 2 === 1) { extra = []; for (let h = a + 1; h <= b && extra.length < 9; h++) extra.push(String(h)); }
+    } else {
+      extra = rest.split(/\s*(?:,|и)\s*/).filter((x) => x !== '').slice(0, 9);
+    }
+    houseNo = first.replace(/^0+(?=\d)/, '');
+    s = s.slice(0, list.index).trim();
+  }
+  let m = houseNo === null ? RE_HOUSE_MARKED.exec(s) : null;
   if (m) {
     houseNo = house(m);
     s = (s.slice(0, m.index) + ' ' + s.slice(m.index + m[0].length)).trim();
-  } else {
+  } else if (houseNo === null) {
     m = RE_HOUSE_TRAILING.exec(s);
     // a trailing number is a house only if something precedes it
     if (m && s.slice(0, m.index).replace(/[\s,.]+/g, '') !== '') {
@@ -129,17 +164,51 @@ export function parseAddress(raw: string): ParsedAddress | null {
   if (name === '') {
     // "мкр 5": the number is the name, not a house
     if (type && houseNo && /^\d+$/.test(houseNo)) {
-      return make(type, houseNo, null);
+      return make(type, houseNo, null, []);
     }
     return null;
   }
   if (!/[а-яa-z0-9]/.test(name)) return null;
-  return make(type, name, houseNo);
+  return make(type, name, houseNo, extra);
 }
 
-function make(type: string | null, name: string, houseNo: string | null): ParsedAddress {
+function make(type: string | null, name: string, houseNo: string | null, extra: string[]): ParsedAddressHouses {
   const streetKey = `${type ?? ''}|${name}`;
-  return { streetType: type, streetName: name, house: houseNo, streetKey, key: houseNo === null ? null : `${streetKey}|${houseNo}` };
+  const houses = houseNo === null ? [] : [houseNo, ...extra.map((h) => h.replace(/^0+(?=\d)/, '')).filter((h) => h !== houseNo)];
+  return { streetType: type, streetName: name, house: houseNo, streetKey, key: houseNo === null ? null : `${streetKey}|${houseNo}`, houses };
+}
+
+/** Levenshtein distance, stopping early above `max` (returns max + 1). */
+export function editDistance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur.push(v);
+      if (v < best) best = v;
+    }
+    if (best > max) return max + 1;
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * The register's street name closest to a mistyped one: edit distance 1 (names of 5+ letters) or 2 (9+ letters),
+ * and only when a single street is that close. Null when none or ambiguous.
+ */
+export function closestStreet(name: string, streets: readonly string[]): string | null {
+  if (name.length < 5) return null;
+  const max = name.length >= 9 ? 2 : 1;
+  let best: string | null = null, bestD = max + 1, ties = 0;
+  for (const s of streets) {
+    const d = editDistance(name, s, max);
+    if (d < bestD) { best = s; bestD = d; ties = 1; } else if (d === bestD) ties++;
+  }
+  return best !== null && bestD <= max && ties === 1 ? best : null;
 }
 
 /** The name part of a streetKey, for matching when the source omits or mistypes the street type. */

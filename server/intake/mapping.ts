@@ -25,6 +25,10 @@ export interface ColumnSpec {
   map?: Record<string, string>;
   /** Value when the cell is empty. */
   default?: string;
+  /** Several columns joined (their non-empty values, in this order) instead of one, e.g. a text from title + body. */
+  columns?: string[];
+  /** Between joined columns (default ". " for text and answerText, ", " otherwise). */
+  separator?: string;
 }
 
 export type SourceFormat = 'csv' | 'xlsx' | 'jsonl' | 'geojson';
@@ -63,8 +67,9 @@ export function parseMapping(raw: unknown, at = 'mapping'): Mapping {
   const out: Mapping = { fields: {} };
   if (m.name != null) out.name = String(m.name);
   if (m.channel != null) {
-    if (!Object.values(Channel).includes(m.channel as Channel)) throw new InputError(`${at}.channel`, `неизвестный канал «${String(m.channel)}»`);
-    out.channel = m.channel as Channel;
+    const code = typeof m.channel === 'string' ? channelCode(m.channel) : undefined;
+    if (!code || !Object.values(Channel).includes(code as Channel)) throw new InputError(`${at}.channel`, `неизвестный канал «${String(m.channel).slice(0, 40)}»`);
+    out.channel = code as Channel;
   }
   if (m.format != null) {
     if (!FORMATS.includes(m.format as SourceFormat)) throw new InputError(`${at}.format`, `формат должен быть одним из: ${FORMATS.join(', ')}`);
@@ -96,9 +101,17 @@ export function parseMapping(raw: unknown, at = 'mapping'): Mapping {
     const f = `${at}.fields.${name}`;
     if (!(FIELD_NAMES as readonly string[]).includes(name)) throw new InputError(f, `неизвестное поле; допустимы: ${FIELD_NAMES.join(', ')}`);
     const s = typeof spec === 'string' ? { column: spec } : (spec as ColumnSpec);
+    if (s && typeof s === 'object' && s.columns != null) {
+      if (!Array.isArray(s.columns) || s.columns.length < 1 || s.columns.length > 10 || s.columns.some((c) => typeof c !== 'string' || !c)) {
+        throw new InputError(`${f}.columns`, 'ожидается список от 1 до 10 названий столбцов');
+      }
+      if (s.separator != null && (typeof s.separator !== 'string' || s.separator.length > 10)) throw new InputError(`${f}.separator`, 'разделитель — строка до 10 символов');
+      if (s.column == null) (s as ColumnSpec).column = s.columns[0];
+    }
     if (!s || typeof s !== 'object' || typeof s.column !== 'string' || !s.column) throw new InputError(`${f}.column`, 'не указан столбец');
     if (s.map != null && (typeof s.map !== 'object' || Array.isArray(s.map))) throw new InputError(`${f}.map`, 'ожидается объект «значение → код»');
-    out.fields[name as FieldName] = { column: s.column, format: s.format, map: s.map, default: s.default };
+    out.fields[name as FieldName] = { column: s.column, format: s.format, map: s.map, default: s.default,
+      ...(s.columns ? { columns: [...s.columns], separator: s.separator ?? (name === 'text' || name === 'answerText' ? '. ' : ', ') } : {}) };
   }
   for (const required of ['externalId', 'receivedAt', 'text'] as const) {
     if (!out.fields[required]) throw new InputError(`${at}.fields.${required}`, 'обязательное поле не сопоставлено со столбцом');
@@ -116,8 +129,30 @@ export const BUILTIN: Record<string, string> = {
   public_discussion: 'public-discussion', public: 'public-discussion',
 };
 
+/** Channel codes by their aliases (lowercase, spaces and hyphens as "_"): English codes, short names, Russian names. */
+const CHANNEL_ALIASES: Record<string, string> = {
+  incident_management: 'INCIDENT_MANAGEMENT', im: 'INCIDENT_MANAGEMENT', инцидент_менеджмент: 'INCIDENT_MANAGEMENT', им: 'INCIDENT_MANAGEMENT',
+  pos: 'POS', пос: 'POS', платформа_обратной_связи: 'POS',
+  social: 'SOCIAL', социальные_сети: 'SOCIAL', соцсети: 'SOCIAL',
+  messenger: 'MESSENGER', messengers: 'MESSENGER', мессенджеры: 'MESSENGER', мессенджер: 'MESSENGER',
+  direct: 'DIRECT', прямое_обращение: 'DIRECT', прямое: 'DIRECT',
+  public_discussion: 'PUBLIC_DISCUSSION', public: 'PUBLIC_DISCUSSION', общественные_обсуждения: 'PUBLIC_DISCUSSION', обсуждения: 'PUBLIC_DISCUSSION',
+  official_page: 'OFFICIAL_PAGE', official: 'OFFICIAL_PAGE', официальные_страницы: 'OFFICIAL_PAGE', официальная_страница: 'OFFICIAL_PAGE',
+};
+
+/** The channel code of an argument in any case, by its code or its Russian or English alias; undefined if unknown. */
+export function channelCode(arg: string): string | undefined {
+  const k = arg.trim().toLowerCase().replace(/ё/g, 'е').replace(/[\s-]+/g, '_');
+  return Object.hasOwn(CHANNEL_ALIASES, k) ? CHANNEL_ALIASES[k] : undefined;
+}
+
+const BUILTIN_BY_CODE: Record<string, string> = {
+  INCIDENT_MANAGEMENT: 'incident-management', POS: 'pos', SOCIAL: 'social', MESSENGER: 'messenger', DIRECT: 'direct', PUBLIC_DISCUSSION: 'public-discussion',
+};
+
 export function builtinMapping(alias: string): Mapping {
-  const name = BUILTIN[alias.toLowerCase()];
+  const code = channelCode(alias);
+  const name = code ? BUILTIN_BY_CODE[code] : undefined;
   if (!name) throw new InputError('channel', `нет встроенного импорта для «${alias}»; укажите --mapping. Встроенные: ${Object.keys(BUILTIN).join(', ')}`);
   return parseMapping(JSON.parse(fs.readFileSync(path.join(repoRoot(), 'db', 'mappings', `${name}.json`), 'utf8')), `db/mappings/${name}.json`);
 }

@@ -24,6 +24,8 @@ export interface Candidate {
   lon?: number;
   lat?: number;
   placeStatus: PlaceStatus;
+  /** How precise the place is (set by geocoding; else derived at insert: a point = HOUSE, none = NONE). */
+  placePrecision?: 'HOUSE' | 'STREET' | 'DISTRICT' | 'NONE';
   themeId?: number;
   organizationId?: number;
   status: AppealStatus;
@@ -83,7 +85,9 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
   const raw = (f: FieldName): unknown => {
     const s = spec(f);
     if (!s) return undefined;
-    const v = rec.get(s.column);
+    const v = s.columns
+      ? s.columns.map((c) => str(rec.get(c))).filter((x) => x !== undefined).join(s.separator ?? ' ') || undefined
+      : rec.get(s.column);
     return str(v) === undefined && s.default !== undefined ? s.default : v;
   };
   const text = (f: FieldName) => str(raw(f));

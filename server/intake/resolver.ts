@@ -9,11 +9,15 @@ import { parseIds } from '../appeals/filter.js';
 import { Appeal } from '../appeals/entities.js';
 import { Channel } from '../reference/entities.js';
 import { IntakeService } from './service.js';
+import { DEFAULT_SETTINGS } from './pipeline.js';
 import { importAddressRegister } from './address-register.js';
 import { APPEAL_EDITORS, IMPORTERS, READERS, REFERENCE_EDITORS } from '../auth/roles.js';
 import { auditedAppealChange } from '../auth/guard.js';
 import { audit } from '../audit/audit.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import DataLoader from 'dataloader';
+import { Theme } from '../reference/entities.js';
+import { trainClassifier } from './context.js';
 
 export enum SourceFormatEnum { csv = 'csv', xlsx = 'xlsx', jsonl = 'jsonl', geojson = 'geojson' }
 registerEnumType(SourceFormatEnum, { name: 'SourceFormat', description: 'Формат файла: csv, xlsx, jsonl (JSON lines), geojson' });
@@ -82,6 +86,41 @@ export class RoutingRule {
 const BATCH_SQL = `SELECT id, channel, source_name AS "sourceName", format, actor, status, started_at AS "startedAt", finished_at AS "finishedAt",
   rows_read AS read, inserted, updated, unchanged, rejected, flagged, error FROM import_batch`;
 const toBatch = (r: Record<string, any>) => ({ ...r, startedAt: new Date(r.startedAt), finishedAt: r.finishedAt ? new Date(r.finishedAt) : undefined, error: r.error ?? undefined });
+
+@ObjectType({ description: 'Обученный классификатор тем и его оценка скользящим контролем (на текстах, отложенных при обучении)' })
+export class ClassifierReport {
+  @Field(() => Int, { description: 'Тем, известных модели' }) themes!: number;
+  @Field(() => Int, { description: 'Признаков (основы слов, пары основ, буквенные n-граммы)' }) features!: number;
+  @Field(() => Int, { description: 'Блоков скользящего контроля' }) folds!: number;
+  @Field(() => Int, { description: 'Текстов, оценённых скользящим контролем' }) evaluated!: number;
+  @Field(() => Float, { description: 'Макро-F1' }) macroF1!: number;
+  @Field(() => Float, { description: 'Доля верных тем' }) accuracy!: number;
+  @Field(() => Float, { description: 'Ожидаемая ошибка калибровки уверенности (ECE)' }) calibrationError!: number;
+  @Field(() => Float, { description: 'Температура калибровки' }) temperature!: number;
+  @Field(() => Float, { description: 'Порог автоматического принятия темы' }) threshold!: number;
+  @Field(() => Float, { description: 'Доля обращений с уверенностью не ниже порога' }) autoAcceptedShare!: number;
+  @Field(() => Float, { description: 'Доля верных тем среди принятых автоматически' }) autoAcceptedAccuracy!: number;
+}
+
+/** Per-request loaders of the intake's appeal columns (one statement per page of appeals). */
+const intakeLoaders = new WeakMap<object, ReturnType<typeof createIntakeLoaders>>();
+function createIntakeLoaders(ctx: Context) {
+  return {
+    info: new DataLoader<number, { secondary: number[]; precision: string | null }>(async (ids) => {
+      const rows = await query<{ id: number; secondary_theme_ids: number[] | null; place_precision: string | null }>(
+        ctx.em, 'SELECT id, secondary_theme_ids, place_precision FROM appeal WHERE id = ANY(?::int[])', [[...ids]]);
+      const m = new Map(rows.map((r) => [r.id, { secondary: r.secondary_theme_ids ?? [], precision: r.place_precision }]));
+      return ids.map((id) => m.get(id) ?? { secondary: [], precision: null });
+    }),
+    /** Linked appeals through the row scope of the user (another organisation's appeal stays null). */
+    appeal: new DataLoader<number, Appeal | null>((ids) => ctx.appeals.byIds(ids)),
+  };
+}
+function loadersOf(ctx: Context) {
+  let l = intakeLoaders.get(ctx);
+  if (!l) intakeLoaders.set(ctx, (l = createIntakeLoaders(ctx)));
+  return l;
+}
 
 function intake(ctx: Context, em: EntityManager = ctx.em) {
   return new IntakeService(em, ctx.municipalityId, ctx.actor);
@@ -161,6 +200,24 @@ export class IntakeResolver {
     return true;
   }
 
+  @Authorized(REFERENCE_EDITORS)
+  @Mutation(() => ClassifierReport, {
+    description: 'Переобучить классификатор тем (начальный корпус + темы из источников и исправления работников) и сообщить его оценку скользящим контролем',
+  })
+  async retrainClassifier(@Ctx() ctx: Context) {
+    const model = await trainClassifier(ctx.em, ctx.municipalityId, true);
+    const cv = model.cv;
+    await audit(ctx.em, ctx, { entity: 'classifier', action: 'retrain', before: null,
+      after: { themes: model.trainedThemes.length, macroF1: cv?.macroF1 ?? null, ece: cv?.ece ?? null } });
+    const threshold = DEFAULT_SETTINGS.triageThreshold;
+    const accepted = cv ? model.cvAutoAccepted(threshold) : null;
+    return {
+      themes: model.trainedThemes.length, features: model.vocabularySize, folds: cv?.folds ?? 0, evaluated: cv?.n ?? 0,
+      macroF1: cv?.macroF1 ?? 0, accuracy: cv?.accuracy ?? 0, calibrationError: cv?.ece ?? 0, temperature: model.temperature,
+      threshold, autoAcceptedShare: accepted?.share ?? 0, autoAcceptedAccuracy: accepted?.accuracy ?? 0,
+    };
+  }
+
   @Authorized(APPEAL_EDITORS)
   @Mutation(() => Appeal, { description: 'Назначить тему вручную (очередь сортировки): событие в истории, обучающий пример для классификатора' })
   async reclassifyAppeal(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('themeId', () => ID) themeId: string, @Arg('comment', { nullable: true }) comment?: string) {
@@ -207,4 +264,29 @@ export class ImportBatchFields {
   }
 }
 
-export const intakeResolvers = [IntakeResolver, ImportBatchFields] as const;
+@Resolver(() => Appeal)
+export class AppealIntakeFields {
+  @FieldResolver(() => [Theme], { description: 'Другие темы, которые классификатор явно видит в тексте (до двух); ответственная тема одна — theme' })
+  async secondaryThemes(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
+    const { secondary } = await loadersOf(ctx).info.load(a.id);
+    const themes = await Promise.all(secondary.map((id) => ctx.loaders.theme.load(id)));
+    return themes.filter((t) => t != null);
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Точность места: HOUSE — дом, STREET — улица без дома, DISTRICT — район, NONE — места нет' })
+  async placePrecision(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
+    return (await loadersOf(ctx).info.load(a.id)).precision;
+  }
+
+  @FieldResolver(() => Appeal, { nullable: true, description: 'Дубликат: более раннее похожее обращение рядом по той же теме' })
+  duplicateOf(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
+    return a.duplicateOf ? loadersOf(ctx).appeal.load(a.duplicateOf.id) : null;
+  }
+
+  @FieldResolver(() => Appeal, { nullable: true, description: 'Повтор: более раннее обращение того же автора по той же теме' })
+  repeatOf(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
+    return a.repeatOf ? loadersOf(ctx).appeal.load(a.repeatOf.id) : null;
+  }
+}
+
+export const intakeResolvers = [IntakeResolver, ImportBatchFields, AppealIntakeFields] as const;

@@ -63,6 +63,11 @@ export interface CountRow {
 }
 
 export interface AppealNode {
+  /** Card-only fields (loadAppeal): other themes of the text, place precision, links to earlier appeals. */
+  secondaryThemes?: { name: string }[];
+  placePrecision?: string | null;
+  duplicateOf?: { id: string; externalId: string | null } | null;
+  repeatOf?: { id: string; externalId: string | null } | null;
   id: string;
   channel: Channel;
   externalId: string | null;
@@ -229,8 +234,9 @@ export async function loadAppeal(id: string, lonLat: [number, number], withAutho
   if (singleAppealSupported) {
     try {
       const author = withAuthor ? ' author { masked fullName phone email profileUrl }' : '';
+      const card = ' secondaryThemes { name } placePrecision duplicateOf { id externalId } repeatOf { id externalId }';
       const data = await gql<{ appeal: (AppealNode & AppealDeadline) | null }>(
-        `query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS} ${DEADLINE_FIELDS}${author} answerText ${ANSWER_QUALITY_FIELDS} } }`, { id });
+        `query Appeal($id: ID!) { appeal(id: $id) { ${APPEAL_FIELDS}${card} ${DEADLINE_FIELDS}${author} answerText ${ANSWER_QUALITY_FIELDS} } }`, { id });
       const a = data.appeal;
       if (a) a.deadline = { urgent: a.urgent, deadlineState: a.deadlineState, firstReactionDueAt: a.firstReactionDueAt, answerDueAt: a.answerDueAt, answeredAt: a.answeredAt,
         workingMinutesToFirstReaction: a.workingMinutesToFirstReaction, workingMinutesToAnswer: a.workingMinutesToAnswer, deadlineRule: a.deadlineRule, events: a.events };

@@ -82,6 +82,8 @@ interface QueueNode {
   theme?: { id: string; name: string } | null;
   themeConfidence?: number | null;
   themeSource?: string | null;
+  /** Other themes the classifier sees in the text (the appeal keeps one responsible theme). */
+  secondaryThemes?: { name: string }[];
   author?: { masked: boolean; fullName: string | null; phone: string | null; email: string | null; profileUrl: string | null } | null;
 }
 
@@ -98,7 +100,7 @@ const IMPORT_MUTATION = `mutation ImportAppeals($file: Upload!, $channel: Channe
 /** Roles that process appeals also get the author (each read is logged by the server); others never ask for it. */
 const triageQuery = (withAuthor: boolean) => `query TriageQueue($first: Int!) {
   appeals(filter: { triage: true }, first: $first) { totalCount
-    edges { node { id channel externalId receivedAt text address theme { id name } themeConfidence themeSource${withAuthor ? ' author { masked fullName phone email profileUrl }' : ''} } } } }`;
+    edges { node { id channel externalId receivedAt text address theme { id name } themeConfidence themeSource secondaryThemes { name }${withAuthor ? ' author { masked fullName phone email profileUrl }' : ''} } } } }`;
 
 const PLACES_QUERY = `query PlaceQueue($first: Int!) {
   appeals(filter: { placeStatuses: ["UNRESOLVED"] }, first: $first) { totalCount
@@ -504,6 +506,7 @@ function triageRow(n: QueueNode): HTMLTableRowElement {
         null,
         el('div', { class: 'suggested' }, n.theme.name),
         el('div', { class: 'muted small' }, [confidence, n.themeSource ? THEME_SOURCE[n.themeSource] ?? n.themeSource : null].filter(Boolean).join(' · ')),
+        n.secondaryThemes?.length ? el('div', { class: 'small secondary-themes' }, `также: ${n.secondaryThemes.map((t) => t.name).join('; ')}`) : null,
       )
     : el('div', { class: 'muted' }, 'не определена', n.themeConfidence ? el('div', { class: 'small' }, `уверенность ${confidence}`) : null);
 

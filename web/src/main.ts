@@ -358,7 +358,13 @@ interface PopupData {
   deadline?: AppealDeadline;
   answerText?: string | null;
   answerQuality?: AnswerQuality | null;
+  secondaryThemes?: string | null;
+  placePrecision?: string | null;
+  duplicateOf?: string | null;
+  repeatOf?: string | null;
 }
+
+const PLACE_PRECISION: Record<string, string> = { HOUSE: 'дом', STREET: 'улица (без дома)', DISTRICT: 'район', NONE: 'место не определено' };
 
 function statusChip(status: string): HTMLElement {
   const chip = el('span', { class: 'chip' }, statusLabel(status));
@@ -377,7 +383,9 @@ function popupContent(d: PopupData, mode: 'hover' | 'full', loading = false): HT
   if (mode === 'hover') return root;
   const row = (label: string, value: string | null | undefined) =>
     value ? el('div', { class: 'popup-row' }, el('span', { class: 'muted' }, `${label}: `), value) : null;
-  append(root, row('Адрес', d.address), row('Район', d.district), row('Исполнитель', d.organization), row('Автор', d.author));
+  append(root, row('Адрес', d.address), row('Точность места', d.placePrecision ? PLACE_PRECISION[d.placePrecision] ?? d.placePrecision : null),
+    row('Район', d.district), row('Исполнитель', d.organization), row('Также о', d.secondaryThemes),
+    row('Дубликат обращения', d.duplicateOf), row('Повтор обращения', d.repeatOf), row('Автор', d.author));
   if (d.text) append(root, el('p', { class: 'popup-text' }, d.text));
   if (d.deadline) append(root, deadlineSection(d.id, d.deadline, !!me && can.seePersonalData(me), () => reloadAppealPopup(d.id)));
   if (d.answerText) append(root, el('div', { class: 'popup-answer' }, el('span', { class: 'muted' }, 'Ответ: '), d.answerText));
@@ -403,6 +411,10 @@ function nodeToPopup(n: AppealNode): PopupData {
     answerText: n.answerText ?? null,
     answerQuality: n.answerQuality,
     author: n.author && !n.author.masked ? [n.author.fullName, n.author.phone, n.author.email, n.author.profileUrl].filter(Boolean).join(', ') || null : null,
+    secondaryThemes: n.secondaryThemes?.length ? n.secondaryThemes.map((t) => t.name).join('; ') : null,
+    placePrecision: n.placePrecision ?? null,
+    duplicateOf: n.duplicateOf ? `№ ${n.duplicateOf.externalId || n.duplicateOf.id}` : null,
+    repeatOf: n.repeatOf ? `№ ${n.repeatOf.externalId || n.repeatOf.id}` : null,
   };
 }
 
