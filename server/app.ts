@@ -200,10 +200,14 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     });
 
     const host = opts.host ?? config.host;
+    let draining = false;
+    let closing: Promise<void> | undefined;
     const server = await new Promise<import('node:http').Server>((resolve, reject) => {
       // Cached tiles are answered before Express (see TileServer.serveCached); everything else goes to the app.
       // The session is checked first (from its cache when fresh); only users who see every row share cached tiles.
       const s = http.createServer((req, res) => {
+        // Stopping: this request is still answered, then its connection closes (no new request on it).
+        if (draining) res.setHeader('connection', 'close');
         if (req.method === 'GET' && req.url?.startsWith('/tiles/')) {
           const a = authenticateCached(auth, req, res);
           if (a && !a.user) return sendUnauthenticated(res);
@@ -227,19 +231,24 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       embedded: !!embedded,
       auth,
       demoAccounts,
-      async close() {
-        clearInterval(retentionTimer);
-        // Stop accepting; idle keep-alive connections would hold close() forever, so they go now,
-        // and requests still running get 5 s to finish.
-        const closed = new Promise<void>((r) => server.close(() => r()));
-        server.closeIdleConnections();
-        const force = setTimeout(() => server.closeAllConnections(), 5000);
-        await closed;
-        clearTimeout(force);
-        await apollo.stop();
-        tiles.close();
-        await ormRef.close(true);
-        await embedded?.stop();
+      close() {
+        closing ??= (async () => {
+          clearInterval(retentionTimer);
+          // Stop accepting; idle keep-alive connections would hold close() forever, so they go now; responses
+          // still being written say `Connection: close`, and requests still running get 5 s to finish.
+          draining = true;
+          const closed = new Promise<void>((r) => server.close(() => r()));
+          server.closeIdleConnections();
+          const force = setTimeout(() => server.closeAllConnections(), 5000);
+          await closed;
+          clearTimeout(force);
+          // GraphQL stops once, here (Apollo's own signal handlers are off: server/http/graphql.ts).
+          await apollo.stop();
+          tiles.close();
+          await ormRef.close(true);
+          await embedded?.stop();
+        })();
+        return closing;
       },
     };
   } catch (e) {

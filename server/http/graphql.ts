@@ -40,6 +40,8 @@ export async function createApollo(opts: { introspection?: boolean; limits?: Lim
     introspection,
     // One operation per HTTP request: a JSON array of operations is refused (400).
     allowBatchedHttpRequests: false,
+    // The application owns the lifecycle (server/main.ts stops HTTP, GraphQL, the pool and the database once).
+    stopOnTerminationSignals: false,
     // The parser stops at this many tokens: a huge document costs no more than a small one.
     parseOptions: { maxTokens: limits.maxTokens },
     validationRules: hardening.validationRules,
