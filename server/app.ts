@@ -8,6 +8,7 @@ import express from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { loadDemoAddressRegister } from './intake/address-register.js';
+import { markInterruptedBatches } from './intake/pipeline.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadConfig, type Limits } from './config.js';
 import { clientInfo, megabytes, uploadSizeGuard } from './http/limits.js';
@@ -85,6 +86,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const applied = await migrate(orm);
     if (applied.length) log(`Миграции применены: ${applied.join(', ')}`);
     const em = orm.em.fork();
+    const interrupted = await markInterruptedBatches(em);
+    if (interrupted) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted}`);
     const mun = await ensureMunicipality(em, municipality);
     if (mun.created) log(`Загружены справочники: ${municipality}`);
     if (opts.demo && opts.demo.count > 0) {

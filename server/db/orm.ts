@@ -14,6 +14,7 @@ import { Migration20261127000103_intake_dedup } from '../../db/migrations/Migrat
 import { Migration20261127000104_routing } from '../../db/migrations/Migration20261127000104_routing.js';
 import { Migration20261127000008_problempoints } from '../../db/migrations/Migration20261127000008_problempoints.js';
 import { Migration20261202000100_control_contract } from '../../db/migrations/Migration20261202000100_control_contract.js';
+import { Migration20261202000900_hardening } from '../../db/migrations/Migration20261202000900_hardening.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -30,6 +31,7 @@ export const migrationsList = [
   { name: 'Migration20261127000103_intake_dedup', class: Migration20261127000103_intake_dedup },
   { name: 'Migration20261127000104_routing', class: Migration20261127000104_routing },
   { name: 'Migration20261202000100_control_contract', class: Migration20261202000100_control_contract },
+  { name: 'Migration20261202000900_hardening', class: Migration20261202000900_hardening },
 ];
 
 export interface OrmOptions {
