@@ -100,15 +100,22 @@ const COST_RESULTS_PER_DOCUMENT = 256;
 
 /**
  * Expensive fields: whatever their arguments, each reads and sends a large share of the data (the GeoJSON point
- * layer, the heat map's cells). At most one per operation (aliases would multiply them), and at most
+ * layer, the heat map's cells). Each at most once per operation (aliases would multiply it), and at most
  * EXPENSIVE_PER_USER of one user's operations with one run at once (the others wait for a slot).
  */
 export const EXPENSIVE_FIELDS = new Set(['appealsGeoJSON', 'heatmap']);
 
-function expensiveFields(document: DocumentNode): number {
-  let n = 0;
-  visit(document, { Field(f) { if (EXPENSIVE_FIELDS.has(f.name.value)) n++; } });
-  return n;
+/** The expensive fields of an operation: how many in all, and the most any one of them is asked (aliases). */
+function expensiveFields(document: DocumentNode): { total: number; repeated?: [string, number] } {
+  const counts = new Map<string, number>();
+  visit(document, { Field(f) { if (EXPENSIVE_FIELDS.has(f.name.value)) counts.set(f.name.value, (counts.get(f.name.value) ?? 0) + 1); } });
+  let total = 0;
+  let repeated: [string, number] | undefined;
+  for (const [name, n] of counts) {
+    total += n;
+    if (n > 1 && (!repeated || n > repeated[1])) repeated = [name, n];
+  }
+  return { total, repeated };
 }
 
 /** Slots per key with a bounded queue: acquire() resolves to a release function, or rejects when the queue is full. */
@@ -178,10 +185,10 @@ function costPlugin(limits: Limits): ApolloServerPlugin<any> {
           release?.();
         },
         async didResolveOperation({ request, document, schema, operationName, contextValue }) {
-          const expensive = expensiveFields(document);
-          if (expensive > 1) {
-            throw bad(`Не более одного «тяжёлого» поля (${[...EXPENSIVE_FIELDS].join(', ')}) в одном запросе, в запросе ${expensive}: `
-              + 'запрашивайте их отдельными запросами', 'query');
+          const { total: expensive, repeated } = expensiveFields(document);
+          if (repeated) {
+            throw bad(`«Тяжёлое» поле ${repeated[0]} — не более одного раза в запросе, в запросе ${repeated[1]} (с псевдонимами): `
+              + 'запрашивайте его отдельными запросами', 'query');
           }
           const variables = request.variables ?? {};
           let entry = cache.get(document);
