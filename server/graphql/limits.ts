@@ -94,6 +94,8 @@ interface CostEntry {
   variables: string[];
   /** key (operation name and the values of `variables`) → complexity and page-size error. */
   results: Map<string, { complexity: number; pageError?: { message: string; field: string } }>;
+  /** Its expensive fields (counted once per document). */
+  expensive: { total: number; repeated?: [string, number] };
 }
 
 const COST_RESULTS_PER_DOCUMENT = 256;
@@ -185,15 +187,11 @@ function costPlugin(limits: Limits): ApolloServerPlugin<any> {
           release?.();
         },
         async didResolveOperation({ request, document, schema, operationName, contextValue }) {
-          const { total: expensive, repeated } = expensiveFields(document);
-          if (repeated) {
-            throw bad(`«Тяжёлое» поле ${repeated[0]} — не более одного раза в запросе, в запросе ${repeated[1]} (с псевдонимами): `
-              + 'запрашивайте его отдельными запросами', 'query');
-          }
+
           const variables = request.variables ?? {};
           let entry = cache.get(document);
           if (!entry) {
-            entry = { variables: costVariables(document), results: new Map() };
+            entry = { variables: costVariables(document), results: new Map(), expensive: expensiveFields(document) };
             cache.set(document, entry);
           }
           const key = JSON.stringify([operationName ?? null, ...entry.variables.map((v) => variables[v] ?? null)]);
@@ -212,6 +210,11 @@ function costPlugin(limits: Limits): ApolloServerPlugin<any> {
           if (result.complexity > limits.maxComplexity)
             throw bad(`Запрос слишком сложный: оценка ${result.complexity}, допускается не более ${limits.maxComplexity} (GRAPHQL_MAX_COMPLEXITY); `
               + 'уменьшите first/limit, число псевдонимов или вложенных списков', 'query');
+          const { total: expensive, repeated } = entry.expensive;
+          if (repeated) {
+            throw bad(`«Тяжёлое» поле ${repeated[0]} — не более одного раза в запросе, в запросе ${repeated[1]} (с псевдонимами): `
+              + 'запрашивайте его отдельными запросами', 'query');
+          }
           if (expensive && slots) {
             try {
               release = await slots.acquire(userKey(contextValue));
