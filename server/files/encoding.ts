@@ -11,6 +11,7 @@ import { InputError } from '../errors.js';
 export type TextEncoding = 'utf-8' | 'windows-1251';
 
 const HEAD_BYTES = 65_536;
+const STREAM_HEAD_BYTES = 8192;
 
 function validUtf8(head: Buffer, complete: boolean): boolean {
   try {
@@ -65,7 +66,8 @@ export async function decodeStream(input: Readable): Promise<{ encoding: TextEnc
   const head: Buffer[] = [];
   let size = 0;
   let done = false;
-  while (size < HEAD_BYTES) {
+  // The first 8 KB decide (a stream is not held back longer than that before its rows start to flow).
+  while (size < STREAM_HEAD_BYTES) {
     const next = await it.next();
     if (next.done) { done = true; break; }
     const b = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
