@@ -162,7 +162,9 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
   // The server as deployed: its own process, production mode; the in-process app of the runner stays idle.
   const log: string[] = [];
   const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'server', 'main.js')], {
-    env: { ...process.env, DATABASE_URL: app.databaseUrl, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '0' },
+    env: { ...process.env, DATABASE_URL: app.databaseUrl, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '0',
+      // All clients are one account: the per-user limit of expensive operations would serialise them.
+      EXPENSIVE_PER_USER: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -8,9 +8,11 @@ import express from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { loadDemoAddressRegister } from './intake/address-register.js';
+import { markInterruptedBatches } from './intake/pipeline.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { loadConfig, type Limits } from './config.js';
-import { clientInfo, megabytes, uploadSizeGuard } from './http/limits.js';
+import { contentSecurityPolicy, originOf, securityHeaders } from './http/headers.js';
+import { clientInfo, megabytes, routeLimiter, routeRateLimit, sendRateLimited, uploadSizeGuard } from './http/limits.js';
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.js';
 import { createOrm, migrate } from './db/orm.js';
 import { ensureMunicipality } from './reference/seed.js';
@@ -94,6 +96,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const applied = await migrate(orm);
     if (applied.length) log(`Миграции применены: ${applied.join(', ')}`);
     const em = orm.em.fork();
+    const interrupted = await markInterruptedBatches(em);
+    if (interrupted) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted}`);
     const mun = await ensureMunicipality(em, municipality);
     if (mun.created) log(`Загружены справочники: ${municipality}`);
     const indicators = await ensureDefaultIndicators(em, mun.id, municipality);
@@ -151,17 +155,21 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const municipalityInfo = readReference<{ code: string; name: string; center: [number, number] }>(municipality, 'municipality.json');
     const ormRef = orm;
     const tiles = await createTileServer(orm, mun.id);
+    // Rate limits of the HTTP routes; RATE_LIMIT_PER_MINUTE=0 switches every rate limit off (benchmarks).
+    const tileLimitPerMinute = limits.rateLimitPerMinute > 0 ? limits.tileRatePerMinute : 0;
+    const exportLimitPerMinute = limits.rateLimitPerMinute > 0 ? limits.exportRatePerMinute : 0;
+    const tileLimit = routeLimiter(tileLimitPerMinute);
     // Tiles: signed-in users only; BLOCK_LEAD / ORG_OFFICER get tiles of their row scope (server/auth/routes.ts).
-    app.get('/tiles/:layer/:z/:x/:file', authenticate(auth), tileGate(orm, mun.id, () => tiles.encoder), tiles.handler);
+    app.get('/tiles/:layer/:z/:x/:file', authenticate(auth), routeRateLimit(tileLimitPerMinute, 'TILE_RATE_LIMIT_PER_MINUTE', tileLimit), tileGate(orm, mun.id, () => tiles.encoder), tiles.handler);
     app.use('/auth', authenticate(auth), authRoutes(auth));
     // Exports of the problem list (XLSX, CSV, GeoJSON): signed-in users, their row scope.
-    app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), problemExportHandler(orm, mun.id));
+    app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), problemExportHandler(orm, mun.id));
     // The centre's activity plan in the shape of a municipal plan (XLSX).
-    app.get('/exports/plan.xlsx', authenticate(auth), requireSignedIn(), planExportHandler(orm, mun.id));
+    app.get('/exports/plan.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), planExportHandler(orm, mun.id));
     // A data-quality notice to the head of an organisation (DOCX); officers only their organisation's.
-    app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), noticeExportHandler(orm, mun.id));
+    app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), noticeExportHandler(orm, mun.id));
     // The rating of bodies and organisations with its queues, for the head's meeting (same auth and row scope).
-    app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), ratingExportHandler(orm, mun.id));
+    app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), ratingExportHandler(orm, mun.id));
     mountPageRoutes(app, orm, mun.id, auth);
 
     // Open311 GeoReport v2 (server/open311/): a public API with its own keys, never the session cookie.
@@ -193,6 +201,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       if (req.accepts(['application/json', 'text/html']) === 'text/html' && !req.query.query) {
         // GraphiQL answers nothing without a session: sign in first, then come back.
         if (!req.auth?.user) return res.redirect(302, '/login.html?next=%2Fgraphql');
+        // GraphiQL's editor injects <style> elements: inline styles allowed on this page only (scripts stay 'self').
+        res.setHeader('Content-Security-Policy', contentSecurityPolicy({ inlineStyles: true }));
         if (fs.existsSync(graphiql)) return res.sendFile(graphiql);
         return res.status(404).type('text/plain; charset=utf-8').send('GraphiQL не собран: выполните npm run build');
       }
@@ -211,6 +221,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       graphqlGate(),
       expressMiddleware(apollo, { context: async ({ req }) => createContext(ormRef, mun.id, req.auth) }),
     );
+    // Source maps are for development: not served in production (they would publish the client's sources).
+    if (config.production) app.use((req, res, next) => (req.path.endsWith('.map') ? res.status(404).type('text/plain; charset=utf-8').send('Не найдено') : next()));
     app.use(express.static(webDir, { index: 'index.html', maxAge: '1h' }));
     app.use((_req, res) => res.status(404).type('text/plain; charset=utf-8').send('Не найдено'));
     // Malformed JSON bodies and oversized requests: a clear 4xx, never a stack trace.
@@ -224,16 +236,33 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     });
 
     const host = opts.host ?? config.host;
+    const basemap = opts.basemapStyleUrl !== undefined ? opts.basemapStyleUrl : config.basemapStyleUrl;
+    const setSecurityHeaders = securityHeaders({ extraConnect: originOf(basemap) });
+    let draining = false;
+    let closing: Promise<void> | undefined;
     const server = await new Promise<import('node:http').Server>((resolve, reject) => {
       // Cached tiles are answered before Express (see TileServer.serveCached); everything else goes to the app.
       // The session is checked first (from its cache when fresh); only users who see every row share cached tiles.
       const s = http.createServer((req, res) => {
+        setSecurityHeaders(req, res);
+        // Stopping: this request is still answered, then its connection closes (no new request on it).
+        if (draining) res.setHeader('connection', 'close');
         if (req.method === 'GET' && req.url?.startsWith('/tiles/')) {
           const a = authenticateCached(auth, req, res);
           if (a && !a.user) return sendUnauthenticated(res);
           if (a?.user && !isRestricted(scopeOf(a.user)) && a.user.municipalityId === mun.id) {
-            privateCacheControl(res);
-            if (tiles.serveCached(req, res)) return;
+            const user = a.user;
+            const serve = () => {
+              (req as { rateCounted?: boolean }).rateCounted = true;
+              privateCacheControl(res);
+              if (!tiles.serveCached(req, res)) app(req, res);
+            };
+            if (!tileLimit) return serve();
+            // The cached path counts against the same limit as the rendered one (the limiter of /tiles in Express
+            // is not reached from here).
+            tileLimit(`user:${user.id}`).then((wait) => (wait ? sendRateLimited(res, wait, tileLimitPerMinute, 'TILE_RATE_LIMIT_PER_MINUTE') : serve()),
+              () => app(req, res));
+            return;
           }
         }
         app(req, res);
@@ -251,19 +280,24 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       embedded: !!embedded,
       auth,
       demoAccounts,
-      async close() {
-        clearInterval(retentionTimer);
-        // Stop accepting; idle keep-alive connections would hold close() forever, so they go now,
-        // and requests still running get 5 s to finish.
-        const closed = new Promise<void>((r) => server.close(() => r()));
-        server.closeIdleConnections();
-        const force = setTimeout(() => server.closeAllConnections(), 5000);
-        await closed;
-        clearTimeout(force);
-        await apollo.stop();
-        tiles.close();
-        await ormRef.close(true);
-        await embedded?.stop();
+      close() {
+        closing ??= (async () => {
+          clearInterval(retentionTimer);
+          // Stop accepting; idle keep-alive connections would hold close() forever, so they go now; responses
+          // still being written say `Connection: close`, and requests still running get 5 s to finish.
+          draining = true;
+          const closed = new Promise<void>((r) => server.close(() => r()));
+          server.closeIdleConnections();
+          const force = setTimeout(() => server.closeAllConnections(), 5000);
+          await closed;
+          clearTimeout(force);
+          // GraphQL stops once, here (Apollo's own signal handlers are off: server/http/graphql.ts).
+          await apollo.stop();
+          tiles.close();
+          await ormRef.close(true);
+          await embedded?.stop();
+        })();
+        return closing;
       },
     };
   } catch (e) {

@@ -41,6 +41,17 @@ export interface Limits {
   introspection: boolean;
   /** HEALTH_TIMEOUT_MS: /healthz answers 503 when the database does not answer within this time. */
   healthTimeoutMs: number;
+  /** GRAPHQL_MAX_RESPONSE_MB: a GraphQL answer larger than this is replaced by an error. */
+  maxResponseBytes: number;
+  /**
+   * EXPENSIVE_PER_USER: expensive GraphQL operations (appealsGeoJSON, heatmap) of one user running at once; more
+   * wait for a slot (up to 32 waiting per user, then 429). 0 = no limit (benchmarks: many clients, one account).
+   */
+  expensivePerUser: number;
+  /** TILE_RATE_LIMIT_PER_MINUTE: /tiles requests per user (else address) and minute; 0 = off. */
+  tileRatePerMinute: number;
+  /** EXPORT_RATE_LIMIT_PER_MINUTE: /exports requests per user (else address) and minute; 0 = off. */
+  exportRatePerMinute: number;
 }
 
 /** An integer environment variable within [min, max] (default when unset); a bad value names the variable. */
@@ -75,6 +86,10 @@ export function loadLimits(env: NodeJS.ProcessEnv = process.env): Limits {
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 10_000_000),
     introspection: boolVar(env, 'GRAPHQL_INTROSPECTION', !production),
     healthTimeoutMs: intVar(env, 'HEALTH_TIMEOUT_MS', 2000, 100, 60_000),
+    maxResponseBytes: intVar(env, 'GRAPHQL_MAX_RESPONSE_MB', 100, 1, 2048) * 1024 * 1024,
+    expensivePerUser: intVar(env, 'EXPENSIVE_PER_USER', 2, 0, 1000),
+    tileRatePerMinute: intVar(env, 'TILE_RATE_LIMIT_PER_MINUTE', 3000, 0, 10_000_000),
+    exportRatePerMinute: intVar(env, 'EXPORT_RATE_LIMIT_PER_MINUTE', 30, 0, 10_000_000),
   };
 }
 

@@ -114,6 +114,13 @@ export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwn
     out.municipalityId = parseIds(`${at}.municipalityId`, [f.municipalityId])![0];
     out.municipalityExplicit = true;
   }
+  // Dates outside what PostgreSQL and the calendar of the centre make sense of (year 0, 275760…): a clear error.
+  for (const k of ['from', 'to'] as const) {
+    const d = f[k];
+    if (d == null) continue;
+    const y = d instanceof Date ? d.getUTCFullYear() : NaN;
+    if (!Number.isFinite(y) || y < 1900 || y > 2200) throw new InputError(`${at}.${k}`, 'дата вне допустимого диапазона (1900–2200 годы)');
+  }
   if (f.from && f.to && f.from > f.to) throw new InputError(`${at}.from`, 'начало периода позже его конца');
   out.from = f.from;
   out.to = f.to;
@@ -139,6 +146,7 @@ export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwn
     out.near = n;
   }
   if (f.text != null) {
+    if (f.text.includes('\u0000')) throw new InputError(`${at}.text`, 'строка поиска содержит нулевой символ (0x00)');
     const t = f.text.trim();
     if (t.length > MAX_TEXT) throw new InputError(`${at}.text`, `строка поиска длиннее ${MAX_TEXT} символов`);
     if (t) out.text = t;

@@ -58,6 +58,32 @@ export class AuthService {
     throw new SignInError('Неверный логин или пароль', 'INVALID');
   }
 
+  private lockedError(until: Date): SignInError {
+    return new SignInError(`Вход с вашего адреса временно заблокирован после ${this.config.maxFailures} неудачных попыток; попробуйте после ${until.toISOString()}`, 'LOCKED');
+  }
+
+  /**
+   * Counts a failed sign-in of (login, source); the maxFailures-th in a row locks the pair, the k-th lock of the pair
+   * for lockMinutes × 2^(k−1) (at most 24 h). Returns the lock's end when this failure locked the pair.
+   */
+  private async countFailure(em: EntityManager, login: string, source: string): Promise<string | null> {
+    const [r] = await query<{ failures: number; strikes: number }>(em,
+      `INSERT INTO sign_in_lock (login, source, failures) VALUES (?, ?, 1)
+       ON CONFLICT (login, source) DO UPDATE
+         SET failures = CASE WHEN sign_in_lock.locked_until IS NOT NULL AND sign_in_lock.locked_until <= now() THEN 1 ELSE sign_in_lock.failures + 1 END,
+             locked_until = CASE WHEN sign_in_lock.locked_until <= now() THEN NULL ELSE sign_in_lock.locked_until END,
+             updated_at = now()
+       RETURNING failures, strikes`, [login, source]);
+    // Old unlocked pairs go (bounded table whatever logins and addresses are tried).
+    if (Math.random() < 0.02) await query(em, `DELETE FROM sign_in_lock WHERE updated_at < now() - interval '2 days' AND (locked_until IS NULL OR locked_until < now())`);
+    if (r.failures < this.config.maxFailures) return null;
+    const minutes = Math.min(24 * 60, this.config.lockMinutes * 2 ** Math.min(r.strikes, 20));
+    const [l] = await query<{ locked_until: string }>(em,
+      `UPDATE sign_in_lock SET strikes = strikes + 1, locked_until = now() + make_interval(mins => ?) WHERE login = ? AND source = ? RETURNING locked_until`,
+      [minutes, login, source]);
+    return l.locked_until;
+  }
+
   private em(): EntityManager {
     return this.orm.em.fork();
   }
@@ -71,27 +97,28 @@ export class AuthService {
       throw new SignInError(`Слишком много неудачных попыток входа с вашего адреса; попробуйте через ${Math.ceil(ipState.msBeforeNext / 60_000)} мин.`, 'LOCKED');
     }
     const em = this.em();
-    const [row] = await query<Record<string, any>>(em, `SELECT ${USER_COLUMNS}, u.password_hash, (u.locked_until > now()) AS locked FROM app_user u WHERE u.login = ?`, [login]);
+    // Lock-out per login AND source: an attacker elsewhere cannot lock a user out of their own desk, and a login
+    // that does not exist is locked exactly like one that does (no account probing by the answer).
+    const source = (meta.ip ?? 'unknown').slice(0, 100);
+    const [lock] = await query<{ locked_until: string }>(em, `SELECT locked_until FROM sign_in_lock WHERE login = ? AND source = ? AND locked_until > now()`, [login, source]);
+    if (lock) throw this.lockedError(new Date(lock.locked_until));
+    const [row] = await query<Record<string, any>>(em, `SELECT ${USER_COLUMNS}, u.password_hash FROM app_user u WHERE u.login = ?`, [login]);
     if (!row) {
       await verifyPassword(await dummyPasswordHash(), password); // same time as for a real account
+      await this.countFailure(em, login, source);
       return this.failed(meta.ip);
-    }
-    if (row.locked) {
-      const until = new Date(row.locked_until);
-      throw new SignInError(`Учётная запись временно заблокирована после ${this.config.maxFailures} неудачных попыток входа; попробуйте после ${until.toISOString()}`, 'LOCKED');
     }
     const ok = await verifyPassword(row.password_hash, password);
     if (!ok || !row.active) {
       if (!ok) {
-        // Count the failure; the N-th failure in a row locks the account for lockMinutes.
-        await query(em,
-          `UPDATE app_user SET failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1 ELSE failed_attempts + 1 END,
-                  locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 1 ELSE failed_attempts + 1 END) >= ?
-                                      THEN now() + make_interval(mins => ?) ELSE NULL END
-            WHERE id = ?`, [this.config.maxFailures, this.config.lockMinutes, row.id]);
+        const lockedUntil = await this.countFailure(em, login, source);
+        // The account's own counters are information for the administrator (users.failedAttempts, lockedUntil).
+        await query(em, `UPDATE app_user SET failed_attempts = failed_attempts + 1, locked_until = CASE WHEN ?::timestamptz IS NULL THEN locked_until ELSE greatest(locked_until, ?::timestamptz) END WHERE id = ?`,
+          [lockedUntil, lockedUntil, row.id]);
       }
       return this.failed(meta.ip);
     }
+    await query(em, 'DELETE FROM sign_in_lock WHERE login = ? AND source = ?', [login, source]);
     const token = crypto.randomBytes(32).toString('base64url');
     const [s] = await em.transactional(async (tem) => {
       await query(tem, `UPDATE app_user SET failed_attempts = 0, locked_until = NULL, last_login_at = now() WHERE id = ?`, [row.id]);

@@ -195,9 +195,11 @@ export class UserService {
   }
 
   async unlock(id: number): Promise<UserRow> {
-    const n = await query(this.em, `UPDATE app_user SET failed_attempts = 0, locked_until = NULL, updated_at = now() WHERE id = ? AND municipality_id = ? RETURNING id`,
+    const n = await query<{ login: string }>(this.em, `UPDATE app_user SET failed_attempts = 0, locked_until = NULL, updated_at = now() WHERE id = ? AND municipality_id = ? RETURNING login`,
       [id, this.municipalityId]);
     if (!n.length) throw new InputError('id', `пользователь ${id} не найден`);
+    // The sign-in locks of this login from every source (server/auth/sessions.ts).
+    await query(this.em, 'DELETE FROM sign_in_lock WHERE login = ?', [n[0].login]);
     return (await this.byId(id))!;
   }
 }

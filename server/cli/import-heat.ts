@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { decodeText } from '../files/encoding.js';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runWithDatabase } from './database.js';
@@ -45,7 +46,8 @@ const periodFrom = parseDate('from', values.from);
 const periodTo = parseDate('to', values.to);
 let content: string;
 try {
-  content = fs.readFileSync(file, 'utf8');
+  // UTF-8 or Windows-1251, detected (server/files/encoding.ts).
+  content = decodeText(fs.readFileSync(file)).text;
 } catch (e) {
   console.error(`Не удалось прочитать ${file}: ${(e as Error).message}`);
   process.exit(2);

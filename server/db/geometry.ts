@@ -37,3 +37,32 @@ export class GeometryType extends Type<Geometry | null, string | null> {
     return 'string';
   }
 }
+
+/**
+ * Vertex limits of polygon imports (districts, ЦУР heat-map layers): a polygon's work and storage grow with its
+ * vertices (containment tests of every appeal, tiles, GeoJSON answers), so a feature and a file are bounded.
+ * POLYGON_MAX_VERTICES per feature, POLYGON_MAX_TOTAL_VERTICES per file.
+ */
+export const POLYGON_LIMITS = {
+  perFeature: Number(process.env.POLYGON_MAX_VERTICES ?? 100_000),
+  perFile: Number(process.env.POLYGON_MAX_TOTAL_VERTICES ?? 2_000_000),
+};
+
+/** Vertices of a Polygon's or MultiPolygon's coordinates (rings of positions), counted without trusting shapes. */
+export function countVertices(polygons: unknown[]): number {
+  let n = 0;
+  for (const poly of polygons) {
+    if (!Array.isArray(poly)) continue;
+    for (const ring of poly) if (Array.isArray(ring)) n += ring.length;
+  }
+  return n;
+}
+
+/** Throws the given error type when a feature or the file exceeds the vertex limits; returns the file's new total. */
+export function checkVertices(polygons: unknown[], totalSoFar: number, field: string, fail: (field: string, message: string) => Error): number {
+  const n = countVertices(polygons);
+  if (n > POLYGON_LIMITS.perFeature) throw fail(field, `слишком сложная геометрия: ${n} вершин, допускается не более ${POLYGON_LIMITS.perFeature} (POLYGON_MAX_VERTICES); упростите контур`);
+  const total = totalSoFar + n;
+  if (total > POLYGON_LIMITS.perFile) throw fail(field, `в файле более ${POLYGON_LIMITS.perFile} вершин полигонов (POLYGON_MAX_TOTAL_VERTICES): файл не принят; упростите контуры`);
+  return total;
+}

@@ -22,6 +22,7 @@ import { Migration20261202000600_pages } from '../../db/migrations/Migration2026
 import { Migration20261202000300_quality } from '../../db/migrations/Migration20261202000300_quality.js';
 import { Migration20261202000700_open311 } from '../../db/migrations/Migration20261202000700_open311.js';
 import { Migration20261202000800_classifier } from '../../db/migrations/Migration20261202000800_classifier.js';
+import { Migration20261202000900_hardening } from '../../db/migrations/Migration20261202000900_hardening.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -45,6 +46,7 @@ export const migrationsList = [
   { name: 'Migration20261202000600_pages', class: Migration20261202000600_pages },
   { name: 'Migration20261202000700_open311', class: Migration20261202000700_open311 },
   { name: 'Migration20261202000800_classifier', class: Migration20261202000800_classifier },
+  { name: 'Migration20261202000900_hardening', class: Migration20261202000900_hardening },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
 ];
 

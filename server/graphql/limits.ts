@@ -61,14 +61,16 @@ function requested(args: Record<string, unknown>): number | undefined {
 /**
  * Cost of an operation: every field costs 1; a field whose arguments ask for `first` (or `limit`)
  * items multiplies the cost of its selection by that number; a scalar answer of `limit` items
- * (the GeoJSON point layer) costs one per 100 points.
+ * (the GeoJSON point layer) costs one per 10 points.
  */
 export function estimator(onConnection: (typeName: string, first: unknown) => void): ComplexityEstimator {
   return ({ args, childComplexity, field }) => {
     const named = getNamedType(field.type);
     if (named.name.endsWith('Connection')) onConnection(named.name, args.first);
     const n = requested(args);
-    if (isLeafType(named)) return 1 + (n === undefined ? 0 : Math.ceil(n / 100));
+    // A scalar answer of `limit` rows (the GeoJSON point layer, ~200 bytes a point) costs one per 10 rows:
+    // what it costs to build and send, in the same units as a page of objects (one per field and row).
+    if (isLeafType(named)) return 1 + (n === undefined ? 0 : Math.ceil(n / 10));
     return 1 + childComplexity * Math.max(1, n ?? 1);
   };
 }
@@ -92,11 +94,71 @@ interface CostEntry {
   variables: string[];
   /** key (operation name and the values of `variables`) → complexity and page-size error. */
   results: Map<string, { complexity: number; pageError?: { message: string; field: string } }>;
+  /** Its expensive fields (counted once per document). */
+  expensive: { total: number; repeated?: [string, number] };
 }
 
 const COST_RESULTS_PER_DOCUMENT = 256;
 
+/**
+ * Expensive fields: whatever their arguments, each reads and sends a large share of the data (the GeoJSON point
+ * layer, the heat map's cells). Each at most once per operation (aliases would multiply it), and at most
+ * EXPENSIVE_PER_USER of one user's operations with one run at once (the others wait for a slot).
+ */
+export const EXPENSIVE_FIELDS = new Set(['appealsGeoJSON', 'heatmap']);
+
+/** The expensive fields of an operation: how many in all, and the most any one of them is asked (aliases). */
+function expensiveFields(document: DocumentNode): { total: number; repeated?: [string, number] } {
+  const counts = new Map<string, number>();
+  visit(document, { Field(f) { if (EXPENSIVE_FIELDS.has(f.name.value)) counts.set(f.name.value, (counts.get(f.name.value) ?? 0) + 1); } });
+  let total = 0;
+  let repeated: [string, number] | undefined;
+  for (const [name, n] of counts) {
+    total += n;
+    if (n > 1 && (!repeated || n > repeated[1])) repeated = [name, n];
+  }
+  return { total, repeated };
+}
+
+/** Slots per key with a bounded queue: acquire() resolves to a release function, or rejects when the queue is full. */
+export class KeyedSemaphore {
+  private readonly running = new Map<string, number>();
+  private readonly waiting = new Map<string, (() => void)[]>();
+  constructor(private readonly slots: number, private readonly maxWaiting = 32) {}
+  async acquire(key: string): Promise<() => void> {
+    const n = this.running.get(key) ?? 0;
+    if (n >= this.slots) {
+      const q = this.waiting.get(key) ?? [];
+      if (q.length >= this.maxWaiting) throw new Error('queue full');
+      await new Promise<void>((resolve) => { q.push(resolve); this.waiting.set(key, q); });
+    } else {
+      this.running.set(key, n + 1);
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const q = this.waiting.get(key);
+      const next = q?.shift();
+      if (q && !q.length) this.waiting.delete(key);
+      if (next) next(); // the slot passes to the next waiting operation
+      else {
+        const left = (this.running.get(key) ?? 1) - 1;
+        if (left > 0) this.running.set(key, left);
+        else this.running.delete(key);
+      }
+    };
+  }
+}
+
+/** The key of a user for per-user limits: the signed-in user, else 'anonymous'. */
+const userKey = (contextValue: unknown) => {
+  const id = (contextValue as { user?: { id?: unknown } } | undefined)?.user?.id;
+  return id == null ? 'anonymous' : `user:${String(id)}`;
+};
+
 function costPlugin(limits: Limits): ApolloServerPlugin<any> {
+  const slots = limits.expensivePerUser > 0 ? new KeyedSemaphore(limits.expensivePerUser) : undefined;
   // Apollo hands every request of the same text the same parsed DocumentNode (its document store):
   // the estimate of a document is kept for each combination of the variables it depends on, so a
   // repeated operation (the map asks the same query with new rectangles) is not re-walked.
@@ -119,12 +181,17 @@ function costPlugin(limits: Limits): ApolloServerPlugin<any> {
   };
   return {
     async requestDidStart() {
+      let release: (() => void) | undefined;
       return {
-        async didResolveOperation({ request, document, schema, operationName }) {
+        async willSendResponse() {
+          release?.();
+        },
+        async didResolveOperation({ request, document, schema, operationName, contextValue }) {
+
           const variables = request.variables ?? {};
           let entry = cache.get(document);
           if (!entry) {
-            entry = { variables: costVariables(document), results: new Map() };
+            entry = { variables: costVariables(document), results: new Map(), expensive: expensiveFields(document) };
             cache.set(document, entry);
           }
           const key = JSON.stringify([operationName ?? null, ...entry.variables.map((v) => variables[v] ?? null)]);
@@ -143,6 +210,20 @@ function costPlugin(limits: Limits): ApolloServerPlugin<any> {
           if (result.complexity > limits.maxComplexity)
             throw bad(`Запрос слишком сложный: оценка ${result.complexity}, допускается не более ${limits.maxComplexity} (GRAPHQL_MAX_COMPLEXITY); `
               + 'уменьшите first/limit, число псевдонимов или вложенных списков', 'query');
+          const { total: expensive, repeated } = entry.expensive;
+          if (repeated) {
+            throw bad(`«Тяжёлое» поле ${repeated[0]} — не более одного раза в запросе, в запросе ${repeated[1]} (с псевдонимами): `
+              + 'запрашивайте его отдельными запросами', 'query');
+          }
+          if (expensive && slots) {
+            try {
+              release = await slots.acquire(userKey(contextValue));
+            } catch {
+              throw new GraphQLError(`Слишком много одновременных «тяжёлых» запросов одного пользователя (EXPENSIVE_PER_USER = ${limits.expensivePerUser}); повторите позже`, {
+                extensions: { code: 'TOO_MANY_REQUESTS', http: { status: 429, headers: new Map([['retry-after', '5']]) } },
+              });
+            }
+          }
         },
       };
     },

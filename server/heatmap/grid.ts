@@ -187,5 +187,7 @@ export function tileBounds(z: number, x: number, y: number): { minX: number; min
 export function mercatorToBBox(minX: number, minY: number, maxX: number, maxY: number) {
   const [minLon, minLat] = fromMercator(Math.max(minX, -HALF_WORLD), Math.max(minY, -HALF_WORLD));
   const [maxLon, maxLat] = fromMercator(Math.min(maxX, HALF_WORLD), Math.min(maxY, HALF_WORLD));
-  return { minLon, minLat, maxLon, maxLat };
+  // Floating point at the edge of the world (the last tile of zoom 22 ends at 180.00000000000003°): clamp.
+  const clamp = (v: number, lim: number) => Math.max(-lim, Math.min(lim, v));
+  return { minLon: clamp(minLon, 180), minLat: clamp(minLat, 90), maxLon: clamp(maxLon, 180), maxLat: clamp(maxLat, 90) };
 }

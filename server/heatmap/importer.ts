@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
+import { POLYGON_LIMITS, checkVertices, countVertices } from '../db/geometry.js';
 import { HeatLayerFormat } from './entities.js';
 import { markHeatDataChanged } from './version.js';
 
@@ -214,6 +215,7 @@ export function parseHeatGeoJson(content: string, center: [number, number], onRe
   if (features.length > MAX_ROWS) throw new InputError('features', `слишком много объектов (более ${MAX_ROWS})`);
   const rows: ParsedRow[] = [];
   const hint = 'в GeoJSON порядок координат [долгота, широта]';
+  let vertices = 0;
   features.forEach((f, i) => {
     const at = `features[${i}]`;
     const line = i + 1;
@@ -240,6 +242,10 @@ export function parseHeatGeoJson(content: string, center: [number, number], onRe
       else if (g.type === 'MultiPolygon' && Array.isArray(g.coordinates)) polygons = g.coordinates;
       else throw new RowError(`${at}.geometry.type`, `ожидается Point, Polygon или MultiPolygon, получено ${String(g.type)}`);
       if (polygons.length === 0) throw new RowError(cf, 'пустая геометрия');
+      // Too many vertices in one feature: that row is rejected; in the whole file: the file is refused.
+      const n = countVertices(polygons);
+      if (n > POLYGON_LIMITS.perFeature) throw new RowError(cf, `слишком сложная геометрия: ${n} вершин, допускается не более ${POLYGON_LIMITS.perFeature} (POLYGON_MAX_VERTICES); упростите контур`);
+      vertices = checkVertices(polygons, vertices, cf, (fl, m) => new InputError(fl, m));
       const coordinates = polygons.map((poly, pi) => {
         const pf = cf + (g.type === 'MultiPolygon' ? `[${pi}]` : '');
         if (!Array.isArray(poly) || poly.length === 0) throw new RowError(pf, 'полигон без колец');

@@ -40,13 +40,22 @@ export async function createApollo(opts: { introspection?: boolean; limits?: Lim
     introspection,
     // One operation per HTTP request: a JSON array of operations is refused (400).
     allowBatchedHttpRequests: false,
+    // The application owns the lifecycle (server/main.ts stops HTTP, GraphQL, the pool and the database once).
+    stopOnTerminationSignals: false,
     // The parser stops at this many tokens: a huge document costs no more than a small one.
     parseOptions: { maxTokens: limits.maxTokens },
     validationRules: hardening.validationRules,
     includeStacktraceInErrorResponses: false,
     // Compact JSON (Apollo pretty-prints by default: ~2× the bytes on pages of appeals); values
     // already serialised (RawJson: heat-map cell polygons) are written as they are.
-    stringifyResult: stringifyResponse,
+    // An answer beyond GRAPHQL_MAX_RESPONSE_MB is replaced by an error (the other limits keep it from being built
+    // in the first place in all but exceptional cases).
+    stringifyResult: (value) => {
+      const s = stringifyResponse(value);
+      if (s.length <= limits.maxResponseBytes) return s;
+      return JSON.stringify({ errors: [{ message: `Ответ слишком большой: более ${Math.round(limits.maxResponseBytes / 1048576)} МБ (GRAPHQL_MAX_RESPONSE_MB); уменьшите limit/first или сузьте фильтр`,
+        extensions: { code: 'BAD_USER_INPUT', field: 'query' } }] });
+    },
     formatError,
     // No HTTP cache hints: the cache-control plugin instruments every field (measurable on pages of 100).
     plugins: [

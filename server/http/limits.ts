@@ -82,3 +82,41 @@ export function uploadSizeGuard(maxUploadBytes: number) {
 }
 
 export { megabytes };
+
+/**
+ * A per-minute request limit of an HTTP route (/tiles, /exports), per signed-in user or else per address:
+ * `check(key)` resolves to 0 when allowed, else the seconds to wait. perMinute ≤ 0: no limit.
+ */
+export function routeLimiter(perMinute: number): ((key: string) => Promise<number>) | undefined {
+  if (perMinute <= 0) return undefined;
+  const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+  return async (key) => {
+    try {
+      await limiter.consume(key);
+      return 0;
+    } catch (e) {
+      if (!(e instanceof RateLimiterRes)) throw e;
+      return Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+    }
+  };
+}
+
+/** The 429 answer of a route limit (JSON, Russian, naming the variable). */
+export function sendRateLimited(res: import('node:http').ServerResponse, seconds: number, perMinute: number, variable: string) {
+  const body = JSON.stringify({ errors: [{ message: `Слишком много запросов: не более ${perMinute} в минуту (${variable}); повторите через ${seconds} с`, extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: seconds } }] });
+  res.writeHead(429, { 'Content-Type': 'application/json; charset=utf-8', 'Retry-After': String(seconds), 'Cache-Control': 'no-store' });
+  res.end(body);
+}
+
+/** Express middleware of a route limit (after authentication: the key is the user when signed in). */
+export function routeRateLimit(perMinute: number, variable: string, check = routeLimiter(perMinute)) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    // Already counted in front of Express (the cached tile path of server/app.ts).
+    if (!check || (req as Request & { rateCounted?: boolean }).rateCounted) return next();
+    const id = (req as Request & { auth?: { user?: { id?: unknown } } }).auth?.user?.id;
+    check(id != null ? `user:${String(id)}` : `ip:${req.ip ?? 'unknown'}`).then((wait) => {
+      if (wait) sendRateLimited(res, wait, perMinute, variable);
+      else next();
+    }, next);
+  };
+}

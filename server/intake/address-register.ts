@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { parse as parseCsv } from 'csv-parse';
+import { decodeStream } from '../files/encoding.js';
 import { query } from '../db/sql.js';
 import { readReference } from '../reference/files.js';
 import { parseAddress, streetKeyLoose } from './address.js';
@@ -43,7 +44,8 @@ export async function importAddressRegister(em: EntityManager, municipalityId: n
     report.inserted += r.inserted;
     report.updated += r.updated;
   };
-  const sniffed = await sniffCsvDelimiter(input);
+  // UTF-8 or Windows-1251 (Russian Excel's CSV), detected; anything else refused with a clear message.
+  const sniffed = await sniffCsvDelimiter((await decodeStream(input)).text);
   const parser = sniffed.input.pipe(parseCsv({ columns: (h: string[]) => h.map((x) => x.trim().toLowerCase()), bom: true, delimiter: sniffed.delimiter, skip_empty_lines: true, info: true, relax_quotes: true }));
   for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
     report.read++;

@@ -93,7 +93,7 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
   const text = (f: FieldName) => str(raw(f));
   const externalId = text('externalId');
   const issue = (field: FieldName | string, severity: Issue['severity'], reason: string) =>
-    issues.push({ line: rec.line, field, severity, reason, externalId });
+    issues.push({ line: rec.line, field, severity, reason, externalId: externalId && externalId.length > 200 ? `${externalId.slice(0, 199)}…` : externalId });
   const date = (f: FieldName, required = false): Date | undefined => {
     try {
       const d = parseDate(raw(f), tz, spec(f)?.format);
@@ -138,6 +138,9 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
       if ((lat === undefined) !== (lon === undefined)) throw new Error('указана только одна из координат');
     } else if (rec.point) {
       [lon, lat] = rec.point;
+    } else if (rec.geometryType) {
+      // A Polygon, LineString… is not the place of an appeal: said, never stored silently without a point.
+      throw new Error(`геометрия ${rec.geometryType.slice(0, 30)} не поддерживается, ожидается Point`);
     }
   } catch (e) {
     issue('coordinates', 'WARNING', `координаты не распознаны: ${(e as Error).message}; место определяется по адресу`);

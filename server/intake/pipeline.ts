@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
+import { intVar } from '../config.js';
 import { DriverException } from '@mikro-orm/core';
 import type { Channel } from '../reference/entities.js';
 import type { Mapping, SourceFormat } from './mapping.js';
@@ -64,6 +65,13 @@ export interface ImportReport {
 }
 
 const REPORT_ISSUES = 1000;
+/**
+ * IMPORT_MAX_STORED_ISSUES: issue rows stored per batch (the first ones, in file order); every issue beyond them
+ * is still counted by reason in import_batch.issue_counts (300 000 bad rows must not become 300 000 rows).
+ */
+const maxStoredIssues = () => intVar(process.env, 'IMPORT_MAX_STORED_ISSUES', 1000, 0, 10_000_000);
+/** The reason an issue is counted under: severity, field and the reason up to its first colon (no values). */
+export const issueCountKey = (i: Issue) => `${i.severity} ${i.field}: ${i.reason.split(/[:«]/)[0].trim().slice(0, 120)}`;
 
 /** PostgreSQL text cannot hold NUL: messages that quote a broken line must not carry one. */
 const noNul = (s: string) => s.replace(/\u0000/g, '');
@@ -129,6 +137,9 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     `INSERT INTO import_batch (municipality_id, channel, source_name, format, mapping, actor) VALUES (?, ?, ?, ?, ?::jsonb, ?) RETURNING id`,
     [opts.municipalityId, opts.channel, noNul(opts.sourceName).slice(0, 300), opts.format, JSON.stringify(opts.mapping), opts.actor],
   );
+  // The batch is alive while this session holds its advisory lock: a crash or kill ends the session, and the next
+  // start marks the batch INTERRUPTED (markInterruptedBatches); another process's running import keeps its lock.
+  await query(em, 'SELECT pg_advisory_lock(?, ?)', [BATCH_LOCK, batch.id]);
   const report: ImportReport = { batchId: batch.id, status: 'DONE', read: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, flagged: 0, issues: [] };
   const chunkSize = opts.chunkSize ?? Number(process.env.INTAKE_CHUNK_SIZE ?? 1000);
   let chunk: Candidate[] = [];
@@ -136,6 +147,9 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   let pending: Issue[] = [];
   let pendingRead = 0;
   let pendingRejected = 0;
+  const maxStored = maxStoredIssues();
+  let storedIssues = 0;
+  let issueCounts = new Map<string, number>();
 
   // Three stages overlap. While chunk k is written (its own transaction), chunk k+1 is prepared on another
   // connection (geocoding, lookups, classification, the duplicate and repeat search, its ids) and chunk k+2 is
@@ -168,7 +182,19 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     const plan = (await planned)!;
     await previousWritten;
     const tc = performance.now();
-    const counts = await em.transactional((tem) => writeChunk(tem, ctx, plan, batch.id, opts));
+    // Only the first issues of the batch are stored; all are counted by reason (stored with the same commit).
+    const room = Math.max(0, maxStored - storedIssues);
+    const toStore = plan.issues.length > room ? plan.issues.slice(0, room) : plan.issues;
+    const counts1 = new Map(issueCounts);
+    for (const i of plan.issues) counts1.set(issueCountKey(i), (counts1.get(issueCountKey(i)) ?? 0) + 1);
+    const counts = await em.transactional(async (tem) => {
+      const c = await writeChunk(tem, ctx, { ...plan, issues: toStore, allIssues: plan.issues }, batch.id, opts);
+      await bound(tem, `UPDATE import_batch SET issue_counts = ?::jsonb, issues_total = issues_total + ? WHERE id = ?`,
+        [JSON.stringify(Object.fromEntries(counts1)), plan.issues.length, batch.id]);
+      return c;
+    });
+    storedIssues += toStore.length;
+    issueCounts = counts1;
     plan.committed = true;
     if (PROFILE) stepTimes.set('write total', (stepTimes.get('write total') ?? 0) + performance.now() - tc);
     report.read += plan.tally.read;
@@ -245,6 +271,7 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     `UPDATE import_batch SET status = ?, finished_at = now(), error = ? WHERE id = ?`,
     [report.status, report.error ?? null, batch.id],
   );
+  await query(em, 'SELECT pg_advisory_unlock(?, ?)', [BATCH_LOCK, batch.id]).catch(() => undefined);
   return report;
 }
 
@@ -262,6 +289,36 @@ export function nothingStored(report: ImportReport): string {
   }
   const top = [...byReason.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${k} (${n})`);
   return `ничего не сохранено: отклонено ${report.rejected} из ${report.read}` + (top.length ? `; чаще всего — ${top.join('; ')}` : '');
+}
+
+/** Advisory-lock class of running import batches (the object id is the batch id). */
+const BATCH_LOCK = 736_251;
+
+/**
+ * Import batches left RUNNING by a crash or kill (no session holds their lock any more) → INTERRUPTED, with what
+ * their committed chunks stored (the counters are committed with each chunk). Called at start-up.
+ */
+export async function markInterruptedBatches(em: EntityManager): Promise<number> {
+  const rows = await em.transactional(async (tem) => {
+    const running = await query<{ id: number }>(tem, `SELECT id FROM import_batch WHERE status = 'RUNNING' ORDER BY id`);
+    const dead: number[] = [];
+    for (const { id } of running) {
+      // Taken for the transaction only: free means the importing session is gone.
+      const [{ free }] = await query<{ free: boolean }>(tem, 'SELECT pg_try_advisory_xact_lock(?, ?) AS free', [BATCH_LOCK, id]);
+      if (free) dead.push(id);
+    }
+    if (!dead.length) return 0;
+    await query(
+      tem,
+      `UPDATE import_batch SET status = 'INTERRUPTED', finished_at = now(),
+              error = format('импорт прерван (остановка или сбой сервера): сохранено строк — %s новых, %s обновлено, %s без изменений из %s прочитанных; повторный импорт того же файла завершит загрузку',
+                             inserted, updated, unchanged, rows_read)
+        WHERE id = ANY(?::int[])`,
+      [dead],
+    );
+    return dead.length;
+  });
+  return rows;
 }
 
 /** A chunk as the reader hands it over: its valid records, its issues so far and its counts. */
@@ -305,7 +362,12 @@ interface ChunkPlan extends ChunkJob {
   /** Its new appeals' answers, prepared for their verdicts (server/quality). */
   answers: PreparedAnswers;
   committed: boolean;
+  /** All issues of the chunk when `issues` holds only those to store (the per-batch cap). */
+  allIssues?: Issue[];
 }
+
+/** An external id as stored with an issue: at most 200 characters (a rejected row's id may be any length). */
+const clip = (id?: string) => (id == null ? null : id.length > 200 ? `${id.slice(0, 199)}…` : id);
 
 /**
  * Prepares a chunk (a read transaction on its own connection, alongside the previous chunk's write): geocoding,
@@ -468,6 +530,7 @@ async function writeChunk(
   const mid = opts.municipalityId;
   const actor = `import:${batchId}`;
   const { inserts, updates, unchanged, issues } = plan;
+  const allIssues = plan.allIssues ?? issues;
   const step = stepper();
   await bound(em, 'SET LOCAL jit = off');
   const ev = { appeal: [] as number[], at: [] as string[], kind: [] as string[], from: [] as (string | null)[], to: [] as (string | null)[], comment: [] as (string | null)[] };
@@ -592,15 +655,15 @@ async function writeChunk(
   const changedAnswers = updates.filter((x) => x.changes.some((c) => c[1] === 'answer_text')).map((x) => x.id);
   if (changedAnswers.length) await judgeAppeals(em, mid, changedAnswers, { answerChanged: new Set(changedAnswers) });
   step('quality write');
-  const flaggedLines = new Set(issues.filter((i) => i.severity === 'WARNING').map((i) => i.line));
-  const errorLines = new Set(issues.filter((i) => i.severity === 'ERROR').map((i) => i.line));
+  const flaggedLines = new Set(allIssues.filter((i) => i.severity === 'WARNING').map((i) => i.line));
+  const errorLines = new Set(allIssues.filter((i) => i.severity === 'ERROR').map((i) => i.line));
   const flagged = [...flaggedLines].filter((l) => !errorLines.has(l)).length;
   if (issues.length) {
     await bound(
       em,
       `INSERT INTO import_issue (municipality_id, batch_id, line, field, severity, reason, external_id)
        SELECT ?, ?, * FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[])`,
-      [mid, batchId, issues.map((i) => i.line), issues.map((i) => i.field), issues.map((i) => i.severity), issues.map((i) => i.reason), issues.map((i) => i.externalId ?? null)],
+      [mid, batchId, issues.map((i) => i.line), issues.map((i) => i.field), issues.map((i) => i.severity), issues.map((i) => i.reason.slice(0, 2000)), issues.map((i) => clip(i.externalId))],
     );
   }
   await bound(

@@ -18,6 +18,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import { Theme } from '../reference/entities.js';
 import { trainClassifier } from './context.js';
+import { isRestricted, scopeOf, scopeSql } from '../auth/scope.js';
+import { maySeePersonalData } from '../auth/personal-data.js';
 
 export enum SourceFormatEnum { csv = 'csv', xlsx = 'xlsx', jsonl = 'jsonl', geojson = 'geojson' }
 registerEnumType(SourceFormatEnum, { name: 'SourceFormat', description: 'Формат файла: csv, xlsx, jsonl (JSON lines), geojson' });
@@ -54,7 +56,7 @@ export class ImportBatch {
   @Field() sourceName!: string;
   @Field() format!: string;
   @Field() actor!: string;
-  @Field() status!: string;
+  @Field({ description: 'RUNNING, DONE, FAILED или INTERRUPTED (прерван остановкой или сбоем сервера; сохранённое — в счётчиках)' }) status!: string;
   @Field() startedAt!: Date;
   @Field({ nullable: true }) finishedAt?: Date;
   @Field(() => Int) read!: number;
@@ -64,6 +66,8 @@ export class ImportBatch {
   @Field(() => Int) rejected!: number;
   @Field(() => Int) flagged!: number;
   @Field({ nullable: true }) error?: string;
+  @Field(() => Int, { description: 'Замечаний всего (хранятся только первые IMPORT_MAX_STORED_ISSUES; остальные — в issueCounts)' }) issuesTotal!: number;
+  @Field(() => GraphQLJSONObject, { description: 'Число замечаний по причинам: «ERROR поле: причина» → число' }) issueCounts!: Record<string, number>;
 }
 
 @ObjectType()
@@ -84,7 +88,21 @@ export class RoutingRule {
 }
 
 const BATCH_SQL = `SELECT id, channel, source_name AS "sourceName", format, actor, status, started_at AS "startedAt", finished_at AS "finishedAt",
-  rows_read AS read, inserted, updated, unchanged, rejected, flagged, error FROM import_batch`;
+  rows_read AS read, inserted, updated, unchanged, rejected, flagged, error, issues_total AS "issuesTotal", issue_counts AS "issueCounts" FROM import_batch b`;
+
+/**
+ * Row scope of import batches (as for appeals): a BLOCK_LEAD or ORG_OFFICER sees the batches that stored at least one
+ * appeal of their scope, and of their issues only the rows of those appeals (a rejected row belongs to nobody's scope).
+ */
+function batchScope(ctx: Context): { sql: string; params: unknown[] } {
+  const s = ctx.user ? scopeOf(ctx.user) : undefined;
+  if (!isRestricted(s)) return { sql: 'TRUE', params: [] };
+  const sc = scopeSql(s!, 'a');
+  return { sql: `EXISTS (SELECT 1 FROM appeal a WHERE a.batch_id = b.id AND ${sc.sql})`, params: sc.params };
+}
+
+/** Values quoted in a reason («…») may be personal data (an address, a name): masked for roles without the right. */
+const maskReason = (reason: string) => reason.replace(/«[^»]*»?/g, '«***»');
 const toBatch = (r: Record<string, any>) => ({ ...r, startedAt: new Date(r.startedAt), finishedAt: r.finishedAt ? new Date(r.finishedAt) : undefined, error: r.error ?? undefined });
 
 @ObjectType({ description: 'Обученный классификатор тем и его оценка скользящим контролем (на текстах, отложенных при обучении)' })
@@ -163,13 +181,15 @@ export class IntakeResolver {
   async importBatches(@Ctx() ctx: Context, @Arg('first', () => Int, { defaultValue: 20 }) first: number, @Arg('before', () => ID, { nullable: true }) before?: string) {
     if (first < 1 || first > 200) throw new InputError('first', 'от 1 до 200');
     const b = before ? parseIds('before', [before])![0] : 2 ** 31 - 1;
-    const rows = await query(ctx.em, `${BATCH_SQL} WHERE municipality_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, [ctx.municipalityId, b, first]);
+    const sc = batchScope(ctx);
+    const rows = await query(ctx.em, `${BATCH_SQL} WHERE municipality_id = ? AND id < ? AND ${sc.sql} ORDER BY id DESC LIMIT ?`, [ctx.municipalityId, b, ...sc.params, first]);
     return rows.map(toBatch);
   }
 
   @Query(() => ImportBatch, { nullable: true })
   async importBatch(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
-    const [r] = await query(ctx.em, `${BATCH_SQL} WHERE municipality_id = ? AND id = ?`, [ctx.municipalityId, parseIds('id', [id])![0]]);
+    const sc = batchScope(ctx);
+    const [r] = await query(ctx.em, `${BATCH_SQL} WHERE municipality_id = ? AND id = ? AND ${sc.sql}`, [ctx.municipalityId, parseIds('id', [id])![0], ...sc.params]);
     return r ? toBatch(r) : null;
   }
 
@@ -249,7 +269,7 @@ export class IntakeResolver {
 @Resolver(() => ImportBatch)
 export class ImportBatchFields {
   @FieldResolver(() => [ImportIssue], { description: 'Замечания по строкам' })
-  issues(
+  async issues(
     @Root() b: Readonly<ImportBatch>,
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { defaultValue: 100 }) first: number,
@@ -257,10 +277,17 @@ export class ImportBatchFields {
     @Arg('severity', { nullable: true }) severity?: string,
   ) {
     if (first < 1 || first > 1000) throw new InputError('first', 'от 1 до 1000');
-    return query(ctx.em,
-      `SELECT line, field, severity, reason, external_id AS "externalId" FROM import_issue
-        WHERE batch_id = ? AND line > ? AND (?::text IS NULL OR severity = ?) ORDER BY line, id LIMIT ?`,
-      [b.id, afterLine, severity ?? null, severity ?? null, first]);
+    const s = ctx.user ? scopeOf(ctx.user) : undefined;
+    const sc = isRestricted(s) ? scopeSql(s!, 'a') : undefined;
+    // A scoped user sees the issues of rows stored as appeals of their scope only.
+    const scoped = sc ? `AND EXISTS (SELECT 1 FROM appeal a JOIN import_batch b ON b.id = i.batch_id
+                                      WHERE a.channel = b.channel AND a.external_id = i.external_id AND ${sc.sql})` : '';
+    const rows = await query<ImportIssue>(ctx.em,
+      `SELECT line, field, severity, reason, external_id AS "externalId" FROM import_issue i
+        WHERE batch_id = ? AND line > ? AND (?::text IS NULL OR severity = ?) ${scoped} ORDER BY line, id LIMIT ?`,
+      [b.id, afterLine, severity ?? null, severity ?? null, ...(sc?.params ?? []), first]);
+    if (maySeePersonalData(ctx.user)) return rows;
+    return rows.map((r) => ({ ...r, externalId: undefined, reason: maskReason(r.reason) }));
   }
 }
 

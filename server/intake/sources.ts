@@ -5,7 +5,10 @@ import ExcelJS from 'exceljs';
 import StreamJson from 'stream-json';
 import Pick from 'stream-json/filters/Pick.js';
 import StreamArray from 'stream-json/streamers/StreamArray.js';
+import fs from 'node:fs';
 import type { Mapping, SourceFormat } from './mapping.js';
+import { decodeStream } from '../files/encoding.js';
+import { spoolXlsx, xlsxLimits } from '../files/xlsx-guard.js';
 
 /** One record of a source file, with the line (or feature number) it came from. */
 export interface SourceRecord {
@@ -13,6 +16,8 @@ export interface SourceRecord {
   get(column: string): unknown;
   /** [lon, lat] of a GeoJSON Point feature. */
   point?: [number, number];
+  /** The type of a GeoJSON feature's geometry when it is not a usable Point (reported by normalize). */
+  geometryType?: string;
 }
 
 /** A record that could not even be read (broken CSV row, invalid JSON line). */
@@ -83,7 +88,9 @@ export async function sniffCsvDelimiter(input: Readable, given?: string): Promis
 
 async function* csvRecords(source: Readable, mapping: Mapping): AsyncGenerator<SourceItem> {
   const skipped: UnreadableRecord[] = [];
-  const { delimiter, input } = await sniffCsvDelimiter(source, mapping.csv?.delimiter);
+  // UTF-8 (with or without BOM) or Windows-1251 (Russian Excel's «CSV»), detected; anything else is refused.
+  const { text } = await decodeStream(source);
+  const { delimiter, input } = await sniffCsvDelimiter(text, mapping.csv?.delimiter);
   const parser = through(
     input,
     parseCsv({
@@ -109,24 +116,32 @@ async function* csvRecords(source: Readable, mapping: Mapping): AsyncGenerator<S
 }
 
 async function* xlsxRecords(input: Readable, mapping: Mapping): AsyncGenerator<SourceItem> {
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, { sharedStrings: 'cache', hyperlinks: 'cache', styles: 'cache', worksheets: 'emit' });
-  let sheetIndex = 0;
-  for await (const sheet of reader) {
-    sheetIndex++;
-    const ws = sheet as unknown as AsyncIterable<ExcelJS.Row> & { name?: string };
-    if (mapping.sheet && mapping.sheet !== ws.name && mapping.sheet !== String(sheetIndex)) continue;
-    let header: string[] | undefined;
-    for await (const row of ws) {
-      const values = (row.values as unknown[]).slice(1);
-      if (!header) {
-        header = values.map((v) => String(v ?? '').trim());
-        continue;
+  // The workbook is inflated and counted before it is read (server/files/xlsx-guard.ts): a shared-strings bomb
+  // or an oversized cell is refused before ExcelJS materialises anything.
+  const limits = xlsxLimits();
+  const book = await spoolXlsx(input, limits);
+  try {
+    const reader = new ExcelJS.stream.xlsx.WorkbookReader(fs.createReadStream(book.file), { sharedStrings: 'cache', hyperlinks: 'cache', styles: 'cache', worksheets: 'emit' });
+    let sheetIndex = 0;
+    for await (const sheet of reader) {
+      sheetIndex++;
+      const ws = sheet as unknown as AsyncIterable<ExcelJS.Row> & { name?: string };
+      if (mapping.sheet && mapping.sheet !== ws.name && mapping.sheet !== String(sheetIndex)) continue;
+      let header: string[] | undefined;
+      for await (const row of ws) {
+        const values = (row.values as unknown[]).slice(1);
+        if (!header) {
+          header = values.map((v) => String(v ?? '').trim());
+          continue;
+        }
+        if (values.every((v) => v == null || v === '')) continue;
+        const rec = Object.fromEntries(header.map((h, i) => [h, values[i]]));
+        yield { line: row.number, get: (c) => rec[c] };
       }
-      if (values.every((v) => v == null || v === '')) continue;
-      const rec = Object.fromEntries(header.map((h, i) => [h, values[i]]));
-      yield { line: row.number, get: (c) => rec[c] };
+      if (!mapping.sheet) break; // first sheet only unless one is named
     }
-    if (!mapping.sheet) break; // first sheet only unless one is named
+  } finally {
+    book.remove();
   }
 }
 
@@ -172,9 +187,11 @@ async function* geojsonRecords(input: Readable): AsyncGenerator<SourceItem> {
       continue;
     }
     const g = value.geometry;
-    const point = g && g.type === 'Point' && Array.isArray(g.coordinates) ? ([g.coordinates[0], g.coordinates[1]] as [number, number]) : undefined;
+    const point = g && g.type === 'Point' && Array.isArray(g.coordinates) && typeof g.coordinates[0] === 'number' && typeof g.coordinates[1] === 'number'
+      ? ([g.coordinates[0], g.coordinates[1]] as [number, number]) : undefined;
+    const geometryType = g && !point ? String(g.type ?? 'без типа') : undefined;
     const props = value.properties ?? {};
-    yield { line, get: (c) => byPath(props, c), point };
+    yield { line, get: (c) => byPath(props, c), point, geometryType };
   }
 }
 

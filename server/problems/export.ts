@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import ExcelJS from 'exceljs';
 import { stringify } from 'csv-stringify/sync';
+import { neutraliseRow, xlsxCell } from '../export/cells.js';
 import { GraphQLError } from 'graphql';
 import { query } from '../db/sql.js';
 import { createContext } from '../graphql/context.js';
@@ -32,12 +33,12 @@ export function parseExportQuery(q: Record<string, unknown>): { filter: ProblemF
   const f: ProblemFilter = {};
   const statuses = list(q.statuses);
   if (statuses) {
-    for (const s of statuses) if (!(s in ProblemStatus)) throw new ExportInputError(`statuses: неизвестный статус «${s.slice(0, 30)}»; допустимы: ${Object.keys(ProblemStatus).join(', ')}`);
+    for (const s of statuses) if (!Object.values(ProblemStatus).includes(s as ProblemStatus)) throw new ExportInputError(`statuses: неизвестный статус «${s.slice(0, 30)}»; допустимы: ${Object.keys(ProblemStatus).join(', ')}`);
     f.statuses = statuses as ProblemStatus[];
   }
   const sources = list(q.sources);
   if (sources) {
-    for (const s of sources) if (!(s in ProblemSource)) throw new ExportInputError(`sources: неизвестный источник «${s.slice(0, 30)}»; допустимы: ${Object.keys(ProblemSource).join(', ')}`);
+    for (const s of sources) if (!Object.values(ProblemSource).includes(s as ProblemSource)) throw new ExportInputError(`sources: неизвестный источник «${s.slice(0, 30)}»; допустимы: ${Object.keys(ProblemSource).join(', ')}`);
     f.sources = sources as ProblemSource[];
   }
   f.districtIds = list(q.districtIds);
@@ -55,7 +56,7 @@ export function parseExportQuery(q: Record<string, unknown>): { filter: ProblemF
     f.bbox = { minLon: v[0], minLat: v[1], maxLon: v[2], maxLat: v[3] };
   }
   const order = (q.orderBy ?? 'SCORE') as ProblemOrder;
-  if (!(order in ProblemOrder)) throw new ExportInputError(`orderBy: неизвестный порядок «${String(order).slice(0, 20)}»; допустимы: ${Object.keys(ProblemOrder).join(', ')}`);
+  if (!Object.values(ProblemOrder).includes(order)) throw new ExportInputError(`orderBy: неизвестный порядок «${String(order).slice(0, 20)}»; допустимы: ${Object.keys(ProblemOrder).join(', ')}`);
   return { filter: f, order };
 }
 
@@ -132,7 +133,7 @@ export function problemExportHandler(orm: MikroORM, municipalityId: number) {
       res.setHeader('Cache-Control', 'private, no-store');
       const cols = exportColumns();
       if (format === 'csv') {
-        const body = stringify(rows.map((r) => exportRow(r, n)), { header: true, delimiter: ';', bom: true, columns: cols.map((c) => ({ key: c.key, header: c.header })), record_delimiter: 'windows' });
+        const body = stringify(rows.map((r) => neutraliseRow(exportRow(r, n))), { header: true, delimiter: ';', bom: true, columns: cols.map((c) => ({ key: c.key, header: c.header })), record_delimiter: 'windows' });
         res.type('text/csv; charset=utf-8').send(body);
       } else if (format === 'xlsx') {
         const wb = new ExcelJS.Workbook();
@@ -142,7 +143,7 @@ export function problemExportHandler(orm: MikroORM, municipalityId: number) {
         ws.columns = cols;
         ws.getRow(1).font = { bold: true };
         ws.getRow(1).alignment = { wrapText: true, vertical: 'top' };
-        for (const r of rows) ws.addRow(exportRow(r, n));
+        for (const r of rows) ws.addRow(Object.fromEntries(Object.entries(exportRow(r, n)).map(([k, v]) => [k, xlsxCell(v)])));
         ws.autoFilter = { from: { row: 1, column: 1 }, to: { row: 1, column: cols.length } };
         res.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
         res.send(Buffer.from(await wb.xlsx.writeBuffer()));

@@ -53,8 +53,10 @@ export class ProblemQueries {
     return settingsOut(await service(ctx).settings());
   }
 
-  @Authorized(APPEAL_EDITORS)
-  @Mutation(() => ProblemRun, { description: 'Пересчитать перечень проблем за период (по умолчанию — настроенное число дней до сегодня)' })
+  // The city-wide problem list is the centre's: only curators and coordinators recompute it (any period changes
+  // the list for everyone); a block lead or a worker has no block-scoped recompute.
+  @Authorized(FULL_ACCESS)
+  @Mutation(() => ProblemRun, { description: 'Пересчитать перечень проблем за период (по умолчанию — настроенное число дней до сегодня); только куратор и руководитель-координатор' })
   async recomputeProblems(@Ctx() ctx: Context, @Arg('from', { nullable: true }) from?: Date, @Arg('to', { nullable: true }) to?: Date) {
     const s = service(ctx);
     const r = await s.recompute(from, to);

@@ -1,3 +1,5 @@
+import { GraphQLError } from 'graphql';
+import { Role } from '../auth/roles.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
@@ -108,6 +110,9 @@ export interface ProblemActor extends AuditActor {
   actor: string;
   scope?: RowScope;
 }
+
+/** The statuses an ORG_OFFICER may set on a problem of their organisation (see the README's role table). */
+export const OFFICER_PROBLEM_STATUSES: ProblemStatus[] = [ProblemStatus.IN_PROGRESS, ProblemStatus.PLANNED];
 
 export class ProblemService {
   private readonly municipalityId: number;
@@ -227,6 +232,11 @@ export class ProblemService {
     if (p.status === status) return p;
     if (!TRANSITIONS[p.status].includes(status)) {
       throw new InputError('status', `нельзя перевести проблему из «${STATUS_LABELS[p.status]}» в «${STATUS_LABELS[status]}»; можно: ${TRANSITIONS[p.status].map((s) => `«${STATUS_LABELS[s]}»`).join(', ')}`);
+    }
+    // An organisation's officer works on the problems of their organisation: takes one into work and reports it
+    // planned (IN_PROGRESS, PLANNED); confirming, rejecting and resolving are the centre's decisions.
+    if (this.who.user?.role === Role.ORG_OFFICER && !OFFICER_PROBLEM_STATUSES.includes(status)) {
+      throw new GraphQLError(`сотрудник организации переводит проблему только в статусы ${OFFICER_PROBLEM_STATUSES.map((s) => `«${STATUS_LABELS[s]}»`).join(', ')}; «${STATUS_LABELS[status]}» устанавливает МЦУ`, { extensions: { code: 'FORBIDDEN', field: 'status' } });
     }
     if (status === ProblemStatus.REJECTED && !comment) throw new InputError('comment', 'при отклонении проблемы укажите причину в комментарии');
     await this.em.transactional(async (em) => {

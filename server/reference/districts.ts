@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import type { MultiPolygon, Position } from 'geojson';
+import { checkVertices } from '../db/geometry.js';
 import { InputError } from '../errors.js';
 
 export interface DistrictInput {
@@ -60,6 +61,7 @@ export function parseDistrictCollection(input: unknown, center: Position): Distr
   if (!Array.isArray(features) || features.length === 0) throw new InputError('features', 'нет ни одного объекта (features пуст)');
   if (features.length > MAX_FEATURES) throw new InputError('features', `слишком много объектов: ${features.length} (максимум ${MAX_FEATURES})`);
   const seen = new Set<string>();
+  let vertices = 0;
   return features.map((f, i) => {
     const at = `features[${i}]`;
     if (!isObject(f) || f.type !== 'Feature') throw new InputError(at, 'ожидается объект GeoJSON Feature');
@@ -88,6 +90,7 @@ export function parseDistrictCollection(input: unknown, center: Position): Distr
     else if (g.type === 'MultiPolygon' && Array.isArray(g.coordinates)) polygons = g.coordinates;
     else throw new InputError(`${at}.geometry.type`, `ожидается Polygon или MultiPolygon, получено ${String(g.type)}`);
     if (polygons.length === 0) throw new InputError(`${at}.geometry.coordinates`, 'пустая геометрия');
+    vertices = checkVertices(polygons, vertices, `${at}.geometry.coordinates`, (f, m) => new InputError(f, m));
     const coordinates = polygons.map((poly, pi) => {
       const pf = `${at}.geometry.coordinates` + (g.type === 'MultiPolygon' ? `[${pi}]` : '');
       if (!Array.isArray(poly) || poly.length === 0) throw new InputError(pf, 'полигон без колец');

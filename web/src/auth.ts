@@ -40,7 +40,7 @@ export async function requireSession(): Promise<Me> {
 }
 
 export async function signOut(): Promise<void> {
-  await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin' }).catch(() => undefined);
+  await fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}' }).catch(() => undefined);
   location.replace('/login.html');
 }
 

@@ -7,7 +7,9 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs |
   if (attrs) {
     for (const [name, value] of Object.entries(attrs)) {
       if (value === null || value === undefined || value === false) continue;
-      node.setAttribute(name, value === true ? '' : String(value));
+      // Inline style through the CSSOM: the Content-Security-Policy (style-src 'self') blocks style attributes.
+      if (name === 'style') node.style.cssText = String(value);
+      else node.setAttribute(name, value === true ? '' : String(value));
     }
   }
   append(node, ...children);

@@ -1,13 +1,13 @@
 import './login.css';
+import { safeNextPath } from './next-path';
 
 const form = document.getElementById('login-form') as HTMLFormElement;
 const errorBox = document.getElementById('login-error') as HTMLDivElement;
 const submit = document.getElementById('login-submit') as HTMLButtonElement;
 
-/** Only a path of this site (no open redirect). */
+/** Only a path of this site (no open redirect): see next-path.ts. */
 function nextPath(): string {
-  const next = new URLSearchParams(location.search).get('next') ?? '/';
-  return /^\/(?!\/)/.test(next) && !next.startsWith('/login.html') ? next : '/';
+  return safeNextPath(new URLSearchParams(location.search).get('next'), location.origin);
 }
 
 function showError(message: string) {
