@@ -34,7 +34,7 @@ function readmeTable(): Map<Role, { mutations: Set<string>; queries: Set<string>
   const out = new Map<Role, { mutations: Set<string>; queries: Set<string>; text: string }>();
   for (const row of rows) {
     const [, roles, , change, queries] = row.split('|').map((c) => c.trim());
-    const names = (s: string) => new Set([...s.matchAll(/`([A-Za-z]+)`/g)].map((x) => x[1]).filter((n) => !COMMON.has(n)));
+    const names = (s: string) => new Set([...s.matchAll(/`([A-Za-z][A-Za-z0-9]*)`/g)].map((x) => x[1]).filter((n) => !COMMON.has(n)));
     for (const r of roles.split(',').map((x) => x.trim()) as Role[]) out.set(r, { mutations: names(change), queries: names(queries), text: row });
   }
   return out;
