@@ -7,7 +7,7 @@ import { ALL_ROLES, Role } from '../server/auth/roles.js';
 import { OFFICER_PROBLEM_STATUSES } from '../server/problems/service.js';
 
 /**
- * The README's role table equals the code: for every role, the mutations it may call and the queries restricted
+ * The role table (docs/accounts.md) equals the code: for every role, the mutations it may call and the queries restricted
  * to some roles are derived from the schema's @Authorized rules (field rule, else the resolver class's rule) and
  * compared with the backticked names of the table's row; the in-code limits the table names are checked too.
  */
@@ -27,7 +27,7 @@ function rulesOf(kind: 'mutations' | 'queries'): Map<string, Role[]> {
 }
 
 function readmeTable(): Map<Role, { mutations: Set<string>; queries: Set<string>; text: string }> {
-  const md = fs.readFileSync('README.md', 'utf8');
+  const md = fs.readFileSync('docs/accounts.md', 'utf8');
   const start = md.indexOf('| role | sees | may change');
   expect(start).toBeGreaterThan(0);
   const rows = md.slice(start).split('\n').slice(2).filter((l) => l.startsWith('|'));
@@ -40,7 +40,7 @@ function readmeTable(): Map<Role, { mutations: Set<string>; queries: Set<string>
   return out;
 }
 
-describe('the README role table', () => {
+describe('the role table of docs/accounts.md', () => {
   it('lists exactly the mutations and restricted queries each role may call', async () => {
     await getSchema();
     const table = readmeTable();
