@@ -36,7 +36,7 @@ describe.each(backends)('HTTP surface on %s', (backend) => {
     const api = await fetch(`${app.url}/graphql?query=${encodeURIComponent('{ channels { code } }')}`, {
       headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
     });
-    expect((await api.json()).data.channels).toHaveLength(6);
+    expect((await api.json()).data.channels).toHaveLength(8);
   });
 
   it('answers broken requests with a clear 4xx and no internals', async () => {
