@@ -138,6 +138,7 @@ const CHANNEL_ALIASES: Record<string, string> = {
   direct: 'DIRECT', прямое_обращение: 'DIRECT', прямое: 'DIRECT',
   public_discussion: 'PUBLIC_DISCUSSION', public: 'PUBLIC_DISCUSSION', общественные_обсуждения: 'PUBLIC_DISCUSSION', обсуждения: 'PUBLIC_DISCUSSION',
   official_page: 'OFFICIAL_PAGE', official: 'OFFICIAL_PAGE', официальные_страницы: 'OFFICIAL_PAGE', официальная_страница: 'OFFICIAL_PAGE',
+  open311: 'OPEN311', open_311: 'OPEN311',
 };
 
 /** The channel code of an argument in any case, by its code or its Russian or English alias; undefined if unknown. */

@@ -1,3 +1,4 @@
+import { recomputeDeadlines } from '../deadlines/appeals.js';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
@@ -276,15 +277,18 @@ export class Open311Service {
       const reasons = report.issues.filter((i) => i.severity === 'ERROR').map((i) => `${i.field}: ${i.reason}`);
       throw new Open311Error(400, reasons.join('; ') || report.error || 'заявка не принята');
     }
-    const [a] = await query<{ id: number; duplicate_of_id: number | null; org: string | null }>(this.em,
-      `SELECT a.id, a.duplicate_of_id, o.name AS org FROM appeal a LEFT JOIN organization o ON o.id = a.organization_id
+    const [a] = await query<{ id: number; duplicate_of_id: number | null; org: string | null; urgent: boolean }>(this.em,
+      `SELECT a.id, a.duplicate_of_id, o.name AS org, a.urgent FROM appeal a LEFT JOIN organization o ON o.id = a.organization_id
         WHERE a.municipality_id = ? AND a.channel = ? AND a.external_id = ?`, [this.municipality.id, key.channel, token]);
     const urgent = Object.values(attributes).includes('yes');
     await this.em.transactional(async (tem) => {
       await query(tem, `INSERT INTO open311_request (appeal_id, municipality_id, token, key_id, media_url, attributes) VALUES (?, ?, ?, ?, ?, ?::jsonb)`,
         [a.id, this.municipality.id, token, key.id, input.mediaUrl ?? null, JSON.stringify(attributes)]);
-      if (urgent) {
+      // Urgent by the client's answer, unless the intake already found it urgent (its URGENCY event is written then);
+      // the due times follow the urgent rule (server/deadlines).
+      if (urgent && !a.urgent) {
         await query(tem, 'UPDATE appeal SET urgent = true WHERE id = ?', [a.id]);
+        await recomputeDeadlines(tem, this.municipality.id, { ids: [a.id] });
         await query(tem, `INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value, comment) VALUES (?, ?, now(), ?, 'URGENCY', 'false', 'true', ?)`,
           [this.municipality.id, a.id, `open311:${key.name}`.slice(0, 100), `Open311: ${Object.entries(attributes).filter(([, v]) => v === 'yes').map(([k]) => k).join(', ')}`]);
       }
