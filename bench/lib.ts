@@ -27,14 +27,7 @@ export function percentile(xs: number[], p: number): number {
 }
 
 /** Seeded PRNG so every run measures the same viewports and filters. */
-export function mulberry32(seed: number) {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../server/util/random.js';
 
 /** Merges rows into bench/results/summary.json (replacing same name+backend) and rewrites the README. */
 export function writeResults(dir: string, rows: SummaryRow[]) {

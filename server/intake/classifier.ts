@@ -1,3 +1,4 @@
+import { topK } from '../util/topk.js';
 /**
  * Theme classification of appeal texts: multinomial Naive Bayes over Russian stems
  * (unigrams + bigrams of adjacent stems, Laplace smoothing, log-probabilities),
@@ -136,7 +137,7 @@ export class KeywordClassifier {
     for (let t = 0; t < hits.length; t++) total += hits[t];
     if (total === 0) return none();
     const conf = (h: number) => Math.min(KEYWORD_CAP, (h / total) * (h / (h + 1)));
-    const order = rank(hits, MAX_ALTERNATIVES + 1).filter((t) => hits[t] > 0);
+    const order = topK(hits, MAX_ALTERNATIVES + 1).filter((t) => hits[t] > 0);
     const best = order[0];
     return {
       themeCode: this.codes[best], confidence: conf(hits[best]), source: 'keywords',
@@ -145,18 +146,6 @@ export class KeywordClassifier {
   }
 }
 
-/** Indices of the k largest values, largest first (ties: lower index first). */
-function rank(v: ArrayLike<number>, k: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < v.length; i++) {
-    let j = out.length;
-    if (j === k && v[i] <= v[out[j - 1]]) continue;
-    while (j > 0 && v[i] > v[out[j - 1]]) j--;
-    out.splice(j, 0, i);
-    if (out.length > k) out.pop();
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Naive Bayes
@@ -279,7 +268,7 @@ export class ThemeClassifier {
     for (let t = 0; t < T; t++) if (scores[t] > max) max = scores[t];
     let sum = 0;
     for (let t = 0; t < T; t++) sum += Math.exp(scores[t] - max);
-    const order = rank(scores, MAX_ALTERNATIVES + 1);
+    const order = topK(scores, MAX_ALTERNATIVES + 1);
     const p = (t: number) => Math.exp(scores[t] - max) / sum;
     const alternatives: Prediction['alternatives'] = [];
     for (let k = 1; k < order.length; k++) {

@@ -1,3 +1,5 @@
+import { topK } from '../util/topk.js';
+import { mulberry32 } from '../util/random.js';
 /**
  * Theme classification with a multinomial logistic regression over three feature families of a text:
  * Russian Snowball stems, adjacent stem pairs and character n-grams (3–5) inside word boundaries, which survive
@@ -208,17 +210,6 @@ class Featurizer {
 
 interface Weights { W: Float32Array; b: Float64Array }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function logits(w: Weights, T: number, x: Vec, out: Float64Array): void {
   out.set(w.b);
@@ -246,7 +237,7 @@ function fit(xs: Vec[], ys: Int32Array, ws: Float32Array, F: number, T: number, 
   const Gb = new Float64Array(T);
   const z = new Float64Array(T), p = new Float64Array(T);
   const order = Int32Array.from({ length: xs.length }, (_, i) => i);
-  const rand = rng(o.seed);
+  const rand = mulberry32(o.seed);
   const eps = 1e-8;
   for (let e = 0; e < o.epochs; e++) {
     for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); const t = order[i]; order[i] = order[j]; order[j] = t; }
@@ -392,7 +383,7 @@ export class LinearThemeClassifier {
     const pool = kept.map((s, i) => (s.calibrate ? i : -1)).filter((i) => i >= 0);
     if (folds >= 2 && T >= 2 && pool.length >= folds * 2) {
       // Folds over the calibration pool, stratified by theme; the other texts (≤ cvBackground of them) train every fold.
-      const rand = rng(o.seed + 7);
+      const rand = mulberry32(o.seed + 7);
       const byTheme: number[][] = themes.map(() => []);
       for (const i of pool) byTheme[ys[i]].push(i);
       const fold = new Int32Array(kept.length).fill(-1);
@@ -466,7 +457,7 @@ export class LinearThemeClassifier {
       return { ...this.fallback.predict(text ?? ''), secondary: [] };
     }
     const p = this.p;
-    const order = rankDesc(p, MAX_ALTERNATIVES + 1);
+    const order = topK(p, MAX_ALTERNATIVES + 1);
     const alternatives: Prediction['alternatives'] = [];
     for (let k = 1; k < order.length; k++) if (p[order[k]] >= MIN_ALTERNATIVE) alternatives.push({ themeCode: this.themes[order[k]], confidence: p[order[k]] });
     const best = order[0];
@@ -522,17 +513,6 @@ export class LinearThemeClassifier {
   }
 }
 
-function rankDesc(v: ArrayLike<number>, k: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < v.length; i++) {
-    let j = out.length;
-    if (j === k && v[i] <= v[out[j - 1]]) continue;
-    while (j > 0 && v[i] > v[out[j - 1]]) j--;
-    out.splice(j, 0, i);
-    if (out.length > k) out.pop();
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Training set

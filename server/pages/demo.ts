@@ -1,3 +1,4 @@
+import { mulberry32 } from '../util/random.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { ensurePageCategories, pagesSettings } from './config.js';
@@ -5,17 +6,6 @@ import { refreshCommentMonths } from './importer.js';
 import { addMonths, PageService } from './service.js';
 import { localMonth } from './worktime.js';
 
-/** Deterministic demo official pages: ~20 pages of the organisations with 12 months of statistics and comments (demo start only). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DEMO: { org: string; platform: string; handle: string; name: string; category: string; quality: number }[] = [
   { org: 'admin', platform: 'VK', handle: 'rubtsovsk_adm', name: 'Администрация города Рубцовска', category: 'flagship', quality: 0.95 },
@@ -55,7 +45,7 @@ export async function ensureDemoPages(em: EntityManager, municipalityId: number)
   const settings = await pagesSettings(em, municipalityId);
   const orgs = new Map((await query<{ id: number; code: string }>(em, 'SELECT id, code FROM organization WHERE municipality_id = ?', [municipalityId])).map((r) => [r.code, r.id]));
   const cats = new Map((await query<{ id: number; code: string }>(em, 'SELECT id, code FROM page_category WHERE municipality_id = ?', [municipalityId])).map((r) => [r.code, r.id]));
-  const rand = rng(20261202);
+  const rand = mulberry32(20261202);
   const last = addMonths(localMonth(settings.timezone, new Date()), -1);
   await em.transactional(async (tem) => {
     let k = 0;

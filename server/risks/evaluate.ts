@@ -1,7 +1,7 @@
 import { generateDemoAppeals, LOCAL_OFFSET_MS } from '../demo/generator.js';
 import { readReference } from '../reference/files.js';
 import { DEFAULT_SETTINGS, detectDaily, detectWeekly, weekdayFactors, type RiskSettings } from './detect.js';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../util/random.js';
 
 /**
  * Planted-spike evaluation on ordinary demo history (server/demo): counts of appeals per district × theme and

@@ -1,5 +1,5 @@
-/** A small seeded generator (mulberry32) for reproducible evaluations. */
-export function mulberry32(seed: number) {
+/** A small seeded generator (mulberry32): reproducible demo data, evaluations and training shuffles. */
+export function mulberry32(seed: number): () => number {
   return () => {
     seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
