@@ -1,5 +1,6 @@
 import { Field, Float, ID, InputType } from 'type-graphql';
 import { InputError } from '../errors.js';
+import { parseIds } from '../graphql/ids.js';
 import { Channel } from '../reference/entities.js';
 import { AppealStatus } from './entities.js';
 import { AnswerVerdict } from '../quality/verdict.js';
@@ -56,7 +57,6 @@ export interface SqlWhere {
   params: unknown[];
 }
 
-const MAX_IDS = 1000;
 const MAX_RADIUS_M = 100_000;
 const MAX_TEXT = 500;
 
@@ -65,14 +65,6 @@ function checkLonLat(field: string, lon: number, lat: number) {
   if (!Number.isFinite(lat) || lat < -90 || lat > 90) throw new InputError(`${field}`, `широта ${lat} вне диапазона −90…90`);
 }
 
-export function parseIds(field: string, ids: string[] | undefined): number[] | undefined {
-  if (ids == null) return undefined;
-  if (ids.length > MAX_IDS) throw new InputError(field, `не более ${MAX_IDS} идентификаторов`);
-  return ids.map((v, i) => {
-    if (!/^\d{1,9}$/.test(v)) throw new InputError(`${field}[${i}]`, `неверный идентификатор «${String(v).slice(0, 40)}»`);
-    return Number(v);
-  });
-}
 
 /** Validated filter with numeric ids: what the SQL builder consumes. */
 export interface ParsedFilter {

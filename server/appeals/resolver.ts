@@ -6,7 +6,8 @@ import type { Context } from '../graphql/context.js';
 import { PageInfo } from '../graphql/relay.js';
 import { District, Organization, Theme } from '../reference/entities.js';
 import { Appeal, AppealEvent, AppealStatus } from './entities.js';
-import { AppealFilter, parseFilter, parseIds, type ParsedFilter } from './filter.js';
+import { AppealFilter, parseFilter, type ParsedFilter } from './filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { AppealGroupBy, AppealOrder, encodeCursor, encodeDeadlineCursor } from './service.js';
 import { READERS } from '../auth/roles.js';
 

@@ -4,7 +4,7 @@ import type { Context } from '../graphql/context.js';
 import { PageInfo } from '../graphql/relay.js';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { USER_ADMINS } from '../auth/roles.js';
 
 const MAX_PAGE = 500;

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Context } from '../graphql/context.js';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { appealSnapshot, audit, changedOnly } from '../audit/audit.js';
 import { ForbiddenError, requireUser } from './checker.js';
 import { scopeOf, scopeSql } from './scope.js';

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../graphql/context.js';
 import { InputError } from '../errors.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { Organization, ThematicBlock } from '../reference/entities.js';
 import { audit } from '../audit/audit.js';
 import { ROLE_LABELS, Role, USER_ADMINS } from './roles.js';

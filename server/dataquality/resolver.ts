@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Field, ID, InputType, Int, Mutation, ObjectType, 
 import type { Context } from '../graphql/context.js';
 import { FULL_ACCESS, READERS, REFERENCE_EDITORS } from '../auth/roles.js';
 import { scopeOf } from '../auth/scope.js';
-import { InputError } from '../errors.js';
+import { parseId } from '../graphql/ids.js';
 import { DQ_RULES, DataQualityService } from './service.js';
 
 @ObjectType({ description: 'Правило контроля качества данных' })
@@ -93,11 +93,7 @@ class OrganizationContactsInput {
 }
 
 const service = (ctx: Context) => new DataQualityService(ctx.em, { municipalityId: ctx.municipalityId, user: ctx.user, actor: ctx.actor, scope: ctx.user ? scopeOf(ctx.user) : undefined });
-const id = (field: string, v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1) throw new InputError(field, 'целое положительное число');
-  return n;
-};
+const id = parseId;
 const withUrl = (n: Record<string, unknown>) => ({ ...n, documentUrl: `/exports/notice.docx?id=${n.id}` }) as unknown as DqNotice;
 
 @Resolver()

@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Field, FieldResolver, Float, ID, InputType, Int, 
 import DataLoader from 'dataloader';
 import type { Context } from '../graphql/context.js';
 import { InputError } from '../errors.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { Appeal } from '../appeals/entities.js';
 import { Channel, Theme } from '../reference/entities.js';
 import { ANSWERERS, APPEAL_EDITORS, READERS, REFERENCE_EDITORS } from '../auth/roles.js';

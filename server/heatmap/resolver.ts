@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../graphql/context.js';
-import { AppealFilter, BBoxInput, parseFilter, parseIds } from '../appeals/filter.js';
+import { AppealFilter, BBoxInput, parseFilter } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { District, Theme } from '../reference/entities.js';
 import { HeatLayer } from './entities.js';
 import { HexagonDrawer } from './grid.js';

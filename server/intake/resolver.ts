@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Context } from '../graphql/context.js';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { Appeal } from '../appeals/entities.js';
 import { Channel } from '../reference/entities.js';
 import { IntakeService } from './service.js';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import type { Channel } from '../reference/entities.js';
 import { builtinMapping, channelCode, formatFromName, parseMapping, type Mapping, type SourceFormat } from './mapping.js';
 import { importAppeals, type ImportReport } from './pipeline.js';

@@ -3,7 +3,7 @@ import { GraphQLJSONObject } from 'graphql-scalars';
 import type { Context } from '../graphql/context.js';
 import { PageInfo } from '../graphql/relay.js';
 import { InputError } from '../errors.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { IMPORTERS, USER_ADMINS } from '../auth/roles.js';
 import { audit } from '../audit/audit.js';
 import { Channel } from '../reference/entities.js';

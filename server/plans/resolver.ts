@@ -1,16 +1,12 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../graphql/context.js';
 import { FULL_ACCESS, READERS, Role } from '../auth/roles.js';
-import { InputError } from '../errors.js';
+import { parseId } from '../graphql/ids.js';
 import { PlanService } from './service.js';
 import { ActivityPlan, PlanInput, PlanItemInput, PlanItemProgressInput } from './types.js';
 
 const service = (ctx: Context) => new PlanService(ctx.em, { municipalityId: ctx.municipalityId, user: ctx.user, actor: ctx.actor });
-const id = (field: string, v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1) throw new InputError(field, 'целое положительное число');
-  return n;
-};
+const id = parseId;
 
 @Resolver()
 export class PlanResolver {

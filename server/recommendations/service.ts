@@ -3,7 +3,7 @@ import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { audit, type AuditActor } from '../audit/audit.js';
 import type { RowScope } from '../auth/scope.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { RULES, type RuleDef } from './rules.js';
 import {
   RecommendationDecision, RecommendationStatus, type Recommendation, type RecommendationConnection, type RecommendationFilter, type RecommendationRule, type RecommendationRun,

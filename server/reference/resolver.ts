@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectTy
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { Geometry } from 'geojson';
 import type { Context } from '../graphql/context.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import { ChannelRef, District, Municipality, Organization, ThematicBlock, Theme } from './entities.js';
 import { importDistricts } from './districts.js';
 import { READERS, REFERENCE_EDITORS } from '../auth/roles.js';

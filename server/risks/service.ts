@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import { audit, type AuditActor } from '../audit/audit.js';
 import { scopeSql, type RowScope } from '../auth/scope.js';
 import { ForbiddenError } from '../auth/checker.js';
-import { parseIds } from '../appeals/filter.js';
+import { parseIds } from '../graphql/ids.js';
 import {
   DEFAULT_SETTINGS, detectDaily, detectWeekly, episodes, farringtonYears, weekdayFactors, type RiskSettings, type SeriesPoint,
 } from './detect.js';

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Field, Float, ID, InputType, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
 import type { Context } from '../graphql/context.js';
 import { FULL_ACCESS, READERS } from '../auth/roles.js';
-import { InputError } from '../errors.js';
+import { parseId } from '../graphql/ids.js';
 import { SeminarService, type InviteBasis } from './service.js';
 
 @ObjectType({ description: 'Приглашённый на семинар' })
@@ -83,11 +83,7 @@ class BestPracticeInput {
 }
 
 const service = (ctx: Context) => new SeminarService(ctx.em, { municipalityId: ctx.municipalityId, user: ctx.user, actor: ctx.actor });
-const id = (field: string, v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1) throw new InputError(field, 'целое положительное число');
-  return n;
-};
+const id = parseId;
 
 @Resolver()
 export class SeminarResolver {
