@@ -18,7 +18,7 @@ async function event(em: EntityManager, ctx: Context, appealId: number, kind: st
 }
 
 async function current(em: EntityManager, id: number) {
-  const [a] = await query<{ status: AppealStatus; answer_text: string | null; first_response_at: string | null }>(em, 'SELECT status, answer_text, first_response_at FROM appeal WHERE id = ? FOR UPDATE', [id]);
+  const [a] = await query<{ status: AppealStatus; answer_text: string | null; first_response_at: string | null; answered_at: string | null }>(em, 'SELECT status, answer_text, first_response_at, answered_at FROM appeal WHERE id = ? FOR UPDATE', [id]);
   return a;
 }
 
@@ -68,9 +68,16 @@ export class AppealWorkflow {
     const n = await auditedAppealChange(ctx, id, 'status', async (em) => {
       const a = await current(em, Number(id));
       if (a.status === status) return Number(id);
-      // Taking an appeal into work (or rejecting it) is its first reaction.
+      // Taking an appeal into work (or rejecting it) is its first reaction. A refusal with its reason is the final answer
+      // (59-ФЗ: the author is told why): its time ends the deadline, and its text is judged like any answer.
       await query(em, `UPDATE appeal SET status = ?, first_response_at = CASE WHEN ? IN ('REJECTED', 'IN_PROGRESS') THEN coalesce(first_response_at, now()) ELSE first_response_at END,
-                              updated_at = now() WHERE id = ?`, [status, status, Number(id)]);
+                              answered_at = CASE WHEN ? = 'REJECTED' THEN coalesce(answered_at, now()) ELSE answered_at END,
+                              answer_text = CASE WHEN ? = 'REJECTED' AND answer_text IS NULL THEN ? ELSE answer_text END,
+                              updated_at = now() WHERE id = ?`, [status, status, status, status, `Отклонено: ${comment?.trim() ?? ''}`, Number(id)]);
+      if (status === AppealStatus.REJECTED && a.answered_at == null) {
+        await refreshAppealMinutes(em, ctx.municipalityId, Number(id));
+        await judgeAppeals(em, ctx.municipalityId, [Number(id)], { answerChanged: new Set([Number(id)]) });
+      }
       await event(em, ctx, Number(id), 'STATUS', a.status, status, comment?.trim() || undefined);
       if (a.first_response_at == null && (status === AppealStatus.REJECTED || status === AppealStatus.IN_PROGRESS)) {
         await event(em, ctx, Number(id), 'FIRST_REACTION', null, status, 'первая реакция: смена статуса');
