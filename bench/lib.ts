@@ -49,6 +49,9 @@ export function writeResults(dir: string, rows: SummaryRow[]) {
     ...all.map((r) => `| ${r.name} | ${r.backend} | ${r.n.toLocaleString('en-US')} | ${r.ours.toFixed(2)} | ${r.baseline.toFixed(2)} | ${r.ratio.toFixed(2)} | ${r.target} | ${r.unit} | ${r.notes ?? ''} | ${r.date} |`),
     '',
   ];
+  // Hand-written notes on the runs (what was measured where, what is missing) follow the generated table.
+  const notes = path.join(dir, 'notes.md');
+  if (fs.existsSync(notes)) lines.push(fs.readFileSync(notes, 'utf8'));
   fs.writeFileSync(path.join(dir, 'README.md'), lines.join('\n'));
 }
 
