@@ -1,28 +1,6 @@
 import { InputError } from '../errors.js';
 import { DEADLINE_UNITS, type DeadlineUnit, type WorkTime } from '../worktime/worktime.js';
 
-/** One version of a deadline rule (a row of deadline_rule). */
-export interface RuleVersion {
-  id: number;
-  channel: string;
-  themeId: number | null;
-  urgent: boolean;
-  firstReactionNorm: number | null;
-  firstReactionUnit: DeadlineUnit | null;
-  answerNorm: number;
-  answerUnit: DeadlineUnit;
-  atRiskShare: number;
-  extensionMax: number | null;
-  extensionUnit: DeadlineUnit | null;
-  extensionNotice: boolean;
-  isDefault: boolean;
-  source: string | null;
-  note: string | null;
-  validFrom: Date;
-  validTo: Date | null;
-  createdBy: string;
-}
-
 /** What a person sets for a rule (the key channel × theme × urgency and its norms). */
 export interface RuleValues {
   channel: string;
@@ -39,6 +17,14 @@ export interface RuleValues {
   isDefault: boolean;
   source: string | null;
   note: string | null;
+}
+
+/** One version of a deadline rule (a row of deadline_rule): the values with their identity and validity. */
+export interface RuleVersion extends RuleValues {
+  id: number;
+  validFrom: Date;
+  validTo: Date | null;
+  createdBy: string;
 }
 
 /** The largest norm accepted per unit: beyond it a value is a typo, not a rule. */

@@ -1,3 +1,5 @@
+import { zoneOffset } from '../worktime/worktime.js';
+
 /**
  * Working time between two instants, for reply times to comments on official pages: minutes inside the working hours
  * of working days (weekdays minus holidays, plus moved working days) in the municipality's time zone.
@@ -23,13 +25,9 @@ const hm = (s: string) => {
   return Number(m[1]) * 60 + Number(m[2]);
 };
 
-/** Offset of the time zone from UTC at an instant, in minutes (Asia/Barnaul: +420). */
+/** Offset of the time zone from UTC at an instant, in minutes (Asia/Barnaul: +420); the shared, cached formatter. */
 export function tzOffsetMinutes(timezone: string, at: Date): number {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' })
-    .formatToParts(at);
-  const v = (t: string) => Number(parts.find((p) => p.type === t)!.value);
-  const local = Date.UTC(v('year'), v('month') - 1, v('day'), v('hour'), v('minute'));
-  return Math.round((local - Math.floor(at.getTime() / 60000) * 60000) / 60000);
+  return Math.round(zoneOffset(timezone, at.getTime()) / 60000);
 }
 
 /** The month (first day, YYYY-MM-01) an instant falls in, in the time zone. */
