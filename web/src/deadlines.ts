@@ -200,9 +200,10 @@ async function importCalendar(ev: Event): Promise<void> {
     const r = (await gql<{ importProductionCalendar: { year: number; holidays: number; shortened: number; workingWeekends: number; workingDays: number; replaced: boolean } }>(
       `mutation($xml: String!, $source: String) { importProductionCalendar(xml: $xml, source: $source) { year holidays shortened workingWeekends workingDays replaced } }`,
       { xml: await file.text(), source: file.name })).importProductionCalendar;
+    // the calendar is reloaded first: the result line says «done» only when the page shows the new year
+    await loadCalendar(r.year);
     out.className = 'small ok';
     out.textContent = `${r.year} год ${r.replaced ? 'заменён' : 'загружен'}: выходных и праздников в будни ${r.holidays}, сокращённых ${r.shortened}, рабочих выходных ${r.workingWeekends}; рабочих дней ${r.workingDays}.`;
-    await loadCalendar(r.year);
   } catch (e) {
     out.className = 'small bad';
     out.textContent = `Не загружено (ничего не изменено): ${errorText(e)}`;
