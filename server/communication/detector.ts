@@ -65,13 +65,27 @@ export function normalize(s: string): string {
   return out;
 }
 
-/** The sentence around [start, end) of the original text, at most ~160 characters. */
+/** A sentence ends at «!», «?», a line break, or a dot followed by a space and a capital — not after «ул.», «д.», «г.» or a date's digits. */
+function endsSentence(text: string, i: number): boolean {
+  const c = text[i];
+  if (c === '!' || c === '?' || c === '\n') return true;
+  if (c !== '.') return false;
+  if (i + 1 < text.length && !/\s/.test(text[i + 1])) return false;
+  const next = text.slice(i + 1).match(/^\s*(\S)/)?.[1];
+  if (next && !/[А-ЯЁA-Z«"(]/.test(next)) return false;
+  const word = /([А-Яа-яЁёA-Za-z-]+)$/.exec(text.slice(Math.max(0, i - 8), i))?.[1] ?? '';
+  return !(word.length > 0 && word.length <= 4 && word === word.toLowerCase());
+}
+
+/** The sentence around [start, end) of the original text, at most ~160 characters either side. */
 export function excerpt(text: string, start: number, end: number): string {
   let a = start, b = end;
-  while (a > 0 && start - a < 80 && !/[.!?\n]/.test(text[a - 1])) a--;
-  while (b < text.length && b - end < 80 && !/[.!?\n]/.test(text[b])) b++;
-  if (b < text.length && /[.!?]/.test(text[b])) b++;
-  return `${a > 0 && !/[.!?\n]/.test(text[a - 1]) ? '…' : ''}${text.slice(a, b).trim()}${b < text.length && !/[.!?\n]/.test(text[b - 1]) ? '…' : ''}`;
+  while (a > 0 && start - a < 160 && !endsSentence(text, a - 1)) a--;
+  while (b < text.length && b - end < 160 && !endsSentence(text, b)) b++;
+  const cutLeft = a > 0 && !endsSentence(text, a - 1);
+  if (b < text.length) b++;
+  const cutRight = b < text.length && !endsSentence(text, b - 1);
+  return `${cutLeft ? '…' : ''}${text.slice(a, b).trim()}${cutRight ? '…' : ''}`;
 }
 
 // ---- addresses -------------------------------------------------------------------------------------------------

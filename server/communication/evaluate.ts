@@ -4,7 +4,7 @@ import { ALL_KINDS, analyseAnswer, contradicts, stanceOf, type CommKind, type St
  * Evaluation of the detector on a hand-written set (test/fixtures/communication-eval.jsonl): precision and recall
  * per kind of error, per stance, and for contradictions within groups of answers to the same problem.
  */
-export interface EvalItem { id: string; text: string; address: string | null; author: string | null; labels: CommKind[]; stance: Stance | null; group?: string; org?: string }
+export interface EvalItem { id: string; split?: 'holdout'; text: string; address: string | null; author: string | null; labels: CommKind[]; stance: Stance | null; group?: string; org?: string }
 export interface Score { kind: string; tp: number; fp: number; fn: number; precision: number | null; recall: number | null }
 export interface EvalReport { items: number; kinds: Score[]; stances: Score[]; contradiction: Score; errors: { id: string; kind: string; expected: boolean; got: boolean }[] }
 

@@ -14,6 +14,7 @@ import { Migration20261127000103_intake_dedup } from '../../db/migrations/Migrat
 import { Migration20261127000104_routing } from '../../db/migrations/Migration20261127000104_routing.js';
 import { Migration20261127000008_problempoints } from '../../db/migrations/Migration20261127000008_problempoints.js';
 import { Migration20261202001000_centre } from '../../db/migrations/Migration20261202001000_centre.js';
+import { Migration20261202001600_communication } from '../../db/migrations/Migration20261202001600_communication.js';
 import { Migration20261202000100_control_contract } from '../../db/migrations/Migration20261202000100_control_contract.js';
 import { Migration20261202000500_risks } from '../../db/migrations/Migration20261202000500_risks.js';
 import { Migration20261202000200_deadlines } from '../../db/migrations/Migration20261202000200_deadlines.js';
@@ -48,6 +49,7 @@ export const migrationsList = [
   { name: 'Migration20261202000800_classifier', class: Migration20261202000800_classifier },
   { name: 'Migration20261202000900_hardening', class: Migration20261202000900_hardening },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
+  { name: 'Migration20261202001600_communication', class: Migration20261202001600_communication },
 ];
 
 export interface OrmOptions {
