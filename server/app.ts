@@ -35,6 +35,7 @@ import { disableDemoAccounts, ensureDemoAccounts, type DemoAccount } from './aut
 import { anonymiseClosedAppealAuthors } from './auth/retention.js';
 import { ensureDefaultIndicators } from './indicators/service.js';
 import { planExportHandler } from './plans/export.js';
+import { planDocxHandler } from './plans/docx.js';
 import { noticeExportHandler } from './dataquality/notice.js';
 import { mountPageRoutes, preparePages } from './pages/routes.js';
 import { mountOpen311, type Open311Options } from './open311/routes.js';
@@ -166,6 +167,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), problemExportHandler(orm, mun.id));
     // The centre's activity plan in the shape of a municipal plan (XLSX).
     app.get('/exports/plan.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), planExportHandler(orm, mun.id));
+    app.get('/exports/plan.docx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), planDocxHandler(orm, mun.id));
     // A data-quality notice to the head of an organisation (DOCX); officers only their organisation's.
     app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), noticeExportHandler(orm, mun.id));
     // The rating of bodies and organisations with its queues, for the head's meeting (same auth and row scope).

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ExcelJS from 'exceljs';
 import yauzl from 'yauzl';
@@ -255,6 +256,19 @@ describe.each(backends)('the centre\'s indicators and plans on %s', (backend) =>
     expect(String(ws.getCell('F10').value)).toMatch(/^выполнено/);
     expect(String(ws.getCell('F11').value)).toMatch(/просрочено/);
     expect(String(ws.getCell('C11').value)).toBe('ЖКХ и благоустройство');
+    // The same plan as a DOCX document: the approval block, the title and the table with the marks.
+    const dres = await app.defaultClient.fetch(`/exports/plan.docx?id=${plan.id}`);
+    expect(dres.status).toBe(200);
+    const dbuf = Buffer.from(await dres.arrayBuffer());
+    fs.mkdirSync(new URL('./artifacts/', import.meta.url), { recursive: true });
+    fs.writeFileSync(new URL(`./artifacts/plan-${backend}.docx`, import.meta.url), dbuf);
+    const dtext = await docxText(dbuf);
+    expect(dtext).toMatch(/УТВЕРЖДАЮКуратор муниципального центра управления____________ test-curator/);
+    expect(dtext).toMatch(/ПЛАНдеятельности муниципального центра управления \(.*\) на I квартал 2026 года/);
+    expect(dtext).toMatch(/№ п\/пНаименование мероприятияСрок исполненияОтветственный исполнительОтметка о выполнении1\.Семинар для специалистов.*20\.02\.2026Отдел аналитики МЦУвыполнено/);
+    expect(dtext).toMatch(/2\.Анализ обращений по отоплению.*31\.03\.2026ЖКХ и благоустройствозапланировано, 0 % \(просрочено\)/);
+    expect((await app.defaultClient.fetch('/exports/plan.docx?id=999999')).status).toBe(404);
+    expect((await app.anonymous.fetch(`/exports/plan.docx?id=${plan.id}`)).status).toBe(401);
     expect((await app.defaultClient.fetch('/exports/plan.xlsx?id=abc')).status).toBe(400);
     expect((await app.defaultClient.fetch('/exports/plan.xlsx?id=999999')).status).toBe(404);
     expect((await app.anonymous.fetch(`/exports/plan.xlsx?id=${plan.id}`)).status).toBe(401);
