@@ -207,6 +207,29 @@ describe.each(backends)('the centre\'s indicators and plans on %s', (backend) =>
     // Re-import replaces (idempotent by indicator and month).
     await gqlUpload(app.url, mutation, {}, { name: 'good.csv', content: good });
     expect(await app.sql('SELECT count(*)::int AS n FROM indicator_value')).toEqual([{ n: 3 }]);
+
+    // The same from an XLSX workbook (made by ExcelJS): a bad row names its row and field and nothing changes; a good one stores.
+    const book = async (rows: unknown[][]) => {
+      const wb = new ExcelJS.Workbook();
+      const ws = wb.addWorksheet('Значения');
+      ws.addRow(['показатель', 'месяц', 'значение', 'единица']);
+      for (const r of rows) ws.addRow(r);
+      return Buffer.from(await wb.xlsx.writeBuffer() as ArrayBuffer);
+    };
+    const x1 = await gqlUpload(app.url, mutation, {}, { name: 'values.xlsx', content: await book([['digital.services_online_share', '2026-04', 75, 'PERCENT'], ['safety.road_accidents', '2026-04', 2, 'PERCENT'], ['nope', '2026-13', 1]]) });
+    expect(x1.errors?.[0].message).toMatch(/строка 3, поле unit: .*COUNT.*строка 4, поле indicator/);
+    expect(await app.sql('SELECT count(*)::int AS n FROM indicator_value')).toEqual([{ n: 3 }]);
+    const x2 = await gqlUpload(app.url, mutation, {}, { name: 'values.xlsx', content: await book([['digital.services_online_share', '2026-04', 75.5, 'PERCENT'], ['safety.road_accidents', '2026-04', 2, null]]) });
+    expect(x2.errors).toBeUndefined();
+    expect(x2.data.importIndicatorValues).toEqual({ rows: 2, stored: 2 });
+    expect(await app.sql(`SELECT value FROM indicator_value WHERE month = '2026-04-01' ORDER BY value`)).toEqual([{ value: 2 }, { value: 75.5 }]);
+    // Hostile workbooks: a cell longer than the shared XLSX limit, and a zip that is not a workbook — refused, nothing changes.
+    const x3 = await gqlUpload(app.url, mutation, {}, { name: 'big.xlsx', content: await book([['digital.services_online_share', '2026-05', 'x'.repeat(40_000)]]) });
+    expect(x3.errors?.[0].extensions?.field).toBe('file');
+    expect(x3.errors?.[0].message).toMatch(/XLSX|символ/);
+    const x4 = await gqlUpload(app.url, mutation, {}, { name: 'broken.xlsx', content: Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(200, 7)]) });
+    expect(x4.errors?.[0].extensions?.field).toBe('file');
+    expect(await app.sql('SELECT count(*)::int AS n FROM indicator_value')).toEqual([{ n: 5 }]);
   });
 
   it('runs a plan from draft to approval, with progress, overdue items and the export', async () => {
