@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { Role } from '../server/auth/roles.js';
+import { gqlUpload } from './helpers/upload.js';
 
 /**
  * Communication errors over stored answers (decree 2.1.3) on every backend: planted answers with rude wording,
@@ -117,5 +118,19 @@ describe.each(backends)('communication errors on %s', (backend) => {
     expect(recs.map((r: any) => r.organizationId)).toEqual([String(org.get('uzhkh'))]);
     expect(recs[0].text).toMatch(/ошибки коммуникации/);
     expect(recs[0].evidenceAppealIds).toContain(String(ids.blame));
+  });
+
+  it('checks the replies imported with an official-page comments file (column «Текст ответа»)', async () => {
+    const csv = 'Страница;ID комментария;Дата комментария;Текст;Автор;Дата ответа;Текст ответа\n'
+      + 'https://vk.com/cmtest;c2;06.03.2026 10:00;Когда починят фонарь?;Анна Смирнова;06.03.2026 12:00;Уважаемая Мария Ивановна! Фонарь заменён 06.03.2026.\n';
+    const up = await gqlUpload(app.url, `mutation I($file: Upload!) { importOfficialPageFile(kind: COMMENTS, file: $file) { status issues { line field reason } } }`, {}, { name: 'comments.csv', content: csv });
+    expect(up.errors, JSON.stringify(up.errors)).toBeUndefined();
+    expect(up.data.importOfficialPageFile).toMatchObject({ status: 'DONE', issues: [] });
+    expect(await app.sql(`SELECT reply_text FROM official_page_comment WHERE external_id = 'c2'`)).toEqual([{ reply_text: 'Уважаемая Мария Ивановна! Фонарь заменён 06.03.2026.' }]);
+    const r = await app.gql(RUN, { from: '2026-01-01', to: '2026-12-31' });
+    // The file replaces the page's comments of March (the importer's rule): c1 is gone, c2 is checked.
+    expect(r.data.runCommunicationCheck.replies).toBe(1);
+    const f = (await app.gql(FIND, { k: 'WRONG_PERSON' })).data.communicationFindings.items.find((x: any) => x.source === 'PAGE_REPLY');
+    expect(f).toMatchObject({ rule: 'salutation.name', excerpt: 'Уважаемая Мария Ивановна!' });
   });
 });
