@@ -37,7 +37,11 @@ export interface Lexicon {
 const L = 'а-яa-z0-9';
 /** `\b` of the lexicon is a word boundary that understands Cyrillic (JavaScript's \b does not). */
 const WORD_BOUNDARY = `(?:(?<![${L}])(?=[${L}])|(?<=[${L}])(?![${L}]))`;
-const compile = (src: string) => new RegExp(src.replace(/\\b/g, WORD_BOUNDARY), 'gu');
+/**
+ * `\b` at the start of an alternative (after «(», «|» or at the start) is a start of a word — a cheap look-behind;
+ * elsewhere an end of a word — a look-ahead; the general boundary (either) only where neither applies.
+ */
+const compile = (src: string) => new RegExp(src.replace(/(^|[(|])\\b/g, `$1(?<![${L}])`).replace(/\\b(?=$|[)|])/g, `(?![${L}])`).replace(/\\b/g, WORD_BOUNDARY), 'gu');
 
 let cached: Lexicon | undefined;
 export function lexicon(): Lexicon {
@@ -56,6 +60,8 @@ export function lexicon(): Lexicon {
 
 /** Lower case, ё → е, every white-space character → one space: the same length as the input, so offsets map back. */
 export function normalize(s: string): string {
+  const fast = s.toLowerCase();
+  if (fast.length === s.length) return fast.replace(/ё/g, 'е').replace(/\s/g, ' ');
   let out = '';
   for (const c of s) {
     const l = c.toLowerCase();
