@@ -38,6 +38,9 @@ import { planExportHandler } from './plans/export.js';
 import { noticeExportHandler } from './dataquality/notice.js';
 import { mountPageRoutes, preparePages } from './pages/routes.js';
 import { mountOpen311, type Open311Options } from './open311/routes.js';
+import { reportFileHandler } from './reports/routes.js';
+import { markInterruptedReports } from './reports/service.js';
+import { ReportScheduler } from './reports/schedule.js';
 
 export interface StartOptions {
   /** Real PostGIS; absent = embedded PGlite in dataDir. */
@@ -58,6 +61,8 @@ export interface StartOptions {
   limits?: Partial<Limits>;
   /** Overrides of the Open311 endpoint's settings (tests). */
   open311?: Open311Options;
+  /** The weekly-report scheduler: off, or its check interval (default every minute). */
+  reportScheduler?: false | { intervalMs?: number };
 }
 
 export interface App {
@@ -98,6 +103,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const em = orm.em.fork();
     const interrupted = await markInterruptedBatches(em);
     if (interrupted) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted}`);
+    const interruptedReports = await markInterruptedReports(em);
+    if (interruptedReports) log(`Справки, прерванные остановкой, отмечены как FAILED: ${interruptedReports}`);
     const mun = await ensureMunicipality(em, municipality);
     if (mun.created) log(`Загружены справочники: ${municipality}`);
     const indicators = await ensureDefaultIndicators(em, mun.id, municipality);
@@ -171,6 +178,11 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     // The rating of bodies and organisations with its queues, for the head's meeting (same auth and row scope).
     app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), ratingExportHandler(orm, mun.id));
     mountPageRoutes(app, orm, mun.id, auth);
+    // Analytic reports (DOCX, PDF): signed-in users; BLOCK_LEAD / ORG_OFFICER only the reports of their scope.
+    app.get('/reports/:file', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), reportFileHandler(orm, mun.id));
+    // Weekly reports: the in-process scheduler (stopped first on close, after the run in progress).
+    const reportScheduler = new ReportScheduler(orm, mun.id, { intervalMs: opts.reportScheduler ? opts.reportScheduler.intervalMs : undefined, log });
+    if (opts.reportScheduler !== false) reportScheduler.start();
 
     // Open311 GeoReport v2 (server/open311/): a public API with its own keys, never the session cookie.
     await mountOpen311(app, orm, mun.id, opts.open311);
@@ -283,6 +295,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       close() {
         closing ??= (async () => {
           clearInterval(retentionTimer);
+          const schedulerStopped = reportScheduler.stop();
           // Stop accepting; idle keep-alive connections would hold close() forever, so they go now; responses
           // still being written say `Connection: close`, and requests still running get 5 s to finish.
           draining = true;
@@ -291,6 +304,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
           const force = setTimeout(() => server.closeAllConnections(), 5000);
           await closed;
           clearTimeout(force);
+          await schedulerStopped;
           // GraphQL stops once, here (Apollo's own signal handlers are off: server/http/graphql.ts).
           await apollo.stop();
           tiles.close();
