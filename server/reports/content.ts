@@ -149,10 +149,10 @@ export function buildDocument(d: ReportData): ReportDocument {
   } else {
     if (d.rating.note) b.push({ t: 'p', muted: true, text: d.rating.note });
     b.push({ t: 'table', widths: [8, 32, 8, 11, 12, 9, 10, 10], header: ['Место', 'Организация', 'Балл', 'Место: изменение', 'Обращений', 'В срок', 'Отписки', 'Оценки 4–5'],
-      rows: d.rating.rows.map((x) => [x.rank == null ? '—' : String(x.rank), x.name, x.score == null ? '—' : num(x.score, 1),
+      rows: d.rating.rows.map((x) => [x.rank == null ? '—' : String(x.rank), x.name, x.score == null || !x.ranked ? '—' : num(x.score, 1),
         x.rankChange == null ? '—' : x.rankChange === 0 ? '0' : signed(x.rankChange), num(x.received), pct(x.onTime, 0), pct(x.formal, 0), pct(x.satisfied, 0)]),
       align: ['c', 'l', 'r', 'r', 'r', 'r', 'r', 'r'] });
-    b.push({ t: 'p', muted: true, text: `Место присваивается при не менее чем ${num(d.rating.minAppeals)} обращениях за период (иначе «—»).`
+    b.push({ t: 'p', muted: true, text: `Место и балл — при не менее чем ${num(d.rating.minAppeals)} обращениях за период (иначе «—»).`
       + (d.rating.total > d.rating.rows.length ? ` Показаны первые ${d.rating.rows.length} из ${d.rating.total}.` : '') });
   }
 
