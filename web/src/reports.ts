@@ -102,7 +102,7 @@ function reportRow(r: Report): HTMLTableRowElement {
   });
   return el('tr', { 'data-id': r.id },
     el('td', null, r.id),
-    el('td', { class: 'scope' }, `${KIND_LABEL[r.scopeKind]}: ${r.scopeName}`),
+    el('td', { class: 'scope' }, r.scopeKind === 'CITY' ? r.scopeName : `${KIND_LABEL[r.scopeKind]}: ${r.scopeName}`),
     el('td', null, `${ruDate(r.periodFrom)} — ${ruDate(r.periodTo)}`),
     el('td', { class: 'small' }, r.requestedBy, el('br'), el('span', { class: 'muted' }, r.generatedAt ? dateTime(r.generatedAt) : '')),
     el('td', null, state, r.error ? el('span', { class: 'report-error' }, r.error) : null),
@@ -133,7 +133,7 @@ async function loadSchedules() {
       try { await gql(CANCEL, { id: s.id }); await loadSchedules(); } catch (e) { showError(e); }
     });
     append(body, el('tr', null,
-      el('td', { class: 'scope' }, `${KIND_LABEL[s.scopeKind]}: ${s.scopeName ?? '—'}`),
+      el('td', { class: 'scope' }, s.scopeKind === 'CITY' ? (s.scopeName ?? '—') : `${KIND_LABEL[s.scopeKind]}: ${s.scopeName ?? '—'}`),
       el('td', null, `${WEEKDAYS[s.weekday]}, ${String(s.hour).padStart(2, '0')}:00`),
       el('td', null, dateTime(s.nextRunAt)),
       el('td', null, s.lastRunAt ? `${dateTime(s.lastRunAt)}${s.lastReportId ? ` (№ ${s.lastReportId})` : ''}` : '—'),
