@@ -8,7 +8,7 @@ import { startTestApp, type TestApp } from './helpers/app.js';
 import { artifacts } from './helpers/browser.js';
 import { zipEntry } from './helpers/zip.js';
 import { Role } from '../server/auth/roles.js';
-import { ScheduleService } from '../server/reports/schedule.js';
+import { ReportScheduler, ScheduleService } from '../server/reports/schedule.js';
 
 /**
  * Analytic reports on both backends: a monthly city report as PDF and DOCX with its content (figures with the change,
@@ -214,6 +214,22 @@ describe.each(backends)('analytic reports on %s', (backend) => {
     const row = list.data.reportSchedules.find((x: any) => x.id === id);
     expect(row.lastReportId).toBe(String(made[0]));
     expect(new Date(row.nextRunAt).getTime() - next.getTime()).toBe(7 * 86_400_000);
+    // The in-process scheduler: started with a fake clock a week later it runs the schedule by itself; stop() waits
+    // for the run in progress and no tick runs after it.
+    const ticks: Date[] = [];
+    const scheduler = new ReportScheduler(app.orm, app.municipalityId, { intervalMs: 20, now: () => { const t = new Date(next.getTime() + 7 * 86_400_000 + 60_000); ticks.push(t); return t; } });
+    scheduler.start();
+    const t0 = Date.now();
+    while (Date.now() - t0 < 60_000) {
+      const [x] = await app.sql<{ n: number }>(`SELECT count(*)::int AS n FROM analytic_report WHERE schedule_id = ? AND status = 'DONE'`, [Number(id)]);
+      if (x.n === 2) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await scheduler.stop();
+    const after = ticks.length;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ticks.length).toBe(after);
+    expect((await app.sql<{ n: number }>(`SELECT count(*)::int AS n FROM analytic_report WHERE schedule_id = ?`, [Number(id)]))[0].n).toBe(2);
     expect((await app.gql(`mutation { cancelReportSchedule(id: "${id}") }`)).data.cancelReportSchedule).toBe(true);
     expect((await app.gql('{ reportSchedules { id } }')).data.reportSchedules.find((x: any) => x.id === id)).toBeUndefined();
     expect((await app.gql(`mutation { cancelReportSchedule(id: "${id}") }`)).errors?.[0].message).toMatch(/^id: расписание \d+ не найдено/);

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Resvg } from '@resvg/resvg-js';
+import { Resvg, renderAsync } from '@resvg/resvg-js';
 import { geoMercator, geoPath, type GeoPermissibleObjects } from 'd3-geo';
 import { clean, dateShort, num, xml } from './format.js';
 import { problemFrame, type ReportData } from './data.js';
@@ -34,6 +34,16 @@ export function rasterise(svg: string, scale = 1.6): Png {
     background: '#ffffff',
   });
   const img = r.render();
+  return { png: img.asPng(), width: img.width / scale, height: img.height / scale };
+}
+
+/** The same, rendered on libuv's thread pool: several images of a report rasterise in parallel off the event loop. */
+export async function rasteriseAsync(svg: string, scale = 1.6): Promise<Png> {
+  const img = await renderAsync(svg, {
+    font: { loadSystemFonts: false, fontFiles: [FONT_FILES.regular, FONT_FILES.bold], defaultFontFamily: 'DejaVu Sans' },
+    fitTo: { mode: 'zoom', value: scale },
+    background: '#ffffff',
+  });
   return { png: img.asPng(), width: img.width / scale, height: img.height / scale };
 }
 
@@ -131,9 +141,13 @@ export function overviewMap(d: ReportData): string {
     const own = d.params.scopeKind === 'DISTRICT' && d.params.scopeId === x.id;
     out += `<path d="${path(feature(x.geometry)) ?? ''}" fill="${ramp(value(x) / max)}" stroke="${own ? RED : '#ffffff'}" stroke-width="${own ? 4 : 2}"/>`;
   }
+  const markers = d.problems.map((p) => proj(p.center)).filter((xy): xy is [number, number] => !!xy);
   for (const x of d.districts) {
-    const [cx, cy] = path.centroid(feature(x.geometry));
+    const [cx, c0] = path.centroid(feature(x.geometry));
     if (!Number.isFinite(cx)) continue;
+    // A label that would sit on a problem's number moves up (or down) out of its way.
+    const hit = (y: number) => markers.some(([mx, my]) => Math.abs(mx - cx) < 80 && my > y - 30 && my < y + 30);
+    const cy = !hit(c0) ? c0 : !hit(c0 - 34) ? c0 - 34 : !hit(c0 + 34) ? c0 + 34 : c0;
     const dark = value(x) / max > 0.55;
     out += text(cx, cy, clean(x.name, 24), { anchor: 'middle', size: 16, fill: dark ? '#ffffff' : INK, bold: true });
     out += text(cx, cy + 20, perK ? `${num(value(x), 1)} на 1 000` : num(x.cur), { anchor: 'middle', size: 14, fill: dark ? '#ffffff' : MUTED });

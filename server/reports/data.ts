@@ -179,7 +179,7 @@ export async function collect(em: EntityManager, p: ReportParams, now = new Date
     WITH c AS (SELECT a.district_id, count(*) FILTER (WHERE a.received_at >= ?::timestamptz)::int AS cur, count(*) FILTER (WHERE a.received_at < ?::timestamptz)::int AS prev
                  FROM appeal a WHERE ${sc.sql} AND a.received_at >= ?::timestamptz AND a.received_at < ?::timestamptz GROUP BY 1)
     SELECT d.id, d.name, d.population, coalesce(c.cur, 0) AS cur, coalesce(c.prev, 0) AS prev,
-           ST_AsGeoJSON(ST_ForcePolygonCW(ST_SimplifyPreserveTopology(d.geom, 0.0001)), 5) AS geom
+           ST_AsGeoJSON(ST_ForcePolygonCW(ST_SimplifyPreserveTopology(d.geom, 0.0002)), 5) AS geom
       FROM district d LEFT JOIN c ON c.district_id = d.id WHERE d.municipality_id = ? ORDER BY d.name, d.id`, [b.p1, b.p1, ...sc.params, b.p0, b.p2, p.municipalityId]);
   const districts = districtRows.map((d) => ({ id: d.id, name: clean(d.name, 80), population: d.population, cur: d.cur, prev: d.prev, geometry: JSON.parse(d.geom) }));
 

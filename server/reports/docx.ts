@@ -3,7 +3,7 @@ import {
   ShadingType, Table, TableCell, TableRow, TextRun, WidthType,
 } from 'docx';
 import type { Block, ReportDocument } from './content.js';
-import { rasterise } from './charts.js';
+import { rasteriseAsync, type Png } from './charts.js';
 
 /**
  * The DOCX of a report (the `docx` library): the same blocks as the PDF; text from the database goes into text runs
@@ -17,7 +17,7 @@ const ALIGN = { l: AlignmentType.LEFT, r: AlignmentType.RIGHT, c: AlignmentType.
 
 const run = (text: string, o: { bold?: boolean; size?: number; color?: string } = {}) => new TextRun({ text, font: FONT, bold: o.bold, size: o.size ?? 21, color: o.color });
 
-function nodes(b: Block): (Paragraph | Table)[] {
+function nodes(b: Block, images: Map<Block, Png>): (Paragraph | Table)[] {
   switch (b.t) {
     case 'title':
       return b.lines.map((l, i) => new Paragraph({ spacing: { after: i === b.lines.length - 1 ? 200 : 60 }, children: [run(l, { bold: i === 0, size: i === 0 ? 34 : 24 })] }));
@@ -28,7 +28,7 @@ function nodes(b: Block): (Paragraph | Table)[] {
     case 'list': return b.items.map((t) => new Paragraph({ numbering: { reference: 'numbered', level: 0 }, spacing: { after: 60 }, children: [run(t)] }));
     case 'pagebreak': return [new Paragraph({ children: [new PageBreak()] })];
     case 'image': {
-      const img = rasterise(b.svg, 1.5);
+      const img = images.get(b)!;
       const w = Math.round(CONTENT_PX * b.width);
       const h = Math.round((w * img.height) / img.width);
       return [
@@ -59,6 +59,9 @@ function nodes(b: Block): (Paragraph | Table)[] {
 }
 
 export async function renderDocx(doc: ReportDocument, generated: string): Promise<Buffer> {
+  const pictures = doc.blocks.filter((b) => b.t === 'image');
+  const rendered = await Promise.all(pictures.map((b) => rasteriseAsync(b.svg, 1.25)));
+  const images = new Map<Block, Png>(pictures.map((b, i) => [b, rendered[i]]));
   const d = new Document({
     creator: 'МЦУ Hub',
     title: doc.title,
@@ -78,7 +81,7 @@ export async function renderDocx(doc: ReportDocument, generated: string): Promis
         ] })] }),
         first: new Footer({ children: [new Paragraph({ alignment: AlignmentType.RIGHT, children: [run(generated, { size: 14, color: '718096' })] })] }),
       },
-      children: doc.blocks.flatMap(nodes),
+      children: doc.blocks.flatMap((b) => nodes(b, images)),
     }],
   });
   return Packer.toBuffer(d);
