@@ -2,6 +2,8 @@ import type { Request, Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { ReportService } from './service.js';
 import { InputError } from '../errors.js';
+import type { Mount } from '../http/mount.js';
+import { ReportScheduler } from './schedule.js';
 
 /**
  * GET /reports/:id.pdf and /reports/:id.docx — the stored files of a report. Signed-in users only (mounted behind
@@ -35,3 +37,14 @@ export function reportFileHandler(orm: MikroORM, defaultMunicipalityId: number) 
     }
   };
 }
+
+/**
+ * The routes of the reports and the in-process scheduler of weekly reports: started here, stopped when the app
+ * closes (after the HTTP server, before the database; stop() waits for a report being made).
+ */
+export const mount: Mount = (app, { orm, municipalityId, exportGuard, reportScheduler, log }) => {
+  app.get('/reports/:file', ...exportGuard, reportFileHandler(orm, municipalityId));
+  const scheduler = new ReportScheduler(orm, municipalityId, { intervalMs: reportScheduler ? reportScheduler.intervalMs : undefined, log });
+  if (reportScheduler !== false) scheduler.start();
+  return { close: () => scheduler.stop() };
+};
