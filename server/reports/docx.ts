@@ -15,6 +15,7 @@ const FONT = 'Arial';
 const CONTENT_PX = 620; // A4 with 2 cm margins at 96 px per inch ≈ 643 px; a little less.
 const ALIGN = { l: AlignmentType.LEFT, r: AlignmentType.RIGHT, c: AlignmentType.CENTER } as const;
 
+let lists = 0;
 const run = (text: string, o: { bold?: boolean; size?: number; color?: string } = {}) => new TextRun({ text, font: FONT, bold: o.bold, size: o.size ?? 21, color: o.color });
 
 function nodes(b: Block, images: Map<Block, Png>): (Paragraph | Table)[] {
@@ -25,7 +26,8 @@ function nodes(b: Block, images: Map<Block, Png>): (Paragraph | Table)[] {
     case 'h2': return [new Paragraph({ heading: HeadingLevel.HEADING_2, spacing: { before: 160, after: 60 }, children: [run(b.text, { bold: true, size: 22 })] })];
     case 'p': return [new Paragraph({ alignment: b.muted ? AlignmentType.LEFT : AlignmentType.JUSTIFIED, spacing: { after: 120 },
       children: [run(b.text, { bold: b.bold, size: b.muted ? 17 : 21, color: b.muted ? '4A5568' : undefined })] })];
-    case 'list': return b.items.map((t) => new Paragraph({ numbering: { reference: 'numbered', level: 0 }, spacing: { after: 60 }, children: [run(t)] }));
+    // Each list is its own numbering instance: the appendix starts again at 1 after the recommendations' list.
+    case 'list': { const instance = ++lists; return b.items.map((t) => new Paragraph({ numbering: { reference: 'numbered', level: 0, instance }, spacing: { after: 60 }, children: [run(t)] })); }
     case 'pagebreak': return [new Paragraph({ children: [new PageBreak()] })];
     case 'image': {
       const img = images.get(b)!;
@@ -62,6 +64,7 @@ export async function renderDocx(doc: ReportDocument, generated: string): Promis
   const pictures = doc.blocks.filter((b) => b.t === 'image');
   const rendered = await Promise.all(pictures.map((b) => rasteriseAsync(b.svg, 1.25)));
   const images = new Map<Block, Png>(pictures.map((b, i) => [b, rendered[i]]));
+  lists = 0; // the blocks below are laid out synchronously: no other document interleaves
   const d = new Document({
     creator: 'МЦУ Hub',
     title: doc.title,
