@@ -197,13 +197,18 @@ export async function collect(em: EntityManager, p: ReportParams, now = new Date
   const ps = scopeWhere(p, 'p');
   const problemRows = await query<{ id: number; title: string; status: string; score: number; appeal_count: number; in_period: number; district: string | null; theme: string | null; hull: string; cx: number; cy: number }>(em, `
     SELECT p.id, p.title, p.status, p.score, p.appeal_count, d.name AS district, t.name AS theme,
-           ST_AsGeoJSON(ST_ForcePolygonCW(p.hull), 6) AS hull, ST_X(p.center) AS cx, ST_Y(p.center) AS cy,
-           (SELECT count(*)::int FROM problem_appeal pa JOIN appeal a ON a.id = pa.appeal_id
-             WHERE pa.problem_id = p.id AND a.received_at >= ?::timestamptz AND a.received_at < ?::timestamptz) AS in_period
+           ST_AsGeoJSON(ST_ForcePolygonCW(p.hull), 6) AS hull, ST_X(p.center) AS cx, ST_Y(p.center) AS cy, 0 AS in_period
       FROM problem p LEFT JOIN district d ON d.id = p.district_id LEFT JOIN theme t ON t.id = p.theme_id
      WHERE p.municipality_id = ? AND p.active AND p.status <> 'REJECTED'${ps.sql}
        AND coalesce(p.last_appeal_at, p.last_seen_at) >= ?::timestamptz AND coalesce(p.first_appeal_at, p.first_seen_at) < ?::timestamptz
-     ORDER BY p.score DESC, p.id LIMIT ?`, [b.p1, b.p2, p.municipalityId, ...ps.params, b.p1, b.p2, LIMITS.problems]);
+     ORDER BY p.score DESC, p.id LIMIT ?`, [p.municipalityId, ...ps.params, b.p1, b.p2, LIMITS.problems]);
+  // Appeals of the period per listed problem (only for the few listed, after the LIMIT).
+  if (problemRows.length) {
+    const inPeriod = await query<{ id: number; n: number }>(em, `SELECT pa.problem_id AS id, count(*)::int AS n FROM problem_appeal pa JOIN appeal a ON a.id = pa.appeal_id
+      WHERE pa.problem_id = ANY(?::int[]) AND a.received_at >= ?::timestamptz AND a.received_at < ?::timestamptz GROUP BY 1`, [problemRows.map((r) => r.id), b.p1, b.p2]);
+    const m = new Map(inPeriod.map((x) => [x.id, x.n]));
+    for (const r of problemRows) r.in_period = m.get(r.id) ?? 0;
+  }
   const mapIds = problemRows.slice(0, LIMITS.problemMaps).map((r) => r.id);
   const pts = mapIds.length ? await query<{ problem_id: number; x: number; y: number }>(em, `
     SELECT problem_id, x, y FROM (
