@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp } from '../server/app.js';
+import { freshDatabase } from './helpers/backends.js';
 import { parseMapping } from '../server/intake/mapping.js';
 import { findDistrict, normalizeRecord, type IntakeRefs } from '../server/intake/normalize.js';
 import { districtInAddress } from '../server/intake/address.js';
@@ -193,5 +196,40 @@ describe.each(backends)('mapped import with a channel column and districts on %s
     const r = await app.gql('mutation($id: ID!) { resolveAppealPlace(id: $id, lon: 81.21, lat: 51.515) { id placeStatus placePrecision } }', { id: String(a.id) });
     expect(r.errors).toBeUndefined();
     expect(r.data.resolveAppealPlace).toMatchObject({ placeStatus: 'MANUAL', placePrecision: 'HOUSE' });
+  });
+});
+
+describe.each(backends)('import command with a mapping on %s', (backend) => {
+  it('exits 1 when nothing was stored, says why by mapping path and row, and the batch is marked so', { timeout: 300_000 }, async () => {
+    const { spawnSync } = await import('node:child_process');
+    const db = await freshDatabase(backend);
+    const env = { ...process.env, MUNICIPALITY: 'rubtsovsk', ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : { DATA_DIR: db.dataDir!, DATABASE_URL: '' }) };
+    fs.mkdirSync('test/.cache', { recursive: true });
+    const base = `test/.cache/la-${process.pid}-${backend}`;
+    fs.writeFileSync(`${base}.json`, JSON.stringify({
+      csv: { delimiter: ',' },
+      fields: { externalId: 'SRNumber', receivedAt: { column: 'CreatedDate', format: 'M/d/yy H:mm' }, text: 'Details',
+        channel: { column: 'Source', map: { 'Mobile App': 'SOCIAL', Call: 'DIRECT' } } },
+    }));
+    fs.writeFileSync(`${base}.csv`, 'SRNumber,CreatedDate,Details,Source\nX-1,2020-03-08 01:05,Graffiti,Call\nX-2,2020-03-08 02:05,Pothole,Mobile App\n');
+    try {
+      // The channel argument in lower case with --mapping (upper case, Russian alias: the same).
+      const r = spawnSync(process.execPath, ['dist/server/cli/import.js', 'social', `${base}.csv`, '--mapping', `${base}.json`], { env, encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain('ничего не сохранено: отклонено 2 из 2; чаще всего — mapping.fields.receivedAt (столбец "CreatedDate"): дата не распознана');
+      expect(r.stdout).toContain('строка 2 (X-1): отклонена — mapping.fields.receivedAt (столбец "CreatedDate"): дата не распознана: «2020-03-08 01:05» не соответствует формату M/d/yy H:mm');
+      const app = await startApp({ databaseUrl: db.databaseUrl, dataDir: db.dataDir, port: 0, log: () => undefined });
+      try {
+        const [b] = await app.orm.em.fork().execute(`SELECT status, channel, inserted, rejected, error FROM import_batch ORDER BY id DESC LIMIT 1`);
+        expect(b).toMatchObject({ status: 'DONE', channel: 'SOCIAL', inserted: 0, rejected: 2 });
+        expect(b.error).toMatch(/^ничего не сохранено: отклонено 2 из 2/);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      fs.rmSync(`${base}.csv`, { force: true });
+      fs.rmSync(`${base}.json`, { force: true });
+      await db.drop();
+    }
   });
 });
