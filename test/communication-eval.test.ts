@@ -62,7 +62,8 @@ describe('communication errors: the second hand-written set (written before lexi
     for (const k of ['RUDE', 'DISMISSIVE', 'BLAME']) expect(second.filter((i) => i.labels.includes(k as never)).length, k).toBeGreaterThanOrEqual(15);
     expect(second.filter((i) => !i.labels.length).length).toBeGreaterThanOrEqual(35);
   });
-  // Floors below the measured figures (RUDE P 0.95 R 1.00, DISMISSIVE P 1.00 R 0.81, BLAME P 0.93 R 0.82 — see
+  // Floors below the measured figures (RUDE P 0.95 R 1.00, DISMISSIVE P 1.00 R 0.81, BLAME P 0.93 R 0.82 at the one
+  // measurement; BLAME P 1.00 after the negation fix of the old patterns — see
   // docs/centre-work.md). The precision floor is the point: a false accusation of rudeness harms trust.
   it.each([['RUDE', 0.9, 0.85], ['DISMISSIVE', 0.9, 0.7], ['BLAME', 0.9, 0.7]])('%s: precision ≥ %s, recall ≥ %s', (kind, p, rc) => {
     expect(by(kind).precision).toBeGreaterThanOrEqual(p);
