@@ -23,6 +23,7 @@ import { Migration20261202000300_quality } from '../../db/migrations/Migration20
 import { Migration20261202000700_open311 } from '../../db/migrations/Migration20261202000700_open311.js';
 import { Migration20261202000800_classifier } from '../../db/migrations/Migration20261202000800_classifier.js';
 import { Migration20261202000900_hardening } from '../../db/migrations/Migration20261202000900_hardening.js';
+import { Migration20261202001900_citus } from '../../db/migrations/Migration20261202001900_citus.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -48,6 +49,7 @@ export const migrationsList = [
   { name: 'Migration20261202000800_classifier', class: Migration20261202000800_classifier },
   { name: 'Migration20261202000900_hardening', class: Migration20261202000900_hardening },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
+  { name: 'Migration20261202001900_citus', class: Migration20261202001900_citus },
 ];
 
 export interface OrmOptions {
@@ -84,6 +86,8 @@ export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
  */
 const VACUUM_AFTER: Record<string, string[]> = {
   Migration20261127000004_heatcells: ['appeal', 'heat_cell'],
+  // Filled a new municipality_id column in every row.
+  Migration20261202001900_citus: ['problem_appeal', 'problem_snapshot', 'open311_key_use'],
 };
 
 export async function migrate(orm: MikroORM): Promise<string[]> {
