@@ -12,13 +12,23 @@ import { allowedTriggers, citusSql, colocationAnchor, tablePlacements, type Tabl
  */
 describe.each(backends)('schema ready for Citus on %s', (backend) => {
   let app: TestApp;
-  beforeAll(async () => { app = await startTestApp(backend, 0); }, 240_000);
+  beforeAll(async () => { app = await startTestApp(backend, 300); }, 240_000);
   afterAll(async () => app?.close());
 
   const catalog = () => <T>(sql: string) => app.sql<T>(sql);
 
   it('follows Citus\'s rules for every table of server/db/distribution.ts', async () => {
     expect(await citusViolations(catalog())).toEqual([]);
+  });
+
+  it('still follows them after the code that rebuilds constraints at run time (problem detection\'s bulk load)', async () => {
+    const r = await app.gql('mutation { recomputeProblems { id kind } }');
+    expect(r.errors).toBeUndefined();
+    expect(r.data.recomputeProblems.kind).toBe('FULL');
+    expect(await citusViolations(catalog())).toEqual([]);
+    const [pa] = await app.sql<{ n: number; bad: number }>(`SELECT count(*)::int AS n,
+      count(*) FILTER (WHERE pa.municipality_id IS DISTINCT FROM p.municipality_id)::int AS bad FROM problem_appeal pa JOIN problem p ON p.id = pa.problem_id`);
+    expect(pa.bad).toBe(0);
   });
 
   it('keeps one municipality\'s rows from pointing at another\'s (composite foreign keys)', async () => {

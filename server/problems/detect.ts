@@ -465,7 +465,9 @@ async function persistPoints(em: EntityManager, m: number, runId: number, from: 
       FROM pd_pts`, [m]);
   if (!others.x) {
     await em.execute('CREATE INDEX problem_point_cell_idx ON problem_point (municipality_id, theme_id, gx, gy)');
-    await em.execute('ALTER TABLE problem_point ADD CONSTRAINT problem_point_appeal_id_fkey FOREIGN KEY (appeal_id) REFERENCES appeal(id) ON DELETE CASCADE');
+    // Composite, as Migration20261202001900_citus made it (the schema stays ready for Citus).
+    await em.execute(`ALTER TABLE problem_point ADD CONSTRAINT problem_point_appeal_id_fkey
+      FOREIGN KEY (municipality_id, appeal_id) REFERENCES appeal (municipality_id, id) ON DELETE CASCADE`);
   }
   await em.execute('ANALYZE problem_point');
   await query(em, `INSERT INTO problem_state (municipality_id, run_id, period_from, period_to, prev_from) VALUES (?, ?, ?, ?, ?)
