@@ -19,6 +19,9 @@ import { Migration } from '@mikro-orm/migrations';
  *    foreign key that contains the distribution column, and appeals are never deleted by the application (personal
  *    data is anonymised in place).
  *
+ * Foreign keys to the re-keyed tables that migrations written in parallel added (single-column, from a table with
+ * municipality_id) are found in the catalog and made composite too; any other stops the migration with what to do.
+ *
  * Cost on a large database: each table's key index is rebuilt once (one sort), each composite foreign key is
  * validated once (one anti-join of child and parent), the three backfills rewrite three small-to-medium tables.
  * No table is rewritten otherwise. Ids stay `integer` identities (see the deployment page).
@@ -104,6 +107,33 @@ export class Migration20261202001900_citus extends Migration {
       this.addSql(`ALTER TABLE ${table} ${fks.map(([, name]) => `DROP CONSTRAINT ${name}`).join(', ')};`);
     }
 
+    // 1b. Foreign keys to these tables added by migrations written in parallel with this one (not in the list
+    // above) would block rebuilding the keys: each single-column one from a table with municipality_id is dropped
+    // here and re-added as the composite one in step 4; any other stops the migration with what to do.
+    this.addSql(`CREATE TEMP TABLE citus_fk_later (child text, name text, col text, parent text, on_delete text) ON COMMIT DROP;`);
+    this.addSql(`DO $$
+      DECLARE r record;
+      BEGIN
+        FOR r IN
+          SELECT con.conname, ch.relname AS child, pa.relname AS parent, con.confdeltype, array_length(con.conkey, 1) AS n,
+                 (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = con.conrelid AND a.attnum = con.conkey[1]) AS col,
+                 (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = con.confrelid AND a.attnum = con.confkey[1]) AS refcol,
+                 EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = con.conrelid AND a.attname = 'municipality_id' AND NOT a.attisdropped) AS has_m
+            FROM pg_constraint con JOIN pg_class ch ON ch.oid = con.conrelid JOIN pg_class pa ON pa.oid = con.confrelid
+           WHERE con.contype = 'f' AND pa.relnamespace = 'public'::regnamespace
+             AND pa.relname IN (${[...new Set([...ID_KEYS, ...OTHER_KEYS.map((k) => k[0])])].map((t) => `'${t}'`).join(', ')})
+             AND NOT coalesce(con.conkey @> (SELECT array_agg(a.attnum) FROM pg_attribute a WHERE a.attrelid = con.conrelid AND a.attname = 'municipality_id'), false)
+        LOOP
+          IF r.n <> 1 OR r.refcol <> 'id' OR NOT r.has_m THEN
+            RAISE EXCEPTION 'foreign key % of table % references %(%) and cannot be made composite by Migration20261202001900_citus: give % a municipality_id column and reference %(municipality_id, id) (see docs/deployment-citus.md)',
+              r.conname, r.child, r.parent, r.refcol, r.child, r.parent;
+          END IF;
+          EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', r.child, r.conname);
+          INSERT INTO citus_fk_later VALUES (r.child, r.conname, r.col, r.parent,
+            CASE r.confdeltype WHEN 'c' THEN 'ON DELETE CASCADE' WHEN 'r' THEN 'ON DELETE RESTRICT' ELSE '' END);
+        END LOOP;
+      END $$;`);
+
     // 2. municipality_id where it was missing, from the parent row (one UPDATE per table).
     this.addSql(`ALTER TABLE problem_appeal ADD COLUMN municipality_id integer;`);
     this.addSql(`UPDATE problem_appeal pa SET municipality_id = p.municipality_id FROM problem p WHERE p.id = pa.problem_id;`);
@@ -142,5 +172,14 @@ export class Migration20261202001900_citus extends Migration {
       this.addSql(`ALTER TABLE ${table} ${fks.map(([, name, col, parent, onDelete]) =>
         `ADD CONSTRAINT ${name} FOREIGN KEY (municipality_id, ${col}) REFERENCES ${parent} (municipality_id, id)${onDelete ? ` ON DELETE ${onDelete}` : ''}`).join(', ')};`);
     }
+    // ... and those of step 1b (ON DELETE SET NULL / SET DEFAULT become NO ACTION, as above).
+    this.addSql(`DO $$
+      DECLARE r record;
+      BEGIN
+        FOR r IN SELECT * FROM citus_fk_later LOOP
+          EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I FOREIGN KEY (municipality_id, %I) REFERENCES %I (municipality_id, id) %s',
+            r.child, r.name, r.col, r.parent, r.on_delete);
+        END LOOP;
+      END $$;`);
   }
 }
