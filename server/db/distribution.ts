@@ -141,6 +141,8 @@ export function citusSql(): string {
     'CREATE EXTENSION IF NOT EXISTS citus;',
     '-- Foreign keys from distributed tables to reference tables need the shards created one connection at a time.',
     "SET citus.multi_shard_modify_mode TO 'sequential';",
+    '-- Row triggers stay on appeal and heat_cell (allowedTriggers in server/db/distribution.ts).',
+    'SET citus.enable_unsafe_triggers TO on;',
     '',
     '-- Reference tables: a full copy on every node.',
   ];
@@ -156,6 +158,8 @@ export function citusSql(): string {
   for (const p of tablePlacements.filter((t) => t.kind === 'local')) lines.push(`--   ${p.table}: ${p.reason}`);
   lines.push('', '-- Data loaded before distribution stays in the coordinator\'s local tables; remove it:',
     "SELECT truncate_local_data_after_distributing_table(logicalrelid) FROM pg_dist_partition WHERE partmethod IN ('h', 'n');",
-    'RESET citus.multi_shard_modify_mode;', '');
+    'RESET citus.multi_shard_modify_mode;',
+    '-- Keep the row triggers working for the application\'s sessions too:',
+    'DO $$ BEGIN EXECUTE format(\'ALTER DATABASE %I SET citus.enable_unsafe_triggers TO on\', current_database()); END $$;', '');
   return lines.join('\n');
 }
