@@ -1,8 +1,15 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends } from './helpers/backends.js';
+import { backends, freshDatabase } from './helpers/backends.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { citusViolations } from '../server/db/citus-check.js';
+import { startEmbedded } from '../server/db/embedded.js';
+import { createOrm } from '../server/db/orm.js';
+import { query } from '../server/db/sql.js';
+import { schema } from '../server/modules.js';
 import { allowedTriggers, citusSql, colocationAnchor, tablePlacements, type TablePlacement } from '../server/db/distribution.js';
 
 /**
@@ -93,6 +100,41 @@ describe.each(backends)('schema ready for Citus on %s', (backend) => {
       await app.sql('DROP FUNCTION citus_t_fn()');
     }
   });
+});
+
+describe.each(backends)('the Citus migration on %s', (backend) => {
+  it('makes composite the foreign keys that migrations written in parallel add to re-keyed tables, and stops on one it cannot', async () => {
+    const db = await freshDatabase(backend);
+    const dir = backend === 'embedded' ? fs.mkdtempSync(path.join(os.tmpdir(), 'mcu-citus-')) : undefined;
+    const embedded = dir ? await startEmbedded(dir) : undefined;
+    const orm = await createOrm({ url: embedded?.url ?? db.databaseUrl!, embedded: !!embedded, ...schema });
+    try {
+      const list = schema.migrations;
+      const mine = list.findIndex((m) => m.name === 'Migration20261202001900_citus');
+      await orm.getMigrator().up({ to: list[mine - 1].name });
+      const em = orm.em.fork();
+      // As another engineer's migration might: single-column keys to appeal and appeal_event; and one from a table without municipality_id.
+      await em.execute(`CREATE TABLE citus_p_ok (municipality_id integer NOT NULL, id integer PRIMARY KEY,
+        appeal_id integer REFERENCES appeal (id) ON DELETE SET NULL, event_id integer REFERENCES appeal_event (id) ON DELETE CASCADE)`);
+      await em.execute('CREATE TABLE citus_p_bad (id integer PRIMARY KEY, appeal_id integer REFERENCES appeal (id))');
+      await expect(orm.getMigrator().up()).rejects.toThrow(
+        /foreign key citus_p_bad_appeal_id_fkey of table citus_p_bad references appeal\(id\) and cannot be made composite by Migration20261202001900_citus: give citus_p_bad a municipality_id column/);
+      await em.execute('DROP TABLE citus_p_bad');
+      expect((await orm.getMigrator().up()).map((m) => m.name)).toContain('Migration20261202001900_citus');
+      const fks = await query<{ name: string; def: string }>(em, `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        WHERE conrelid = 'citus_p_ok'::regclass AND contype = 'f' ORDER BY 1`);
+      expect(fks).toEqual([
+        { name: 'citus_p_ok_appeal_id_fkey', def: 'FOREIGN KEY (municipality_id, appeal_id) REFERENCES appeal(municipality_id, id)' },
+        { name: 'citus_p_ok_event_id_fkey', def: 'FOREIGN KEY (municipality_id, event_id) REFERENCES appeal_event(municipality_id, id) ON DELETE CASCADE' },
+      ]);
+      await em.execute('DROP TABLE citus_p_ok');
+    } finally {
+      await orm.close(true);
+      await embedded?.stop();
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+      await db.drop();
+    }
+  }, 600_000);
 });
 
 describe('npm run citus:sql', () => {
