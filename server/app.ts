@@ -3,7 +3,7 @@ import { query } from './db/sql.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import express from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { ApolloServer } from '@apollo/server';
@@ -42,6 +42,8 @@ import { mount as noticeExport } from './dataquality/notice.js';
 import { mount as ratingExport } from './rating/export.js';
 import { mount as pageRoutes } from './pages/routes.js';
 import { mount as open311Routes } from './open311/routes.js';
+import { mount as reportRoutes } from './reports/routes.js';
+import { markInterruptedReports } from './reports/service.js';
 
 /**
  * Every capability's HTTP routes, mounted in this order before GraphQL and the static client (a new capability
@@ -51,11 +53,12 @@ const MOUNTS: Mount[] = [
   heatmapRoutes, // /tiles/… (cached tiles also answered before Express)
   authRoutes, // /auth/login, /auth/logout, /auth/me
   problemExport, // /exports/problems.(xlsx|csv|geojson)
-  planExport, // /exports/plan.xlsx
+  planExport, // /exports/plan.xlsx, /exports/plan.docx
   noticeExport, // /exports/notice.docx
   ratingExport, // /exports/rating.xlsx
   pageRoutes, // /exports/official-pages.xlsx
   open311Routes, // /open311/v2/… (its own keys, never the session cookie)
+  reportRoutes, // /reports/<id>.(pdf|docx); the weekly-report scheduler (stopped on close)
 ];
 
 export interface StartOptions {
@@ -77,6 +80,8 @@ export interface StartOptions {
   limits?: Partial<Limits>;
   /** Overrides of the Open311 endpoint's settings (tests). */
   open311?: Open311Options;
+  /** The weekly-report scheduler: off, or its check interval (default every minute). */
+  reportScheduler?: false | { intervalMs?: number };
 }
 
 export interface App {
@@ -116,7 +121,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     // RATE_LIMIT_PER_MINUTE=0 switches every rate limit off (benchmarks).
     const exportLimitPerMinute = limits.rateLimitPerMinute > 0 ? limits.exportRatePerMinute : 0;
     const deps: MountDeps = {
-      orm, municipalityId, auth, limits, open311: opts.open311,
+      orm, municipalityId, auth, limits, open311: opts.open311, reportScheduler: opts.reportScheduler, log,
       exportGuard: [authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE')],
     };
     const mounted: Mounted[] = [];
@@ -202,6 +207,8 @@ async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: stri
 async function prepareData(em: EntityManager, municipality: string, opts: StartOptions, log: (m: string) => void): Promise<number> {
   const interrupted = await markInterruptedBatches(em);
   if (interrupted) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted}`);
+  const interruptedReports = await markInterruptedReports(em);
+  if (interruptedReports) log(`Справки, прерванные остановкой, отмечены как FAILED: ${interruptedReports}`);
   const mun = await ensureMunicipality(em, municipality);
   if (mun.created) log(`Загружены справочники: ${municipality}`);
   const indicators = await ensureDefaultIndicators(em, mun.id, municipality);
@@ -348,15 +355,20 @@ async function listen(app: express.Express, mounted: Mounted[], o: { host: strin
   });
   return Object.assign(server, {
     /**
-     * Stops accepting; idle keep-alive connections would hold close() forever, so they go now; responses still being
-     * written say `Connection: close`, and requests still running get 5 s to finish.
+     * Stops accepting; responses still being written say `Connection: close`, and requests still running get 5 s to
+     * finish. Idle keep-alive connections would hold the close forever, so they go — but only after a grace of 2.5 s:
+     * a request a client has already sent on a kept-alive connection may still wait unread in the socket while the
+     * event loop is busy (such a connection counts as idle), and closing it at once reset that request (ECONNRESET
+     * under 32 clients on a loaded machine). Within the grace it is read, answered and its connection closed. (The
+     * listener is closed through net.Server's close: http.Server's closes the idle connections at once, Node ≥ 19.)
      */
     async drain() {
       draining = true;
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
+      const closed = new Promise<void>((r) => net.Server.prototype.close.call(server, () => r()));
+      const idle = setTimeout(() => server.closeIdleConnections(), 2500);
       const force = setTimeout(() => server.closeAllConnections(), 5000);
       await closed;
+      clearTimeout(idle);
       clearTimeout(force);
     },
   });

@@ -96,6 +96,10 @@ export const tablePlacements: readonly TablePlacement[] = [
   dist('seminar', 'seminars held by a municipality'),
   dist('seminar_invitee', 'invitees of a municipality\'s seminars'),
   dist('best_practice', 'best practices recorded in a municipality'),
+  dist('report_schedule', 'schedules of a municipality\'s analytic reports'),
+  dist('analytic_report', 'analytic reports (DOCX/PDF) made for a municipality'),
+  dist('comm_run', 'one communication-errors check of a municipality'),
+  dist('comm_finding', 'communication errors found in a municipality\'s answers and page replies'),
 
   // Local: the coordinator's own bookkeeping.
   local('mikro_orm_migrations', 'the migration ledger: migrations run on the coordinator, which propagates DDL'),
