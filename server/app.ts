@@ -10,7 +10,10 @@ import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { loadDemoAddressRegister } from './intake/address-register.js';
 import { markInterruptedBatches } from './intake/pipeline.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { loadConfig, type Limits } from './config.js';
+import { loadConfig, type DatabaseSettings, type Limits } from './config.js';
+import { configureAdmission } from './db/admission.js';
+import { configureResultCache, resultCacheOf } from './db/result-cache.js';
+import { heavyRoute } from './http/heavy.js';
 import { contentSecurityPolicy, originOf, securityHeaders } from './http/headers.js';
 import { clientInfo, megabytes, routeLimiter, routeRateLimit, sendRateLimited, uploadSizeGuard } from './http/limits.js';
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.js';
@@ -56,6 +59,8 @@ export interface StartOptions {
   auth?: Partial<AuthConfig>;
   /** Overrides of the limits read from the environment (tests, benchmarks). */
   limits?: Partial<Limits>;
+  /** Overrides of the pool and heavy-work settings read from the environment (tests, benchmarks). */
+  database?: Partial<DatabaseSettings>;
   /** Overrides of the Open311 endpoint's settings (tests). */
   open311?: Open311Options;
 }
@@ -77,6 +82,7 @@ export interface App {
 export async function startApp(opts: StartOptions = {}): Promise<App> {
   const config = loadConfig();
   const limits: Limits = { ...config.limits, ...opts.limits };
+  const database: DatabaseSettings = { ...config.database, ...opts.database };
   const log = opts.log ?? ((m: string) => console.log(m));
   const municipality = opts.municipality ?? config.municipality;
   const databaseUrl = opts.databaseUrl ?? config.databaseUrl;
@@ -92,7 +98,9 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   }
   let orm: MikroORM | undefined;
   try {
-    orm = await createOrm({ url, embedded: !!embedded, onQuery: opts.onQuery });
+    orm = await createOrm({ url, embedded: !!embedded, onQuery: opts.onQuery, poolMax: database.poolMax, poolMin: database.poolMin });
+    configureAdmission(orm.em, { limit: embedded ? 1 : database.heavyConcurrency, queueMax: database.heavyQueueMax });
+    configureResultCache(orm.em, database.aggregateCacheEntries);
     const applied = await migrate(orm);
     if (applied.length) log(`Миграции применены: ${applied.join(', ')}`);
     const em = orm.em.fork();
@@ -163,13 +171,13 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.get('/tiles/:layer/:z/:x/:file', authenticate(auth), routeRateLimit(tileLimitPerMinute, 'TILE_RATE_LIMIT_PER_MINUTE', tileLimit), tileGate(orm, mun.id, () => tiles.encoder), tiles.handler);
     app.use('/auth', authenticate(auth), authRoutes(auth));
     // Exports of the problem list (XLSX, CSV, GeoJSON): signed-in users, their row scope.
-    app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), problemExportHandler(orm, mun.id));
+    app.get('/exports/problems.:format', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), heavyRoute(orm, problemExportHandler(orm, mun.id)));
     // The centre's activity plan in the shape of a municipal plan (XLSX).
-    app.get('/exports/plan.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), planExportHandler(orm, mun.id));
+    app.get('/exports/plan.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), heavyRoute(orm, planExportHandler(orm, mun.id)));
     // A data-quality notice to the head of an organisation (DOCX); officers only their organisation's.
-    app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), noticeExportHandler(orm, mun.id));
+    app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), heavyRoute(orm, noticeExportHandler(orm, mun.id)));
     // The rating of bodies and organisations with its queues, for the head's meeting (same auth and row scope).
-    app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), ratingExportHandler(orm, mun.id));
+    app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), heavyRoute(orm, ratingExportHandler(orm, mun.id)));
     mountPageRoutes(app, orm, mun.id, auth);
 
     // Open311 GeoReport v2 (server/open311/): a public API with its own keys, never the session cookie.
@@ -294,6 +302,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
           // GraphQL stops once, here (Apollo's own signal handlers are off: server/http/graphql.ts).
           await apollo.stop();
           tiles.close();
+          resultCacheOf(ormRef.em).dispose();
           await ormRef.close(true);
           await embedded?.stop();
         })();

@@ -6,7 +6,9 @@ import type { Context } from '../graphql/context.js';
 import { PageInfo } from '../graphql/relay.js';
 import { District, Organization, Theme } from '../reference/entities.js';
 import { Appeal, AppealEvent, AppealStatus } from './entities.js';
-import { AppealFilter, parseFilter, type ParsedFilter } from './filter.js';
+import { AppealFilter, cacheableFilter, parseFilter, type ParsedFilter } from './filter.js';
+import { heavy } from '../db/admission.js';
+import { cacheKey, resultCacheOf } from '../db/result-cache.js';
 import { parseIds } from '../graphql/ids.js';
 import { AppealGroupBy, AppealOrder, encodeCursor, encodeDeadlineCursor, isJoined } from './service.js';
 import { READERS } from '../auth/roles.js';
@@ -100,7 +102,8 @@ export class AppealQueries {
   ) {
     const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
-    return ctx.appeals.groupCounts(f, groupBy);
+    if (!cacheableFilter(f)) return heavy(ctx.em, () => ctx.appeals.groupCounts(f, groupBy));
+    return resultCacheOf(ctx.em).get(ctx.em, cacheKey('appealCounts', groupBy, f), () => ctx.appeals.groupCounts(f, groupBy));
   }
 
   @Query(() => GraphQLJSONObject, { description: 'Точки обращений для карты: GeoJSON FeatureCollection (новые сначала)' })

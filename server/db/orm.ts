@@ -14,6 +14,7 @@ import { Migration20261127000103_intake_dedup } from '../../db/migrations/Migrat
 import { Migration20261127000104_routing } from '../../db/migrations/Migration20261127000104_routing.js';
 import { Migration20261127000008_problempoints } from '../../db/migrations/Migration20261127000008_problempoints.js';
 import { Migration20261202001000_centre } from '../../db/migrations/Migration20261202001000_centre.js';
+import { Migration20261202001100_perf } from '../../db/migrations/Migration20261202001100_perf.js';
 import { Migration20261202000100_control_contract } from '../../db/migrations/Migration20261202000100_control_contract.js';
 import { Migration20261202000500_risks } from '../../db/migrations/Migration20261202000500_risks.js';
 import { Migration20261202000200_deadlines } from '../../db/migrations/Migration20261202000200_deadlines.js';
@@ -48,6 +49,7 @@ export const migrationsList = [
   { name: 'Migration20261202000800_classifier', class: Migration20261202000800_classifier },
   { name: 'Migration20261202000900_hardening', class: Migration20261202000900_hardening },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
+  { name: 'Migration20261202001100_perf', class: Migration20261202001100_perf },
 ];
 
 export interface OrmOptions {
@@ -56,7 +58,9 @@ export interface OrmOptions {
   embedded: boolean;
   /** Called with every SQL statement (tests count statements with it). */
   onQuery?: (sql: string) => void;
+  /** DATABASE_POOL_MAX / DATABASE_POOL_MIN (server/config.ts); PostgreSQL only. */
   poolMax?: number;
+  poolMin?: number;
 }
 
 export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
@@ -65,7 +69,7 @@ export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
     entities,
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false, silent: true },
-    pool: opts.embedded ? { min: 0, max: 1 } : { min: 2, max: opts.poolMax ?? 10 },
+    pool: opts.embedded ? { min: 0, max: 1 } : { min: Math.min(opts.poolMin ?? 2, opts.poolMax ?? 10), max: opts.poolMax ?? 10 },
     debug: opts.onQuery ? ['query'] : false,
     logger: opts.onQuery ? (message: string) => opts.onQuery!(message) : undefined,
     colors: false,

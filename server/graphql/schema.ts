@@ -24,6 +24,7 @@ import { ratingResolvers } from '../rating/resolver.js';
 import { pageResolvers } from '../pages/resolver.js';
 import { qualityResolvers } from '../quality/resolver.js';
 import { open311Resolvers } from '../open311/resolver.js';
+import { admitHeavyFields } from './heavy.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -37,7 +38,7 @@ export function getSchema(): Promise<GraphQLSchema> {
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
-  });
+  }).then(admitHeavyFields);
   return cached;
 }
 
