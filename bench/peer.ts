@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { App } from '../server/app.js';
 import { repoRoot } from '../server/reference/files.js';
 import { benchAuth, median, mulberry32, percentile, type SummaryRow } from './lib.js';
-import { figures, runClient, startHub, startServer, stopServer, type ServerProcess } from './spawn.js';
+import { cpuMs, figures, postgresCpuMs, runClient, startHub, startServer, stopServer, type ServerProcess } from './spawn.js';
 
 /**
  * The appeals page side by side with a peer (issue 17): PostGraphile v4 (devDependency, bench only) on the same
@@ -113,13 +113,16 @@ export async function benchPeer(app: App, backend: SummaryRow['backend'], n: num
       }
     }
     // Many clients: hub, peer, custom-plan peer, each for `seconds`, twice, alternating; the better run of each counts.
-    const many: Record<'hub' | 'peer' | 'custom', ReturnType<typeof figures>['all'][]> = { hub: [], peer: [], custom: [] };
+    // CPU per request of the server process and of PostgreSQL (all its backends) during the runs: where the time goes.
+    const many: Record<'hub' | 'peer' | 'custom', (ReturnType<typeof figures>['all'] & { serverCpu: number; dbCpu: number })[]> = { hub: [], peer: [], custom: [] };
+    const proc = { hub, peer, custom: peerCustom };
     for (let r = 0; r < 2; r++) {
       for (const [k, job] of [['hub', hubJob], ['peer', peerJob(peer)], ['custom', peerJob(peerCustom)]] as const) {
+        const s0 = cpuMs(proc[k].child.pid), d0 = postgresCpuMs();
         const res = await runClient({ ...job, connections: opts.clients, seconds: opts.seconds / 2 });
         const f = figures(res).all;
         if (f.errors) throw new Error(`${k}: ${f.errors} errors: ${res.firstErrors.join('; ')}`);
-        many[k].push(f);
+        many[k].push({ ...f, serverCpu: (cpuMs(proc[k].child.pid) - s0) / f.n, dbCpu: (postgresCpuMs() - d0) / f.n });
       }
     }
     const best = (k: keyof typeof many) => many[k].reduce((a, b) => (b.rps > a.rps ? b : a));
@@ -134,12 +137,15 @@ export async function benchPeer(app: App, backend: SummaryRow['backend'], n: num
     rows.push({
       name: `peer: appeals page, ${opts.clients} clients (vs PostGraphile v4 at defaults)`, backend, n, ours: h.rps, baseline: p.rps, ratio: h.rps / p.rps,
       unit: 'req/s', target: '≥ 1.5; p99 ≤ 250 ms', date,
-      notes: `p99 hub ${h.p99.toFixed(0)} / peer ${p.p99.toFixed(0)} ms, p50 ${h.p50.toFixed(0)} / ${p.p50.toFixed(0)} ms; ${opts.seconds / 2} s × 2 runs each (better counts); ${load}`,
+      notes: `p99 hub ${h.p99.toFixed(0)} / peer ${p.p99.toFixed(0)} ms, p50 ${h.p50.toFixed(0)} / ${p.p50.toFixed(0)} ms; `
+        + `CPU per request: hub ${h.serverCpu.toFixed(1)} ms in Node + ${h.dbCpu.toFixed(1)} ms in PostgreSQL, peer ${p.serverCpu.toFixed(1)} + ${p.dbCpu.toFixed(1)} ms; `
+        + `${opts.seconds / 2} s × 2 runs each (better counts); ${load}`,
     });
     rows.push({
       name: `peer: appeals page, ${opts.clients} clients (vs PostGraphile v4 on custom plans)`, backend, n, ours: h.rps, baseline: c.rps, ratio: h.rps / c.rps,
       unit: 'req/s', target: '≥ 1.0', date,
-      notes: `plan_cache_mode=force_custom_plan on the peer's connections; p99 hub ${h.p99.toFixed(0)} / peer ${c.p99.toFixed(0)} ms; ${load}`,
+      notes: `plan_cache_mode=force_custom_plan on the peer's connections; p99 hub ${h.p99.toFixed(0)} / peer ${c.p99.toFixed(0)} ms; `
+        + `CPU per request: peer ${c.serverCpu.toFixed(1)} ms in Node + ${c.dbCpu.toFixed(1)} ms in PostgreSQL; ${load}`,
     });
   } finally {
     for (const s of servers.reverse()) await stopServer(s);

@@ -1,4 +1,5 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../server/reference/files.js';
 import type { ClientJob, ClientResult } from './client.js';
@@ -81,4 +82,28 @@ export function figures(r: ClientResult & { kinds: string[] }): { all: KindFigur
     all: fig('all', allMs, errors),
     perKind: [...byKind.entries()].map(([k, e]) => fig(r.kinds[k] || String(k), e.ms, e.errors)).sort((a, b) => a.kind.localeCompare(b.kind)),
   };
+}
+
+/** CPU time (user + system, ms) a process has used so far (Linux /proc; 0 elsewhere). */
+export function cpuMs(pid: number | undefined): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (ms) of all PostgreSQL backend processes on this machine (Linux /proc; the database runs here). */
+export function postgresCpuMs(): number {
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) continue;
+      total += cpuMs(Number(pid));
+    } catch {
+      // gone
+    }
+  }
+  return total;
 }

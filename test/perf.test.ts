@@ -145,7 +145,7 @@ for (const backend of backends) {
     it('a cheap page of appeals completes while heavy work holds the admission and more heavy work waits', async () => {
       const em = app.orm.em.fork();
       expect(admissionOf(em).limit).toBe(1);
-      const ms = 700;
+      const ms = 1500;
       const t0 = Date.now();
       const done: Record<string, number> = {};
       // Two heavy tasks: on PostgreSQL each holds a connection (pg_sleep); the embedded database's pg_sleep does not
@@ -161,10 +161,14 @@ for (const backend of backends) {
       const page = await app.gql('{ appeals(first: 20) { edges { node { id theme { name } } } } problems(first: 5) { totalCount } }');
       expect(page.errors).toBeUndefined();
       done.page = Date.now() - t0;
+      // Answered while heavy work still held the slot and more of it waited (the GeoJSON at least).
+      expect(admissionOf(em).running).toBe(1);
+      expect(admissionOf(em).queued).toBeGreaterThanOrEqual(1);
+      expect(done.geojson).toBeUndefined();
       await Promise.all([...sleeps, geo]);
       expect(done.geojson).toBeGreaterThan(done.sleep2);
-      // The page (and the problem list) took a free connection while the heavy slot was busy and more heavy work waited.
-      expect(done.page).toBeLessThan(done.sleep1);
+      // PostgreSQL: the page (and the problem list) took a free connection while the first heavy statement ran.
+      if (backend === 'postgis') expect(done.page).toBeLessThan(done.sleep1);
     });
 
     it('a page of appeals reads only the asked-for columns (no theme keywords for a name) and gives the same answer', async () => {
