@@ -15,7 +15,7 @@ import { configureAdmission } from './db/admission.js';
 import { configureResultCache, resultCacheOf } from './db/result-cache.js';
 import { heavyRoute } from './http/heavy.js';
 import { contentSecurityPolicy, originOf, securityHeaders } from './http/headers.js';
-import { clientInfo, megabytes, routeLimiter, routeRateLimit, sendRateLimited, uploadSizeGuard } from './http/limits.js';
+import { megabytes, routeLimiter, routeRateLimit, sendRateLimited, uploadSizeGuard } from './http/limits.js';
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.js';
 import { createOrm, migrate } from './db/orm.js';
 import { ensureMunicipality } from './reference/seed.js';
@@ -224,10 +224,9 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       uploadSizeGuard(limits.maxUploadBytes),
       graphqlUploadExpress({ maxFileSize: limits.maxUploadBytes, maxFiles: 1 }),
       express.json({ limit: limits.maxBodyBytes }),
-      clientInfo,
       // Anonymous requests may only sign in; roles are checked by @Authorized in the schema.
       graphqlGate(),
-      expressMiddleware(apollo, { context: async ({ req }) => createContext(ormRef, mun.id, req.auth) }),
+      expressMiddleware(apollo, { context: async ({ req }) => createContext(ormRef, mun.id, req.auth, req.ip ?? req.socket.remoteAddress ?? 'unknown') }),
     );
     // Source maps are for development: not served in production (they would publish the client's sources).
     if (config.production) app.use((req, res, next) => (req.path.endsWith('.map') ? res.status(404).type('text/plain; charset=utf-8').send('Не найдено') : next()));
