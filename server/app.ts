@@ -100,7 +100,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   try {
     orm = await createOrm({ url, embedded: !!embedded, onQuery: opts.onQuery, poolMax: database.poolMax, poolMin: database.poolMin });
     configureAdmission(orm.em, { limit: embedded ? 1 : database.heavyConcurrency, queueMax: database.heavyQueueMax });
-    configureResultCache(orm.em, database.aggregateCacheEntries);
+    configureResultCache(orm.em, database.aggregateCacheEntries, database.dataVersionTtlMs);
     const applied = await migrate(orm);
     if (applied.length) log(`Миграции применены: ${applied.join(', ')}`);
     const em = orm.em.fork();

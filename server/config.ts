@@ -35,6 +35,12 @@ export interface DatabaseSettings {
   heavyQueueMax: number;
   /** AGGREGATE_CACHE_ENTRIES: cached aggregate results (per filter, scope and data version); 0 = off. */
   aggregateCacheEntries: number;
+  /**
+   * DATA_VERSION_TTL_MS: how long the aggregate cache trusts the data version it read before reading it again — the
+   * longest a change made by another process (a CLI import, SQL) goes unseen; this process's GraphQL changes are seen
+   * at once. Tests set 0 (they change data with SQL).
+   */
+  dataVersionTtlMs: number;
 }
 
 export function loadDatabaseSettings(env: NodeJS.ProcessEnv = process.env): DatabaseSettings {
@@ -47,6 +53,7 @@ export function loadDatabaseSettings(env: NodeJS.ProcessEnv = process.env): Data
     heavyConcurrency,
     heavyQueueMax: intVar(env, 'HEAVY_QUEUE_MAX', 256, 0, 100_000),
     aggregateCacheEntries: intVar(env, 'AGGREGATE_CACHE_ENTRIES', 1000, 0, 1_000_000),
+    dataVersionTtlMs: intVar(env, 'DATA_VERSION_TTL_MS', 1000, 0, 600_000),
   };
 }
 

@@ -18,7 +18,7 @@ const STATS = `query($filter: AppealFilter) { districtStats(filter: $filter) { d
 
 describe('pool and heavy-work settings', () => {
   it('reads DATABASE_POOL_MAX, HEAVY_CONCURRENCY, HEAVY_QUEUE_MAX and AGGREGATE_CACHE_ENTRIES, naming a bad one', () => {
-    expect(loadDatabaseSettings({})).toEqual({ poolMax: 10, poolMin: 2, heavyConcurrency: 2, heavyQueueMax: 256, aggregateCacheEntries: 1000 });
+    expect(loadDatabaseSettings({})).toEqual({ poolMax: 10, poolMin: 2, heavyConcurrency: 2, heavyQueueMax: 256, aggregateCacheEntries: 1000, dataVersionTtlMs: 1000 });
     expect(loadDatabaseSettings({ DATABASE_POOL_MAX: '40' })).toMatchObject({ poolMax: 40, heavyConcurrency: 10 });
     expect(loadDatabaseSettings({ DATABASE_POOL_MAX: '2' })).toMatchObject({ poolMax: 2, poolMin: 2, heavyConcurrency: 1 });
     expect(() => loadDatabaseSettings({ DATABASE_POOL_MAX: '0' })).toThrow(/DATABASE_POOL_MAX/);
@@ -53,7 +53,8 @@ for (const backend of backends) {
   describe(`many users at once (${backend})`, () => {
     let app: TestApp;
     beforeAll(async () => {
-      app = await startTestApp(backend, 1500, undefined, { database: { heavyConcurrency: 1 } });
+      // The production re-read interval of the data version (tests default to 0, vitest.config.ts).
+      app = await startTestApp(backend, 1500, undefined, { database: { heavyConcurrency: 1, dataVersionTtlMs: 1000 } });
     }, 300_000);
     afterAll(async () => {
       await app?.close();

@@ -64,7 +64,11 @@ export class AppealQueries {
     const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     // The count runs beside the page (on its own connection where the pool has several).
-    const total = requestedFields(info, []).has('totalCount') ? ctx.appeals.count(f) : undefined;
+    // The count is cached per filter, scope and data version (a page of the same filter, the next page, the same view on
+    // another desk); a miss runs at once beside the page, never queued behind heavy work.
+    const total = requestedFields(info, []).has('totalCount')
+      ? (cacheableFilter(f) ? resultCacheOf(ctx.em).get(ctx.em, cacheKey('appealCount', f), () => ctx.appeals.count(f), { admit: false }) : ctx.appeals.count(f))
+      : undefined;
     total?.catch(() => undefined); // awaited by totalCount; avoid an unhandled rejection if the page fails first
     const nodeFields = requestedFields(info, ['edges', 'node']);
     const relations = Object.fromEntries((['district', 'theme', 'organization'] as const)

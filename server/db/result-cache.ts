@@ -17,9 +17,13 @@ export class ResultCache {
 
   constructor(private readonly version: DataVersion, readonly maxEntries: number) {}
 
-  /** `key` must name everything the result depends on except the data (the query, its arguments, the scope). */
-  async get<T>(em: EntityManager, key: string, compute: () => Promise<T>): Promise<T> {
-    if (this.maxEntries <= 0) return heavy(em, compute);
+  /**
+   * `key` must name everything the result depends on except the data (the query, its arguments, the scope).
+   * `admit: false`: a miss runs at once, not under the admission of heavy work (the total count beside a page).
+   */
+  async get<T>(em: EntityManager, key: string, compute: () => Promise<T>, opts: { admit?: boolean } = {}): Promise<T> {
+    const run = opts.admit === false ? compute : () => heavy(em, compute);
+    if (this.maxEntries <= 0) return run();
     const v = this.version.peek() ?? (await this.version.get());
     if (v !== this.entriesVersion) {
       this.entries.clear();
@@ -37,7 +41,7 @@ export class ResultCache {
     const running = this.inflight.get(k);
     if (running) return running as Promise<T>;
     this.stats.misses++;
-    const p = heavy(em, compute).then((value) => {
+    const p = run().then((value) => {
       if (this.entriesVersion === v) {
         this.entries.set(k, value);
         if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
@@ -61,16 +65,21 @@ export function resultCacheOf(em: EntityManager, maxEntries = defaultEntries): R
   let c = byOrm.get(em.config);
   if (!c) {
     const root = em.fork();
-    c = new ResultCache(new DataVersion(() => root.fork()), maxEntries);
+    c = new ResultCache(new DataVersion(() => root.fork(), defaultTtlMs), maxEntries);
     byOrm.set(em.config, c);
   }
   return c;
 }
 
 let defaultEntries = 1000;
-/** Sets the size of caches created from now on (the app calls it once at start with AGGREGATE_CACHE_ENTRIES). */
-export function configureResultCache(em: EntityManager, maxEntries: number): ResultCache {
+let defaultTtlMs = 1000;
+/**
+ * Sets the size of caches created from now on and how often they re-read the data version (the app calls it once at
+ * start with AGGREGATE_CACHE_ENTRIES and DATA_VERSION_TTL_MS).
+ */
+export function configureResultCache(em: EntityManager, maxEntries: number, versionTtlMs = 1000): ResultCache {
   defaultEntries = maxEntries;
+  defaultTtlMs = versionTtlMs;
   const old = byOrm.get(em.config);
   old?.dispose();
   byOrm.delete(em.config);
