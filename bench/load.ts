@@ -75,13 +75,13 @@ function mix(seed: number, withProblems: boolean, count = 400): Req[] {
 
 const fmt = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
 
-export async function benchLoad(app: App, backend: SummaryRow['backend'], n: number, opts: { connections?: number; seconds?: number; cache?: boolean } = {}): Promise<SummaryRow[]> {
+export async function benchLoad(app: App, backend: SummaryRow['backend'], n: number,
+  opts: { connections?: number; seconds?: number; cache?: boolean; dataDir?: string } = {}): Promise<SummaryRow[]> {
   const cache = opts.cache ?? true;
   const connections = opts.connections ?? 64;
   const seconds = opts.seconds ?? 60;
-  if (app.embedded) {
-    // PGlite is a single-process database: a second process cannot serve its folder while the benchmark holds it.
-    console.log('[embedded] load: measured on PostGIS only (the embedded database is a single-process PGlite)');
+  if (app.embedded && !opts.dataDir) {
+    console.log('[embedded] load: needs the data folder of the benchmark database');
     return [];
   }
   const withProblems = !!(await getSchema()).getQueryType()!.getFields().problems;
@@ -109,7 +109,13 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
   // The server as deployed: its own process, production mode; the in-process app of the runner stays idle.
   // The mix repeats 400 distinct requests: after the warm-up its aggregates are answered from the cache. `load-nocache`
   // measures the same mix with AGGREGATE_CACHE_ENTRIES=0 (every aggregate computed).
-  const hub = await startHub(app.databaseUrl, cache ? {} : { AGGREGATE_CACHE_ENTRIES: '0' });
+  // Embedded: PGlite is one process per data folder, so the runner's app closes (the load is the last benchmark of
+  // the run on this backend) and the hub process opens the folder (one connection: as far as one session allows).
+  if (app.embedded) await app.close();
+  const hub = await startHub(app.embedded ? '' : app.databaseUrl, {
+    ...(cache ? {} : { AGGREGATE_CACHE_ENTRIES: '0' }),
+    ...(app.embedded ? { DATABASE_URL: '', DATA_DIR: opts.dataDir } : {}),
+  });
   const url = hub.url;
   const rows: SummaryRow[] = [];
   try {

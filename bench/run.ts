@@ -107,18 +107,19 @@ for (const backend of wanted) {
     if (only.has('indicators')) for (const r of await benchIndicators(app, backend, n, iterations)) report(r);
     if (only.has('risks')) await benchRisks(app, backend, n, (m) => console.log(m), report);
     if (only.has('rating')) await benchRating(app, backend, n, (m) => console.log(m), report);
+    // Before the load: on the embedded backend the load closes the runner's app (one process per data folder).
+    if (only.has('peer')) {
+      const opts = { seconds: Number(values['peer-seconds']), clients: Number(values['peer-clients']), iterations: Math.min(iterations, 400) };
+      for (const r of await benchPeer(app, backend, n, opts, (m) => console.log(m))) report(r);
+    }
     if (only.has('pages')) await benchPages(app, backend, Number(values.pages), Number(values.months), (m) => console.log(m), report);
     if (only.has('quality')) for (const r of await benchQualityDb(app, backend, n)) report(r);
     if (only.has('open311')) for (const r of await benchOpen311(app, backend, n, iterations)) report(r);
     if (only.has('load')) {
-      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
+      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), dataDir })) report(r);
     }
     if (only.has('load-nocache')) {
-      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), cache: false })) report(r);
-    }
-    if (only.has('peer')) {
-      const opts = { seconds: Number(values['peer-seconds']), clients: Number(values['peer-clients']), iterations: Math.min(iterations, 400) };
-      for (const r of await benchPeer(app, backend, n, opts, (m) => console.log(m))) report(r);
+      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), cache: false, dataDir })) report(r);
     }
   } finally {
     await app.close();
