@@ -1,10 +1,16 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { heavy } from '../db/admission.js';
+import { admissionOf } from '../db/admission.js';
 
-/** An HTTP handler (exports) run under the pool's admission of heavy work (server/db/admission.ts). */
-export function heavyRoute(orm: MikroORM, handler: (req: Request, res: Response, next: NextFunction) => unknown) {
+/**
+ * Middleware: the rest of the request (an export) runs under the pool's admission of heavy work
+ * (server/db/admission.ts), holding its slot until the answer has been sent or the connection closed.
+ */
+export function heavyRoute(orm: MikroORM) {
   return (req: Request, res: Response, next: NextFunction) => {
-    heavy(orm.em, async () => { await handler(req, res, next); }).catch(next);
+    admissionOf(orm.em).run(() => new Promise<void>((resolve) => {
+      res.once('close', () => resolve());
+      next();
+    })).catch(next);
   };
 }
