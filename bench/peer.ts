@@ -35,6 +35,42 @@ const PEER_SQL = [
       ORDER BY a.received_at DESC, a.id DESC LIMIT 100 $$`,
 ];
 
+/** The hub's page statement (as AppealService.page() builds it for this query), for the custom-vs-generic plan check. */
+const HUB_PAGE_SQL = `SELECT a.id, a.received_at, a.external_id, a.channel, a.text, a.address, a.status, a.district_id, a.theme_id, a.organization_id,
+       d.id AS d__id, d.name AS d__name, t.id AS t__id, t.name AS t__name, o.id AS o__id, o.name AS o__name
+  FROM appeal a LEFT JOIN district d ON d.id = a.district_id LEFT JOIN theme t ON t.id = a.theme_id LEFT JOIN organization o ON o.id = a.organization_id
+ WHERE a.municipality_id = $1 AND a.received_at >= $2 AND a.received_at < $3 AND a.point && ST_MakeEnvelope($4, $5, $6, $7, 4326)
+ ORDER BY a.received_at DESC, a.id DESC LIMIT $8`;
+
+/**
+ * The generic-plan trap, measured on the hub's own statement: the same 200 requests as unnamed statements (a custom
+ * plan each time, what boundQuery sends) and as one named prepared statement with plan_cache_mode=force_generic_plan
+ * (what a prepared-statement cache such as PostGraphile's gets after five runs). Median ms per statement.
+ */
+async function planModes(databaseUrl: string, municipalityId: number, cs: Case[]): Promise<{ custom: number; generic: number }> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const params = (x: Case) => [municipalityId, x.from, x.to, x.minLon, x.minLat, x.maxLon, x.maxLat, 101];
+    const time = async (run: (x: Case) => Promise<unknown>) => {
+      const ms: number[] = [];
+      for (const x of cs) {
+        const t = performance.now();
+        await run(x);
+        ms.push(performance.now() - t);
+      }
+      return median(ms);
+    };
+    await time((x) => c.query({ text: HUB_PAGE_SQL, values: params(x) }));
+    const custom = await time((x) => c.query({ text: HUB_PAGE_SQL, values: params(x) }));
+    await c.query('SET plan_cache_mode = force_generic_plan');
+    const generic = await time((x) => c.query({ name: 'bench_hub_page', text: HUB_PAGE_SQL, values: params(x) }));
+    return { custom, generic };
+  } finally {
+    await c.end();
+  }
+}
+
 interface Case { from: string; to: string; minLon: number; minLat: number; maxLon: number; maxLat: number }
 
 function cases(count: number): Case[] {
@@ -100,6 +136,13 @@ export async function benchPeer(app: App, backend: SummaryRow['backend'], n: num
       }
     }
     const rowsPerPage = median(hubIds.ids!.map((x) => x.length / 4));
+    const plans = await planModes(app.databaseUrl, app.municipalityId, cs);
+    log(`[${backend}] peer: the hub's page statement: custom plans ${plans.custom.toFixed(2)} ms, generic plan ${plans.generic.toFixed(2)} ms (median)`);
+    rows.push({
+      name: 'peer: the page statement, custom vs generic plan', backend, n, ours: plans.custom, baseline: plans.generic, ratio: plans.custom / plans.generic,
+      unit: 'ms (median)', target: '≤ 1.0 (custom plans, as the hub sends them)', date,
+      notes: `the same ${cs.length} period + bbox pages on one connection: unnamed statements (a custom plan each, what boundQuery sends) vs one named prepared statement under plan_cache_mode=force_generic_plan (the peer's prepared-statement cache after five runs)`,
+    });
     log(`[${backend}] peer: same ids for ${cs.length} requests (median ${rowsPerPage} appeals per page)`);
 
     // One client: interleaved rounds so both see the same machine.
