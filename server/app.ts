@@ -12,7 +12,7 @@ import { loadDemoAddressRegister } from './intake/address-register.js';
 import { markInterruptedBatches } from './intake/pipeline.js';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { loadConfig, type AppConfig, type DatabaseSettings, type Limits } from './config.js';
-import { configureAdmission } from './db/admission.js';
+import { admissionOf, configureAdmission } from './db/admission.js';
 import { configureResultCache, resultCacheOf } from './db/result-cache.js';
 import { heavyRoute } from './http/heavy.js';
 import { contentSecurityPolicy, originOf, securityHeaders } from './http/headers.js';
@@ -148,6 +148,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       close() {
         closing ??= (async () => {
           clearInterval(retentionTimer);
+          // Heavy work still waiting for a slot runs at once: the requests in flight finish within the drain.
+          admissionOf(orm.em).open();
           await server.drain();
           // GraphQL stops once, here (Apollo's own signal handlers are off: server/http/graphql.ts).
           await apollo.stop();

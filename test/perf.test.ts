@@ -47,6 +47,24 @@ describe('pool and heavy-work settings', () => {
     expect(a.running).toBe(0);
     expect(a.stats).toMatchObject({ refused: 1, maxWaiting: 3 });
   });
+
+  it('when the server stops, heavy work still waiting runs at once (the drain does not wait for it one slot at a time)', async () => {
+    const a = new Admission(1, 10);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const started: string[] = [];
+    const tasks = ['a', 'b', 'c'].map((n) => a.run(async () => { started.push(n); await gate; }));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(started).toEqual(['a']);
+    a.open();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(started).toEqual(['a', 'b', 'c']);
+    await a.run(async () => started.push('d'));
+    expect(started).toContain('d');
+    release();
+    await Promise.all(tasks);
+    expect(a.running).toBe(0);
+  });
 });
 
 for (const backend of backends) {

@@ -13,7 +13,7 @@ import { backends, freshDatabase, type FreshDatabase } from './helpers/backends.
  */
 
 const MAIN = path.resolve('dist/server/main.js');
-const HEAVY = `query { appealsGeoJSON(limit: 500) districtStats(filter: { from: "2024-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z" }) { districts { count } } }`;
+const HEAVY = `query { appealsGeoJSON(limit: 100) districtStats(filter: { from: "2024-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z" }) { districts { count } } }`;
 const CHEAP = `query { appeals(first: 50) { totalCount edges { node { id text district { name } theme { name } } } } }`;
 
 interface Server { child: ChildProcess; url: string; output: () => string; accounts: Map<string, string> }

@@ -28,9 +28,26 @@ export class Admission {
     return this.waiting.length;
   }
 
+  /**
+   * The server is stopping: everything waiting runs now, and nothing waits from here on — the requests in flight are
+   * answered with the whole pool (no new cheap work arrives while HTTP drains) instead of one slot at a time past the
+   * drain's deadline.
+   */
+  open(): void {
+    this.opened = true;
+    for (const next of this.waiting.splice(0)) {
+      this.active++;
+      next();
+    }
+  }
+
+  private opened = false;
+
   async run<T>(work: () => Promise<T> | T): Promise<T> {
     if (this.inside.getStore()) return work();
-    if (this.active >= this.limit) {
+    if (this.opened) {
+      this.active++;
+    } else if (this.active >= this.limit) {
       if (this.waiting.length >= this.queueMax) {
         this.stats.refused++;
         throw new GraphQLError(`Сервер занят тяжёлыми запросами: в очереди ${this.waiting.length} (HEAVY_QUEUE_MAX); повторите через несколько секунд`, {
@@ -50,7 +67,7 @@ export class Admission {
       return await this.inside.run(true, work);
     } finally {
       // The slot passes straight to the next in line (active stays the same), else it is freed.
-      const next = this.waiting.shift();
+      const next = this.opened ? undefined : this.waiting.shift();
       if (next) next();
       else this.active--;
     }
