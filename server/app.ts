@@ -365,6 +365,10 @@ async function listen(app: express.Express, mounted: Mounted[], o: { host: strin
      */
     async drain() {
       draining = true;
+      // A short grace before closing: under load a request already sent on a kept-alive connection may not have been
+      // read yet (the event loop is busy), and closing that "idle" connection would reset it (ECONNRESET for a request
+      // in flight). Meanwhile every answer says `Connection: close`, so busy connections end by themselves.
+      await new Promise((r) => setTimeout(r, 250));
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), 5000);
