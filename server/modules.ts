@@ -22,6 +22,7 @@ import { Migration20261202000800_classifier } from '../db/migrations/Migration20
 import { Migration20261202000900_hardening } from '../db/migrations/Migration20261202000900_hardening.js';
 import { Migration20261202001000_centre } from '../db/migrations/Migration20261202001000_centre.js';
 import { Migration20261202001100_perf } from '../db/migrations/Migration20261202001100_perf.js';
+import { Migration20261202001300_reports } from '../db/migrations/Migration20261202001300_reports.js';
 import type { MigrationsList, OrmOptions } from './db/orm.js';
 
 /*
@@ -56,6 +57,7 @@ export const migrationsList: MigrationsList = [
   { name: 'Migration20261202000900_hardening', class: Migration20261202000900_hardening },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
   { name: 'Migration20261202001100_perf', class: Migration20261202001100_perf },
+  { name: 'Migration20261202001300_reports', class: Migration20261202001300_reports },
 ];
 
 /** What createOrm needs from the composition: `createOrm({ url, embedded, ...schema })`. */
