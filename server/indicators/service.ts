@@ -200,7 +200,7 @@ export class IndicatorService {
       } else {
         await query(tem,
           `INSERT INTO indicator_target (indicator_id, municipality_id, month, value) SELECT ?, ?, m, ? FROM unnest(?::date[]) m
-           ON CONFLICT (indicator_id, month) DO UPDATE SET value = excluded.value`, [id, this.mid, value, months]);
+           ON CONFLICT (indicator_id, month, municipality_id) DO UPDATE SET value = excluded.value`, [id, this.mid, value, months]);
       }
       await audit(tem, this.ctx, { entity: 'indicator', entityId: id, action: 'set_targets', before, after: { from, to, value } });
       return months.length;
@@ -222,6 +222,11 @@ export class IndicatorService {
     } catch (e) {
       throw new InputError('file', `файл ${fileName} не читается как CSV: ${(e as Error).message.slice(0, 200)}`);
     }
+    return this.importRecords(records, fileName);
+  }
+
+  /** Values from the rows of a table (CSV or the first sheet of an XLSX workbook): the first row is the header. */
+  async importRecords(records: string[][], fileName: string): Promise<{ rows: number; stored: number }> {
     if (records.length < 2) throw new InputError('file', 'нет строк со значениями (первая строка — заголовок)');
     if (records.length - 1 > MAX_IMPORT_ROWS) throw new InputError('file', `не более ${MAX_IMPORT_ROWS} строк в одном файле`);
     const header = records[0].map((h) => h.toLowerCase().trim());
@@ -263,7 +268,7 @@ export class IndicatorService {
       await query(tem,
         `INSERT INTO indicator_value (indicator_id, municipality_id, month, value, source)
          SELECT u.id, ?, u.month, u.value, ? FROM unnest(?::int[], ?::date[], ?::float8[]) AS u(id, month, value)
-         ON CONFLICT (indicator_id, month) DO UPDATE SET value = excluded.value, source = excluded.source, updated_at = now()`,
+         ON CONFLICT (indicator_id, month, municipality_id) DO UPDATE SET value = excluded.value, source = excluded.source, updated_at = now()`,
         [this.mid, `import:${fileName.slice(0, 100)}`, ids, months, values]);
       await audit(tem, this.ctx, { entity: 'indicator_value', action: 'import', before: null, after: { fileName, rows: ids.length } });
     });
