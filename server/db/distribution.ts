@@ -117,6 +117,8 @@ export const allowedTriggers: Readonly<Record<string, string>> = {
   'heat_cell.heat_cell_heatmap_version': 'as appeal_heatmap_version',
   'heat_layer.heat_layer_heatmap_version': 'as appeal_heatmap_version',
   'district.district_heatmap_version': 'as appeal_heatmap_version (district is a reference table: its trigger fires on the coordinator)',
+  'theme.theme_data_version': 'statement trigger advancing the data version that aggregate caches compare (renamed themes change cached aggregates); theme is a reference table, so it fires on the coordinator, where the sequence lives',
+  'organization.organization_data_version': 'as theme_data_version, for organisations (reference table)',
   'municipality.municipality_heat_hex': 'recomputes hexagon ids when a municipality\'s centre moves; under Citus a trigger on a reference table cannot update distributed tables — it must become an explicit step of the command that moves the centre (docs/deployment-citus.md)',
 };
 
