@@ -31,7 +31,7 @@ import { AuthService } from './auth/sessions.js';
 import { authenticate, authenticateCached, graphqlGate, privateCacheControl, rejectAnonymousUploads, sendUnauthenticated , requireSignedIn } from './auth/http.js';
 import { authRoutes, tileGate } from './auth/routes.js';
 import { isRestricted, scopeOf } from './auth/scope.js';
-import { disableDemoAccounts, ensureDemoAccounts, type DemoAccount } from './auth/demo.js';
+import { REGION_DEMO, disableDemoAccounts, ensureDemoAccounts, municipalDemo, type DemoAccount } from './auth/demo.js';
 import { anonymiseClosedAppealAuthors } from './auth/retention.js';
 import { ensureDefaultIndicators } from './indicators/service.js';
 import { planExportHandler } from './plans/export.js';
@@ -48,6 +48,8 @@ export interface StartOptions {
   /** Load generated demo appeals when the municipality has none. */
   demo?: { count: number; seed?: number } | false;
   municipality?: string;
+  /** Further municipalities served by the deployment (default MUNICIPALITIES); demo appeals in proportion to population. */
+  municipalities?: string[];
   basemapStyleUrl?: string | null;
   /** Count SQL statements (tests). */
   onQuery?: (sql: string) => void;
@@ -71,6 +73,10 @@ export interface App {
   auth: AuthService;
   /** Demo mode: the accounts created for each role, with this start's passwords. */
   demoAccounts: DemoAccount[];
+  /** Further municipalities of the deployment (StartOptions.municipalities) and their ids. */
+  municipalities: { code: string; id: number }[];
+  /** The HTTP routes of the express app, read from its router ("GET /tiles/:layer/…", "USE /open311/v2", …; tests). */
+  routes(): string[];
   close(): Promise<void>;
 }
 
@@ -98,32 +104,48 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const em = orm.em.fork();
     const interrupted = await markInterruptedBatches(em);
     if (interrupted) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted}`);
-    const mun = await ensureMunicipality(em, municipality);
-    if (mun.created) log(`Загружены справочники: ${municipality}`);
-    const indicators = await ensureDefaultIndicators(em, mun.id, municipality);
-    if (indicators) log(`Загружен комплекс показателей по умолчанию: ${indicators}`);
-    if (opts.demo && opts.demo.count > 0) {
-      const [{ n }] = await query<{ n: number }>(em, 'SELECT count(*)::int AS n FROM appeal WHERE municipality_id = ?', [mun.id]);
-      if (n === 0) {
-        log(`Генерация демонстрационных обращений: ${opts.demo.count}…`);
-        const r = await loadDemo(em, mun.id, { count: opts.demo.count, seed: opts.demo.seed });
-        log(`Загружено ${r.appeals} обращений, ${r.events} событий за ${r.seconds.toFixed(1)} с`);
-        const q = await judgeAll(em, mun.id);
-        log(`Оценка ответов: ${q.judged}, отписок — ${q.formal}, шаблонов — ${q.templates}, за ${q.seconds.toFixed(1)} с`);
+    /** A municipality's reference data and, in demo mode, its demo appeals, heat layer, address register and problems. */
+    const prepare = async (code: string, demoCount: number) => {
+      const m = await ensureMunicipality(em, code);
+      if (m.created) log(`Загружены справочники: ${code}`);
+      const indicators = await ensureDefaultIndicators(em, m.id, code);
+      if (indicators) log(`Загружен комплекс показателей по умолчанию (${code}): ${indicators}`);
+      if (opts.demo && demoCount > 0) {
+        const [{ n }] = await query<{ n: number }>(em, 'SELECT count(*)::int AS n FROM appeal WHERE municipality_id = ?', [m.id]);
+        if (n === 0) {
+          log(`Генерация демонстрационных обращений (${code}): ${demoCount}…`);
+          const r = await loadDemo(em, m.id, { count: demoCount, seed: opts.demo.seed });
+          log(`Загружено ${r.appeals} обращений, ${r.events} событий за ${r.seconds.toFixed(1)} с`);
+          const q = await judgeAll(em, m.id);
+          log(`Оценка ответов: ${q.judged}, отписок — ${q.formal}, шаблонов — ${q.templates}, за ${q.seconds.toFixed(1)} с`);
+        }
+        const heat = await ensureDemoHeatLayer(em, m.id, code);
+        if (heat) log(`Загружен демонстрационный слой ЦУР (${code}): ${heat.inserted} точек`);
+        const addresses = await loadDemoAddressRegister(em, m.id);
+        if (addresses) log(`Загружен демонстрационный адресный реестр (${code}): ${addresses} домов`);
+        // The demo opens with a territorial problem list (the default period up to today).
+        const [{ runs }] = await query<{ runs: number }>(em, 'SELECT count(*)::int AS runs FROM problem_run WHERE municipality_id = ?', [m.id]);
+        if (runs === 0) {
+          const r = await new ProblemService(em, { municipalityId: m.id, actor: 'system:demo' }).recompute();
+          log(`Перечень проблем территории (${code}): выявлено проблем — ${r.created}, за ${(r.ms / 1000).toFixed(1)} с`);
+        }
       }
-      const heat = await ensureDemoHeatLayer(em, mun.id, municipality);
-      if (heat) log(`Загружен демонстрационный слой ЦУР: ${heat.inserted} точек`);
-      const addresses = await loadDemoAddressRegister(em, mun.id);
-      if (addresses) log(`Загружен демонстрационный адресный реестр: ${addresses} домов`);
-      // The demo opens with a territorial problem list (the default period up to today).
-      const [{ runs }] = await query<{ runs: number }>(em, 'SELECT count(*)::int AS runs FROM problem_run WHERE municipality_id = ?', [mun.id]);
-      if (runs === 0) {
-        const r = await new ProblemService(em, { municipalityId: mun.id, actor: 'system:demo' }).recompute();
-        log(`Перечень проблем территории: выявлено проблем — ${r.created}, за ${(r.ms / 1000).toFixed(1)} с`);
-      }
+      return m;
+    };
+    const mun = await prepare(municipality, opts.demo ? opts.demo.count : 0);
+    // Further municipalities of the deployment (a region on one deployment): demo appeals in proportion to population.
+    const others = [...new Set(opts.municipalities ?? config.municipalities)].filter((c) => c !== municipality);
+    const population = (code: string) => readReference<{ population?: number }>(code, 'municipality.json').population ?? 0;
+    const extra: { code: string; id: number }[] = [];
+    for (const code of others) {
+      const share = population(municipality) > 0 ? population(code) / population(municipality) : 1;
+      const m = await prepare(code, opts.demo ? Math.max(1, Math.round(opts.demo.count * share)) : 0);
+      extra.push({ code, id: m.id });
     }
 
     await preparePages(em, mun.id, !!(opts.demo && opts.demo.count > 0), log);
+    // The demo official pages are Rubtsovsk's own: the further municipalities get the page categories only.
+    for (const m of extra) await preparePages(em, m.id, false, log);
 
     const apollo = await createApollo({ limits });
     // Accounts: demo accounts per role only in demo mode (new passwords on every start), disabled otherwise.
@@ -131,6 +153,9 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     let demoAccounts: DemoAccount[] = [];
     if (opts.demo) {
       demoAccounts = await ensureDemoAccounts(em, mun.id);
+      // The regional centre's accounts (home: the first municipality) and a curator of every further municipality.
+      if (extra.length) demoAccounts.push(...await ensureDemoAccounts(em, mun.id, REGION_DEMO));
+      for (const m of extra) demoAccounts.push(...await ensureDemoAccounts(em, m.id, municipalDemo(m.code, readReference<{ name: string }>(m.code, 'municipality.json').name)));
       log('Демонстрационные учётные записи (пароли действуют до перезапуска):');
       for (const a of demoAccounts) log(`  ${a.login.padEnd(12)} ${a.password}  ${a.role}${a.scope ? ` — ${a.scope}` : ''}`);
     } else {
@@ -140,8 +165,9 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     // Personal-data retention (PD_RETENTION_SCHEDULE): once at start and every 24 h.
     let retentionTimer: NodeJS.Timeout | undefined;
     if (auth.config.retentionScheduled) {
-      const run = () => anonymiseClosedAppealAuthors(ormRef.em.fork(), mun.id, { days: auth.config.retentionDays })
-        .then((r) => r.authors && log(`Обезличены авторы закрытых обращений: ${r.authors}`))
+      const run = () => Promise.all([mun.id, ...extra.map((m) => m.id)].map((id) => anonymiseClosedAppealAuthors(ormRef.em.fork(), id, { days: auth.config.retentionDays })))
+        .then((rs) => rs.reduce((a, r) => a + r.authors, 0))
+        .then((n) => n && log(`Обезличены авторы закрытых обращений: ${n}`))
         .catch((e) => console.error('[retention] failed', e));
       retentionTimer = setInterval(run, 86_400_000);
       retentionTimer.unref();
@@ -173,7 +199,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     mountPageRoutes(app, orm, mun.id, auth);
 
     // Open311 GeoReport v2 (server/open311/): a public API with its own keys, never the session cookie.
-    await mountOpen311(app, orm, mun.id, opts.open311);
+    await mountOpen311(app, orm, [mun.id, ...extra.map((m) => m.id)], opts.open311);
     // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
     app.get('/healthz', async (_req, res) => {
       let timer: NodeJS.Timeout | undefined;
@@ -189,11 +215,19 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
         clearTimeout(timer);
       }
     });
-    app.get('/config.json', (_req, res) => {
-      res.json({
-        basemapStyleUrl: opts.basemapStyleUrl !== undefined ? opts.basemapStyleUrl : config.basemapStyleUrl,
-        municipality: { code: municipalityInfo.code, name: municipalityInfo.name, center: municipalityInfo.center, zoom: 12 },
-      });
+    // The map opens on the signed-in user's municipality (a regional role: the one it opened), else the first one.
+    app.get('/config.json', authenticate(auth), async (req, res, next) => {
+      try {
+        const mid = req.auth?.user?.municipalityId ?? mun.id;
+        const [m] = mid === mun.id ? [{ code: municipalityInfo.code, name: municipalityInfo.name, lon: municipalityInfo.center[0], lat: municipalityInfo.center[1] }]
+          : await query<{ code: string; name: string; lon: number; lat: number }>(ormRef.em.fork(), 'SELECT code, name, ST_X(center) AS lon, ST_Y(center) AS lat FROM municipality WHERE id = ?', [mid]);
+        res.set('cache-control', 'no-store').json({
+          basemapStyleUrl: opts.basemapStyleUrl !== undefined ? opts.basemapStyleUrl : config.basemapStyleUrl,
+          municipality: { code: m.code, name: m.name, center: [m.lon, m.lat], zoom: 12 },
+        });
+      } catch (e) {
+        next(e);
+      }
     });
     // A browser asking for /graphql gets the offline GraphiQL; API clients get GraphQL.
     app.get('/graphql', authenticate(auth), (req, res, next) => {
@@ -250,7 +284,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
         if (req.method === 'GET' && req.url?.startsWith('/tiles/')) {
           const a = authenticateCached(auth, req, res);
           if (a && !a.user) return sendUnauthenticated(res);
-          if (a?.user && !isRestricted(scopeOf(a.user)) && a.user.municipalityId === mun.id) {
+          // The tile cache is keyed by municipality (server/heatmap/tiles.ts tileCacheKey): users of every municipality use it.
+          if (a?.user && !isRestricted(scopeOf(a.user))) {
             const user = a.user;
             const serve = () => {
               (req as { rateCounted?: boolean }).rateCounted = true;
@@ -280,6 +315,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       embedded: !!embedded,
       auth,
       demoAccounts,
+      municipalities: extra,
+      routes: () => routeList(app),
       close() {
         closing ??= (async () => {
           clearInterval(retentionTimer);
@@ -305,4 +342,22 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     await embedded?.stop().catch(() => undefined);
     throw e;
   }
+}
+
+interface RouterLayer { rawPath?: unknown; name?: string; route?: { path: unknown; methods: Record<string, boolean> }; handle?: { stack?: RouterLayer[] } }
+
+/** Every route and mount of an express app, sub-routers included, as "METHOD /path" (USE for middleware mounts). */
+export function routeList(app: express.Express): string[] {
+  const out = new Set<string>();
+  const walk = (stack: RouterLayer[], prefix: string) => {
+    for (const l of stack) {
+      const p = l.route ? String(l.route.path) : String(l.rawPath ?? '/');
+      const full = (prefix + (p === '/' ? '' : p)) || '/';
+      if (l.route) for (const m of Object.keys(l.route.methods)) out.add(`${m.toUpperCase()} ${full}`);
+      else if (l.handle?.stack) walk(l.handle.stack, full === '/' ? '' : full);
+      else out.add(`USE ${full}`);
+    }
+  };
+  walk((app as unknown as { router: { stack: RouterLayer[] } }).router.stack, '');
+  return [...out].sort();
 }

@@ -5,7 +5,7 @@ import { GraphQLError } from 'graphql';
 import { InputError } from '../errors.js';
 import { parseFilter } from '../appeals/filter.js';
 import { AppealService } from '../appeals/service.js';
-import { TILE_LAYERS, parseTileAddress, renderTile, tileQueryToFilter, type TileEncoder } from '../heatmap/tiles.js';
+import { TILE_LAYERS, parseTileAddress, renderTile, tileMunicipality, tileQueryToFilter, type TileEncoder } from '../heatmap/tiles.js';
 import { privateCacheControl, sendUnauthenticated } from './http.js';
 import { isRestricted, scopeOf } from './scope.js';
 import { ROLE_LABELS } from './roles.js';
@@ -96,13 +96,13 @@ export function tileGate(orm: MikroORM, municipalityId: number, encoder: () => T
     if (!user) return sendUnauthenticated(res);
     privateCacheControl(res);
     const scope = scopeOf(user);
-    if (!isRestricted(scope) && user.municipalityId === municipalityId) return next();
+    if (!isRestricted(scope)) return next();
     try {
       const layer = TILE_LAYERS[req.params.layer as string];
       if (!layer) throw new InputError('layer', `неизвестный слой «${String(req.params.layer).slice(0, 20)}»; допустимы: ${Object.keys(TILE_LAYERS).join(', ')}`);
       const { z, x, y } = parseTileAddress(String(req.params.z), String(req.params.x), String(req.params.file));
       const q = tileQueryToFilter(req.query as Record<string, unknown>);
-      const filter = parseFilter(q.filter, { municipalityId, user });
+      const filter = parseFilter({ ...q.filter, municipalityId: undefined }, { municipalityId: tileMunicipality(req, municipalityId), user });
       const curLayerIds = q.curLayerIds?.map((v, i) => {
         if (!/^\d{1,9}$/.test(v)) throw new InputError(`curLayerIds[${i}]`, `неверный идентификатор «${v.slice(0, 40)}»`);
         return Number(v);

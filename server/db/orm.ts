@@ -13,6 +13,7 @@ import { Migration20261127000007_problemscope } from '../../db/migrations/Migrat
 import { Migration20261127000103_intake_dedup } from '../../db/migrations/Migration20261127000103_intake_dedup.js';
 import { Migration20261127000104_routing } from '../../db/migrations/Migration20261127000104_routing.js';
 import { Migration20261127000008_problempoints } from '../../db/migrations/Migration20261127000008_problempoints.js';
+import { Migration20261202001700_region } from '../../db/migrations/Migration20261202001700_region.js';
 import { Migration20261202001000_centre } from '../../db/migrations/Migration20261202001000_centre.js';
 import { Migration20261202000100_control_contract } from '../../db/migrations/Migration20261202000100_control_contract.js';
 import { Migration20261202000500_risks } from '../../db/migrations/Migration20261202000500_risks.js';
@@ -48,6 +49,7 @@ export const migrationsList = [
   { name: 'Migration20261202000800_classifier', class: Migration20261202000800_classifier },
   { name: 'Migration20261202000900_hardening', class: Migration20261202000900_hardening },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
+  { name: 'Migration20261202001700_region', class: Migration20261202001700_region },
 ];
 
 export interface OrmOptions {

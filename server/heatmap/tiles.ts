@@ -5,7 +5,9 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { fromVectorTileJs } from '@maplibre/vt-pbf';
 import { query } from '../db/sql.js';
 import { heatQuery } from './sql.js';
+import { GraphQLError } from 'graphql';
 import { InputError } from '../errors.js';
+import { municipalityArg } from '../graphql/municipality.js';
 import { AppealFilter, parseFilter, type ParsedFilter } from '../appeals/filter.js';
 import { AppealService } from '../appeals/service.js';
 import { AppealStatus } from '../appeals/entities.js';
@@ -284,12 +286,37 @@ function send(req: IncomingMessage, res: ServerResponse, tile: CachedTile) {
 }
 
 function sendError(res: Response, e: unknown) {
+  if (e instanceof GraphQLError && e.extensions?.code === 'FORBIDDEN') {
+    res.status(403).json({ errors: [{ message: e.message, extensions: { code: 'FORBIDDEN', field: e.extensions.field } }] });
+    return;
+  }
   if (e instanceof InputError) {
     res.status(400).json({ errors: [{ message: e.message, extensions: { code: 'BAD_USER_INPUT', field: e.field } }] });
     return;
   }
   console.error('[tiles] internal error', e);
   res.status(500).json({ errors: [{ message: 'Внутренняя ошибка сервера', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+}
+
+/** The key of a rendered tile: the municipality it is of, the path with its query, the data version. */
+export function tileCacheKey(municipalityId: number, url: string, version: string): string {
+  return `m${municipalityId}|${url}@${version}`;
+}
+
+/**
+ * The municipality a tile request is of: its `municipalityId` parameter when given and readable by the signed-in user
+ * (a regional role: any municipality of its region; anybody else: only their own), else the user's municipality.
+ * Checked before any cache is consulted, so a cached tile never reaches a user of another municipality.
+ */
+export function tileMunicipality(req: IncomingMessage, fallback: number): number {
+  const user = req.auth?.user;
+  const own = user?.municipalityId ?? fallback;
+  const q = req.url?.includes('?') ? new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)) : undefined;
+  const asked = q?.getAll('municipalityId') ?? [];
+  if (!asked.length) return own;
+  if (asked.length > 1) throw new InputError('municipalityId', 'параметр указан несколько раз');
+  const ids = user?.regionMunicipalityIds?.length ? user.regionMunicipalityIds : [own];
+  return municipalityArg({ municipalityId: own, municipalityIds: ids, user }, asked[0]);
 }
 
 export interface TileServer {
@@ -308,19 +335,19 @@ export interface TileServer {
  * The HTTP handler of /tiles/:layer/:z/:x/:file with an in-memory LRU keyed by the path and the
  * raw query string, valid for one data version (see DataVersion): a new import empties it.
  */
-export async function createTileServer(orm: MikroORM, municipalityId: number): Promise<TileServer> {
+export async function createTileServer(orm: MikroORM, defaultMunicipalityId: number): Promise<TileServer> {
   const encoder = await detectEncoder(orm.em.fork());
   const version = new DataVersion(() => orm.em.fork());
   const cache = new TileCache();
   let cachedVersion: string | undefined;
   const inflight = new Map<string, Promise<CachedTile>>();
 
-  const render = async (req: Request, key: string): Promise<CachedTile> => {
+  const render = async (req: Request, key: string, municipalityId: number): Promise<CachedTile> => {
     const layer = TILE_LAYERS[req.params.layer as string];
     if (!layer) throw new InputError('layer', `неизвестный слой «${String(req.params.layer).slice(0, 20)}»; допустимы: ${Object.keys(TILE_LAYERS).join(', ')}`);
     const { z, x, y } = parseTileAddress(String(req.params.z), String(req.params.x), String(req.params.file));
     const q = tileQueryToFilter(req.query as Record<string, unknown>);
-    const filter = parseFilter(q.filter, municipalityId);
+    const filter = parseFilter({ ...q.filter, municipalityId: undefined }, municipalityId);
     const curLayerIds = q.curLayerIds?.map((v, i) => {
       if (!/^\d{1,9}$/.test(v)) throw new InputError(`curLayerIds[${i}]`, `неверный идентификатор «${v.slice(0, 40)}»`);
       return Number(v);
@@ -344,12 +371,14 @@ export async function createTileServer(orm: MikroORM, municipalityId: number): P
           cache.clear();
           cachedVersion = current;
         }
-        const key = `${req.originalUrl}@${current}`;
+        // The cache is keyed by the municipality the tile is of (a URL means different data in each municipality).
+        const municipalityId = tileMunicipality(req, defaultMunicipalityId);
+        const key = tileCacheKey(municipalityId, req.originalUrl, current);
         let tile = cache.get(key);
         if (!tile) {
           let p = inflight.get(key);
           if (!p) {
-            p = render(req, key).finally(() => inflight.delete(key));
+            p = render(req, key, municipalityId).finally(() => inflight.delete(key));
             inflight.set(key, p);
           }
           tile = await p;
@@ -363,7 +392,9 @@ export async function createTileServer(orm: MikroORM, municipalityId: number): P
       if (req.method !== 'GET' || !req.url?.startsWith('/tiles/')) return false;
       const current = version.peek();
       if (current === undefined || current !== cachedVersion) return false;
-      const tile = cache.get(`${req.url}@${current}`);
+      let municipalityId: number;
+      try { municipalityId = tileMunicipality(req, defaultMunicipalityId); } catch { return false; }
+      const tile = cache.get(tileCacheKey(municipalityId, req.url, current));
       if (!tile) return false;
       send(req, res, tile);
       return true;
