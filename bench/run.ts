@@ -18,10 +18,12 @@ import { benchRating } from './rating.js';
 import { benchPages } from './pages.js';
 import { benchQuality, benchQualityDb } from './quality.js';
 import { benchOpen311 } from './open311.js';
+import { benchRegion } from './region.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only indicators,risks,worktime,rating,quality,appeals,heatmap,intake,classifier,load,problems,open311] [--import-count 100000]
+ *                   [--only indicators,risks,worktime,rating,quality,appeals,heatmap,intake,classifier,load,problems,open311,region] [--import-count 100000]
+ *                   [--municipalities 10]   (region: municipalities × --count appeals each, its own database)
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
  */
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     'load-connections': { type: 'string', default: '64' },
     pages: { type: 'string', default: '500' },
     months: { type: 'string', default: '24' },
+    municipalities: { type: 'string', default: '10' },
   },
 });
 const only = new Set(values.only!.split(','));
@@ -70,6 +73,9 @@ for (const backend of wanted) {
   if (only.has('intake')) {
     console.log(`[${backend}] импорт ${importCount} строк…`);
     for (const r of await benchIntake(backend, importCount, serverUrl)) report(r);
+  }
+  if (only.has('region')) {
+    for (const r of await benchRegion(backend, n, serverUrl, { municipalities: Number(values.municipalities), iterations: Math.min(iterations, 200) }, (m) => console.log(m))) report(r);
   }
   // Benchmarks that need the app on a database of n appeals.
   if (![...APP_BENCHES].some((b) => only.has(b))) continue;

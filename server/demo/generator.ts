@@ -48,6 +48,8 @@ interface AnswerJson { text: string; formal: boolean }
 interface DemoThemeJson { share: number; season: number[]; hotspots: HotspotJson[]; texts: string[]; answers: AnswerJson[] }
 interface NamesJson { first: string[]; last: string[]; patronymic: string[] }
 interface DemoJson {
+  /** A derived municipality's word replacements over its base's texts ([from, to], e.g. ["Рубцовск", "Алейск"]). */
+  replace?: [string, string][];
   streets: StreetJson[];
   themes: Record<string, DemoThemeJson>;
   authors: { male: NamesJson; female: NamesJson };
@@ -79,7 +81,15 @@ function readDemo(code: string): DemoJson {
   const b = readDemo(base);
   const themes: Record<string, DemoThemeJson> = {};
   for (const [k, t] of Object.entries(b.themes)) themes[k] = { ...t, hotspots: [], ...(own.themes?.[k] ?? {}) };
-  return { ...b, ...own, streets: own.streets ?? b.streets, themes } as DemoJson;
+  const merged = { ...b, ...own, streets: own.streets ?? b.streets, themes } as DemoJson;
+  // The base's texts name the base town («Администрация города Рубцовска»): the derived municipality's own names.
+  return own.replace?.length ? { ...JSON.parse(replaceWords(JSON.stringify({ ...merged, streets: [] }), own.replace)), streets: merged.streets, replace: own.replace } : merged;
+}
+
+function replaceWords(s: string, pairs: [string, string][] | undefined): string {
+  let out = s;
+  for (const [from, to] of pairs ?? []) out = out.split(from).join(to);
+  return out;
 }
 
 interface Polygon { rings: Float64Array[]; minX: number; minY: number; maxX: number; maxY: number }
@@ -145,8 +155,8 @@ function loadModel(code = 'rubtsovsk'): Model {
       code: t.code, share: d.share, season: d.season, hotspots: d.hotspots, hotspotCum,
       texts: d.texts.map((x) => x.split('{address}', 2)),
       textsNoAddress: (d.texts.some((x) => !x.includes('{address}')) ? d.texts.filter((x) => !x.includes('{address}')) : d.texts).map((x) => x.split('{address}', 2)),
-      substantive: [...d.answers.filter((a) => !a.formal).map((a) => a.text), ...demoAnswers(t.code).substantive],
-      formal: [...d.answers.filter((a) => a.formal).map((a) => a.text), ...demoAnswers(t.code).formal],
+      substantive: [...d.answers.filter((a) => !a.formal).map((a) => a.text), ...demoAnswers(t.code).substantive.map((x) => replaceWords(x, demo.replace))],
+      formal: [...d.answers.filter((a) => a.formal).map((a) => a.text), ...demoAnswers(t.code).formal.map((x) => replaceWords(x, demo.replace))],
       slowness: 0.7 + (h % 61) / 100,                 // per responsible organisation: 0.70..1.30
       formalRate: 0.07 + ((h >>> 8) % 16) / 100,      // 0.07..0.22
     });

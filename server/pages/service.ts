@@ -176,8 +176,8 @@ export class PageService {
 
   async all(f?: PageFilterInput): Promise<PageRow[]> {
     const w = this.pageWhere(f, await this.visibleOrganizations());
-    return query<PageRow>(this.em, `SELECT ${PAGE_SELECT} FROM official_page p JOIN organization o ON o.id = p.organization_id
-      WHERE ${w.sql} ORDER BY o.kind, o.name, p.platform, p.id LIMIT 10000`, w.params);
+    return (await query<PageRow>(this.em, `SELECT ${PAGE_SELECT} FROM official_page p JOIN organization o ON o.id = p.organization_id
+      WHERE ${w.sql} ORDER BY o.kind, o.name, p.platform, p.id LIMIT 10000`, w.params)).map(pageDates);
   }
 
   async get(id: string): Promise<PageRow | null> {
@@ -185,7 +185,7 @@ export class PageService {
     const visible = await this.visibleOrganizations();
     const [r] = await query<PageRow>(this.em, `SELECT ${PAGE_SELECT} FROM official_page p WHERE p.id = ? AND p.municipality_id = ?
       ${visible ? 'AND p.organization_id = ANY(?::int[])' : ''}`, visible ? [n, this.municipalityId, visible] : [n, this.municipalityId]);
-    return r ?? null;
+    return r ? pageDates(r) : null;
   }
 
   private async validate(f: PageFields, existingId?: number): Promise<PageInput> {
@@ -424,4 +424,9 @@ export class PageService {
     }
     return { stats, comments };
   }
+}
+
+/** Raw rows carry timestamps as text ("2026-12-02 03:53:14.2+00"), which the DateTime scalar refuses: Dates. */
+function pageDates(r: PageRow): PageRow {
+  return { ...r, createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt) };
 }
