@@ -6,6 +6,7 @@ import { addressPrecision } from './mask.js';
 import { anonymousLimiter, consumeKey, logKeyUse, verifyKey, type KeyLimiters, type VerifiedKey } from './keys.js';
 import { dateWindow, MAX_PAGE_SIZE, Open311Service, parseIdList, type CreateRequestInput, type Municipality } from './service.js';
 import { RateLimiterRes } from 'rate-limiter-flexible';
+import type { Mount } from '../http/mount.js';
 
 /**
  * The public Open311 GeoReport v2 endpoint under /open311/v2/. No session: the browser's cookie is never read (a
@@ -249,8 +250,9 @@ export function requestFilter(p: Map<string, string>, now = new Date()) {
 }
 
 /** Mounts the endpoint (called from server/app.ts). */
-export async function mountOpen311(app: express.Express, orm: MikroORM, municipalityIds: number | number[], opts: Open311Options = {}): Promise<void> {
+export const mount: Mount = async (app, { orm, municipalityId, municipalityIds, open311 }) => {
+  // Every municipality of the deployment is a jurisdiction (the first one answers when jurisdiction_id is absent).
   const served: Municipality[] = [];
-  for (const id of Array.isArray(municipalityIds) ? municipalityIds : [municipalityIds]) served.push(await Open311Service.municipality(orm.em.fork(), id));
-  app.use('/open311/v2', open311Router(orm, served, opts));
-}
+  for (const id of [municipalityId, ...(municipalityIds ?? []).filter((m) => m !== municipalityId)]) served.push(await Open311Service.municipality(orm.em.fork(), id));
+  app.use('/open311/v2', open311Router(orm, served, open311));
+};
