@@ -344,7 +344,13 @@ export class PageService {
     const where = ['c.municipality_id = ?', "c.kind IN ('QUESTION', 'COMPLAINT')", 'c.appeal_id IS NULL'];
     const params: unknown[] = [this.municipalityId];
     const pageIds = ids('pageIds', opts.pageIds);
-    if (pageIds) { where.push('c.page_id = ANY(?::int[])'); params.push(pageIds); }
+    if (pageIds) {
+      // Pages of another municipality (or unknown ones) are named, not silently skipped.
+      const known = new Set((await query<{ id: number }>(this.em, 'SELECT id FROM official_page WHERE municipality_id = ? AND id = ANY(?::int[])', [this.municipalityId, pageIds])).map((r) => r.id));
+      const unknown = pageIds.filter((id) => !known.has(id));
+      if (unknown.length) throw new InputError('pageIds', `страницы не найдены: ${unknown.slice(0, 10).join(', ')}`);
+      where.push('c.page_id = ANY(?::int[])'); params.push(pageIds);
+    }
     if (visible) { where.push('p.organization_id = ANY(?::int[])'); params.push(visible); }
     if (opts.fromMonth) { where.push('c.month >= ?::date'); params.push(opts.fromMonth); }
     if (opts.toMonth) { where.push('c.month <= ?::date'); params.push(opts.toMonth); }
