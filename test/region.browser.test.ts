@@ -39,7 +39,8 @@ describe.each(backends)('regional view (browser, %s)', (backend) => {
     expect(Number(cells[2].replace(',', '.'))).toBeCloseTo(ale.appealsPer1000, 0);
     await page.waitForFunction(() => {
       const m = (window as any).__regionMap;
-      return m && m.querySourceFeatures('mun-points').length === 2 && m.querySourceFeatures('mun-areas').length >= 2;
+      const count = (id: string) => (m?.getSource(id)?.serialize().data?.features ?? []).length;
+      return m && m.loaded() && count('mun-points') === 2 && count('mun-areas') === 2;
     }, undefined, { timeout: 30_000 });
     expect(await page.locator('.region-marker').count()).toBe(2);
     await page.waitForTimeout(500);
