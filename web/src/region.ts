@@ -120,7 +120,7 @@ function renderMap(o: Overview, measure: Measure) {
     const node = el('div', { class: `region-marker${r.id === o.currentMunicipalityId ? ' current' : ''}`, 'data-code': r.code, role: 'button', tabindex: 0 },
       el('strong', null, r.name), `${measure === 'per1000' ? v.toLocaleString('ru-RU', { maximumFractionDigits: 1 }) : formatNumber(v)} — ${MEASURE_LABEL[measure]}`);
     node.addEventListener('click', () => void openMunicipality(r));
-    return new maplibregl.Marker({ element: node, anchor: 'bottom' }).setLngLat(r.center).addTo(map!);
+    return new maplibregl.Marker({ element: node, anchor: 'bottom', offset: [0, -8 - 22 * Math.sqrt(max > 0 ? v / max : 0)] }).setLngLat(r.center).addTo(map!);
   });
   const legend = byId('region-legend');
   clear(legend);
