@@ -275,9 +275,9 @@ async function prepareAccounts(em: EntityManager, municipalityId: number, demo: 
     return [];
   }
   const accounts = await ensureDemoAccounts(em, municipalityId);
-  // With further municipalities: the regional centre's accounts (home: the first municipality) and a curator and an
-  // analyst of every further municipality.
-  if (further.length) accounts.push(...await ensureDemoAccounts(em, municipalityId, REGION_DEMO));
+  // The regional centre's accounts (home: the first municipality; they read every municipality of its region), and a
+  // curator and an analyst of every further municipality.
+  accounts.push(...await ensureDemoAccounts(em, municipalityId, REGION_DEMO));
   for (const m of further) accounts.push(...await ensureDemoAccounts(em, m.id, municipalDemo(m.code, readReference<{ name: string }>(m.code, 'municipality.json').name)));
   log('Демонстрационные учётные записи (пароли действуют до перезапуска):');
   for (const a of accounts) log(`  ${a.login.padEnd(12)} ${a.password}  ${a.role}${a.scope ? ` — ${a.scope}` : ''}`);
