@@ -42,6 +42,8 @@ import { mount as noticeExport } from './dataquality/notice.js';
 import { mount as ratingExport } from './rating/export.js';
 import { mount as pageRoutes } from './pages/routes.js';
 import { mount as open311Routes } from './open311/routes.js';
+import { mount as reportRoutes } from './reports/routes.js';
+import { markInterruptedReports } from './reports/service.js';
 
 /**
  * Every capability's HTTP routes, mounted in this order before GraphQL and the static client (a new capability
@@ -56,6 +58,7 @@ const MOUNTS: Mount[] = [
   ratingExport, // /exports/rating.xlsx
   pageRoutes, // /exports/official-pages.xlsx
   open311Routes, // /open311/v2/… (its own keys, never the session cookie)
+  reportRoutes, // /reports/<id>.(pdf|docx); the weekly-report scheduler (stopped on close)
 ];
 
 export interface StartOptions {
@@ -79,6 +82,8 @@ export interface StartOptions {
   limits?: Partial<Limits>;
   /** Overrides of the Open311 endpoint's settings (tests). */
   open311?: Open311Options;
+  /** The weekly-report scheduler: off, or its check interval (default every minute). */
+  reportScheduler?: false | { intervalMs?: number };
 }
 
 export interface App {
@@ -124,7 +129,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     // RATE_LIMIT_PER_MINUTE=0 switches every rate limit off (benchmarks).
     const exportLimitPerMinute = limits.rateLimitPerMinute > 0 ? limits.exportRatePerMinute : 0;
     const deps: MountDeps = {
-      orm, municipalityId, municipalityIds: [municipalityId, ...extra.map((m) => m.id)], auth, limits, open311: opts.open311,
+      orm, municipalityId, municipalityIds: [municipalityId, ...extra.map((m) => m.id)], auth, limits, open311: opts.open311, reportScheduler: opts.reportScheduler, log,
       exportGuard: [authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE')],
     };
     const mounted: Mounted[] = [];
@@ -212,6 +217,8 @@ async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: stri
 async function prepareData(em: EntityManager, municipality: string, opts: StartOptions, log: (m: string) => void): Promise<number> {
   const interrupted = await markInterruptedBatches(em);
   if (interrupted) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted}`);
+  const interruptedReports = await markInterruptedReports(em);
+  if (interruptedReports) log(`Справки, прерванные остановкой, отмечены как FAILED: ${interruptedReports}`);
   const id = await prepareMunicipality(em, municipality, opts.demo ? opts.demo : false, log);
   await preparePages(em, id, !!(opts.demo && opts.demo.count > 0), log);
   return id;

@@ -45,7 +45,7 @@ describe('the demo generator fills any municipality', () => {
 type Entry = { id?: string; args?: Record<string, unknown> | ((fill: Fill) => Record<string, unknown>); own?: string; skip?: string; region?: string };
 const OWN = 'acts on the request\'s municipality (ctx.municipalityId); takes no id';
 const QUERY_MATRIX: Record<string, Entry> = {
-  activityPlan: { id: 'activity_plan' }, activityPlans: {}, answerQualityByOrganization: {}, answerTemplates: {}, appeal: { id: 'appeal' },
+  activityPlan: { id: 'activity_plan' }, activityPlans: {}, analyticReport: { id: 'analytic_report' }, analyticReports: {}, reportSchedules: {}, answerQualityByOrganization: {}, answerTemplates: {}, appeal: { id: 'appeal' },
   appealCounts: {}, appeals: {}, appealsGeoJSON: {}, auditLog: {}, bestPractices: {}, channels: {}, controlQueue: {}, dataQualityFindings: {},
   dataQualityNotices: {}, dataQualitySettings: {}, dataQualitySummary: {}, deadlineRules: {}, deadlineSettings: {}, districtStats: {},
   districts: {}, heatLayers: {}, heatmap: { args: { bbox: { minLon: 80, minLat: 50, maxLon: 84, maxLat: 54 }, zoom: 11 } }, importBatch: { id: 'import_batch' },
@@ -59,7 +59,10 @@ const QUERY_MATRIX: Record<string, Entry> = {
   themes: {}, users: {}, workingHours: {},
 };
 const MUTATION_MATRIX: Record<string, Entry> = {
-  acknowledgeRiskSignal: { id: 'risk_signal' }, addBestPractice: {}, addPlanItem: {}, answerAppeal: { id: 'appeal' }, approveActivityPlan: {},
+  acknowledgeRiskSignal: { id: 'risk_signal' },
+  requestAnalyticReport: { args: (f) => ({ input: { from: '2026-10-01', to: '2026-11-01', scopeKind: 'DISTRICT', scopeId: f.idOf('district') } }) },
+  regenerateAnalyticReport: { id: 'analytic_report' }, cancelReportSchedule: { id: 'report_schedule' },
+  scheduleAnalyticReport: { args: (f) => ({ input: { weekday: 1, hour: 9, scopeKind: 'ORGANIZATION', scopeId: f.idOf('organization') } }) }, addBestPractice: {}, addPlanItem: {}, answerAppeal: { id: 'appeal' }, approveActivityPlan: {},
   assignProblem: { id: 'problem' }, changePassword: { skip: 'the caller\'s own password' }, closeActivityPlan: {}, closeRiskSignal: { id: 'risk_signal' },
   commentProblem: { id: 'problem' }, completeSeminar: {}, createActivityPlan: { own: OWN }, createDataQualityNotice: {}, createIndicator: { own: OWN },
   createOfficialPage: {}, createSeminar: { own: OWN }, createUser: { args: (f) => ({ input: { login: 'matrix-user', role: 'ORG_OFFICER', password: 'a-long-password-12', organization: f.idOf('organization') } }) }, decideRecommendation: { id: 'recommendation' }, deleteOfficialPage: { id: 'official_page' },
@@ -85,6 +88,7 @@ const ROUTE_MATRIX: Record<string, string> = {
   'GET /exports/plan.xlsx': 'another municipality\'s plan id → not found',
   'GET /exports/notice.docx': 'another municipality\'s notice id → not found',
   'GET /exports/rating.xlsx': 'rating workbook of the own municipality only',
+  'GET /reports/:file': 'another municipality\'s report id → not found',
   'GET /exports/official-pages.xlsx': 'pages workbook of the own municipality only',
   'USE /open311/v2': 'jurisdiction_id picks the municipality; a key of another municipality is unknown there (401)',
   'POST /auth/login': 'the account signing in', 'USE /auth': 'the auth router\'s own middleware (no data)', 'POST /auth/logout': 'the caller\'s session', 'GET /auth/me': 'the caller\'s account',
@@ -267,6 +271,10 @@ describe.each(backends)('a region on one deployment (%s)', (backend) => {
       expect(notice.errors, JSON.stringify(notice.errors)).toBeUndefined();
       expect((await aleCurator.gql('mutation { detectRisks { id } }')).errors).toBeUndefined();
       expect((await aleCurator.gql('mutation { generateRecommendations { __typename } }')).errors).toBeUndefined();
+      const report = await aleCurator.gql('mutation { requestAnalyticReport(input: { from: "2026-10-01", to: "2026-11-01", scopeKind: CITY }) { id } }');
+      expect(report.errors, JSON.stringify(report.errors)).toBeUndefined();
+      const schedule = await aleCurator.gql('mutation { scheduleAnalyticReport(input: { weekday: 1, hour: 9, scopeKind: CITY }) { id } }');
+      expect(schedule.errors, JSON.stringify(schedule.errors)).toBeUndefined();
       const aleAdmin = await createAndSignIn(app, { login: 'ale-admin', role: Role.ADMIN, municipalityId: ale });
       const key = await aleAdmin.gql('mutation { issueOpen311Key(input: { name: "Алейск, портал" }) { secret } }');
       expect(key.errors, JSON.stringify(key.errors)).toBeUndefined();
@@ -284,7 +292,7 @@ describe.each(backends)('a region on one deployment (%s)', (backend) => {
       fill = { idOf: (t) => ids.get(t) ?? '2000000000', otherMunicipalityId: String(ale) };
       // The kinds the matrix names all have an Aleisk row (else the cross-id calls would prove less).
       for (const t of ['appeal', 'problem', 'import_batch', 'activity_plan', 'plan_item', 'seminar', 'official_page', 'page_category', 'organization', 'theme',
-        'district', 'thematic_block', 'app_user', 'indicator', 'deadline_rule', 'open311_api_key', 'heat_layer']) expect(ids.has(t), t).toBe(true);
+        'district', 'thematic_block', 'app_user', 'indicator', 'deadline_rule', 'open311_api_key', 'heat_layer', 'analytic_report', 'report_schedule']) expect(ids.has(t), t).toBe(true);
     }, 300_000);
 
     const check = (what: string, body: unknown) => {
@@ -413,6 +421,7 @@ describe.each(backends)('a region on one deployment (%s)', (backend) => {
       }
       const plan = (await curator.fetch(`/exports/plan.xlsx?id=${fill.idOf('activity_plan')}`)).status;
       expect(plan >= 400 && plan < 500, `plan export of another municipality: HTTP ${plan}`).toBe(true);
+      for (const format of ['pdf', 'docx']) expect((await curator.fetch(`/reports/${fill.idOf('analytic_report')}.${format}`)).status).toBe(404);
       const [notice] = await app.sql('SELECT id FROM dq_notice WHERE municipality_id = ?', [ale]);
       expect((await curator.fetch(`/exports/notice.docx?id=${notice.id}`)).status).toBe(404);
       // Open311: jurisdictions are the municipalities; a key works only in its own.

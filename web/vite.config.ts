@@ -38,6 +38,7 @@ export default defineConfig({
         deadlines: resolve(webDir, 'deadlines.html'),
         pages: resolve(webDir, 'pages.html'),
         open311: resolve(webDir, 'open311.html'),
+        reports: resolve(webDir, 'reports.html'),
         region: resolve(webDir, 'region.html'),
       },
       output: {
@@ -57,6 +58,7 @@ export default defineConfig({
       '/tiles': 'http://127.0.0.1:4000',
       '/exports': 'http://127.0.0.1:4000',
       '/open311': 'http://127.0.0.1:4000',
+      '/reports/': 'http://127.0.0.1:4000',
     },
   },
 });

@@ -25,6 +25,7 @@ import { pageResolvers } from '../pages/resolver.js';
 import { qualityResolvers } from '../quality/resolver.js';
 import { open311Resolvers } from '../open311/resolver.js';
 import { regionResolvers } from '../region/resolver.js';
+import { reportResolvers } from '../reports/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -34,7 +35,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
       ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
       ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers, ...qualityResolvers,
-      ...open311Resolvers, ...regionResolvers],
+      ...open311Resolvers, ...reportResolvers, ...regionResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
