@@ -60,7 +60,7 @@ describe.each(backends)('recommendations on %s', (backend) => {
 
   it('thresholds are editable and validated; a proposal below the new threshold is withdrawn', async () => {
     const rules = (await app.gql('{ recommendationRules { code enabled thresholds defaults explanation } }')).data.recommendationRules;
-    expect(rules.map((x: any) => x.code)).toEqual(['ORG_OVERDUE', 'ORG_FORMAL', 'DISTRICT_GROWTH', 'RECURRING_PROBLEM', 'THEME_TEMPLATE']);
+    expect(rules.map((x: any) => x.code)).toEqual(['ORG_OVERDUE', 'ORG_FORMAL', 'DISTRICT_GROWTH', 'RECURRING_PROBLEM', 'THEME_TEMPLATE', 'ORG_COMMUNICATION']);
     const bad = [[{ ratio: -1 }, 'thresholds.ratio'], [{ ratio: 'x' }, 'thresholds.ratio'], [{ foo: 1 }, 'thresholds.foo'], [{ minAppeals: 2.5 }, 'thresholds.minAppeals']] as const;
     for (const [t, field] of bad) {
       const r = await app.gql(`mutation S($t: JSONObject) { setRecommendationRule(code: "ORG_OVERDUE", thresholds: $t) { code } }`, { t });

@@ -45,7 +45,8 @@ describe('the demo generator fills any municipality', () => {
 type Entry = { id?: string; args?: Record<string, unknown> | ((fill: Fill) => Record<string, unknown>); own?: string; skip?: string; region?: string };
 const OWN = 'acts on the request\'s municipality (ctx.municipalityId); takes no id';
 const QUERY_MATRIX: Record<string, Entry> = {
-  activityPlan: { id: 'activity_plan' }, activityPlans: {}, analyticReport: { id: 'analytic_report' }, analyticReports: {}, reportSchedules: {}, answerQualityByOrganization: {}, answerTemplates: {}, appeal: { id: 'appeal' },
+  activityPlan: { id: 'activity_plan' }, activityPlans: {}, analyseAnswerText: {}, communicationFindings: {}, communicationKinds: {},
+  communicationLastRun: {}, communicationSummary: {}, analyticReport: { id: 'analytic_report' }, analyticReports: {}, reportSchedules: {}, answerQualityByOrganization: {}, answerTemplates: {}, appeal: { id: 'appeal' },
   appealCounts: {}, appeals: {}, appealsGeoJSON: {}, auditLog: {}, bestPractices: {}, channels: {}, controlQueue: {}, dataQualityFindings: {},
   dataQualityNotices: {}, dataQualitySettings: {}, dataQualitySummary: {}, deadlineRules: {}, deadlineSettings: {}, districtStats: {},
   districts: {}, heatLayers: {}, heatmap: { args: { bbox: { minLon: 80, minLat: 50, maxLon: 84, maxLat: 54 }, zoom: 11 } }, importBatch: { id: 'import_batch' },
@@ -59,7 +60,7 @@ const QUERY_MATRIX: Record<string, Entry> = {
   themes: {}, users: {}, workingHours: {},
 };
 const MUTATION_MATRIX: Record<string, Entry> = {
-  acknowledgeRiskSignal: { id: 'risk_signal' },
+  acknowledgeRiskSignal: { id: 'risk_signal' }, runCommunicationCheck: { own: OWN },
   requestAnalyticReport: { args: (f) => ({ input: { from: '2026-10-01', to: '2026-11-01', scopeKind: 'DISTRICT', scopeId: f.idOf('district') } }) },
   regenerateAnalyticReport: { id: 'analytic_report' }, cancelReportSchedule: { id: 'report_schedule' },
   scheduleAnalyticReport: { args: (f) => ({ input: { weekday: 1, hour: 9, scopeKind: 'ORGANIZATION', scopeId: f.idOf('organization') } }) }, addBestPractice: {}, addPlanItem: {}, answerAppeal: { id: 'appeal' }, approveActivityPlan: {},

@@ -39,6 +39,7 @@ export default defineConfig({
         pages: resolve(webDir, 'pages.html'),
         open311: resolve(webDir, 'open311.html'),
         reports: resolve(webDir, 'reports.html'),
+        communication: resolve(webDir, 'communication.html'),
         region: resolve(webDir, 'region.html'),
       },
       output: {
