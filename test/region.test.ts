@@ -87,6 +87,7 @@ const ROUTE_MATRIX: Record<string, string> = {
   'GET /tiles/:layer/:z/:x/:file': 'tile cache keyed by municipality; municipalityId of another municipality → 403',
   'GET /exports/problems.:format': 'CSV/GeoJSON of the own municipality only',
   'GET /exports/plan.xlsx': 'another municipality\'s plan id → not found',
+  'GET /exports/plan.docx': 'another municipality\'s plan id → not found',
   'GET /exports/notice.docx': 'another municipality\'s notice id → not found',
   'GET /exports/rating.xlsx': 'rating workbook of the own municipality only',
   'GET /reports/:file': 'another municipality\'s report id → not found',
@@ -420,8 +421,10 @@ describe.each(backends)('a region on one deployment (%s)', (backend) => {
         expect(text.length, path).toBeGreaterThan(20);
         expect(text, path).not.toMatch(MARKERS);
       }
-      const plan = (await curator.fetch(`/exports/plan.xlsx?id=${fill.idOf('activity_plan')}`)).status;
-      expect(plan >= 400 && plan < 500, `plan export of another municipality: HTTP ${plan}`).toBe(true);
+      for (const format of ['xlsx', 'docx']) {
+        const plan = (await curator.fetch(`/exports/plan.${format}?id=${fill.idOf('activity_plan')}`)).status;
+        expect(plan >= 400 && plan < 500, `plan ${format} of another municipality: HTTP ${plan}`).toBe(true);
+      }
       for (const format of ['pdf', 'docx']) expect((await curator.fetch(`/reports/${fill.idOf('analytic_report')}.${format}`)).status).toBe(404);
       const [notice] = await app.sql('SELECT id FROM dq_notice WHERE municipality_id = ?', [ale]);
       expect((await curator.fetch(`/exports/notice.docx?id=${notice.id}`)).status).toBe(404);
