@@ -134,6 +134,8 @@ export function open311Router(orm: MikroORM, served: Municipality | Municipality
     const m = /^\/(discovery|services|requests|tokens)(?:\/([^/]{1,200}))?\.([a-z]+)$/.exec(req.path);
     const format: Format = m?.[3] === 'xml' ? 'xml' : 'json';
     const ctx = new Open311Context();
+    // The jurisdiction of this request (set below, once its jurisdiction_id is read); its key uses are logged there.
+    let municipality: Municipality = jurisdictions[0];
     res.set('cache-control', 'no-store');
     res.on('finish', () => {
       if (!ctx.key) return;
@@ -150,8 +152,9 @@ export function open311Router(orm: MikroORM, served: Municipality | Municipality
       const params = post ? single(await readForm(req, maxBody)) : queryParams;
       const em = orm.em.fork();
       const jurisdiction = params.get('jurisdiction_id');
-      const municipality = jurisdiction === undefined ? jurisdictions[0] : jurisdictions.find((j) => j.code === jurisdiction);
-      if (!municipality) throw new Open311Error(404, `jurisdiction_id: «${jurisdiction!.slice(0, 40)}» не обслуживается (здесь — ${jurisdictions.map((j) => j.code).join(', ')})`);
+      const served = jurisdiction === undefined ? jurisdictions[0] : jurisdictions.find((j) => j.code === jurisdiction);
+      if (!served) throw new Open311Error(404, `jurisdiction_id: «${jurisdiction!.slice(0, 40)}» не обслуживается (здесь — ${jurisdictions.map((j) => j.code).join(', ')})`);
+      municipality = served;
       const apiKey = params.get('api_key') ?? queryParams.get('api_key');
       if (apiKey !== undefined) {
         const found = await verifyKey(em, municipality.id, apiKey);
