@@ -25,6 +25,8 @@ export interface Context {
   actor: string;
   /** The request's session (sign-in / sign-out set and clear its cookie). */
   auth?: RequestAuth;
+  /** The caller's address (the rate limit's key when nobody is signed in). */
+  clientIp?: string;
 }
 
 function createLoaders(em: EntityManager) {
@@ -32,7 +34,7 @@ function createLoaders(em: EntityManager) {
 }
 
 /** One EntityManager fork and one set of DataLoaders per request. */
-export function createContext(orm: MikroORM, municipalityId: number, auth?: RequestAuth): Context {
+export function createContext(orm: MikroORM, municipalityId: number, auth?: RequestAuth, clientIp?: string): Context {
   const em = orm.em.fork();
   const user = auth?.user;
   return {
@@ -44,5 +46,6 @@ export function createContext(orm: MikroORM, municipalityId: number, auth?: Requ
     user,
     actor: user?.login ?? 'anonymous',
     auth,
+    clientIp,
   };
 }

@@ -25,6 +25,7 @@ import { pageResolvers } from '../pages/resolver.js';
 import { qualityResolvers } from '../quality/resolver.js';
 import { open311Resolvers } from '../open311/resolver.js';
 import { regionResolvers } from '../region/resolver.js';
+import { admitHeavyFields } from './heavy.js';
 import { reportResolvers } from '../reports/resolver.js';
 import { communicationResolvers } from '../communication/resolver.js';
 
@@ -40,7 +41,7 @@ export function getSchema(): Promise<GraphQLSchema> {
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
-  });
+  }).then(admitHeavyFields);
   return cached;
 }
 
