@@ -19,11 +19,14 @@ import { benchPages } from './pages.js';
 import { benchQuality, benchQualityDb } from './quality.js';
 import { benchCommunication } from './communication.js';
 import { benchOpen311 } from './open311.js';
+import { benchRegion } from './region.js';
 import { benchPeer } from './peer.js';
 import { benchReport } from './report.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
+ *                   [--only indicators,risks,worktime,rating,quality,appeals,heatmap,intake,classifier,load,problems,open311,report,communication,region] [--import-count 100000]
+ *                   [--municipalities 10]   (region: municipalities × --count appeals each, its own database)
  *                   [--only indicators,risks,worktime,rating,quality,appeals,heatmap,intake,classifier,load,load-nocache,peer,problems,open311,report,communication]
  *                   [--import-count 100000] [--load-seconds 60] [--load-connections 64] [--peer-seconds 40] [--peer-clients 32]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
@@ -42,6 +45,7 @@ const { values } = parseArgs({
     'peer-clients': { type: 'string', default: '32' },
     pages: { type: 'string', default: '500' },
     months: { type: 'string', default: '24' },
+    municipalities: { type: 'string', default: '10' },
   },
 });
 const only = new Set(values.only!.split(','));
@@ -76,6 +80,9 @@ for (const backend of wanted) {
   if (only.has('intake')) {
     console.log(`[${backend}] импорт ${importCount} строк…`);
     for (const r of await benchIntake(backend, importCount, serverUrl)) report(r);
+  }
+  if (only.has('region')) {
+    for (const r of await benchRegion(backend, n, serverUrl, { municipalities: Number(values.municipalities), iterations: Math.min(iterations, 200) }, (m) => console.log(m))) report(r);
   }
   // Benchmarks that need the app on a database of n appeals.
   if (![...APP_BENCHES].some((b) => only.has(b))) continue;

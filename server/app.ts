@@ -32,7 +32,7 @@ import { ProblemService } from './problems/service.js';
 import { loadAuthConfig, type AuthConfig } from './auth/config.js';
 import { AuthService } from './auth/sessions.js';
 import { authenticate, graphqlGate, rejectAnonymousUploads, requireSignedIn } from './auth/http.js';
-import { disableDemoAccounts, ensureDemoAccounts, type DemoAccount } from './auth/demo.js';
+import { REGION_DEMO, disableDemoAccounts, ensureDemoAccounts, municipalDemo, type DemoAccount } from './auth/demo.js';
 import { anonymiseClosedAppealAuthors } from './auth/retention.js';
 import { ensureDefaultIndicators } from './indicators/service.js';
 import { preparePages } from './pages/routes.js';
@@ -73,6 +73,8 @@ export interface StartOptions {
   /** Load generated demo appeals when the municipality has none. */
   demo?: { count: number; seed?: number } | false;
   municipality?: string;
+  /** Further municipalities served by the deployment (default MUNICIPALITIES); demo appeals in proportion to population. */
+  municipalities?: string[];
   basemapStyleUrl?: string | null;
   /** Count SQL statements (tests). */
   onQuery?: (sql: string) => void;
@@ -100,6 +102,10 @@ export interface App {
   auth: AuthService;
   /** Demo mode: the accounts created for each role, with this start's passwords. */
   demoAccounts: DemoAccount[];
+  /** Further municipalities of the deployment (StartOptions.municipalities) and their ids. */
+  municipalities: { code: string; id: number }[];
+  /** The HTTP routes of the express app, read from its router ("GET /tiles/:layer/…", "USE /open311/v2", …; tests). */
+  routes(): string[];
   close(): Promise<void>;
 }
 
@@ -113,10 +119,12 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   try {
     const em = orm.em.fork();
     const municipalityId = await prepareData(em, municipality, opts, log);
+    // Further municipalities of the deployment (a region on one deployment): demo appeals in proportion to population.
+    const extra = await prepareFurther(em, municipality, opts, config, log);
     const apollo = await createApollo({ limits });
     const auth = new AuthService(orm, { ...loadAuthConfig(), ...opts.auth });
-    const demoAccounts = await prepareAccounts(em, municipalityId, !!opts.demo, log);
-    const retentionTimer = startRetention(orm, municipalityId, auth, log);
+    const demoAccounts = await prepareAccounts(em, municipalityId, !!opts.demo, log, extra);
+    const retentionTimer = startRetention(orm, [municipalityId, ...extra.map((m) => m.id)], auth, log);
 
     const app = express();
     app.disable('x-powered-by');
@@ -126,13 +134,13 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     // RATE_LIMIT_PER_MINUTE=0 switches every rate limit off (benchmarks).
     const exportLimitPerMinute = limits.rateLimitPerMinute > 0 ? limits.exportRatePerMinute : 0;
     const deps: MountDeps = {
-      orm, municipalityId, auth, limits, open311: opts.open311, reportScheduler: opts.reportScheduler, log,
+      orm, municipalityId, municipalityIds: [municipalityId, ...extra.map((m) => m.id)], auth, limits, open311: opts.open311, reportScheduler: opts.reportScheduler, log,
       // Exports are heavy work: they run under the pool's admission (server/db/admission.ts) until their answer is sent.
       exportGuard: [authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), heavyRoute(orm)],
     };
     const mounted: Mounted[] = [];
     for (const mount of MOUNTS) mounted.push((await mount(app, deps)) ?? {});
-    mountCore(app, orm, limits, readReference(municipality, 'municipality.json'), opts.basemapStyleUrl !== undefined ? opts.basemapStyleUrl : config.basemapStyleUrl);
+    mountCore(app, deps, readReference(municipality, 'municipality.json'), opts.basemapStyleUrl !== undefined ? opts.basemapStyleUrl : config.basemapStyleUrl);
     mountGraphql(app, apollo, deps, webDir);
     mountClient(app, webDir, config.production, limits);
 
@@ -150,6 +158,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       embedded: !!db.embedded,
       auth,
       demoAccounts,
+      municipalities: extra,
+      routes: () => routeList(app),
       close() {
         closing ??= (async () => {
           clearInterval(retentionTimer);
@@ -222,6 +232,33 @@ async function prepareData(em: EntityManager, municipality: string, opts: StartO
   if (interrupted) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted}`);
   const interruptedReports = await markInterruptedReports(em);
   if (interruptedReports) log(`Справки, прерванные остановкой, отмечены как FAILED: ${interruptedReports}`);
+  const id = await prepareMunicipality(em, municipality, opts.demo ? opts.demo : false, log);
+  await preparePages(em, id, !!(opts.demo && opts.demo.count > 0), log);
+  return id;
+}
+
+/**
+ * Step 2b: the further municipalities of the deployment (StartOptions.municipalities, else MUNICIPALITIES): their
+ * reference data and, in demo mode, demo appeals in proportion to population (official-page demo data is the first
+ * municipality's own: the others get the page categories only).
+ */
+async function prepareFurther(em: EntityManager, first: string, opts: StartOptions, config: AppConfig, log: (m: string) => void): Promise<{ code: string; id: number }[]> {
+  const others = [...new Set(opts.municipalities ?? config.municipalities)].filter((c) => c !== first);
+  const population = (code: string) => readReference<{ population?: number }>(code, 'municipality.json').population ?? 0;
+  const out: { code: string; id: number }[] = [];
+  for (const code of others) {
+    const share = population(first) > 0 ? population(code) / population(first) : 1;
+    const demo = opts.demo ? { count: Math.max(1, Math.round(opts.demo.count * share)), seed: opts.demo.seed } : false as const;
+    const id = await prepareMunicipality(em, code, demo, log);
+    await preparePages(em, id, false, log);
+    out.push({ code, id });
+  }
+  return out;
+}
+
+/** One municipality: reference data, default indicators and, in demo mode, its demo appeals, ЦУР layer, address register and problems. */
+async function prepareMunicipality(em: EntityManager, municipality: string, demo: { count: number; seed?: number } | false, log: (m: string) => void): Promise<number> {
+  const opts = { demo };
   const mun = await ensureMunicipality(em, municipality);
   if (mun.created) log(`Загружены справочники: ${municipality}`);
   const indicators = await ensureDefaultIndicators(em, mun.id, municipality);
@@ -229,45 +266,50 @@ async function prepareData(em: EntityManager, municipality: string, opts: StartO
   if (opts.demo && opts.demo.count > 0) {
     const [{ n }] = await query<{ n: number }>(em, 'SELECT count(*)::int AS n FROM appeal WHERE municipality_id = ?', [mun.id]);
     if (n === 0) {
-      log(`Генерация демонстрационных обращений: ${opts.demo.count}…`);
+      log(`Генерация демонстрационных обращений (${municipality}): ${opts.demo.count}…`);
       const r = await loadDemo(em, mun.id, { count: opts.demo.count, seed: opts.demo.seed });
       log(`Загружено ${r.appeals} обращений, ${r.events} событий за ${r.seconds.toFixed(1)} с`);
       const q = await judgeAll(em, mun.id);
       log(`Оценка ответов: ${q.judged}, отписок — ${q.formal}, шаблонов — ${q.templates}, за ${q.seconds.toFixed(1)} с`);
     }
     const heat = await ensureDemoHeatLayer(em, mun.id, municipality);
-    if (heat) log(`Загружен демонстрационный слой ЦУР: ${heat.inserted} точек`);
+    if (heat) log(`Загружен демонстрационный слой ЦУР (${municipality}): ${heat.inserted} точек`);
     const addresses = await loadDemoAddressRegister(em, mun.id);
-    if (addresses) log(`Загружен демонстрационный адресный реестр: ${addresses} домов`);
+    if (addresses) log(`Загружен демонстрационный адресный реестр (${municipality}): ${addresses} домов`);
     // The demo opens with a territorial problem list (the default period up to today).
     const [{ runs }] = await query<{ runs: number }>(em, 'SELECT count(*)::int AS runs FROM problem_run WHERE municipality_id = ?', [mun.id]);
     if (runs === 0) {
       const r = await new ProblemService(em, { municipalityId: mun.id, actor: 'system:demo' }).recompute();
-      log(`Перечень проблем территории: выявлено проблем — ${r.created}, за ${(r.ms / 1000).toFixed(1)} с`);
+      log(`Перечень проблем территории (${municipality}): выявлено проблем — ${r.created}, за ${(r.ms / 1000).toFixed(1)} с`);
     }
   }
-  await preparePages(em, mun.id, !!(opts.demo && opts.demo.count > 0), log);
   return mun.id;
 }
 
 /** Step 3: accounts — demo accounts per role only in demo mode (new passwords on every start), disabled otherwise. */
-async function prepareAccounts(em: EntityManager, municipalityId: number, demo: boolean, log: (m: string) => void): Promise<DemoAccount[]> {
+async function prepareAccounts(em: EntityManager, municipalityId: number, demo: boolean, log: (m: string) => void,
+  further: { code: string; id: number }[] = []): Promise<DemoAccount[]> {
   if (!demo) {
     const off = await disableDemoAccounts(em);
     if (off) log(`Демонстрационные учётные записи отключены: ${off}`);
     return [];
   }
   const accounts = await ensureDemoAccounts(em, municipalityId);
+  // The regional centre's accounts (home: the first municipality; they read every municipality of its region), and a
+  // curator and an analyst of every further municipality.
+  accounts.push(...await ensureDemoAccounts(em, municipalityId, REGION_DEMO));
+  for (const m of further) accounts.push(...await ensureDemoAccounts(em, m.id, municipalDemo(m.code, readReference<{ name: string }>(m.code, 'municipality.json').name)));
   log('Демонстрационные учётные записи (пароли действуют до перезапуска):');
   for (const a of accounts) log(`  ${a.login.padEnd(12)} ${a.password}  ${a.role}${a.scope ? ` — ${a.scope}` : ''}`);
   return accounts;
 }
 
 /** Personal-data retention (PD_RETENTION_SCHEDULE): once at start and every 24 h; the timer to clear on close. */
-function startRetention(orm: MikroORM, municipalityId: number, auth: AuthService, log: (m: string) => void): NodeJS.Timeout | undefined {
+function startRetention(orm: MikroORM, municipalityIds: number[], auth: AuthService, log: (m: string) => void): NodeJS.Timeout | undefined {
   if (!auth.config.retentionScheduled) return undefined;
-  const run = () => anonymiseClosedAppealAuthors(orm.em.fork(), municipalityId, { days: auth.config.retentionDays })
-    .then((r) => r.authors && log(`Обезличены авторы закрытых обращений: ${r.authors}`))
+  const run = () => Promise.all(municipalityIds.map((id) => anonymiseClosedAppealAuthors(orm.em.fork(), id, { days: auth.config.retentionDays })))
+    .then((rs) => rs.reduce((n, r) => n + r.authors, 0))
+    .then((n) => n && log(`Обезличены авторы закрытых обращений: ${n}`))
     .catch((e) => console.error('[retention] failed', e));
   const timer = setInterval(run, 86_400_000);
   timer.unref();
@@ -276,7 +318,7 @@ function startRetention(orm: MikroORM, municipalityId: number, auth: AuthService
 }
 
 /** /healthz and /config.json. */
-function mountCore(app: express.Express, orm: MikroORM, limits: Limits,
+function mountCore(app: express.Express, { orm, limits, auth, municipalityId }: MountDeps,
   municipalityInfo: { code: string; name: string; center: [number, number] }, basemapStyleUrl: string | null) {
   // Healthy = the database answers a query within HEALTH_TIMEOUT_MS (a dead or hung database → 503).
   app.get('/healthz', async (_req, res) => {
@@ -293,11 +335,16 @@ function mountCore(app: express.Express, orm: MikroORM, limits: Limits,
       clearTimeout(timer);
     }
   });
-  app.get('/config.json', (_req, res) => {
-    res.json({
-      basemapStyleUrl,
-      municipality: { code: municipalityInfo.code, name: municipalityInfo.name, center: municipalityInfo.center, zoom: 12 },
-    });
+  // The map opens on the signed-in user's municipality (a regional role: the one it opened), else the first one.
+  app.get('/config.json', authenticate(auth), async (req, res, next) => {
+    try {
+      const mid = req.auth?.user?.municipalityId ?? municipalityId;
+      const [m] = mid === municipalityId ? [{ code: municipalityInfo.code, name: municipalityInfo.name, lon: municipalityInfo.center[0], lat: municipalityInfo.center[1] }]
+        : await query<{ code: string; name: string; lon: number; lat: number }>(orm.em.fork(), 'SELECT code, name, ST_X(center) AS lon, ST_Y(center) AS lat FROM municipality WHERE id = ?', [mid]);
+      res.set('cache-control', 'no-store').json({ basemapStyleUrl, municipality: { code: m.code, name: m.name, center: [m.lon, m.lat], zoom: 12 } });
+    } catch (e) {
+      next(e);
+    }
   });
 }
 
@@ -384,4 +431,22 @@ async function listen(app: express.Express, mounted: Mounted[], o: { host: strin
       clearTimeout(force);
     },
   });
+}
+
+interface RouterLayer { rawPath?: unknown; name?: string; route?: { path: unknown; methods: Record<string, boolean> }; handle?: { stack?: RouterLayer[] } }
+
+/** Every route and mount of an express app, sub-routers included, as "METHOD /path" (USE for middleware mounts). */
+export function routeList(app: express.Express): string[] {
+  const out = new Set<string>();
+  const walk = (stack: RouterLayer[], prefix: string) => {
+    for (const l of stack) {
+      const p = l.route ? String(l.route.path) : String(l.rawPath ?? '/');
+      const full = (prefix + (p === '/' ? '' : p)) || '/';
+      if (l.route) for (const m of Object.keys(l.route.methods)) out.add(`${m.toUpperCase()} ${full}`);
+      else if (l.handle?.stack) walk(l.handle.stack, full === '/' ? '' : full);
+      else out.add(`USE ${full}`);
+    }
+  };
+  walk((app as unknown as { router: { stack: RouterLayer[] } }).router.stack, '');
+  return [...out].sort();
 }

@@ -12,6 +12,8 @@ export interface AppConfig {
   basemapStyleUrl: string | null;
   /** Code of the municipality whose reference data is loaded on first start. */
   municipality: string;
+  /** MUNICIPALITIES: further municipalities of the deployment (codes of db/reference/<code>/, comma-separated). */
+  municipalities: string[];
   production: boolean;
   /** GraphQL and HTTP hardening (see README, "Limits and hardening"). */
   limits: Limits;
@@ -143,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port,
     basemapStyleUrl: env.BASEMAP_STYLE_URL || null,
     municipality: env.MUNICIPALITY ?? 'rubtsovsk',
+    municipalities: (env.MUNICIPALITIES ?? '').split(',').map((c) => c.trim()).filter(Boolean),
     production: env.NODE_ENV === 'production',
     limits: loadLimits(env),
     database: loadDatabaseSettings(env),

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { startApp } from './app.js';
 import { intVar } from './config.js';
+import { referenceMunicipalities } from './reference/files.js';
 
 const { values } = parseArgs({
   options: {
@@ -53,7 +54,9 @@ async function stop(signal: NodeJS.Signals) {
 // Handlers first: a signal that comes while the server is starting (or right after it said so) is a clean stop too.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, (s) => void stop(s));
 
-const starting = startApp({ demo: values.demo ? { count, seed: Number(values.seed) } : false });
+// The demo serves every municipality with reference data (a region on one deployment) unless MUNICIPALITIES says otherwise.
+const municipalities = values.demo && process.env.MUNICIPALITIES === undefined ? referenceMunicipalities() : undefined;
+const starting = startApp({ demo: values.demo ? { count, seed: Number(values.seed) } : false, municipalities });
 starting.catch(() => undefined);
 const app = await starting;
 if (!stopping) console.log(`МЦУ Hub работает: ${app.url}  (карта: ${app.url}/, GraphQL: ${app.url}/graphql)`);

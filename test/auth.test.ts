@@ -5,7 +5,7 @@ import { getMetadataStorage } from 'type-graphql';
 import { backends } from './helpers/backends.js';
 import { rawFetch, startTestApp, type Client, type GqlResult, type TestApp } from './helpers/app.js';
 import { getSchema } from '../server/graphql/schema.js';
-import { ALL_ROLES, ANSWERERS, APPEAL_EDITORS, IMPORTERS, PROCESSORS, REFERENCE_EDITORS, Role, USER_ADMINS } from '../server/auth/roles.js';
+import { ALL_ROLES, ANSWERERS, APPEAL_EDITORS, HEAT_LAYER_IMPORTERS, IMPORTERS, PROCESSORS, REFERENCE_EDITORS, Role, USER_ADMINS } from '../server/auth/roles.js';
 import { anonymiseClosedAppealAuthors } from '../server/auth/retention.js';
 import { disableDemoAccounts } from '../server/auth/demo.js';
 import { AuthService } from '../server/auth/sessions.js';
@@ -95,7 +95,7 @@ describe.each(backends)('accounts, roles and personal data on %s', (backend) => 
     { name: 'unlockUser', roles: USER_ADMINS, run: (c) => c.gql('mutation { unlockUser(id: "999999") { id } }') },
     { name: 'importDistricts', roles: REFERENCE_EDITORS, run: (c) => c.gql('mutation { importDistricts(featureCollection: { type: "Nothing" }) { read } }') },
     { name: 'setRoutingRule', roles: REFERENCE_EDITORS, run: (c) => c.gql('mutation { setRoutingRule(themeId: "999999", organizationId: "1") }') },
-    { name: 'importHeatLayer', roles: REFERENCE_EDITORS, run: (c) => c.gql(`mutation { importHeatLayer(input: { format: CSV, content: "lat;lon;weight\\n",
+    { name: 'importHeatLayer', roles: HEAT_LAYER_IMPORTERS, run: (c) => c.gql(`mutation { importHeatLayer(input: { format: CSV, content: "lat;lon;weight\\n",
         periodFrom: "2026-01-01T00:00:00Z", periodTo: "2026-02-01T00:00:00Z" }) { inserted } }`) },
     { name: 'importAddressRegister', roles: REFERENCE_EDITORS, run: (c) => upload(c, 'mutation($file: Upload!) { importAddressRegister(file: $file) { read } }', {}, { name: 'a.csv', content: '' }) },
     { name: 'importAppeals', roles: IMPORTERS, run: (c) => upload(c, 'mutation($file: Upload!) { importAppeals(file: $file) { read } }', {}, { name: 'a.csv', content: 'x' }) },

@@ -40,6 +40,7 @@ export default defineConfig({
         open311: resolve(webDir, 'open311.html'),
         reports: resolve(webDir, 'reports.html'),
         communication: resolve(webDir, 'communication.html'),
+        region: resolve(webDir, 'region.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static

@@ -6,6 +6,7 @@ import { AppealStatus } from './entities.js';
 import { AnswerVerdict } from '../quality/verdict.js';
 import { scopeOf, scopeSql, type RowScope } from '../auth/scope.js';
 import type { AuthUser } from '../auth/users.js';
+import { municipalityArg } from '../graphql/municipality.js';
 import { DeadlineState, deadlineStateSql } from '../deadlines/state.js';
 
 @InputType({ description: 'Прямоугольник на карте, EPSG:4326' })
@@ -95,7 +96,7 @@ export interface ParsedFilter {
 }
 
 /** Who asks: the GraphQL context (its user's row scope applies) or, for system code, just a municipality id. */
-export type FilterOwner = number | { municipalityId: number; user?: AuthUser };
+export type FilterOwner = number | { municipalityId: number; user?: AuthUser; municipalityIds?: number[] };
 
 /** Checks everything that can be checked without the database. */
 export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwner, at = 'filter'): ParsedFilter {
@@ -103,8 +104,12 @@ export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwn
   if (typeof owner !== 'number' && owner.user) out.scope = scopeOf(owner.user);
   if (!f) return out;
   if (f.municipalityId != null) {
-    out.municipalityId = parseIds(`${at}.municipalityId`, [f.municipalityId])![0];
+    out.municipalityId = typeof owner === 'number'
+      ? parseIds(`${at}.municipalityId`, [f.municipalityId])![0]
+      : municipalityArg({ municipalityIds: [owner.municipalityId], ...owner }, f.municipalityId, 'read', `${at}.municipalityId`);
     out.municipalityExplicit = true;
+    // A regional role reading another municipality of its region: its row scope is that municipality.
+    if (out.scope) out.scope = { ...out.scope, municipalityId: out.municipalityId };
   }
   // Dates outside what PostgreSQL and the calendar of the centre make sense of (year 0, 275760…): a clear error.
   for (const k of ['from', 'to'] as const) {

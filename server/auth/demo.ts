@@ -11,7 +11,23 @@ export interface DemoAccount {
   scope?: string;
 }
 
-const DEMO: { login: string; role: Role; displayName: string; block?: string; organization?: string }[] = [
+interface DemoSpec { login: string; role: Role; displayName: string; block?: string; organization?: string }
+
+/** The regional centre's demo accounts (read-only across the region; the curator also imports the ЦУР heat map). */
+export const REGION_DEMO: DemoSpec[] = [
+  { login: 'region.analyst', role: Role.REGION_ANALYST, displayName: 'Аналитик ЦУР Алтайского края (демо)' },
+  { login: 'region.curator', role: Role.REGION_CURATOR, displayName: 'Куратор ЦУР Алтайского края (демо)' },
+];
+
+/** A further municipality's demo accounts: its curator and analyst (logins prefixed by its code). */
+export function municipalDemo(code: string, name: string): DemoSpec[] {
+  return [
+    { login: `${code}.curator`, role: Role.CURATOR, displayName: `Куратор МЦУ, ${name} (демо)` },
+    { login: `${code}.analyst`, role: Role.ANALYST, displayName: `Аналитик МЦУ, ${name} (демо)` },
+  ];
+}
+
+const DEMO: DemoSpec[] = [
   { login: 'admin', role: Role.ADMIN, displayName: 'Администратор (демо)' },
   { login: 'curator', role: Role.CURATOR, displayName: 'Куратор МЦУ (демо)' },
   { login: 'coordinator', role: Role.COORDINATOR, displayName: 'Руководитель-координатор (демо)' },
@@ -26,7 +42,7 @@ const DEMO: { login: string; role: Role; displayName: string; block?: string; or
  * stored in clear). Logins taken by real (non-demo) accounts are left alone. BLOCK_LEAD gets the ЖКХ block and
  * ORG_OFFICER the housing department when the municipality has them, else its first block / functional body.
  */
-export async function ensureDemoAccounts(em: EntityManager, municipalityId: number): Promise<DemoAccount[]> {
+export async function ensureDemoAccounts(em: EntityManager, municipalityId: number, specs: DemoSpec[] = DEMO): Promise<DemoAccount[]> {
   const svc = new UserService(em, municipalityId);
   const [refs] = await query<{ block: number | null; block_name: string | null; org: number | null; org_name: string | null }>(em,
     `SELECT b.id AS block, b.name AS block_name, o.id AS org, coalesce(o.short_name, o.name) AS org_name FROM
@@ -34,7 +50,7 @@ export async function ensureDemoAccounts(em: EntityManager, municipalityId: numb
        FULL JOIN (SELECT id, name, short_name FROM organization WHERE municipality_id = ? ORDER BY (code = ?) DESC, (kind = 'FUNCTIONAL_BODY') DESC, id LIMIT 1) o ON true`,
     [municipalityId, 'gkh', municipalityId, 'uzhkh']);
   const out: DemoAccount[] = [];
-  for (const d of DEMO) {
+  for (const d of specs) {
     if (d.role === Role.BLOCK_LEAD && refs?.block == null) continue;
     if (d.role === Role.ORG_OFFICER && refs?.org == null) continue;
     const password = randomPassword();

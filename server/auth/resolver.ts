@@ -4,7 +4,8 @@ import { InputError } from '../errors.js';
 import { parseIds } from '../graphql/ids.js';
 import { Organization, ThematicBlock } from '../reference/entities.js';
 import { audit } from '../audit/audit.js';
-import { ROLE_LABELS, Role, USER_ADMINS } from './roles.js';
+import { GraphQLError } from 'graphql';
+import { REGION_ROLES, ROLE_LABELS, Role, USER_ADMINS, isRegionRole } from './roles.js';
 import { requireUser, UnauthenticatedError } from './checker.js';
 import { UserService, verifyPassword, type UserRow } from './users.js';
 import { query } from '../db/sql.js';
@@ -48,6 +49,17 @@ export class UpdateUserInput {
   @Field(() => ID, { nullable: true }) organization?: string;
   @Field(() => ID, { nullable: true }) thematicBlock?: string;
   @Field({ nullable: true, description: 'false — отключить (все сеансы завершаются)' }) active?: boolean;
+}
+
+/**
+ * Regional roles read every municipality of the region: a municipality's administrator cannot grant that (it would
+ * open the neighbours' data), nor turn a regional account into a municipal one; they are managed on the server
+ * (`npm run user:create -- --login … --role REGION_ANALYST`, server/cli/user.ts).
+ */
+function regionalRoleGuard(role: Role, field: string): void {
+  if (isRegionRole(role)) {
+    throw new GraphQLError(`${field}: роли региона (${REGION_ROLES.join(', ')}) назначаются на сервере командой npm run user:create, не администратором муниципалитета`, { extensions: { code: 'FORBIDDEN', field } });
+  }
 }
 
 const toUser = (u: UserRow): User => ({
@@ -117,6 +129,7 @@ export class AuthResolver {
   @Authorized(USER_ADMINS)
   @Mutation(() => User, { description: 'Создать учётную запись (администратор)' })
   async createUser(@Ctx() ctx: Context, @Arg('input', () => CreateUserInput) input: CreateUserInput): Promise<User> {
+    regionalRoleGuard(input.role, 'input.role');
     return ctx.em.transactional(async (tem) => {
       const u = await new UserService(tem, ctx.municipalityId).create(input, 'input.');
       await audit(tem, ctx, { entity: 'user', entityId: u.id, action: 'create', before: null, after: auditView(u) });
@@ -128,6 +141,7 @@ export class AuthResolver {
   @Mutation(() => User, { description: 'Изменить учётную запись (администратор). Смена роли, области или отключение завершают её сеансы' })
   async updateUser(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('input', () => UpdateUserInput) input: UpdateUserInput): Promise<User> {
     const [n] = parseIds('id', [id])!;
+    if (input.role) regionalRoleGuard(input.role, 'input.role');
     if (n === ctx.user?.id && (input.active === false || (input.role && input.role !== ctx.user.role)))
       throw new InputError('input', 'нельзя отключить свою учётную запись или сменить себе роль');
     const result = await ctx.em.transactional(async (tem) => {

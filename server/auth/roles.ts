@@ -17,6 +17,10 @@ export enum Role {
   ORG_OFFICER = "ORG_OFFICER",
   /** Analyst: all aggregates and appeals, never personal data. */
   ANALYST = "ANALYST",
+  /** Regional analyst (ЦУР of the region): every municipality of the region, read-only, never personal data. */
+  REGION_ANALYST = "REGION_ANALYST",
+  /** Regional curator (ЦУР): as the regional analyst, plus the regional centre's own layer (the ЦУР heat map). */
+  REGION_CURATOR = "REGION_CURATOR",
 }
 
 registerEnumType(Role, { name: "Role", description: "Role of a user of the control centre" });
@@ -44,6 +48,20 @@ export const IMPORTERS: Role[] = [Role.CURATOR, Role.COORDINATOR, Role.WORKER];
 /** Roles that edit reference data (districts, routing rules, heat layers, address register). */
 export const REFERENCE_EDITORS: Role[] = [Role.ADMIN, Role.CURATOR, Role.COORDINATOR];
 
+/**
+ * Regional roles: bound to a region (the region of their home municipality), not to one municipality; they read every
+ * municipality of the region (one at a time, chosen by openMunicipality, and the regional view) and decide nothing
+ * the decree leaves to the municipality (no appeal, problem, plan or reference change).
+ */
+export const REGION_ROLES: Role[] = [Role.REGION_ANALYST, Role.REGION_CURATOR];
+
+/** Who imports the ЦУР heat map (the regional centre's own data): the municipality's editors and the regional curator. */
+export const HEAT_LAYER_IMPORTERS: Role[] = [...REFERENCE_EDITORS, Role.REGION_CURATOR];
+
+export function isRegionRole(role: Role): boolean {
+  return REGION_ROLES.includes(role);
+}
+
 /** Roles that read appeals and aggregates (everybody signed in; rows are scoped for BLOCK_LEAD and ORG_OFFICER;
  *  personal data only for PROCESSORS). */
 export const READERS: Role[] = ALL_ROLES;
@@ -59,6 +77,8 @@ export const ROLE_LABELS: Record<Role, string> = {
   [Role.WORKER]: "Работник МЦУ",
   [Role.ORG_OFFICER]: "Сотрудник организации",
   [Role.ANALYST]: "Аналитик",
+  [Role.REGION_ANALYST]: "Аналитик региона (ЦУР)",
+  [Role.REGION_CURATOR]: "Куратор региона (ЦУР)",
 };
 
 export function isRole(value: unknown): value is Role {

@@ -5,6 +5,7 @@ import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import type { AuthConfig } from './config.js';
+import { isRegionRole } from './roles.js';
 import { USER_COLUMNS, authUserOf, dummyPasswordHash, rowToUser, verifyPassword, type AuthUser } from './users.js';
 
 /** Wrong login or password, or a locked / disabled account: one message for all but the lock (no account probing). */
@@ -152,8 +153,11 @@ export class AuthService {
     const em = this.em();
     const [r] = await query<Record<string, any>>(em,
       `SELECT ${USER_COLUMNS}, s.id AS session_id, s.expires_at AS session_expires_at,
-              (s.last_seen_at < now() - interval '1 minute') AS stale
-         FROM user_session s JOIN app_user u ON u.id = s.user_id
+              (s.last_seen_at < now() - interval '1 minute') AS stale,
+              s.municipality_id AS opened_municipality_id, hm.region_id AS region_id,
+              CASE WHEN u.role IN ('REGION_ANALYST', 'REGION_CURATOR') AND hm.region_id IS NOT NULL
+                   THEN (SELECT array_agg(m.id ORDER BY m.id) FROM municipality m WHERE m.region_id = hm.region_id) END AS region_municipality_ids
+         FROM user_session s JOIN app_user u ON u.id = s.user_id JOIN municipality hm ON hm.id = u.municipality_id
         WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > now()
           AND s.last_seen_at > now() - make_interval(mins => ?)
           AND u.active`,
@@ -161,12 +165,24 @@ export class AuthService {
     if (!r) return null;
     // The idle clock moves at most once a minute per session.
     if (r.stale) await query(em, 'UPDATE user_session SET last_seen_at = now() WHERE id = ?', [r.session_id]);
-    const auth: Authenticated = { user: authUserOf(rowToUser(r)), tokenHash, sessionId: r.session_id };
+    const auth: Authenticated = { user: regionalUser(authUserOf(rowToUser(r)), r), tokenHash, sessionId: r.session_id };
     if (this.config.sessionCacheSeconds > 0) {
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(tokenHash, { ...auth, checkedAt: Date.now(), expiresAt: new Date(r.session_expires_at).getTime() });
     }
     return auth;
+  }
+
+  /**
+   * A regional role opens one municipality of its region for this session (drill-down from the regional view): from
+   * then on its requests (GraphQL, tiles, exports) serve that municipality, read-only. null = back to the home one.
+   */
+  async openMunicipality(tokenHash: string, user: AuthUser, municipalityId: number | null): Promise<void> {
+    if (municipalityId != null && !(user.regionMunicipalityIds ?? []).includes(municipalityId)) {
+      throw new GraphQLError(`municipalityId: муниципальное образование ${municipalityId} не входит в регион учётной записи`, { extensions: { code: 'FORBIDDEN', field: 'municipalityId' } });
+    }
+    await query(this.em(), 'UPDATE user_session SET municipality_id = ? WHERE token_hash = ? AND revoked_at IS NULL', [municipalityId, tokenHash]);
+    this.cache.delete(tokenHash);
   }
 
   /** Ends one session (sign-out). */
@@ -186,4 +202,18 @@ export class AuthService {
   forgetUser(userId: number): void {
     for (const [k, e] of this.cache) if (e.user.id === userId) this.cache.delete(k);
   }
+}
+
+/** A regional role's request serves the municipality its session opened (one of its region), else its home one. */
+function regionalUser(u: AuthUser, r: Record<string, any>): AuthUser {
+  if (!isRegionRole(u.role)) return u;
+  const ids: number[] = (typeof r.region_municipality_ids === 'string'
+    ? r.region_municipality_ids.replace(/[{}]/g, '').split(',').filter(Boolean).map(Number)
+    : (r.region_municipality_ids ?? []).map(Number));
+  const regionIds = ids.length ? ids : [u.municipalityId];
+  const opened = r.opened_municipality_id == null ? null : Number(r.opened_municipality_id);
+  return {
+    ...u, homeMunicipalityId: u.municipalityId, regionId: r.region_id ?? null, regionMunicipalityIds: regionIds,
+    municipalityId: opened != null && regionIds.includes(opened) ? opened : u.municipalityId,
+  };
 }

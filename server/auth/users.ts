@@ -17,6 +17,14 @@ export interface AuthUser {
   organizationId: number | null;
   /** BLOCK_LEAD: their thematic block (their rows: the themes of this block). */
   thematicBlockId: number | null;
+  /**
+   * Regional roles only (server/auth/roles.ts REGION_ROLES): the municipalities of their region. Their requests serve
+   * `municipalityId`, the municipality they opened (user_session.municipality_id), else their home municipality.
+   */
+  regionMunicipalityIds?: number[];
+  /** Regional roles: their region; their home municipality (the account's own). */
+  regionId?: number | null;
+  homeMunicipalityId?: number;
 }
 
 /** An account as administrators see it. */

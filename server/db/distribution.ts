@@ -32,6 +32,7 @@ const local = (table: string, reason: string): TablePlacement => ({ table, kind:
 
 export const tablePlacements: readonly TablePlacement[] = [
   // Reference: shared catalogues, and the small per-municipality catalogues that every query joins.
+  ref('region', 'the regions (subjects of the federation) grouping municipalities: a handful of rows, read by the regional view'),
   ref('municipality', 'the list of municipalities: every table references it, every shard joins it (time zone, centre, grid scale)'),
   ref('channel', 'shared catalogue of intake channels (a dozen rows), referenced by appeals, rules and sources'),
   ref('production_calendar_year', 'the federal production calendar, one for the whole country'),

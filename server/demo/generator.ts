@@ -1,8 +1,9 @@
 /**
- * Deterministic demo-appeal generator for Rubtsovsk.
+ * Deterministic demo-appeal generator for any municipality with reference data (Rubtsovsk by default).
  *
  * Pure: no database, no network; the only I/O is reading the reference JSON files in
- * `db/reference/rubtsovsk/` (cached per process). Identical options give identical output.
+ * `db/reference/<code>/` (cached per process and municipality). A municipality's demo.json may hold only its
+ * streets and hotspots: texts, answers and names then come from its base municipality's demo.json. Identical options give identical output.
  * Streaming: rows are produced day by day (only one local day of rows is held in memory),
  * in chronological order of `receivedAt`.
  *
@@ -36,7 +37,7 @@ export interface DemoAppeal {
 }
 
 /** Defaults: seed 42, from 2025-01-01 00:00 (UTC+7), to 2026-11-28 00:00 (UTC+7, exclusive; also "now" for statuses). */
-export interface DemoOptions { count: number; seed?: number; from?: Date; to?: Date; }
+export interface DemoOptions { count: number; seed?: number; from?: Date; to?: Date; /** Reference code; default rubtsovsk. */ municipality?: string }
 
 // ---------------------------------------------------------------------------------------------
 // Reference data
@@ -47,6 +48,8 @@ interface AnswerJson { text: string; formal: boolean }
 interface DemoThemeJson { share: number; season: number[]; hotspots: HotspotJson[]; texts: string[]; answers: AnswerJson[] }
 interface NamesJson { first: string[]; last: string[]; patronymic: string[] }
 interface DemoJson {
+  /** A derived municipality's word replacements over its base's texts ([from, to], e.g. ["Рубцовск", "Алейск"]). */
+  replace?: [string, string][];
   streets: StreetJson[];
   themes: Record<string, DemoThemeJson>;
   authors: { male: NamesJson; female: NamesJson };
@@ -67,8 +70,26 @@ const M_PER_DEG_LON = 111_320 * Math.cos((51.5 * Math.PI) / 180);
 /** The demo reads Rubtsovsk's reference data (re-exported for tests and benchmarks). */
 export { referenceDir } from '../reference/files.js';
 
-function readJson<T>(file: string): T {
-  return readReference<T>('rubtsovsk', file);
+/**
+ * A municipality's demo material: its own demo.json over its base municipality's one (see referenceFile): own
+ * streets; per theme, own hotspots (none = spread over the districts) with the base's texts and answers.
+ */
+function readDemo(code: string): DemoJson {
+  const own = readReference<Partial<DemoJson> & { themes?: Record<string, Partial<DemoThemeJson>> }>(code, 'demo.json');
+  const base = readReference<{ base?: string }>(code, 'municipality.json').base;
+  if (!base || base === code) return own as DemoJson;
+  const b = readDemo(base);
+  const themes: Record<string, DemoThemeJson> = {};
+  for (const [k, t] of Object.entries(b.themes)) themes[k] = { ...t, hotspots: [], ...(own.themes?.[k] ?? {}) };
+  const merged = { ...b, ...own, streets: own.streets ?? b.streets, themes } as DemoJson;
+  // The base's texts name the base town («Администрация города Рубцовска»): the derived municipality's own names.
+  return own.replace?.length ? { ...JSON.parse(replaceWords(JSON.stringify({ ...merged, streets: [] }), own.replace)), streets: merged.streets, replace: own.replace } : merged;
+}
+
+function replaceWords(s: string, pairs: [string, string][] | undefined): string {
+  let out = s;
+  for (const [from, to] of pairs ?? []) out = out.split(from).join(to);
+  return out;
 }
 
 interface Polygon { rings: Float64Array[]; minX: number; minY: number; maxX: number; maxY: number }
@@ -94,7 +115,7 @@ interface Model {
   surnameLatin: { male: string[]; female: string[] };
 }
 
-let cached: Model | null = null;
+const cachedModels = new Map<string, Model>();
 
 const PD_THEMES = new Set(['blag.yards', 'blag.greenery', 'other.land', 'roads.transport', 'other.trade', 'roads.potholes', 'eco.dumps', 'social.culture_sport', 'blag.lighting']);
 
@@ -114,11 +135,12 @@ function translit(s: string): string {
   return out;
 }
 
-function loadModel(): Model {
-  if (cached) return cached;
-  const themes = readJson<ThemeJson[]>('themes.json');
-  const demo = readJson<DemoJson>('demo.json');
-  const districts = readJson<{ features: DistrictFeature[] }>('districts.geojson');
+function loadModel(code = 'rubtsovsk'): Model {
+  const hit = cachedModels.get(code);
+  if (hit) return hit;
+  const themes = readReference<ThemeJson[]>(code, 'themes.json');
+  const demo = readDemo(code);
+  const districts = readReference<{ features: DistrictFeature[] }>(code, 'districts.geojson');
 
   const parents = new Set(themes.map((t) => t.parentCode).filter((c): c is string => c !== null));
   const leaves: Leaf[] = [];
@@ -133,8 +155,8 @@ function loadModel(): Model {
       code: t.code, share: d.share, season: d.season, hotspots: d.hotspots, hotspotCum,
       texts: d.texts.map((x) => x.split('{address}', 2)),
       textsNoAddress: (d.texts.some((x) => !x.includes('{address}')) ? d.texts.filter((x) => !x.includes('{address}')) : d.texts).map((x) => x.split('{address}', 2)),
-      substantive: [...d.answers.filter((a) => !a.formal).map((a) => a.text), ...demoAnswers(t.code).substantive],
-      formal: [...d.answers.filter((a) => a.formal).map((a) => a.text), ...demoAnswers(t.code).formal],
+      substantive: [...d.answers.filter((a) => !a.formal).map((a) => a.text), ...demoAnswers(t.code).substantive.map((x) => replaceWords(x, demo.replace))],
+      formal: [...d.answers.filter((a) => a.formal).map((a) => a.text), ...demoAnswers(t.code).formal.map((x) => replaceWords(x, demo.replace))],
       slowness: 0.7 + (h % 61) / 100,                 // per responsible organisation: 0.70..1.30
       formalRate: 0.07 + ((h >>> 8) % 16) / 100,      // 0.07..0.22
     });
@@ -187,16 +209,17 @@ function loadModel(): Model {
   const ny = Math.ceil((maxY - minY) / GRID_DY) + 1;
   const grid = { nx, ny, street: new Int16Array(nx * ny).fill(-1), t: new Float32Array(nx * ny), side: new Int8Array(nx * ny) };
 
-  cached = {
+  const model: Model = {
     leaves, monthCum, monthCumPd, monthTotal, polygons, minX, minY, maxX, maxY, streets, grid, demo,
     surnameLatin: { male: demo.authors.male.last.map(translit), female: demo.authors.female.last.map(translit) },
   };
-  return cached;
+  cachedModels.set(code, model);
+  return model;
 }
 
 /** Leaf theme codes known to the generator (in themes.json order). */
-export function demoLeafThemeCodes(): string[] {
-  return loadModel().leaves.map((l) => l.code);
+export function demoLeafThemeCodes(municipality?: string): string[] {
+  return loadModel(municipality).leaves.map((l) => l.code);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -324,7 +347,7 @@ export function* generateDemoAppeals(opts: DemoOptions): Generator<DemoAppeal> {
   const toMs = (opts.to ?? new Date(Date.UTC(2026, 10, 28) - LOCAL_OFFSET_MS)).getTime();
   if (!(toMs > fromMs)) throw new Error('DemoOptions: "to" must be after "from"');
   if (count === 0) return;
-  const stream = new DemoStream(loadModel(), count, (opts.seed ?? 42) >>> 0, fromMs, toMs);
+  const stream = new DemoStream(loadModel(opts.municipality), count, (opts.seed ?? 42) >>> 0, fromMs, toMs);
   while (stream.hasMore()) {
     const n = stream.beginDay();
     for (let i = 0; i < n; i++) yield stream.row(i);

@@ -49,6 +49,9 @@ export async function loadDemo(
   const themeByCode = new Map(themes.map((t) => [t.code, t]));
   // Deadlines (server/deadlines): the rule version, due times and working minutes of each appeal, as the import computes them.
   const dc = await loadDeadlineContext(em, municipalityId);
+  // The generator draws places from this municipality's own reference data (districts, streets, hotspots).
+  const [mun] = await query<{ code: string }>(em, 'SELECT code FROM municipality WHERE id = ?', [municipalityId]);
+  if (!mun) throw new Error(`loadDemo: no municipality ${municipalityId}`);
   const authorIds = new Map<number, number>();
   let chunk: DemoAppeal[] = [];
   let appeals = 0;
@@ -154,7 +157,7 @@ export async function loadDemo(
   // maintaining them row by row (several times faster; the definitions are read from the catalog).
   const rebuild = opts.count >= BULK_THRESHOLD ? await dropSecondaryIndexes(em, ['appeal', 'appeal_event', 'appeal_author']) : [];
   try {
-    for (const row of generateDemoAppeals({ count: opts.count, seed: opts.seed })) {
+    for (const row of generateDemoAppeals({ count: opts.count, seed: opts.seed, municipality: mun.code })) {
       chunk.push(row);
       if (chunk.length >= CHUNK) await flush();
     }

@@ -5,13 +5,19 @@ import { AppealService } from '../appeals/service.js';
 import type { AuthUser } from '../auth/users.js';
 import type { RequestAuth } from '../auth/http.js';
 import { scopeOf } from '../auth/scope.js';
+import { accessibleMunicipalities } from './municipality.js';
 
 export interface Context {
   /** This request's own EntityManager fork (identity map not shared between requests). */
   em: EntityManager;
   loaders: ReturnType<typeof createLoaders>;
-  /** The municipality served: the signed-in user's (or the default one when nobody is signed in). */
+  /**
+   * The municipality served: the signed-in user's (a regional role: the one it opened), or the default one when
+   * nobody is signed in. Every query of a municipal role is bound to it.
+   */
   municipalityId: number;
+  /** The municipalities this request may read (one for municipal roles; the region's for regional roles). */
+  municipalityIds: number[];
   appeals: AppealService;
   /** The signed-in user (absent only for the anonymous signIn mutation). */
   user?: AuthUser;
@@ -35,6 +41,7 @@ export function createContext(orm: MikroORM, municipalityId: number, auth?: Requ
     em,
     loaders: createLoaders(em),
     municipalityId: user?.municipalityId ?? municipalityId,
+    municipalityIds: accessibleMunicipalities(user, municipalityId),
     appeals: new AppealService(em, user ? scopeOf(user) : undefined),
     user,
     actor: user?.login ?? 'anonymous',

@@ -24,6 +24,7 @@ import { ratingResolvers } from '../rating/resolver.js';
 import { pageResolvers } from '../pages/resolver.js';
 import { qualityResolvers } from '../quality/resolver.js';
 import { open311Resolvers } from '../open311/resolver.js';
+import { regionResolvers } from '../region/resolver.js';
 import { admitHeavyFields } from './heavy.js';
 import { reportResolvers } from '../reports/resolver.js';
 import { communicationResolvers } from '../communication/resolver.js';
@@ -36,7 +37,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
       ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
       ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers, ...qualityResolvers,
-      ...open311Resolvers, ...reportResolvers, ...communicationResolvers],
+      ...open311Resolvers, ...reportResolvers, ...communicationResolvers, ...regionResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

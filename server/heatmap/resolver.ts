@@ -12,12 +12,9 @@ import {
   DistrictStat, DistrictStats, HeatLayerImportInput, HeatLayerImportReport, HeatMap, HeatMapCell, HeatWeightsInput,
 } from './inputs.js';
 import { HeatLayerKind, HeatmapService } from './service.js';
-import { READERS, REFERENCE_EDITORS } from '../auth/roles.js';
+import { HEAT_LAYER_IMPORTERS, READERS } from '../auth/roles.js';
+import { municipalityArg } from '../graphql/municipality.js';
 import { audit } from '../audit/audit.js';
-
-function municipalityOf(ctx: Context, id?: string): number {
-  return id == null ? ctx.municipalityId : parseIds('municipalityId', [id])![0];
-}
 
 /** heat_layer row → the GraphQL object (theme as an id-only reference for the DataLoader). */
 export function rowToHeatLayer(r: HeatLayerRow): HeatLayer {
@@ -87,20 +84,20 @@ export class HeatmapQueries {
 
   @Query(() => [HeatLayer], { description: 'Загруженные слои тепловой карты ЦУР, новые периоды сначала' })
   async heatLayers(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string): Promise<HeatLayer[]> {
-    return (await new HeatmapService(ctx.em).layers(municipalityOf(ctx, municipalityId))).map(rowToHeatLayer);
+    return (await new HeatmapService(ctx.em).layers(municipalityArg(ctx, municipalityId))).map(rowToHeatLayer);
   }
 
   @Mutation(() => HeatLayerImportReport, {
     description: 'Загружает файл тепловой карты ЦУР (CSV или GeoJSON) как новый слой, в одной транзакции. Повторная загрузка того же файла ничего не меняет.',
   })
-  @Authorized(REFERENCE_EDITORS)
+  @Authorized(HEAT_LAYER_IMPORTERS)
   async importHeatLayer(
     @Ctx() ctx: Context,
     @Arg('input', () => HeatLayerImportInput) input: HeatLayerImportInput,
     @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string,
   ): Promise<HeatLayerImportReport> {
     const themeId = input.themeId == null ? undefined : parseIds('input.themeId', [input.themeId])![0];
-    const r = await new HeatmapService(ctx.em).importLayer(municipalityOf(ctx, municipalityId), { ...input, themeId });
+    const r = await new HeatmapService(ctx.em).importLayer(municipalityArg(ctx, municipalityId, 'write'), { ...input, themeId });
     if (!r.alreadyImported) {
       await audit(ctx.em, { ...ctx, municipalityId: r.layer.municipality_id }, { entity: 'heat_layer', entityId: r.layer.id, action: 'import', before: null,
         after: { name: r.layer.name, source: r.layer.source, periodFrom: r.layer.period_from, periodTo: r.layer.period_to, checksum: r.layer.checksum, inserted: r.inserted, rejected: r.rejected } });

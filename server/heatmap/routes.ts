@@ -1,15 +1,15 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { authenticate, authenticateCached, privateCacheControl, sendUnauthenticated } from '../auth/http.js';
-import { seesWholeMunicipality } from '../auth/scope.js';
+import { isRestricted, scopeOf } from '../auth/scope.js';
 import { routeLimiter, routeRateLimit, sendRateLimited } from '../http/limits.js';
 import type { Mount } from '../http/mount.js';
-import { createTileServer, parseTileRequest, renderTileRequest, sendTileError, type TileEncoder } from './tiles.js';
+import { createTileServer, parseTileRequest, renderTileRequest, sendTileError, tileMunicipality, type TileEncoder } from './tiles.js';
 import { heavy } from '../db/admission.js';
 
 /**
- * /tiles/:layer/:z/:x/:file — signed-in users only (auth's session guard). Users who see every row of the
- * municipality share the tile server's cache (a tile is an aggregate, the same for all of them), and a fresh cached
+ * /tiles/:layer/:z/:x/:file — signed-in users only (auth's session guard). Users who see every row of their
+ * municipality share the tile server's cache, keyed by municipality (tileCacheKey; the municipality is checked first) (a tile is an aggregate, the same for all of them), and a fresh cached
  * tile is answered before Express (`front`); a BLOCK_LEAD or ORG_OFFICER gets tiles rendered for their row scope,
  * never cached on the server nor shared (Cache-Control: private, no-store).
  */
@@ -27,7 +27,7 @@ export const mount: Mount = async (app, { orm, municipalityId, auth, limits }) =
       if (req.method !== 'GET' || !req.url?.startsWith('/tiles/')) return next();
       const a = authenticateCached(auth, req, res);
       if (a && !a.user) return sendUnauthenticated(res);
-      if (!a?.user || !seesWholeMunicipality(a.user, municipalityId)) return next();
+      if (!a?.user || isRestricted(scopeOf(a.user))) return next();
       const user = a.user;
       const serve = () => {
         (req as { rateCounted?: boolean }).rateCounted = true;
@@ -49,9 +49,9 @@ function scopedTiles(orm: MikroORM, municipalityId: number, encoder: () => TileE
     const user = req.auth?.user;
     if (!user) return sendUnauthenticated(res);
     privateCacheControl(res);
-    if (seesWholeMunicipality(user, municipalityId)) return next();
+    if (!isRestricted(scopeOf(user))) return next();
     try {
-      const { body, etag } = await heavy(orm.em, () => renderTileRequest(orm.em.fork(), parseTileRequest(req, { municipalityId, user }), encoder()));
+      const { body, etag } = await heavy(orm.em, () => renderTileRequest(orm.em.fork(), parseTileRequest(req, { municipalityId: tileMunicipality(req, municipalityId), user }), encoder()));
       if (req.headers['if-none-match'] === etag) {
         res.writeHead(304, { 'Cache-Control': 'private, no-store', ETag: etag });
         res.end();

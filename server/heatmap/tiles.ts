@@ -6,6 +6,7 @@ import { fromVectorTileJs } from '@maplibre/vt-pbf';
 import { query } from '../db/sql.js';
 import { heatQuery } from './sql.js';
 import { InputError } from '../errors.js';
+import { municipalityArg } from '../graphql/municipality.js';
 import { sendRouteError } from '../http/errors.js';
 import { AppealFilter, parseFilter, type FilterOwner, type ParsedFilter } from '../appeals/filter.js';
 import { AppealService } from '../appeals/service.js';
@@ -308,6 +309,27 @@ export async function renderTileRequest(em: EntityManager, t: TileRequest, encod
   return { body, etag: `"${crypto.createHash('sha1').update(body).digest('base64url')}"` };
 }
 
+/** The key of a rendered tile: the municipality it is of, the path with its query, the data version. */
+export function tileCacheKey(municipalityId: number, url: string, version: string): string {
+  return `m${municipalityId}|${url}@${version}`;
+}
+
+/**
+ * The municipality a tile request is of: its `municipalityId` parameter when given and readable by the signed-in user
+ * (a regional role: any municipality of its region; anybody else: only their own), else the user's municipality.
+ * Checked before any cache is consulted, so a cached tile never reaches a user of another municipality.
+ */
+export function tileMunicipality(req: IncomingMessage, fallback: number): number {
+  const user = req.auth?.user;
+  const own = user?.municipalityId ?? fallback;
+  const q = req.url?.includes('?') ? new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)) : undefined;
+  const asked = q?.getAll('municipalityId') ?? [];
+  if (!asked.length) return own;
+  if (asked.length > 1) throw new InputError('municipalityId', 'параметр указан несколько раз');
+  const ids = user?.regionMunicipalityIds?.length ? user.regionMunicipalityIds : [own];
+  return municipalityArg({ municipalityId: own, municipalityIds: ids, user }, asked[0]);
+}
+
 export interface TileServer {
   handler(req: Request, res: Response): Promise<void>;
   /**
@@ -324,14 +346,15 @@ export interface TileServer {
  * The HTTP handler of /tiles/:layer/:z/:x/:file with an in-memory LRU keyed by the path and the
  * raw query string, valid for one data version (see DataVersion): a new import empties it.
  */
-export async function createTileServer(orm: MikroORM, municipalityId: number): Promise<TileServer> {
+export async function createTileServer(orm: MikroORM, defaultMunicipalityId: number): Promise<TileServer> {
   const encoder = await detectEncoder(orm.em.fork());
   const version = new DataVersion(() => orm.em.fork());
   const cache = new TileCache();
   let cachedVersion: string | undefined;
   const inflight = new Map<string, Promise<CachedTile>>();
 
-  const render = async (req: Request, key: string): Promise<CachedTile> => {
+  const render = async (req: Request, key: string, municipalityId: number): Promise<CachedTile> => {
+    // The municipality was checked (tileMunicipality) before the cache was consulted; it is the filter's.
     const tile = await renderTileRequest(orm.em.fork(), parseTileRequest(req, municipalityId), encoder);
     cache.set(key, tile);
     return tile;
@@ -348,13 +371,15 @@ export async function createTileServer(orm: MikroORM, municipalityId: number): P
           cache.clear();
           cachedVersion = current;
         }
-        const key = `${req.originalUrl}@${current}`;
+        // The cache is keyed by the municipality the tile is of (a URL means different data in each municipality).
+        const municipalityId = tileMunicipality(req, defaultMunicipalityId);
+        const key = tileCacheKey(municipalityId, req.originalUrl, current);
         let tile = cache.get(key);
         if (!tile) {
           let p = inflight.get(key);
           if (!p) {
             // A rendered tile is heavy work: under the pool's admission (cached tiles never get here).
-            p = heavy(orm.em, () => render(req, key)).finally(() => inflight.delete(key));
+            p = heavy(orm.em, () => render(req, key, municipalityId)).finally(() => inflight.delete(key));
             inflight.set(key, p);
           }
           tile = await p;
@@ -368,7 +393,9 @@ export async function createTileServer(orm: MikroORM, municipalityId: number): P
       if (req.method !== 'GET' || !req.url?.startsWith('/tiles/')) return false;
       const current = version.peek();
       if (current === undefined || current !== cachedVersion) return false;
-      const tile = cache.get(`${req.url}@${current}`);
+      let municipalityId: number;
+      try { municipalityId = tileMunicipality(req, defaultMunicipalityId); } catch { return false; }
+      const tile = cache.get(tileCacheKey(municipalityId, req.url, current));
       if (!tile) return false;
       send(req, res, tile);
       return true;

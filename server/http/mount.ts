@@ -9,6 +9,8 @@ import type { Open311Options } from '../open311/routes.js';
 export interface MountDeps {
   orm: MikroORM;
   municipalityId: number;
+  /** Every municipality the deployment serves (the first one included). */
+  municipalityIds?: number[];
   auth: AuthService;
   limits: Limits;
   /** In front of a download (/exports/…): the session, signed-in users only, EXPORT_RATE_LIMIT_PER_MINUTE. */

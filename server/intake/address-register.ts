@@ -104,7 +104,9 @@ export function demoAddressRows(municipality = 'rubtsovsk'): AddressRow[] {
 export async function loadDemoAddressRegister(em: EntityManager, municipalityId: number): Promise<number> {
   const [{ n }] = await query<{ n: number }>(em, 'SELECT count(*)::int AS n FROM address_point WHERE municipality_id = ?', [municipalityId]);
   if (n > 0) return 0;
-  const rows = demoAddressRows()
+  // The register of this municipality's own demo streets (db/reference/<code>/demo.json).
+  const [m] = await query<{ code: string }>(em, 'SELECT code FROM municipality WHERE id = ?', [municipalityId]);
+  const rows = demoAddressRows(m.code)
     .map((r) => ({ p: parseAddress(`${r.street}, ${r.house}`), r }))
     .filter((x) => x.p?.house)
     .map(({ p, r }) => ({ streetKey: p!.streetKey, house: p!.house!, display: `${r.street}, ${r.house}`, lon: r.lon, lat: r.lat }));

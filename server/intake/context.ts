@@ -1,10 +1,9 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import type { LabelledText, ThemeKeywords } from './classifier.js';
 import { HISTORY_LIMIT, LinearThemeClassifier, trainingSet } from './linear-classifier.js';
-import { repoRoot } from '../reference/files.js';
+import { referenceFile } from '../reference/files.js';
 import type { IntakeRefs } from './normalize.js';
 
 /** What one import needs to know about the municipality, read once per import. */
@@ -30,7 +29,8 @@ const SEED_MAX_BYTES = 20 * 1024 * 1024;
  */
 export function readSeedCorpus(municipalityCode: string, leafCodes: ReadonlySet<string>): LabelledText[] {
   if (!/^[a-z0-9_-]+$/.test(municipalityCode)) return [];
-  const file = path.join(repoRoot(), 'db', 'reference', municipalityCode, 'classifier-seed.jsonl');
+  let file: string;
+  try { file = referenceFile(municipalityCode, 'classifier-seed.jsonl'); } catch { return []; }
   if (!fs.existsSync(file) || fs.statSync(file).size > SEED_MAX_BYTES) return [];
   const out: LabelledText[] = [];
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {

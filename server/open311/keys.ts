@@ -84,13 +84,15 @@ const keyCache = new Map<string, { at: number; found: { key: VerifiedKey; revoke
 export async function verifyKey(em: EntityManager, municipalityId: number, secret: string): Promise<{ key: VerifiedKey; revoked: boolean } | null> {
   if (secret.length > 200) return null;
   const h = hashKey(secret);
-  const cached = keyCache.get(h);
+  // Keyed by municipality too: a key is one municipality's, and another jurisdiction must not find it in the cache.
+  const cacheKey = `${municipalityId}:${h}`;
+  const cached = keyCache.get(cacheKey);
   if (cached && Date.now() - cached.at < 5_000) return cached.found;
   const [r] = await query<{ id: number; name: string; channel: Channel; rate_per_minute: number; revoked: boolean }>(em,
     'SELECT id, name, channel, rate_per_minute, revoked_at IS NOT NULL AS revoked FROM open311_api_key WHERE key_hash = ? AND municipality_id = ?', [h, municipalityId]);
   const found = r ? { key: { id: r.id, name: r.name, channel: r.channel, ratePerMinute: r.rate_per_minute }, revoked: r.revoked } : null;
   if (keyCache.size > 10_000) keyCache.clear();
-  keyCache.set(h, { at: Date.now(), found });
+  keyCache.set(cacheKey, { at: Date.now(), found });
   return found;
 }
 

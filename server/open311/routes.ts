@@ -118,7 +118,12 @@ export function parseCreateInput(p: Map<string, string>): CreateRequestInput {
   };
 }
 
-export function open311Router(orm: MikroORM, municipality: Municipality, opts: Open311Options = {}): express.Router {
+/**
+ * The endpoint of one deployment: every municipality it serves is a jurisdiction (jurisdiction_id = its code; absent =
+ * the first one). An API key belongs to one municipality: with another jurisdiction it is unknown there (401).
+ */
+export function open311Router(orm: MikroORM, served: Municipality | Municipality[], opts: Open311Options = {}): express.Router {
+  const jurisdictions = Array.isArray(served) ? served : [served];
   const maxBody = opts.maxBodyBytes ?? Number(process.env.OPEN311_MAX_BODY_KB ?? 64) * 1024;
   const precision = addressPrecision(opts.precision);
   const anon = anonymousLimiter(opts.anonymousPerMinute ?? Number(process.env.OPEN311_ANON_PER_MINUTE ?? 600));
@@ -129,6 +134,8 @@ export function open311Router(orm: MikroORM, municipality: Municipality, opts: O
     const m = /^\/(discovery|services|requests|tokens)(?:\/([^/]{1,200}))?\.([a-z]+)$/.exec(req.path);
     const format: Format = m?.[3] === 'xml' ? 'xml' : 'json';
     const ctx = new Open311Context();
+    // The jurisdiction of this request (set below, once its jurisdiction_id is read); its key uses are logged there.
+    let municipality: Municipality = jurisdictions[0];
     res.set('cache-control', 'no-store');
     res.on('finish', () => {
       if (!ctx.key) return;
@@ -144,6 +151,10 @@ export function open311Router(orm: MikroORM, municipality: Municipality, opts: O
       const queryParams = single(new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : ''));
       const params = post ? single(await readForm(req, maxBody)) : queryParams;
       const em = orm.em.fork();
+      const jurisdiction = params.get('jurisdiction_id');
+      const served = jurisdiction === undefined ? jurisdictions[0] : jurisdictions.find((j) => j.code === jurisdiction);
+      if (!served) throw new Open311Error(404, `jurisdiction_id: «${jurisdiction!.slice(0, 40)}» не обслуживается (здесь — ${jurisdictions.map((j) => j.code).join(', ')})`);
+      municipality = served;
       const apiKey = params.get('api_key') ?? queryParams.get('api_key');
       if (apiKey !== undefined) {
         const found = await verifyKey(em, municipality.id, apiKey);
@@ -168,8 +179,6 @@ export function open311Router(orm: MikroORM, municipality: Municipality, opts: O
           }
         }
       }
-      const jurisdiction = params.get('jurisdiction_id');
-      if (jurisdiction !== undefined && jurisdiction !== municipality.code) throw new Open311Error(404, `jurisdiction_id: «${jurisdiction.slice(0, 40)}» не обслуживается (здесь — ${municipality.code})`);
       if (!post) res.set('access-control-allow-origin', '*');
       const svc = new Open311Service(em, municipality, precision);
 
@@ -244,7 +253,9 @@ export function requestFilter(p: Map<string, string>, now = new Date()) {
 }
 
 /** Mounts the endpoint (called from server/app.ts). */
-export const mount: Mount = async (app, { orm, municipalityId, open311 }) => {
-  const municipality = await Open311Service.municipality(orm.em.fork(), municipalityId);
-  app.use('/open311/v2', open311Router(orm, municipality, open311));
+export const mount: Mount = async (app, { orm, municipalityId, municipalityIds, open311 }) => {
+  // Every municipality of the deployment is a jurisdiction (the first one answers when jurisdiction_id is absent).
+  const served: Municipality[] = [];
+  for (const id of [municipalityId, ...(municipalityIds ?? []).filter((m) => m !== municipalityId)]) served.push(await Open311Service.municipality(orm.em.fork(), id));
+  app.use('/open311/v2', open311Router(orm, served, open311));
 };

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
-import { repoRoot } from '../reference/files.js';
+import { referenceFile } from '../reference/files.js';
 import { WorkTime } from './worktime.js';
 
 /** The municipality's defaults for official pages: db/reference/<code>/official-pages.json (see its _comment). */
@@ -38,8 +37,9 @@ const defaultsCache = new Map<string, PagesDefaults>();
 export function readDefaults(code: string): PagesDefaults {
   let d = defaultsCache.get(code);
   if (!d) {
-    const file = path.join(repoRoot(), 'db', 'reference', code, 'official-pages.json');
-    d = fs.existsSync(file) ? { ...FALLBACK, ...(JSON.parse(fs.readFileSync(file, 'utf8')) as PagesDefaults) } : FALLBACK;
+    let file = '';
+    try { file = referenceFile(code, 'official-pages.json'); } catch { /* no reference folder: defaults */ }
+    d = file && fs.existsSync(file) ? { ...FALLBACK, ...(JSON.parse(fs.readFileSync(file, 'utf8')) as PagesDefaults) } : FALLBACK;
     defaultsCache.set(code, d);
   }
   return d;

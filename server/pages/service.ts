@@ -176,8 +176,8 @@ export class PageService {
 
   async all(f?: PageFilterInput): Promise<PageRow[]> {
     const w = this.pageWhere(f, await this.visibleOrganizations());
-    return query<PageRow>(this.em, `SELECT ${PAGE_SELECT} FROM official_page p JOIN organization o ON o.id = p.organization_id
-      WHERE ${w.sql} ORDER BY o.kind, o.name, p.platform, p.id LIMIT 10000`, w.params);
+    return (await query<PageRow>(this.em, `SELECT ${PAGE_SELECT} FROM official_page p JOIN organization o ON o.id = p.organization_id
+      WHERE ${w.sql} ORDER BY o.kind, o.name, p.platform, p.id LIMIT 10000`, w.params)).map(pageDates);
   }
 
   async get(id: string): Promise<PageRow | null> {
@@ -185,7 +185,7 @@ export class PageService {
     const visible = await this.visibleOrganizations();
     const [r] = await query<PageRow>(this.em, `SELECT ${PAGE_SELECT} FROM official_page p WHERE p.id = ? AND p.municipality_id = ?
       ${visible ? 'AND p.organization_id = ANY(?::int[])' : ''}`, visible ? [n, this.municipalityId, visible] : [n, this.municipalityId]);
-    return r ?? null;
+    return r ? pageDates(r) : null;
   }
 
   private async validate(f: PageFields, existingId?: number): Promise<PageInput> {
@@ -344,7 +344,13 @@ export class PageService {
     const where = ['c.municipality_id = ?', "c.kind IN ('QUESTION', 'COMPLAINT')", 'c.appeal_id IS NULL'];
     const params: unknown[] = [this.municipalityId];
     const pageIds = ids('pageIds', opts.pageIds);
-    if (pageIds) { where.push('c.page_id = ANY(?::int[])'); params.push(pageIds); }
+    if (pageIds) {
+      // Pages of another municipality (or unknown ones) are named, not silently skipped.
+      const known = new Set((await query<{ id: number }>(this.em, 'SELECT id FROM official_page WHERE municipality_id = ? AND id = ANY(?::int[])', [this.municipalityId, pageIds])).map((r) => r.id));
+      const unknown = pageIds.filter((id) => !known.has(id));
+      if (unknown.length) throw new InputError('pageIds', `страницы не найдены: ${unknown.slice(0, 10).join(', ')}`);
+      where.push('c.page_id = ANY(?::int[])'); params.push(pageIds);
+    }
     if (visible) { where.push('p.organization_id = ANY(?::int[])'); params.push(visible); }
     if (opts.fromMonth) { where.push('c.month >= ?::date'); params.push(opts.fromMonth); }
     if (opts.toMonth) { where.push('c.month <= ?::date'); params.push(opts.toMonth); }
@@ -424,4 +430,9 @@ export class PageService {
     }
     return { stats, comments };
   }
+}
+
+/** Raw rows carry timestamps as text ("2026-12-02 03:53:14.2+00"), which the DateTime scalar refuses: Dates. */
+function pageDates(r: PageRow): PageRow {
+  return { ...r, createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt) };
 }

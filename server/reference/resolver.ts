@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, Field, FieldResolver, ID, Int, Mutation, ObjectTy
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { Geometry } from 'geojson';
 import type { Context } from '../graphql/context.js';
-import { parseIds } from '../graphql/ids.js';
+import { municipalityArg } from '../graphql/municipality.js';
 import { ChannelRef, District, Municipality, Organization, ThematicBlock, Theme } from './entities.js';
 import { importDistricts } from './districts.js';
 import { READERS, REFERENCE_EDITORS } from '../auth/roles.js';
@@ -18,36 +18,32 @@ export class DistrictImportReport {
   @Field(() => Int, { description: 'Обращений, у которых изменился район' }) appealsReassigned!: number;
 }
 
-function municipalityOf(ctx: Context, id?: string): number {
-  return id == null ? ctx.municipalityId : parseIds('municipalityId', [id])![0];
-}
-
 @Authorized(READERS)
 @Resolver()
 export class ReferenceQueries {
-  @Query(() => [Municipality])
+  @Query(() => [Municipality], { description: 'Муниципальные образования, доступные пользователю: своё; для ролей региона — все муниципалитеты региона' })
   municipalities(@Ctx() ctx: Context) {
-    return ctx.em.find(Municipality, {}, { orderBy: { id: 'asc' } });
+    return ctx.em.find(Municipality, { id: { $in: ctx.municipalityIds } }, { orderBy: { id: 'asc' } });
   }
 
   @Query(() => [District], { description: 'Районы (микрорайоны, посёлки) с границами' })
   districts(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string) {
-    return ctx.em.find(District, { municipality: municipalityOf(ctx, municipalityId) }, { orderBy: { name: 'asc' }, populate: ['geometry'] });
+    return ctx.em.find(District, { municipality: municipalityArg(ctx, municipalityId) }, { orderBy: { name: 'asc' }, populate: ['geometry'] });
   }
 
   @Query(() => [Organization], { description: 'Администрация, отраслевые органы, подведомственные организации' })
   organizations(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string) {
-    return ctx.em.find(Organization, { municipality: municipalityOf(ctx, municipalityId) }, { orderBy: { id: 'asc' } });
+    return ctx.em.find(Organization, { municipality: municipalityArg(ctx, municipalityId) }, { orderBy: { id: 'asc' } });
   }
 
   @Query(() => [ThematicBlock])
   thematicBlocks(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string) {
-    return ctx.em.find(ThematicBlock, { municipality: municipalityOf(ctx, municipalityId) }, { orderBy: { id: 'asc' } });
+    return ctx.em.find(ThematicBlock, { municipality: municipalityArg(ctx, municipalityId) }, { orderBy: { id: 'asc' } });
   }
 
   @Query(() => [Theme], { description: 'Рубрикатор тем (дерево: parentId)' })
   themes(@Ctx() ctx: Context, @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string) {
-    return ctx.em.find(Theme, { municipality: municipalityOf(ctx, municipalityId) }, { orderBy: { id: 'asc' } });
+    return ctx.em.find(Theme, { municipality: municipalityArg(ctx, municipalityId) }, { orderBy: { id: 'asc' } });
   }
 
   @Query(() => [ChannelRef])
@@ -65,7 +61,7 @@ export class ReferenceQueries {
     @Arg('replace', { defaultValue: false, description: 'Удалить районы, которых нет в файле' }) replace: boolean,
     @Arg('municipalityId', () => ID, { nullable: true }) municipalityId?: string,
   ) {
-    const mid = municipalityOf(ctx, municipalityId);
+    const mid = municipalityArg(ctx, municipalityId, 'write');
     const list = (em: typeof ctx.em) => query(em, 'SELECT code, name, population, approximate FROM district WHERE municipality_id = ? ORDER BY code', [mid]);
     // The import and its audit entry commit together.
     return ctx.em.transactional(async (tem) => {

@@ -1,11 +1,24 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
-import { readReference } from './files.js';
+import { readReference, readRegions } from './files.js';
 import { importDistricts } from './districts.js';
 import { ensureDeadlineDefaults } from '../deadlines/store.js';
 
 interface MunicipalityFile {
-  code: string; name: string; region?: string; oktmo?: string; timezone: string; center: [number, number]; population?: number;
+  code: string; name: string; region?: string; regionCode?: string; oktmo?: string; timezone: string; center: [number, number]; population?: number;
+}
+
+/** The region of db/reference/regions.json with this code, created when missing; its id. */
+export async function ensureRegion(em: EntityManager, code: string): Promise<number> {
+  const [have] = await query<{ id: number }>(em, 'SELECT id FROM region WHERE code = ?', [code]);
+  if (have) return have.id;
+  const r = readRegions().find((x) => x.code === code);
+  if (!r) throw new Error(`region ${code}: not in db/reference/regions.json`);
+  const [row] = await query<{ id: number }>(em,
+    `INSERT INTO region (code, name, okato, population, center, zoom) VALUES (?, ?, ?, ?, ST_SetSRID(ST_MakePoint(?, ?), 4326), ?)
+     ON CONFLICT (code) DO UPDATE SET name = excluded.name RETURNING id`,
+    [r.code, r.name, r.okato ?? null, r.population ?? null, r.center[0], r.center[1], r.zoom ?? 7]);
+  return row.id;
 }
 interface OrganizationFile { code: string; name: string; shortName?: string; kind: string; parentCode?: string | null }
 interface BlockFile { code: string; name: string; ownerTitle?: string }
@@ -39,6 +52,12 @@ function parentsFirst<T extends { code: string; parentCode?: string | null }>(it
 export async function ensureMunicipality(em: EntityManager, code: string): Promise<{ id: number; created: boolean }> {
   const existing = await query<{ id: number }>(em, 'SELECT id FROM municipality WHERE code = ?', [code]);
   if (existing.length) {
+    // Loaded before regions existed: its region from its reference file.
+    const file = readReference<MunicipalityFile>(code, 'municipality.json');
+    if (file.regionCode) {
+      const regionId = await ensureRegion(em, file.regionCode);
+      await query(em, 'UPDATE municipality SET region_id = ? WHERE id = ? AND region_id IS NULL', [regionId, existing[0].id]);
+    }
     await ensureDeadlineDefaults(em, existing[0].id, code);
     return { id: existing[0].id, created: false };
   }
@@ -51,10 +70,11 @@ export async function ensureMunicipality(em: EntityManager, code: string): Promi
   const districts = readReference<unknown>(code, 'districts.geojson');
 
   const id = await em.transactional(async (tem) => {
+    const regionId = m.regionCode ? await ensureRegion(tem, m.regionCode) : null;
     const [row] = await query<{ id: number }>(tem, 
-      `INSERT INTO municipality (code, name, region, oktmo, timezone, population, center)
-       VALUES (?, ?, ?, ?, ?, ?, ST_SetSRID(ST_MakePoint(?, ?), 4326)) RETURNING id`,
-      [m.code, m.name, m.region ?? null, m.oktmo ?? null, m.timezone, m.population ?? null, m.center[0], m.center[1]],
+      `INSERT INTO municipality (code, name, region, oktmo, timezone, population, center, region_id)
+       VALUES (?, ?, ?, ?, ?, ?, ST_SetSRID(ST_MakePoint(?, ?), 4326), ?) RETURNING id`,
+      [m.code, m.name, m.region ?? null, m.oktmo ?? null, m.timezone, m.population ?? null, m.center[0], m.center[1], regionId],
     );
     const mid = row.id;
     for (const c of channels) {

@@ -86,10 +86,10 @@ export function clientFor(baseUrl: string, token?: string, extra: Partial<Client
 }
 
 /** Creates an account directly in the database and signs it in over HTTP (the real sign-in). */
-export async function createAndSignIn(app: App, opts: { login: string; role: Role; organization?: string; thematicBlock?: string; password?: string }): Promise<Client> {
+export async function createAndSignIn(app: App, opts: { login: string; role: Role; organization?: string; thematicBlock?: string; password?: string; municipalityId?: number }): Promise<Client> {
   const password = opts.password ?? randomPassword(16);
   const em = app.orm.em.fork();
-  const svc = new UserService(em, app.municipalityId);
+  const svc = new UserService(em, opts.municipalityId ?? app.municipalityId);
   const existing = await svc.byLogin(opts.login);
   const user = existing ?? await svc.create({ login: opts.login, displayName: `Тест ${opts.role}`, role: opts.role, password, organization: opts.organization, thematicBlock: opts.thematicBlock });
   if (existing) await svc.setPassword(existing.id, password);

@@ -45,7 +45,7 @@ export interface BrowserSession {
 }
 
 /** Builds the client if needed, starts the app with demo data and opens a Russian-locale browser context. */
-export async function openBrowserSession(opts: { demo: { count: number; seed: number }; viewport?: { width: number; height: number }; signIn?: Role | false; backend?: BackendName }): Promise<BrowserSession> {
+export async function openBrowserSession(opts: { demo: { count: number; seed: number }; viewport?: { width: number; height: number }; signIn?: Role | false; backend?: BackendName; municipalities?: string[] }): Promise<BrowserSession> {
   if (!['index.html', 'graphiql.html', 'intake.html', 'login.html'].every((f) => fs.existsSync(path.join(repoRoot, 'dist/web', f)))) {
     const { build } = await import('vite');
     await build({ configFile: path.join(repoRoot, 'web/vite.config.ts'), logLevel: 'warn' });
@@ -56,7 +56,7 @@ export async function openBrowserSession(opts: { demo: { count: number; seed: nu
   let app: App | undefined;
   let browser: Browser | undefined;
   try {
-    app = await startApp({ dataDir: db.dataDir, databaseUrl: db.databaseUrl, host: '127.0.0.1', port: 0, demo: opts.demo, basemapStyleUrl: null, log: () => undefined });
+    app = await startApp({ dataDir: db.dataDir, databaseUrl: db.databaseUrl, host: '127.0.0.1', port: 0, demo: opts.demo, basemapStyleUrl: null, log: () => undefined, municipalities: opts.municipalities });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
     const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1440, height: 900 }, locale: 'ru-RU', timezoneId: 'Asia/Barnaul' });
     const origin = new URL(app.url).origin;

@@ -1,5 +1,5 @@
 // Session of the web client: who is signed in, sign-out, the user bar, and what the role may see.
-export type Role = 'ADMIN' | 'CURATOR' | 'COORDINATOR' | 'BLOCK_LEAD' | 'WORKER' | 'ORG_OFFICER' | 'ANALYST';
+export type Role = 'ADMIN' | 'CURATOR' | 'COORDINATOR' | 'BLOCK_LEAD' | 'WORKER' | 'ORG_OFFICER' | 'ANALYST' | 'REGION_ANALYST' | 'REGION_CURATOR';
 
 export interface Me {
   id: number;
@@ -21,6 +21,11 @@ export const can = {
   editAppeals: (me: Me) => APPEAL_EDITORS.includes(me.role),
   editReference: (me: Me) => REFERENCE_EDITORS.includes(me.role),
 };
+
+/** Regional roles (ЦУР): every municipality of the region, read-only; their start page is /region.html. */
+export function isRegionRole(me: Me): boolean {
+  return me.role === 'REGION_ANALYST' || me.role === 'REGION_CURATOR';
+}
 
 /** Sends the browser to the sign-in page, coming back here afterwards. */
 export function toLogin(): void {

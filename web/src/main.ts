@@ -43,7 +43,7 @@ import {
 } from './labels';
 import { APPEALS_SOURCE, DISTRICTS_SOURCE, DISTRICT_PALETTE, LAYER, addMcuLayers, clusterColor, clusterRadius, districtFeatureCollection, offlineStyle } from './mapLayers';
 import { addHeatLayers, initHeat, setHeatDistricts, updateHeat } from './heat';
-import { can, mountUserBar, requireSession, type Me } from './auth';
+import { can, isRegionRole, mountUserBar, requireSession, type Me } from './auth';
 import { deadlineSection } from './deadlineCard';
 import { addProblemLayers, initProblems, problemTakesClick, PROBLEM_HIT_LAYERS } from './problems';
 import { mountRiskBadge } from './riskBadge';
@@ -763,6 +763,8 @@ async function init(): Promise<void> {
   // Signed-in users only (the page goes to /login.html otherwise); the role decides what is shown.
   me = await requireSession();
   mountUserBar(byId('user-bar'), me);
+  // Regional roles (ЦУР) come here from the regional view and go back to it.
+  if (isRegionRole(me)) byId('link-region').hidden = false;
   mountRiskBadge(document.getElementById('link-risks'));
   setPeriod({ months: 12 });
   renderChannelBoxes();
