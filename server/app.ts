@@ -25,6 +25,7 @@ import { ensureDemoHeatLayer } from './heatmap/demo.js';
 import { ProblemService } from './problems/service.js';
 import { problemExportHandler } from './problems/export.js';
 import { ratingExportHandler } from './rating/export.js';
+import { callbackExportHandler } from './informing/export.js';
 import { createTileServer } from './heatmap/tiles.js';
 import { loadAuthConfig, type AuthConfig } from './auth/config.js';
 import { AuthService } from './auth/sessions.js';
@@ -170,6 +171,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     app.get('/exports/notice.docx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), noticeExportHandler(orm, mun.id));
     // The rating of bodies and organisations with its queues, for the head's meeting (same auth and row scope).
     app.get('/exports/rating.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), ratingExportHandler(orm, mun.id));
+    // The call-back list of a targeted informing (XLSX): roles that inform and see personal data; reads are logged.
+    app.get('/exports/callback.xlsx', authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), callbackExportHandler(orm, mun.id));
     mountPageRoutes(app, orm, mun.id, auth);
 
     // Open311 GeoReport v2 (server/open311/): a public API with its own keys, never the session cookie.

@@ -38,6 +38,8 @@ export default defineConfig({
         deadlines: resolve(webDir, 'deadlines.html'),
         pages: resolve(webDir, 'pages.html'),
         open311: resolve(webDir, 'open311.html'),
+        informing: resolve(webDir, 'informing.html'),
+        recommendations: resolve(webDir, 'recommendations.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static

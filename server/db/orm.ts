@@ -23,6 +23,7 @@ import { Migration20261202000300_quality } from '../../db/migrations/Migration20
 import { Migration20261202000700_open311 } from '../../db/migrations/Migration20261202000700_open311.js';
 import { Migration20261202000800_classifier } from '../../db/migrations/Migration20261202000800_classifier.js';
 import { Migration20261202000900_hardening } from '../../db/migrations/Migration20261202000900_hardening.js';
+import { Migration20261202001400_informing } from '../../db/migrations/Migration20261202001400_informing.js';
 
 export const entities = [...referenceEntities, ...appealEntities, ...heatmapEntities];
 
@@ -48,6 +49,7 @@ export const migrationsList = [
   { name: 'Migration20261202000800_classifier', class: Migration20261202000800_classifier },
   { name: 'Migration20261202000900_hardening', class: Migration20261202000900_hardening },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
+  { name: 'Migration20261202001400_informing', class: Migration20261202001400_informing },
 ];
 
 export interface OrmOptions {

@@ -36,7 +36,8 @@ export class RecommendationService {
       'SELECT code, enabled, thresholds FROM recommendation_rule WHERE municipality_id = ?', [this.municipalityId]);
     return RULES.map((r) => {
       const s = stored.find((x) => x.code === r.code);
-      return { code: r.code, label: r.label, explanation: r.explanation, enabled: s?.enabled ?? true, thresholds: { ...r.defaults, ...s?.thresholds }, defaults: r.defaults };
+      return { code: r.code, label: r.label, explanation: r.explanation, enabled: s?.enabled ?? true, thresholds: { ...r.defaults, ...s?.thresholds }, defaults: r.defaults,
+        specs: r.specs.map((x) => ({ key: x.key, label: x.label, min: x.min, max: x.max, integer: !!x.integer })) };
     });
   }
 
