@@ -37,7 +37,7 @@ export interface RiskSettings {
 }
 
 export const DEFAULT_SETTINGS: RiskSettings = {
-  earsMethod: 'C2', earsAlpha: 0.001, earsBaseline: 7, earsMinSigma: 1, earsPoissonSigma: false, minCount: 4, weekdayAdjust: true, seasonAdjust: false,
+  earsMethod: 'C2', earsAlpha: 0.001, earsBaseline: 7, earsMinSigma: 1, earsPoissonSigma: true, minCount: 4, weekdayAdjust: true, seasonAdjust: false,
   windowDays: 14, chartDays: 56,
   farrington: { ...FARRINGTON_NOUFAILY, alpha: 0.01 }, farringtonMinYears: 2, windowWeeks: 4,
   authorsMin: 8, authorsRatio: 3,
