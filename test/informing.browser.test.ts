@@ -64,7 +64,7 @@ describe.each(backends)('informing and recommendations pages (browser, %s)', (ba
     // audience: an area drawn on the map around the centre
     await page.locator('#a-kind button[data-kind="AREA"]').click();
     await page.locator('#a-draw').click();
-    const box = (await page.locator('#map').boundingBox())!;
+    const box = (await page.locator('#inf-map').boundingBox())!;
     const cx = box.x + box.width / 2, cy = box.y + box.height / 2;
     for (const [dx, dy] of [[-200, -160], [200, -160], [200, 160], [-200, 160]]) await page.mouse.click(cx + dx, cy + dy);
     expect(await page.locator('#a-vertices').textContent()).toBe('вершин: 4');

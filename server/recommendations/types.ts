@@ -49,6 +49,16 @@ export class Recommendation {
   @Field(() => String, { nullable: true }) comment!: string | null;
 }
 
+@ObjectType({ description: 'Обращение-доказательство рекомендации' })
+export class RecommendationEvidence {
+  @Field(() => ID) id!: string;
+  @Field() receivedAt!: Date;
+  @Field(() => String, { nullable: true }) address!: string | null;
+  @Field() text!: string;
+  @Field() status!: string;
+  @Field(() => String, { nullable: true }) themeName!: string | null;
+}
+
 @ObjectType()
 export class RecommendationEdge { @Field() cursor!: string; @Field(() => Recommendation) node!: Recommendation }
 

@@ -228,7 +228,7 @@ async function createWorks(ev: Event) {
 }
 
 async function initMap() {
-  map = new maplibregl.Map({ container: byId('map'), style: cfg.basemapStyleUrl ?? offlineStyle(), center: cfg.municipality.center, zoom: cfg.municipality.zoom,
+  map = new maplibregl.Map({ container: byId('inf-map'), style: cfg.basemapStyleUrl ?? offlineStyle(), center: cfg.municipality.center, zoom: cfg.municipality.zoom,
     minZoom: 8, maxZoom: 18, dragRotate: false, attributionControl: false, doubleClickZoom: false });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   window.__infMap = map;

@@ -69,16 +69,15 @@ async function openEvidence(r: Rec, box: HTMLElement) {
   append(box, el('p', { class: 'muted small' }, 'Загрузка…'));
   const ids = r.evidenceAppealIds.slice(0, 50);
   if (!ids.length) { clear(box); append(box, el('p', { class: 'muted small' }, 'Обращений-доказательств нет (правило о проблеме или о теме без отдельных обращений).')); return; }
-  const q = `{ ${ids.map((id, i) => `a${i}: appeal(id: "${id}") { id receivedAt address text status }`).join(' ')} }`;
-  const data = await gql<Record<string, { id: string; receivedAt: string; address: string | null; text: string; status: string } | null>>(q);
+  const { recommendation } = await gql<{ recommendation: { evidenceAppeals: { id: string; receivedAt: string; address: string | null; text: string; status: string }[] } | null }>(
+    `query E($id: ID!) { recommendation(id: $id) { evidenceAppeals { id receivedAt address text status } } }`, { id: r.id });
   clear(box);
   const tb = el('tbody');
-  for (const a of Object.values(data)) {
-    if (!a) continue;
+  for (const a of recommendation?.evidenceAppeals ?? []) {
     append(tb, el('tr', { 'data-appeal': a.id }, el('td', { class: 'num' }, `№ ${a.id}`), el('td', null, new Date(a.receivedAt).toLocaleDateString('ru-RU')), el('td', null, a.address ?? '—'),
       el('td', { class: 'rec-ev-text' }, a.text.length > 140 ? `${a.text.slice(0, 140)}…` : a.text)));
   }
-  append(box, el('p', { class: 'small muted' }, `Обращения, на которых основана рекомендация (${ids.length}${r.evidenceAppealIds.length > ids.length ? ` из ${r.evidenceAppealIds.length}` : ''}):`),
+  append(box, el('p', { class: 'small muted' }, `Обращения, на которых основана рекомендация (${recommendation?.evidenceAppeals.length ?? 0}${r.evidenceAppealIds.length > ids.length ? ` из ${r.evidenceAppealIds.length}` : ''}):`),
     el('div', { class: 'table-wrap' }, el('table', { class: 'data' }, el('thead', null, el('tr', null, el('th', null, 'Номер'), el('th', null, 'Дата'), el('th', null, 'Адрес'), el('th', null, 'Текст'))), tb)));
 }
 
