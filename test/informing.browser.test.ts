@@ -50,7 +50,7 @@ describe.each(backends)('informing and recommendations pages (browser, %s)', (ba
     await page.locator('#pw-org').selectOption({ label: await page.locator('#pw-org option').nth(1).textContent() ?? '' });
     await page.locator('#pw-save').click();
     await page.waitForFunction(() => /Добавлено: № \d+/.test(document.getElementById('pw-result')?.textContent ?? ''), undefined, { timeout: 15_000 });
-    expect(await page.locator('#s-item option').count()).toBe(1);
+    await page.waitForFunction(() => document.querySelectorAll('#s-item option[value]:not([value=""])').length === 1, undefined, { timeout: 15_000 });
 
     // audience: the first district
     await page.locator('#a-districts input').first().check();

@@ -140,7 +140,7 @@ function renderRules() {
   clear(box);
   const editable = DECIDERS.includes(me.role);
   for (const r of rules) {
-    const form = el('form', { class: 'rule', 'data-code': r.code });
+    const form = el('form', { class: 'rule', 'data-code': r.code, novalidate: true });
     const inputs: [Spec, HTMLInputElement][] = [];
     const fields = el('div', { class: 'rule-fields' });
     for (const s of r.specs) {
