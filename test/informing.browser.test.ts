@@ -103,6 +103,17 @@ describe.each(backends)('informing and recommendations pages (browser, %s)', (ba
     const logged = await session!.app.orm.em.fork().execute(`SELECT count(*)::int AS n FROM pd_access_log WHERE operation = 'CALLBACK_LIST'`);
     expect(logged[0].n).toBe(consenting);
     await page.screenshot({ path: shot('informing-callback'), fullPage: true });
+
+    // opened from a problem (or a risk card's link): the occasion is preselected, the audience is the problem's outline
+    const [p] = await session!.app.orm.em.fork().execute(`SELECT id FROM problem WHERE active ORDER BY score DESC LIMIT 1`);
+    await page.goto('about:blank');
+    await page.goto(`${session!.origin}/informing.html#kind=PROBLEM&id=${p.id}`);
+    await page.waitForFunction(() => (window as any).__informingReady, undefined, { timeout: 60_000 });
+    expect(await page.locator('#s-kind').inputValue()).toBe('PROBLEM');
+    expect(await page.locator('#s-item').inputValue()).toBe(String(p.id));
+    expect(await page.locator('#a-kind button.active').getAttribute('data-kind')).toBe('PROBLEM');
+    await page.locator('#a-count').click();
+    await page.waitForFunction(() => /контур проблемы/.test(document.getElementById('a-desc')?.textContent ?? ''), undefined, { timeout: 20_000 });
   });
 
   it('recommendations: filters, evidence, accept with an edit, reject with a reason, thresholds; the organisation card', async () => {

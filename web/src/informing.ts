@@ -291,7 +291,16 @@ async function main() {
   byId('cb-show').addEventListener('click', () => void showCallback().catch(showError));
   byId('pw-form').addEventListener('submit', (e) => void createWorks(e));
   setAudienceKind('DISTRICTS');
+  // /informing.html#kind=RISK&id=12 (from a risk card or a problem): that occasion preselected
+  const h = new URLSearchParams(location.hash.slice(1));
+  const hk = h.get('kind');
+  if (hk && ['PROBLEM', 'RISK', 'PLANNED_WORKS'].includes(hk)) byId<HTMLSelectElement>('s-kind').value = hk;
   await loadSources();
+  const hid = h.get('id');
+  if (hid && [...byId<HTMLSelectElement>('s-item').options].some((o) => o.value === hid)) {
+    byId<HTMLSelectElement>('s-item').value = hid;
+    byId('s-item').dispatchEvent(new Event('change'));
+  }
   await loadLog();
   window.__informingReady = true;
 }
