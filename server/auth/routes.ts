@@ -1,26 +1,11 @@
-import crypto from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { MikroORM } from '@mikro-orm/postgresql';
-import { GraphQLError } from 'graphql';
-import { InputError } from '../errors.js';
-import { parseFilter } from '../appeals/filter.js';
-import { AppealService } from '../appeals/service.js';
-import { TILE_LAYERS, parseTileAddress, renderTile, tileQueryToFilter, type TileEncoder } from '../heatmap/tiles.js';
-import { privateCacheControl, sendUnauthenticated } from './http.js';
-import { isRestricted, scopeOf } from './scope.js';
+import { sendRouteError } from '../http/errors.js';
+import { authenticate, sendUnauthenticated } from './http.js';
+import type { Mount } from '../http/mount.js';
 import { ROLE_LABELS } from './roles.js';
 import type { AuthService } from './sessions.js';
 
-function sendGraphQLError(res: Response, e: unknown) {
-  if (e instanceof InputError) {
-    res.status(400).json({ errors: [{ message: e.message, extensions: { code: 'BAD_USER_INPUT', field: e.field } }] });
-  } else if (e instanceof GraphQLError && e.extensions.code === 'UNAUTHENTICATED') {
-    res.status(401).json({ errors: [{ message: e.message, extensions: e.extensions }] });
-  } else {
-    console.error('[auth] internal error', e);
-    res.status(500).json({ errors: [{ message: 'Внутренняя ошибка сервера', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-  }
-}
+const sendGraphQLError = (res: Response, e: unknown) => sendRouteError(res, e, 'auth');
 
 /** Refuses a state-changing /auth request that is not JSON or that a browser says comes from another site. */
 export function sameOriginJson(req: Request, res: Response, next: NextFunction) {
@@ -85,41 +70,7 @@ export function authRoutes(service: AuthService): express.Router {
   return r;
 }
 
-/**
- * In front of /tiles/...: signed-in users only. Users who see every row of the municipality share the tile
- * server's cache (a tile is an aggregate, the same for all of them); a BLOCK_LEAD or ORG_OFFICER gets tiles
- * rendered for their row scope, never cached on the server nor shared (Cache-Control: private, no-store).
- */
-export function tileGate(orm: MikroORM, municipalityId: number, encoder: () => TileEncoder) {
-  return async (req: Request, res: Response, next: NextFunction) => {
-    const user = req.auth?.user;
-    if (!user) return sendUnauthenticated(res);
-    privateCacheControl(res);
-    const scope = scopeOf(user);
-    if (!isRestricted(scope) && user.municipalityId === municipalityId) return next();
-    try {
-      const layer = TILE_LAYERS[req.params.layer as string];
-      if (!layer) throw new InputError('layer', `неизвестный слой «${String(req.params.layer).slice(0, 20)}»; допустимы: ${Object.keys(TILE_LAYERS).join(', ')}`);
-      const { z, x, y } = parseTileAddress(String(req.params.z), String(req.params.x), String(req.params.file));
-      const q = tileQueryToFilter(req.query as Record<string, unknown>);
-      const filter = parseFilter(q.filter, { municipalityId, user });
-      const curLayerIds = q.curLayerIds?.map((v, i) => {
-        if (!/^\d{1,9}$/.test(v)) throw new InputError(`curLayerIds[${i}]`, `неверный идентификатор «${v.slice(0, 40)}»`);
-        return Number(v);
-      });
-      const em = orm.em.fork();
-      await new AppealService(em).checkReferences(filter);
-      const body = await renderTile(em, { layer, z, x, y, filter, weights: q.weights, curLayerIds }, encoder());
-      const etag = `"${crypto.createHash('sha1').update(body).digest('base64url')}"`;
-      if (req.headers['if-none-match'] === etag) {
-        res.writeHead(304, { 'Cache-Control': 'private, no-store', ETag: etag });
-        res.end();
-        return;
-      }
-      res.writeHead(200, { 'Cache-Control': 'private, no-store', ETag: etag, 'Content-Type': 'application/vnd.mapbox-vector-tile', 'Content-Length': body.length });
-      res.end(body);
-    } catch (e) {
-      sendGraphQLError(res, e);
-    }
-  };
-}
+/** /auth/login, /auth/logout, /auth/me (see authRoutes). */
+export const mount: Mount = (app, { auth }) => {
+  app.use('/auth', authenticate(auth), authRoutes(auth));
+};

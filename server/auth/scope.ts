@@ -25,6 +25,11 @@ export function isRestricted(s: RowScope | undefined): boolean {
   return !!s && (s.thematicBlockId != null || s.organizationId != null);
 }
 
+/** True when the user sees every row of this municipality (shares its cached aggregates, e.g. tiles). */
+export function seesWholeMunicipality(user: AuthUser, municipalityId: number): boolean {
+  return !isRestricted(scopeOf(user)) && user.municipalityId === municipalityId;
+}
+
 /** A stable key of the scope (for caches). */
 export function scopeKey(s: RowScope | undefined): string {
   return s ? `m${s.municipalityId}:b${s.thematicBlockId ?? ''}:o${s.organizationId ?? ''}` : 'all';

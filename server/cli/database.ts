@@ -3,6 +3,7 @@ import { loadConfig, type AppConfig } from '../config.js';
 import { BATCH_SETTINGS } from '../db/embedded.js';
 import { spawnEmbedded, type EmbeddedProcess } from '../db/embedded-process.js';
 import { createOrm, migrate } from '../db/orm.js';
+import { schema } from '../modules.js';
 import { ensureMunicipality } from '../reference/seed.js';
 
 export interface CliDatabase {
@@ -33,7 +34,7 @@ export async function runWithDatabase(fn: (db: CliDatabase) => Promise<number | 
     return 1;
   }
   try {
-    const orm = await createOrm({ url: config.databaseUrl ?? embedded!.url, embedded: !!embedded });
+    const orm = await createOrm({ url: config.databaseUrl ?? embedded!.url, embedded: !!embedded, ...schema });
     try {
       await migrate(orm);
       const em = orm.em.fork();

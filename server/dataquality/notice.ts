@@ -4,6 +4,7 @@ import { AlignmentType, BorderStyle, Document, Packer, Paragraph, Table, TableCe
 import { query } from '../db/sql.js';
 import { scopeOf } from '../auth/scope.js';
 import { DQ_RULES, DataQualityService } from './service.js';
+import type { Mount } from '../http/mount.js';
 
 /**
  * GET /exports/notice.docx?id=N — the notice to the head of an organisation as a letter (DOCX): addressee, subject,
@@ -81,3 +82,8 @@ export function noticeExportHandler(orm: MikroORM, defaultMunicipalityId: number
     }
   };
 }
+
+/** GET /exports/notice.docx: a data-quality notice to the head of an organisation; officers only their organisation's. */
+export const mount: Mount = (app, { orm, municipalityId, exportGuard }) => {
+  app.get('/exports/notice.docx', ...exportGuard, noticeExportHandler(orm, municipalityId));
+};

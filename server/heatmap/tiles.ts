@@ -6,7 +6,8 @@ import { fromVectorTileJs } from '@maplibre/vt-pbf';
 import { query } from '../db/sql.js';
 import { heatQuery } from './sql.js';
 import { InputError } from '../errors.js';
-import { AppealFilter, parseFilter, type ParsedFilter } from '../appeals/filter.js';
+import { sendRouteError } from '../http/errors.js';
+import { AppealFilter, parseFilter, type FilterOwner, type ParsedFilter } from '../appeals/filter.js';
 import { AppealService } from '../appeals/service.js';
 import { AppealStatus } from '../appeals/entities.js';
 import { Channel } from '../reference/entities.js';
@@ -283,13 +284,27 @@ function send(req: IncomingMessage, res: ServerResponse, tile: CachedTile) {
   res.end(tile.body);
 }
 
-function sendError(res: Response, e: unknown) {
-  if (e instanceof InputError) {
-    res.status(400).json({ errors: [{ message: e.message, extensions: { code: 'BAD_USER_INPUT', field: e.field } }] });
-    return;
-  }
-  console.error('[tiles] internal error', e);
-  res.status(500).json({ errors: [{ message: 'Внутренняя ошибка сервера', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+export const sendTileError = (res: Response, e: unknown) => sendRouteError(res, e, 'tiles');
+
+/** The tile a request asks for (layer, address, filter of the owner, weights, ЦУР layers); bad input → InputError. */
+export function parseTileRequest(req: Request, owner: FilterOwner): TileRequest {
+  const layer = TILE_LAYERS[req.params.layer as string];
+  if (!layer) throw new InputError('layer', `неизвестный слой «${String(req.params.layer).slice(0, 20)}»; допустимы: ${Object.keys(TILE_LAYERS).join(', ')}`);
+  const { z, x, y } = parseTileAddress(String(req.params.z), String(req.params.x), String(req.params.file));
+  const q = tileQueryToFilter(req.query as Record<string, unknown>);
+  const filter = parseFilter(q.filter, owner);
+  const curLayerIds = q.curLayerIds?.map((v, i) => {
+    if (!/^\d{1,9}$/.test(v)) throw new InputError(`curLayerIds[${i}]`, `неверный идентификатор «${v.slice(0, 40)}»`);
+    return Number(v);
+  });
+  return { layer, z, x, y, filter, weights: q.weights, curLayerIds };
+}
+
+/** Renders the tile of a parsed request after checking the filter's references. */
+export async function renderTileRequest(em: EntityManager, t: TileRequest, encoder: TileEncoder): Promise<{ body: Buffer; etag: string }> {
+  await new AppealService(em).checkReferences(t.filter);
+  const body = await renderTile(em, t, encoder);
+  return { body, etag: `"${crypto.createHash('sha1').update(body).digest('base64url')}"` };
 }
 
 export interface TileServer {
@@ -316,19 +331,7 @@ export async function createTileServer(orm: MikroORM, municipalityId: number): P
   const inflight = new Map<string, Promise<CachedTile>>();
 
   const render = async (req: Request, key: string): Promise<CachedTile> => {
-    const layer = TILE_LAYERS[req.params.layer as string];
-    if (!layer) throw new InputError('layer', `неизвестный слой «${String(req.params.layer).slice(0, 20)}»; допустимы: ${Object.keys(TILE_LAYERS).join(', ')}`);
-    const { z, x, y } = parseTileAddress(String(req.params.z), String(req.params.x), String(req.params.file));
-    const q = tileQueryToFilter(req.query as Record<string, unknown>);
-    const filter = parseFilter(q.filter, municipalityId);
-    const curLayerIds = q.curLayerIds?.map((v, i) => {
-      if (!/^\d{1,9}$/.test(v)) throw new InputError(`curLayerIds[${i}]`, `неверный идентификатор «${v.slice(0, 40)}»`);
-      return Number(v);
-    });
-    const em = orm.em.fork();
-    await new AppealService(em).checkReferences(filter);
-    const body = await renderTile(em, { layer, z, x, y, filter, weights: q.weights, curLayerIds }, encoder);
-    const tile = { body, etag: `"${crypto.createHash('sha1').update(body).digest('base64url')}"` };
+    const tile = await renderTileRequest(orm.em.fork(), parseTileRequest(req, municipalityId), encoder);
     cache.set(key, tile);
     return tile;
   };
@@ -356,7 +359,7 @@ export async function createTileServer(orm: MikroORM, municipalityId: number): P
         }
         send(req, res, tile);
       } catch (e) {
-        sendError(res, e);
+        sendTileError(res, e);
       }
     },
     serveCached(req, res) {

@@ -111,7 +111,7 @@ export function sendRateLimited(res: import('node:http').ServerResponse, seconds
 /** Express middleware of a route limit (after authentication: the key is the user when signed in). */
 export function routeRateLimit(perMinute: number, variable: string, check = routeLimiter(perMinute)) {
   return (req: Request, res: Response, next: NextFunction) => {
-    // Already counted in front of Express (the cached tile path of server/app.ts).
+    // Already counted in front of Express (the cached tile path of server/heatmap/routes.ts).
     if (!check || (req as Request & { rateCounted?: boolean }).rateCounted) return next();
     const id = (req as Request & { auth?: { user?: { id?: unknown } } }).auth?.user?.id;
     check(id != null ? `user:${String(id)}` : `ip:${req.ip ?? 'unknown'}`).then((wait) => {

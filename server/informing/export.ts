@@ -1,12 +1,13 @@
 import type { Request, Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import ExcelJS from 'exceljs';
-import { GraphQLError } from 'graphql';
 import { xlsxCell } from '../export/cells.js';
 import { scopeOf } from '../auth/scope.js';
 import { maySeePersonalData } from '../auth/personal-data.js';
 import { InformingService } from './service.js';
 import { INFORMERS } from './resolver.js';
+import type { Mount } from '../http/mount.js';
+import { sendRouteError } from '../http/errors.js';
 
 /**
  * GET /exports/callback.xlsx?informingId=N — the call-back list of a CALLBACK informing as a spreadsheet, for the roles
@@ -44,8 +45,12 @@ export function callbackExportHandler(orm: MikroORM, defaultMunicipalityId: numb
       res.set('cache-control', 'no-store');
       res.send(Buffer.from(await wb.xlsx.writeBuffer()));
     } catch (e) {
-      if (e instanceof GraphQLError) return res.status(400).json({ errors: [{ message: e.message, extensions: e.extensions }] });
-      throw e;
+      sendRouteError(res, e, 'callback export');
     }
   };
 }
+
+/** GET /exports/callback.xlsx?informingId=N: the call-back list of a targeted informing. */
+export const mount: Mount = (app, { orm, municipalityId, exportGuard }) => {
+  app.get('/exports/callback.xlsx', ...exportGuard, callbackExportHandler(orm, municipalityId));
+};

@@ -6,6 +6,7 @@ import { addressPrecision } from './mask.js';
 import { anonymousLimiter, consumeKey, logKeyUse, verifyKey, type KeyLimiters, type VerifiedKey } from './keys.js';
 import { dateWindow, MAX_PAGE_SIZE, Open311Service, parseIdList, type CreateRequestInput, type Municipality } from './service.js';
 import { RateLimiterRes } from 'rate-limiter-flexible';
+import type { Mount } from '../http/mount.js';
 
 /**
  * The public Open311 GeoReport v2 endpoint under /open311/v2/. No session: the browser's cookie is never read (a
@@ -243,7 +244,7 @@ export function requestFilter(p: Map<string, string>, now = new Date()) {
 }
 
 /** Mounts the endpoint (called from server/app.ts). */
-export async function mountOpen311(app: express.Express, orm: MikroORM, municipalityId: number, opts: Open311Options = {}): Promise<void> {
+export const mount: Mount = async (app, { orm, municipalityId, open311 }) => {
   const municipality = await Open311Service.municipality(orm.em.fork(), municipalityId);
-  app.use('/open311/v2', open311Router(orm, municipality, opts));
-}
+  app.use('/open311/v2', open311Router(orm, municipality, open311));
+};

@@ -1,6 +1,5 @@
-import type express from 'express';
-import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
-import type { AuthService } from '../auth/sessions.js';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Mount } from '../http/mount.js';
 import { authenticate, requireSignedIn } from '../auth/http.js';
 import { ensurePageCategories } from './config.js';
 import { ensureDemoPages } from './demo.js';
@@ -16,6 +15,6 @@ export async function preparePages(em: EntityManager, municipalityId: number, de
 }
 
 /** GET /exports/official-pages.xlsx — signed-in users, their row scope (as /exports/problems.*). */
-export function mountPageRoutes(app: express.Express, orm: MikroORM, municipalityId: number, auth: AuthService): void {
+export const mount: Mount = (app, { orm, municipalityId, auth }) => {
   app.get('/exports/official-pages.xlsx', authenticate(auth), requireSignedIn(), pagesExportHandler(orm, municipalityId));
-}
+};

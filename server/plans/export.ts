@@ -5,6 +5,7 @@ import { GraphQLError } from 'graphql';
 import { query } from '../db/sql.js';
 import { PlanService } from './service.js';
 import { PlanItemStatus, PlanPeriodKind } from './types.js';
+import type { Mount } from '../http/mount.js';
 
 /**
  * GET /exports/plan.xlsx?id=N — the plan in the shape of a municipal plan: the approval stamp («УТВЕРЖДАЮ»), the
@@ -83,3 +84,8 @@ export function planExportHandler(orm: MikroORM, defaultMunicipalityId: number) 
     }
   };
 }
+
+/** GET /exports/plan.xlsx: the centre's activity plan in the shape of a municipal plan. */
+export const mount: Mount = (app, { orm, municipalityId, exportGuard }) => {
+  app.get('/exports/plan.xlsx', ...exportGuard, planExportHandler(orm, municipalityId));
+};

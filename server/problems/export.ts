@@ -10,6 +10,7 @@ import { scopeOf } from '../auth/scope.js';
 import { FACTORS, FACTOR_LABELS } from './settings.js';
 import { ProblemService, type ProblemRow } from './service.js';
 import { ProblemOrder, ProblemSource, ProblemStatus, STATUS_LABELS, type ProblemFilter } from './types.js';
+import type { Mount } from '../http/mount.js';
 
 /**
  * Exports of the problem list for meetings and planning:
@@ -163,3 +164,8 @@ export function problemExportHandler(orm: MikroORM, municipalityId: number) {
     }
   };
 }
+
+/** GET /exports/problems.(xlsx|csv|geojson): the problem list, signed-in users, their row scope. */
+export const mount: Mount = (app, { orm, municipalityId, exportGuard }) => {
+  app.get('/exports/problems.:format', ...exportGuard, problemExportHandler(orm, municipalityId));
+};

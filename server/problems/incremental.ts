@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
-import { FACTORS_SQL, R, TITLE_SQL, heatTable, reopen } from './detect.js';
+import { FACTORS_SQL, R, TITLE_SQL, heatTable, reopen } from './detect-sql.js';
 import { OFF, REACH2 } from './grid.js';
 
 /**

@@ -6,6 +6,7 @@ import { createContext } from '../graphql/context.js';
 import { RatingService, type QueueItem, type RatingResult } from './service.js';
 import { BASE_FACTORS, FACTOR_LABELS } from './settings.js';
 import type { PeriodKind } from './period.js';
+import type { Mount } from '../http/mount.js';
 
 /**
  * GET /exports/rating.xlsx?kind=YEAR&start=2026-01-01[&end=…][&blockId=…][&organizationId=…]
@@ -159,3 +160,8 @@ export function ratingExportHandler(orm: MikroORM, municipalityId: number) {
     }
   };
 }
+
+/** GET /exports/rating.xlsx: the rating of bodies and organisations with its queues, for the head's meeting (row scope). */
+export const mount: Mount = (app, { orm, municipalityId, exportGuard }) => {
+  app.get('/exports/rating.xlsx', ...exportGuard, ratingExportHandler(orm, municipalityId));
+};

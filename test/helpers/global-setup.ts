@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startEmbedded } from '../../server/db/embedded.js';
 import { createOrm, migrate } from '../../server/db/orm.js';
+import { schema } from '../../server/modules.js';
 import { ensureMunicipality } from '../../server/reference/seed.js';
 import { templateDir } from './backends.js';
 
@@ -14,7 +15,7 @@ export default async function setup() {
   fs.rmSync(templateDir, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(templateDir), { recursive: true });
   const db = await startEmbedded(templateDir);
-  const orm = await createOrm({ url: db.url, embedded: true });
+  const orm = await createOrm({ url: db.url, embedded: true, ...schema });
   try {
     await migrate(orm);
     await ensureMunicipality(orm.em.fork(), 'rubtsovsk');
