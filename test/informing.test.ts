@@ -1,4 +1,5 @@
 import ExcelJS from 'exceljs';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
@@ -204,6 +205,36 @@ describe.each(backends)('targeted informing on %s', (backend) => {
     const journal = (await app.gqlAs(Role.ANALYST, `{ informings(first: 10) { totalCount nodes { id channel callbackRows informedBy } } }`)).data.informings;
     expect(journal.totalCount).toBe(2);
     expect(journal.nodes[0]).toMatchObject({ channel: 'CALLBACK', callbackRows: ids.length });
+  });
+
+  it('random arguments to every informing input: data or BAD_USER_INPUT, never internal; nothing half-written', { timeout: 300_000 }, async () => {
+    const str = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom("1'; DROP TABLE appeal; --", '\u0000', '\uD800', '-1', '0', '1', '999999999', '<b>x</b>', '{{title}}', '{{ nope }}', '}}{{', '\u202Eabc'));
+    const num = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -1, 81.2, 51.5, 1e308, 181));
+    const ring = fc.tuple(fc.array(fc.tuple(num, num), { minLength: 0, maxLength: 6 }), fc.boolean()).map(([r, close]) => (r.length && close ? [...r, r[0]] : r));
+    const area = fc.oneof(fc.json().map((j) => JSON.parse(j)), fc.record({ type: fc.constantFrom('Polygon', 'MultiPolygon', 'Point'), coordinates: fc.oneof(fc.array(ring, { maxLength: 2 }), fc.array(fc.array(ring, { maxLength: 2 }), { maxLength: 2 })) }));
+    const audience = fc.record({ kind: fc.constantFrom('DISTRICTS', 'ADDRESSES', 'AREA', 'PROBLEM'), districtIds: fc.option(fc.array(str, { maxLength: 3 })), addresses: fc.option(fc.array(str, { maxLength: 3 })),
+      area: fc.option(area), problemId: fc.option(str), themeIds: fc.option(fc.array(str, { maxLength: 2 })), from: fc.option(str), to: fc.option(str) }, { requiredKeys: ['kind'] });
+    const source = fc.record({ kind: fc.constantFrom('PROBLEM', 'RISK', 'PLANNED_WORKS', 'NONE'), id: fc.option(str) }, { requiredKeys: ['kind'] });
+    const ops: [string, fc.Arbitrary<Record<string, unknown>>][] = [
+      ['query($a: AudienceInput!) { informingAudience(audience: $a) { appeals } }', fc.record({ a: audience })],
+      ['query($s: InformingSourceInput!, $t: String!) { informingDraft(source: $s, templateCode: $t) { text } }', fc.record({ s: source, t: fc.oneof(str, fc.constantFrom('page.planned', 'page.problem', 'callback.risk')) })],
+      ['mutation($c: String!, $b: String!, $t: String!) { setInformingTemplate(code: $c, channel: MESSENGER, sourceKinds: [PLANNED_WORKS], title: $t, body: $b) { code } }', fc.record({ c: fc.oneof(str, fc.constant('fuzz.t')), b: str, t: str })],
+      ['mutation($i: PlannedWorksInput!) { createPlannedWorks(input: $i) { id } }', fc.record({ i: fc.record({ title: str, address: str, startsAt: fc.constantFrom('2026-12-01T00:00:00Z', '2027-12-01T00:00:00Z'), endsAt: fc.constantFrom('2026-12-02T00:00:00Z', '2026-11-01T00:00:00Z'),
+        organizationId: fc.option(str), districtId: fc.option(str), area: fc.option(area), description: fc.option(str) }) })],
+      ['mutation($i: RecordInformingInput!) { recordInforming(input: $i) { id } }', fc.record({ i: fc.record({ source, channel: fc.constantFrom('OFFICIAL_PAGE', 'MESSENGER', 'CALLBACK'), audience, message: str, note: fc.option(str), templateCode: fc.option(str) }) })],
+      ['query($id: ID!) { callbackList(informingId: $id) { total } }', fc.record({ id: str })],
+    ];
+    const before = await app.sql<{ i: number; a: number }>(`SELECT (SELECT count(*) FROM informing)::int AS i, (SELECT count(*) FROM audit_log WHERE entity = 'informing')::int AS a`);
+    const seen = { data: 0, refused: 0 };
+    await fc.assert(fc.asyncProperty(fc.oneof(...ops.map(([q, vars]) => vars.map((v) => ({ q, v })))), async ({ q, v }) => {
+      const r = await app.gql(q, v);
+      seen[r.errors ? 'refused' : 'data']++;
+      for (const e of r.errors ?? []) expect(e.extensions?.code, JSON.stringify({ q: q.slice(0, 60), v, e }).slice(0, 600)).toMatch(/^(BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED)$/);
+    }), { numRuns: 150, seed: 1202 });
+    expect(seen.refused).toBeGreaterThan(0);
+    // every stored informing has its audit entry (nothing half-written)
+    const after = await app.sql<{ i: number; a: number }>(`SELECT (SELECT count(*) FROM informing)::int AS i, (SELECT count(*) FROM audit_log WHERE entity = 'informing')::int AS a`);
+    expect(after[0].i - before[0].i).toBe(after[0].a - before[0].a);
   });
 
   it('intake sets the consent from a mapped column; unknown values warn and mean «no»', async () => {
