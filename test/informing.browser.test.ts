@@ -78,9 +78,19 @@ describe.each(backends)('informing and recommendations pages (browser, %s)', (ba
     expect(consenting).toBeGreaterThan(0);
 
     // draft a call-back from the template, record it, show the list
+    // the template is data: a hostile or unknown placeholder is refused with a message; a good edit is saved and used
     await page.locator('#m-template').selectOption('callback.planned');
+    await page.locator('#t-edit summary').click();
+    expect(await page.locator('#t-body').inputValue()).toMatch(/\{\{period\}\}/);
+    const original = await page.locator('#t-body').inputValue();
+    await page.locator('#t-body').fill(`${original} {{secret}}`);
+    await page.locator('#t-save').click();
+    await page.waitForFunction(() => /неизвестная подстановка \{\{secret\}\}/.test(document.getElementById('t-result')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await page.locator('#t-body').fill(`${original} Спасибо за обращение.`);
+    await page.locator('#t-save').click();
+    await page.waitForFunction(() => /Сохранено/.test(document.getElementById('t-result')?.textContent ?? ''), undefined, { timeout: 15_000 });
     await page.locator('#m-draft').click();
-    await page.waitForFunction(() => /Здравствуйте! .+Замена участка водопровода/.test((document.getElementById('m-text') as HTMLTextAreaElement).value), undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => /Здравствуйте! .+Замена участка водопровода.+Спасибо за обращение\.$/s.test((document.getElementById('m-text') as HTMLTextAreaElement).value), undefined, { timeout: 15_000 });
     expect(await page.locator('#m-channel').textContent()).toBe('обзвон (сценарий звонка)');
     await page.waitForTimeout(500);
     await page.screenshot({ path: shot('informing-draft'), fullPage: true });

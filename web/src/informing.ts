@@ -21,7 +21,7 @@ declare global { interface Window { __infMap?: maplibregl.Map; __informingReady?
 
 type SourceKind = 'PROBLEM' | 'RISK' | 'PLANNED_WORKS' | 'NONE';
 type AudienceKind = 'DISTRICTS' | 'ADDRESSES' | 'AREA' | 'PROBLEM';
-interface Template { code: string; channel: string; channelLabel: string; sourceKinds: SourceKind[]; title: string; maxLength: number }
+interface Template { code: string; channel: string; channelLabel: string; sourceKinds: SourceKind[]; title: string; body: string; maxLength: number; builtin: boolean }
 interface Audience { appeals: number; authors: number; consenting: number; residents: number | null; areaGeoJSON: Geometry | null; unmatchedAddresses: string[]; description: string[] }
 interface InformingRow { id: string; channel: string; channelLabel: string; sourceTitle: string | null; appeals: number; authors: number; consenting: number; informedBy: string; informedAt: string; callbackRows: number | null }
 
@@ -89,7 +89,28 @@ function channel(): { code: string; label: string; max: number } {
   return t ? { code: t.channel, label: t.channelLabel, max: t.maxLength } : { code: 'OFFICIAL_PAGE', label: 'пост на официальной странице', max: 4000 };
 }
 
+function showTemplate() {
+  const t = templates.find((x) => x.code === byId<HTMLSelectElement>('m-template').value);
+  byId<HTMLInputElement>('t-title').value = t?.title ?? '';
+  byId<HTMLTextAreaElement>('t-body').value = t?.body ?? '';
+  byId('t-result').textContent = t ? (t.builtin ? 'встроенный шаблон' : 'шаблон центра') : '';
+}
+
+async function saveTemplate() {
+  const t = templates.find((x) => x.code === byId<HTMLSelectElement>('m-template').value);
+  if (!t) return;
+  try {
+    const { setInformingTemplate: saved } = await gql<{ setInformingTemplate: Template }>(
+      `mutation S($c: String!, $ch: InformingChannel!, $k: [InformingSourceKind!]!, $t: String!, $b: String!) { setInformingTemplate(code: $c, channel: $ch, sourceKinds: $k, title: $t, body: $b) {
+        code channel channelLabel sourceKinds title body maxLength builtin } }`,
+      { c: t.code, ch: t.channel, k: t.sourceKinds, t: byId<HTMLInputElement>('t-title').value, b: byId<HTMLTextAreaElement>('t-body').value });
+    templates = templates.map((x) => (x.code === saved.code ? saved : x));
+    byId('t-result').textContent = 'Сохранено: черновики по этому шаблону будут по новому тексту.';
+  } catch (e) { byId('t-result').textContent = e instanceof Error ? e.message : String(e); }
+}
+
 function updateChannel() {
+  showTemplate();
   const c = channel();
   byId('m-channel').textContent = c.label;
   byId('m-max').textContent = String(c.max);
@@ -259,7 +280,7 @@ async function main() {
   [cfg, districts] = await Promise.all([fetchConfig(), loadDistricts()]);
   const [themes, probs, orgs] = await Promise.all([themesP, problemsP, orgsP]);
   problems = probs.problems.edges.map((e) => e.node);
-  templates = (await gql<{ informingTemplates: Template[] }>(`{ informingTemplates { code channel channelLabel sourceKinds title maxLength } }`)).informingTemplates;
+  templates = (await gql<{ informingTemplates: Template[] }>(`{ informingTemplates { code channel channelLabel sourceKinds title body maxLength builtin } }`)).informingTemplates;
   for (const d of districts) append(byId('a-districts'), el('label', { class: 'check' }, el('input', { type: 'checkbox', value: d.id }), d.name));
   for (const d of districts) append(byId('pw-district'), el('option', { value: d.id }, d.name));
   for (const o of orgs.organizations) append(byId('pw-org'), el('option', { value: o.id }, o.shortName ?? o.name));
@@ -282,7 +303,12 @@ async function main() {
   byId('a-clear').addEventListener('click', () => { polygon = null; vertices = []; renderDraft(); });
   byId('a-count').addEventListener('click', () => void countAudience().catch(showError));
   byId('m-template').addEventListener('change', updateChannel);
-  byId('m-text').addEventListener('input', updateChannel);
+  const editTemplates = ['CURATOR', 'COORDINATOR'].includes(me.role);
+  byId('t-save').hidden = !editTemplates;
+  byId('t-save').addEventListener('click', () => void saveTemplate());
+  const ph = await gql<{ informingPlaceholders: { key: string; label: string }[] }>(`{ informingPlaceholders { key label } }`);
+  byId('t-placeholders').textContent = `Подстановки: ${ph.informingPlaceholders.map((p) => `{{${p.key}}} — ${p.label}`).join('; ')}.`;
+  byId('m-text').addEventListener('input', () => { byId('m-count').textContent = String(byId<HTMLTextAreaElement>('m-text').value.length); });
   byId('m-draft').addEventListener('click', () => void draft());
   const recordBtn = byId<HTMLButtonElement>('m-record');
   recordBtn.hidden = !INFORMERS.includes(me.role);
