@@ -43,6 +43,8 @@ import { mount as ratingExport } from './rating/export.js';
 import { mount as pageRoutes } from './pages/routes.js';
 import { mount as open311Routes } from './open311/routes.js';
 import { mount as callbackExport } from './informing/export.js';
+import { mount as reportRoutes } from './reports/routes.js';
+import { markInterruptedReports } from './reports/service.js';
 
 /**
  * Every capability's HTTP routes, mounted in this order before GraphQL and the static client (a new capability
@@ -58,6 +60,7 @@ const MOUNTS: Mount[] = [
   pageRoutes, // /exports/official-pages.xlsx
   callbackExport, // /exports/callback.xlsx (personal data: roles that inform and see it; reads logged)
   open311Routes, // /open311/v2/… (its own keys, never the session cookie)
+  reportRoutes, // /reports/<id>.(pdf|docx); the weekly-report scheduler (stopped on close)
 ];
 
 export interface StartOptions {
@@ -79,6 +82,8 @@ export interface StartOptions {
   limits?: Partial<Limits>;
   /** Overrides of the Open311 endpoint's settings (tests). */
   open311?: Open311Options;
+  /** The weekly-report scheduler: off, or its check interval (default every minute). */
+  reportScheduler?: false | { intervalMs?: number };
 }
 
 export interface App {
@@ -118,7 +123,7 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     // RATE_LIMIT_PER_MINUTE=0 switches every rate limit off (benchmarks).
     const exportLimitPerMinute = limits.rateLimitPerMinute > 0 ? limits.exportRatePerMinute : 0;
     const deps: MountDeps = {
-      orm, municipalityId, auth, limits, open311: opts.open311,
+      orm, municipalityId, auth, limits, open311: opts.open311, reportScheduler: opts.reportScheduler, log,
       exportGuard: [authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE')],
     };
     const mounted: Mounted[] = [];
@@ -204,6 +209,8 @@ async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: stri
 async function prepareData(em: EntityManager, municipality: string, opts: StartOptions, log: (m: string) => void): Promise<number> {
   const interrupted = await markInterruptedBatches(em);
   if (interrupted) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted}`);
+  const interruptedReports = await markInterruptedReports(em);
+  if (interruptedReports) log(`Справки, прерванные остановкой, отмечены как FAILED: ${interruptedReports}`);
   const mun = await ensureMunicipality(em, municipality);
   if (mun.created) log(`Загружены справочники: ${municipality}`);
   const indicators = await ensureDefaultIndicators(em, mun.id, municipality);

@@ -40,6 +40,7 @@ export default defineConfig({
         open311: resolve(webDir, 'open311.html'),
         informing: resolve(webDir, 'informing.html'),
         recommendations: resolve(webDir, 'recommendations.html'),
+        reports: resolve(webDir, 'reports.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static
@@ -58,6 +59,7 @@ export default defineConfig({
       '/tiles': 'http://127.0.0.1:4000',
       '/exports': 'http://127.0.0.1:4000',
       '/open311': 'http://127.0.0.1:4000',
+      '/reports/': 'http://127.0.0.1:4000',
     },
   },
 });

@@ -24,6 +24,7 @@ import { ratingResolvers } from '../rating/resolver.js';
 import { pageResolvers } from '../pages/resolver.js';
 import { qualityResolvers } from '../quality/resolver.js';
 import { open311Resolvers } from '../open311/resolver.js';
+import { reportResolvers } from '../reports/resolver.js';
 import { informingResolvers } from '../informing/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
@@ -34,7 +35,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
       ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
       ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers, ...qualityResolvers,
-      ...open311Resolvers, ...informingResolvers],
+      ...open311Resolvers, ...reportResolvers, ...informingResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

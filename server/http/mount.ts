@@ -15,6 +15,9 @@ export interface MountDeps {
   exportGuard: RequestHandler[];
   /** Overrides of the Open311 endpoint's settings (tests). */
   open311?: Open311Options;
+  /** The weekly-report scheduler: off (tests), or its check interval (server/reports). */
+  reportScheduler?: false | { intervalMs?: number };
+  log?: (msg: string) => void;
 }
 
 /** What a capability leaves running after mounting its routes. */
