@@ -17,12 +17,13 @@ import { benchWorktime } from './worktime.js';
 import { benchRating } from './rating.js';
 import { benchPages } from './pages.js';
 import { benchQuality, benchQualityDb } from './quality.js';
+import { benchCommunication } from './communication.js';
 import { benchOpen311 } from './open311.js';
 import { benchReport } from './report.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only indicators,risks,worktime,rating,quality,appeals,heatmap,intake,classifier,load,problems,open311,report] [--import-count 100000]
+ *                   [--only indicators,risks,worktime,rating,quality,appeals,heatmap,intake,classifier,load,problems,open311,report,communication] [--import-count 100000]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
  */
@@ -41,7 +42,7 @@ const { values } = parseArgs({
 });
 const only = new Set(values.only!.split(','));
 /** The benchmarks that run against the app on a database of n appeals (each further capability adds its name). */
-const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks', 'rating', 'pages', 'quality', 'open311', 'report']);
+const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks', 'rating', 'pages', 'quality', 'open311', 'report', 'communication']);
 const importCount = Number(values['import-count']);
 const n = Number(values.count);
 const iterations = Number(values.iterations);
@@ -108,6 +109,7 @@ for (const backend of wanted) {
     if (only.has('quality')) for (const r of await benchQualityDb(app, backend, n)) report(r);
     if (only.has('open311')) for (const r of await benchOpen311(app, backend, n, iterations)) report(r);
     if (only.has('report')) await benchReport(app, backend, n, (m) => console.log(m), report);
+    if (only.has('communication')) for (const r of await benchCommunication(app, backend, n)) report(r);
     if (only.has('load')) {
       for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
     }

@@ -3,7 +3,7 @@ import { query } from './db/sql.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import express from 'express';
 import { expressMiddleware } from '@as-integrations/express5';
 import type { ApolloServer } from '@apollo/server';
@@ -54,7 +54,7 @@ const MOUNTS: Mount[] = [
   heatmapRoutes, // /tiles/… (cached tiles also answered before Express)
   authRoutes, // /auth/login, /auth/logout, /auth/me
   problemExport, // /exports/problems.(xlsx|csv|geojson)
-  planExport, // /exports/plan.xlsx
+  planExport, // /exports/plan.xlsx, /exports/plan.docx
   noticeExport, // /exports/notice.docx
   ratingExport, // /exports/rating.xlsx
   pageRoutes, // /exports/official-pages.xlsx
@@ -357,15 +357,20 @@ async function listen(app: express.Express, mounted: Mounted[], o: { host: strin
   });
   return Object.assign(server, {
     /**
-     * Stops accepting; idle keep-alive connections would hold close() forever, so they go now; responses still being
-     * written say `Connection: close`, and requests still running get 5 s to finish.
+     * Stops accepting; responses still being written say `Connection: close`, and requests still running get 5 s to
+     * finish. Idle keep-alive connections would hold the close forever, so they go — but only after a grace of 2.5 s:
+     * a request a client has already sent on a kept-alive connection may still wait unread in the socket while the
+     * event loop is busy (such a connection counts as idle), and closing it at once reset that request (ECONNRESET
+     * under 32 clients on a loaded machine). Within the grace it is read, answered and its connection closed. (The
+     * listener is closed through net.Server's close: http.Server's closes the idle connections at once, Node ≥ 19.)
      */
     async drain() {
       draining = true;
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
+      const closed = new Promise<void>((r) => net.Server.prototype.close.call(server, () => r()));
+      const idle = setTimeout(() => server.closeIdleConnections(), 2500);
       const force = setTimeout(() => server.closeAllConnections(), 5000);
       await closed;
+      clearTimeout(idle);
       clearTimeout(force);
     },
   });

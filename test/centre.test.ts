@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ExcelJS from 'exceljs';
 import yauzl from 'yauzl';
@@ -206,6 +207,29 @@ describe.each(backends)('the centre\'s indicators and plans on %s', (backend) =>
     // Re-import replaces (idempotent by indicator and month).
     await gqlUpload(app.url, mutation, {}, { name: 'good.csv', content: good });
     expect(await app.sql('SELECT count(*)::int AS n FROM indicator_value')).toEqual([{ n: 3 }]);
+
+    // The same from an XLSX workbook (made by ExcelJS): a bad row names its row and field and nothing changes; a good one stores.
+    const book = async (rows: unknown[][]) => {
+      const wb = new ExcelJS.Workbook();
+      const ws = wb.addWorksheet('Значения');
+      ws.addRow(['показатель', 'месяц', 'значение', 'единица']);
+      for (const r of rows) ws.addRow(r);
+      return Buffer.from(await wb.xlsx.writeBuffer() as ArrayBuffer);
+    };
+    const x1 = await gqlUpload(app.url, mutation, {}, { name: 'values.xlsx', content: await book([['digital.services_online_share', '2026-04', 75, 'PERCENT'], ['safety.road_accidents', '2026-04', 2, 'PERCENT'], ['nope', '2026-13', 1]]) });
+    expect(x1.errors?.[0].message).toMatch(/строка 3, поле unit: .*COUNT.*строка 4, поле indicator/);
+    expect(await app.sql('SELECT count(*)::int AS n FROM indicator_value')).toEqual([{ n: 3 }]);
+    const x2 = await gqlUpload(app.url, mutation, {}, { name: 'values.xlsx', content: await book([['digital.services_online_share', '2026-04', 75.5, 'PERCENT'], ['safety.road_accidents', '2026-04', 2, null]]) });
+    expect(x2.errors).toBeUndefined();
+    expect(x2.data.importIndicatorValues).toEqual({ rows: 2, stored: 2 });
+    expect(await app.sql(`SELECT value FROM indicator_value WHERE month = '2026-04-01' ORDER BY value`)).toEqual([{ value: 2 }, { value: 75.5 }]);
+    // Hostile workbooks: a cell longer than the shared XLSX limit, and a zip that is not a workbook — refused, nothing changes.
+    const x3 = await gqlUpload(app.url, mutation, {}, { name: 'big.xlsx', content: await book([['digital.services_online_share', '2026-05', 'x'.repeat(40_000)]]) });
+    expect(x3.errors?.[0].extensions?.field).toBe('file');
+    expect(x3.errors?.[0].message).toMatch(/XLSX|символ/);
+    const x4 = await gqlUpload(app.url, mutation, {}, { name: 'broken.xlsx', content: Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(200, 7)]) });
+    expect(x4.errors?.[0].extensions?.field).toBe('file');
+    expect(await app.sql('SELECT count(*)::int AS n FROM indicator_value')).toEqual([{ n: 5 }]);
   });
 
   it('runs a plan from draft to approval, with progress, overdue items and the export', async () => {
@@ -255,6 +279,19 @@ describe.each(backends)('the centre\'s indicators and plans on %s', (backend) =>
     expect(String(ws.getCell('F10').value)).toMatch(/^выполнено/);
     expect(String(ws.getCell('F11').value)).toMatch(/просрочено/);
     expect(String(ws.getCell('C11').value)).toBe('ЖКХ и благоустройство');
+    // The same plan as a DOCX document: the approval block, the title and the table with the marks.
+    const dres = await app.defaultClient.fetch(`/exports/plan.docx?id=${plan.id}`);
+    expect(dres.status).toBe(200);
+    const dbuf = Buffer.from(await dres.arrayBuffer());
+    fs.mkdirSync(new URL('./artifacts/', import.meta.url), { recursive: true });
+    fs.writeFileSync(new URL(`./artifacts/plan-${backend}.docx`, import.meta.url), dbuf);
+    const dtext = await docxText(dbuf);
+    expect(dtext).toMatch(/УТВЕРЖДАЮКуратор муниципального центра управления____________ test-curator/);
+    expect(dtext).toMatch(/ПЛАНдеятельности муниципального центра управления \(.*\) на I квартал 2026 года/);
+    expect(dtext).toMatch(/№ п\/пНаименование мероприятияСрок исполненияОтветственный исполнительОтметка о выполнении1\.Семинар для специалистов.*20\.02\.2026Отдел аналитики МЦУвыполнено/);
+    expect(dtext).toMatch(/2\.Анализ обращений по отоплению.*31\.03\.2026ЖКХ и благоустройствозапланировано, 0 % \(просрочено\)/);
+    expect((await app.defaultClient.fetch('/exports/plan.docx?id=999999')).status).toBe(404);
+    expect((await app.anonymous.fetch(`/exports/plan.docx?id=${plan.id}`)).status).toBe(401);
     expect((await app.defaultClient.fetch('/exports/plan.xlsx?id=abc')).status).toBe(400);
     expect((await app.defaultClient.fetch('/exports/plan.xlsx?id=999999')).status).toBe(404);
     expect((await app.anonymous.fetch(`/exports/plan.xlsx?id=${plan.id}`)).status).toBe(401);

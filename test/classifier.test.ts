@@ -203,3 +203,32 @@ describe.each(backends)('classifier in the import and GraphQL on %s', (backend) 
     expect(denied.errors?.length).toBeGreaterThan(0);
   });
 });
+
+describe('linear classifier prediction cost', () => {
+  it('the cached per-token sums give the logits of the explicit feature vector (typos, repeats, unknown words, bigrams)', () => {
+    const model = LinearThemeClassifier.train(trainingSet(seedCorpus(), []), leafThemeKeywords(), { folds: 0 });
+    const m = model as unknown as { featurizer: { vector(t: string): { idx: Int32Array; val: Float32Array } }; w: { W: Float32Array; b: Float64Array }; temperature: number; trainedThemes: string[] };
+    const T = m.trainedThemes.length;
+    const reference = (text: string) => {
+      const x = m.featurizer.vector(text);
+      const z = Float64Array.from(m.w.b);
+      for (let k = 0; k < x.idx.length; k++) for (let t = 0; t < T; t++) z[t] += m.w.W[x.idx[k] * T + t] * x.val[k];
+      const mx = Math.max(...z);
+      const e = Array.from(z, (v) => Math.exp((v - mx) / m.temperature));
+      const sum = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / sum);
+    };
+    const texts = [
+      ...evalSet().slice(0, 120).map((s) => s.text),
+      'яма яма яма на дороге дороге', 'бтареи холодные холодные батареи', 'Отключили воду без предупреждения. Отключили воду!',
+      'мусор мусор мусор', 'zzzz qqqq яма',
+    ];
+    for (const text of texts) {
+      const p = model.predict(text);
+      const ref = reference(text);
+      const best = ref.indexOf(Math.max(...ref));
+      expect(p.themeCode, text).toBe(m.trainedThemes[best]);
+      expect(Math.abs(p.confidence - ref[best]), text).toBeLessThan(1e-6);
+    }
+  });
+});

@@ -120,7 +120,7 @@ describe('intake page (browser)', () => {
 
   it('sorts an unrecognised appeal in the triage queue', { timeout: 240_000 }, async () => {
     const p = page!;
-    const line = JSON.stringify({ id: 't1', created_at: '2026-03-01T10:00:00+07:00', text: 'Ыыы ааа' });
+    const line = JSON.stringify({ id: 't1', created_at: '2026-03-01T10:00:00+07:00', text: 'Ыыы ааа', address: 'в Западном микрорайоне' });
     const state = await importThroughPage(p, 'SOCIAL', { name: 'social.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(line + '\n') });
     expect(state).toBe('done');
     expect(await stat(p, 'inserted')).toBe('1');
@@ -130,6 +130,8 @@ describe('intake page (browser)', () => {
     await row.waitFor({ timeout: 30_000 });
     const before = Number(await p.getAttribute('#triage-count', 'data-count'));
     expect(before).toBeGreaterThan(0);
+    // An address that names only a district: placed to the district, and the row says so.
+    expect(await row.locator('.place-precision').textContent()).toBe('в Западном микрорайоне · точность места: район «Западный»');
     // Only leaf themes, grouped by their parent.
     expect(await row.locator('select optgroup[label="Благоустройство"] option', { hasText: 'Уличное освещение' }).count()).toBe(1);
     expect(await row.locator('select option', { hasText: /^ЖКХ$/ }).count()).toBe(0);

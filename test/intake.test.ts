@@ -93,7 +93,7 @@ describe.each(backends)('appeals intake on %s', (backend) => {
     const issue = (line: number, field: string) => rep.issues.find((i: any) => i.line === line && i.field === field);
     expect(issue(3, 'receivedAt')).toMatchObject({ severity: 'ERROR' });
     expect(issue(3, 'receivedAt').reason).toMatch(/дата/);
-    expect(issue(4, 'text')).toMatchObject({ severity: 'ERROR', reason: 'пустой текст обращения' });
+    expect(issue(4, 'text')).toMatchObject({ severity: 'ERROR', reason: 'mapping.fields.text (столбец "Текст"): пустой текст обращения' });
     expect(issue(5, 'externalId')).toMatchObject({ severity: 'ERROR' });
     expect(issue(6, 'theme')).toMatchObject({ severity: 'WARNING' });
     expect(issue(7, 'address')).toMatchObject({ severity: 'WARNING' });

@@ -65,7 +65,7 @@ describe.each(backends)('recommendations on %s', (backend) => {
 
   it('thresholds are editable and validated; a proposal below the new threshold is withdrawn', async () => {
     const rules = (await app.gql('{ recommendationRules { code enabled thresholds defaults explanation } }')).data.recommendationRules;
-    expect(rules.map((x: any) => x.code)).toEqual(['ORG_OVERDUE', 'ORG_FORMAL', 'DISTRICT_GROWTH', 'RECURRING_PROBLEM', 'THEME_TEMPLATE']);
+    expect(rules.map((x: any) => x.code)).toEqual(['ORG_OVERDUE', 'ORG_FORMAL', 'DISTRICT_GROWTH', 'RECURRING_PROBLEM', 'THEME_TEMPLATE', 'ORG_COMMUNICATION']);
     const specs = (await app.gql('{ recommendationRules { code specs { key label min max integer } } }')).data.recommendationRules;
     expect(specs[0].specs).toEqual([{ key: 'ratio', label: 'во сколько раз выше города', min: 1, max: 10, integer: false },
       { key: 'minShare', label: 'доля не меньше', min: 0, max: 1, integer: false }, { key: 'minAppeals', label: 'обращений не меньше', min: 1, max: 100000, integer: true }]);

@@ -41,6 +41,7 @@ export default defineConfig({
         informing: resolve(webDir, 'informing.html'),
         recommendations: resolve(webDir, 'recommendations.html'),
         reports: resolve(webDir, 'reports.html'),
+        communication: resolve(webDir, 'communication.html'),
       },
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static

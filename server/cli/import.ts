@@ -116,7 +116,8 @@ const code = await runWithDatabase(async ({ em, municipalityId: id }) => {
     console.log(`  прочитано ${r.read}, добавлено ${r.inserted}, обновлено ${r.updated}, без изменений ${r.unchanged}, отклонено ${r.rejected}, с предупреждениями ${r.flagged}`);
     if (r.error) console.log(`  ошибка: ${r.error}`);
     if (service.problemsUpdateMs) console.log(`  перечень проблем обновлён за ${(service.problemsUpdateMs / 1000).toFixed(1)} с`);
-    for (const i of r.issues.slice(0, 50)) console.log(`  строка ${i.line}${i.externalId ? ` (${i.externalId})` : ''}, ${i.field}: ${i.severity === 'ERROR' ? 'отклонена' : 'предупреждение'} — ${i.reason}`);
+    // Each reason begins with the mapping path and column of its field (mapping.fields.receivedAt (столбец "…"): …).
+    for (const i of r.issues.slice(0, 50)) console.log(`  строка ${i.line}${i.externalId ? ` (${i.externalId})` : ''}: ${i.severity === 'ERROR' ? 'отклонена' : 'предупреждение'} — ${i.reason}`);
     if (r.issues.length > 50) console.log(`  … ещё замечаний: ${r.issues.length - 50} (все — в GraphQL: importBatch(id: ${r.batchId}) { issues })`);
     // Nothing stored (every row rejected, or an empty file) is a failure for scripts too.
     return r.status === 'DONE' && r.inserted + r.updated + r.unchanged > 0 ? 0 : 1;

@@ -26,6 +26,7 @@ import { qualityResolvers } from '../quality/resolver.js';
 import { open311Resolvers } from '../open311/resolver.js';
 import { reportResolvers } from '../reports/resolver.js';
 import { informingResolvers } from '../informing/resolver.js';
+import { communicationResolvers } from '../communication/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
 
@@ -35,7 +36,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
       ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
       ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers, ...qualityResolvers,
-      ...open311Resolvers, ...reportResolvers, ...informingResolvers],
+      ...open311Resolvers, ...reportResolvers, ...informingResolvers, ...communicationResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

@@ -1,6 +1,8 @@
 import { Arg, Authorized, Ctx, Float, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { GraphQLUpload } from 'graphql-upload-minimal';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import ExcelJS from 'exceljs';
+import { spoolXlsx } from '../files/xlsx-guard.js';
 import type { Context } from '../graphql/context.js';
 import { FULL_ACCESS, READERS } from '../auth/roles.js';
 import { InputError } from '../errors.js';
@@ -18,7 +20,44 @@ const id = (v: string) => {
   return n;
 };
 
-async function readBounded(stream: Readable): Promise<string> {
+/** The first sheet of a workbook as rows of text, after the shared XLSX limits (server/files/xlsx-guard.ts). */
+async function xlsxRows(buf: Buffer): Promise<string[][]> {
+  const book = await spoolXlsx(Readable.from([buf]));
+  try {
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(book.file);
+    const ws = wb.worksheets[0];
+    if (!ws) throw new InputError('file', 'в книге нет листов');
+    const rows: string[][] = [];
+    ws.eachRow({ includeEmpty: false }, (row) => {
+      if (rows.length > 50_001) return;
+      const values = (row.values as unknown[]).slice(1).map((v) => {
+        if (v == null) return '';
+        if (v instanceof Date) return v.toISOString().slice(0, 7);
+        if (typeof v === 'object') {
+          const o = v as { result?: unknown; text?: unknown; richText?: { text: string }[] };
+          return String(o.result ?? o.text ?? o.richText?.map((r) => r.text).join('') ?? '');
+        }
+        return String(v);
+      });
+      rows.push(values.map((x) => x.trim()));
+    });
+    return rows;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError('file', `книга XLSX не читается: ${(e as Error).message.slice(0, 200)}`);
+  } finally {
+    book.remove();
+  }
+}
+
+function decodeUtf8(buf: Buffer): string {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(buf);
+  if (text.includes('\uFFFD')) throw new InputError('file', 'файл не в кодировке UTF-8: сохраните его как «CSV UTF-8» или загрузите XLSX');
+  return text;
+}
+
+async function readBytes(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of stream) {
@@ -26,10 +65,7 @@ async function readBounded(stream: Readable): Promise<string> {
     if (size > MAX_FILE_BYTES) { stream.destroy(); throw new InputError('file', `файл больше ${MAX_FILE_BYTES / 1024 / 1024} МБ`); }
     chunks.push(c as Buffer);
   }
-  const buf = Buffer.concat(chunks);
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(buf);
-  if (text.includes('\uFFFD')) throw new InputError('file', 'файл не в кодировке UTF-8: сохраните его как «CSV UTF-8»');
-  return text;
+  return Buffer.concat(chunks);
 }
 
 @Resolver()
@@ -73,10 +109,13 @@ export class IndicatorResolver {
   }
 
   @Authorized(FULL_ACCESS)
-  @Mutation(() => IndicatorImportReport, { description: 'Загрузить значения показателей из CSV (показатель; месяц; значение). Всё или ничего' })
+  @Mutation(() => IndicatorImportReport, { description: 'Загрузить значения показателей из CSV или XLSX (показатель; месяц; значение). Всё или ничего' })
   async importIndicatorValues(@Ctx() ctx: Context, @Arg('file', () => GraphQLUpload) file: Promise<FileUpload>) {
     const f = await file;
-    return service(ctx).importValues(await readBounded(f.createReadStream()), f.filename);
+    const buf = await readBytes(f.createReadStream());
+    // A workbook (zip) is read as XLSX: the first sheet, the same columns; everything else as CSV text.
+    if (buf.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1'))) return service(ctx).importRecords(await xlsxRows(buf), f.filename);
+    return service(ctx).importValues(decodeUtf8(buf), f.filename);
   }
 }
 

@@ -222,6 +222,11 @@ export class IndicatorService {
     } catch (e) {
       throw new InputError('file', `файл ${fileName} не читается как CSV: ${(e as Error).message.slice(0, 200)}`);
     }
+    return this.importRecords(records, fileName);
+  }
+
+  /** Values from the rows of a table (CSV or the first sheet of an XLSX workbook): the first row is the header. */
+  async importRecords(records: string[][], fileName: string): Promise<{ rows: number; stored: number }> {
     if (records.length < 2) throw new InputError('file', 'нет строк со значениями (первая строка — заголовок)');
     if (records.length - 1 > MAX_IMPORT_ROWS) throw new InputError('file', `не более ${MAX_IMPORT_ROWS} строк в одном файле`);
     const header = records[0].map((h) => h.toLowerCase().trim());

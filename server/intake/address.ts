@@ -218,3 +218,36 @@ export function streetKeyLoose(streetKey: string): string {
   const j = rest.indexOf('|');
   return j >= 0 ? rest.slice(0, j) : rest;
 }
+
+/** Words around a district's name that say nothing else: prepositions, "район", "микрорайон", "посёлок", the city. */
+const DISTRICT_FILLER = /^(?:в|во|на|у|около|возле|рядом|с|со|по|р-н|р-на|р-не|район|района|районе|мкр|мкрн|мкр-н|мкр-не|микрорайон|микрорайона|микрорайоне|пос|п|поселок|поселка|поселке|жилой|массив|массиве|частный|частном|сектор|секторе|г|гор|город|городе|рубцовск|рубцовске|рубцовска|россия|рф)$/;
+/** Street-type words: an address with one of them (or a number) names a street, not just a district. */
+const STREET_WORD = /^(?:ул|улица|улице|улицы|пр|пр-т|пр-кт|просп|проспект|проспекте|пер|переулок|переулке|б-р|бульвар|бульваре|пл|площадь|площади|ш|шоссе|проезд|проезде|пр-д|туп|тупик|наб|набережная|набережной|кв-л|квартал|квартале|д|дом)$/;
+
+/** Does a written word stand for a district-name word ("западном" for "западный", "черемушках" for "черемушки")? */
+function sameWord(written: string, name: string): boolean {
+  if (written === name) return true;
+  let k = 0;
+  while (k < written.length && k < name.length && written[k] === name[k]) k++;
+  return k >= 3 && name.length - k <= 3 && written.length - k <= 4;
+}
+
+/**
+ * The district an address names when it names nothing else («в Западном микрорайоне», «пос. Черёмушки», «Южный
+ * район»): every word other than prepositions, district-kind words and the city must be a form of the district's
+ * name, and exactly one district must fit. An address with a street-type word or a number → null (a street address,
+ * whose street the register may just lack, goes to the address review).
+ */
+export function districtInAddress(raw: string, districts: readonly { id: number; name: string }[]): number | null {
+  if (typeof raw !== 'string' || raw.length > 200 || !districts.length) return null;
+  let s = raw.toLowerCase().replace(/ё/g, 'е').replace(/[‐-―−]/g, '-');
+  s = s.replace(/алтайск[а-я]*\s+(?:край|крае|кр\.?)(?![а-я])/g, ' ').replace(/\d{6}/g, ' ');
+  if (/\d/.test(s)) return null;
+  const words = s.split(/[^а-яa-z-]+/).map((w) => w.replace(/^-+|-+$/g, '')).filter((w) => w && !DISTRICT_FILLER.test(w));
+  if (!words.length || words.length > 4 || words.some((w) => STREET_WORD.test(w))) return null;
+  const fits = districts.filter((d) => {
+    const nameWords = d.name.toLowerCase().replace(/ё/g, 'е').split(/\s+/).filter(Boolean);
+    return nameWords.length === words.length && nameWords.every((n, i) => sameWord(words[i], n));
+  });
+  return fits.length === 1 ? fits[0].id : null;
+}

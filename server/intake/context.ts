@@ -91,6 +91,8 @@ export async function loadIntakeContext(em: EntityManager, municipalityId: numbe
   const orgs = await query<{ id: number; code: string; name: string; short_name: string | null }>(
     em, 'SELECT id, code, name, short_name FROM organization WHERE municipality_id = ?', [municipalityId]);
 
+  const districts = await query<{ id: number; code: string; name: string }>(
+    em, 'SELECT id, code, name FROM district WHERE municipality_id = ? ORDER BY id', [municipalityId]);
   const themeMap = new Map<string, number>();
   for (const t of themes) {
     // Leaf themes come last, so a name shared with a group resolves to the leaf.
@@ -109,6 +111,7 @@ export async function loadIntakeContext(em: EntityManager, municipalityId: numbe
       extent: { minLon: m.min_lon, minLat: m.min_lat, maxLon: m.max_lon, maxLat: m.max_lat },
       themes: themeMap,
       organizations: orgMap,
+      districts,
     },
     classifier: await trainClassifier(em, municipalityId),
     themeIdByCode: new Map(themes.map((t) => [t.code, t.id])),

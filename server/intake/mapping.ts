@@ -10,7 +10,7 @@ import { repoRoot } from '../reference/files.js';
  * (db/mappings/); any other source (other cities' open data…) needs only a new one.
  */
 export const FIELD_NAMES = [
-  'externalId', 'receivedAt', 'text', 'address', 'lat', 'lon', 'theme', 'organization', 'status',
+  'externalId', 'receivedAt', 'text', 'address', 'lat', 'lon', 'district', 'channel', 'theme', 'organization', 'status',
   'dueAt', 'firstResponseAt', 'answeredAt', 'answerText', 'satisfaction',
   'authorKind', 'authorName', 'authorPhone', 'authorEmail', 'authorProfileUrl', 'authorContactConsent',
 ] as const;
@@ -21,7 +21,7 @@ export interface ColumnSpec {
   column: string;
   /** Date format, e.g. "dd.MM.yyyy HH:mm" (local time of the mapping's time zone). */
   format?: string;
-  /** Source value → our code (theme code, organisation code, status, author kind). */
+  /** Source value → our code (theme code, organisation code, status, author kind, channel, district). */
   map?: Record<string, string>;
   /** Value when the cell is empty. */
   default?: string;
@@ -112,6 +112,14 @@ export function parseMapping(raw: unknown, at = 'mapping'): Mapping {
     if (s.map != null && (typeof s.map !== 'object' || Array.isArray(s.map))) throw new InputError(`${f}.map`, 'ожидается объект «значение → код»');
     out.fields[name as FieldName] = { column: s.column, format: s.format, map: s.map, default: s.default,
       ...(s.columns ? { columns: [...s.columns], separator: s.separator ?? (name === 'text' || name === 'answerText' ? '. ' : ', ') } : {}) };
+  }
+  // The channel column's value map and default must name known channels (checked once, not per row).
+  const ch = out.fields.channel;
+  if (ch) {
+    for (const [k, v] of Object.entries(ch.map ?? {})) {
+      if (typeof v !== 'string' || !channelCode(v)) throw new InputError(`${at}.fields.channel.map.${k}`, `неизвестный канал «${String(v).slice(0, 40)}»`);
+    }
+    if (ch.default != null && !channelCode(String(ch.default))) throw new InputError(`${at}.fields.channel.default`, `неизвестный канал «${String(ch.default).slice(0, 40)}»`);
   }
   for (const required of ['externalId', 'receivedAt', 'text'] as const) {
     if (!out.fields[required]) throw new InputError(`${at}.fields.${required}`, 'обязательное поле не сопоставлено со столбцом');

@@ -3,13 +3,35 @@ import { AppealStatus, AuthorKind } from '../appeals/entities.js';
 import type { ColumnSpec, FieldName, Mapping } from './mapping.js';
 import type { SourceRecord } from './sources.js';
 import { num, parseDate, str } from './values.js';
+import { channelCode } from './mapping.js';
+import { districtInAddress } from './address.js';
 
 export interface Issue {
   line: number;
   field: string;
   severity: 'ERROR' | 'WARNING';
+  /** Self-contained: begins with the mapping path and column(s) of the field (`mapping.fields.receivedAt (столбец "Created Date"): …`). */
   reason: string;
   externalId?: string;
+  /** The mapping path and column(s) the reason begins with (not counted as part of the reason's kind). */
+  at?: string;
+}
+
+/** The reason of an issue without the mapping path it begins with. */
+export const issueCause = (i: Issue) => (i.at && i.reason.startsWith(i.at + ': ') ? i.reason.slice(i.at.length + 2) : i.reason);
+
+/** "mapping.fields.receivedAt (столбец "Created Date")": where in the mapping and the file a field's value comes from. */
+export function fieldPath(mapping: Mapping, f: FieldName | 'coordinates'): string {
+  const q = (c: string) => `"${c.length > 60 ? c.slice(0, 59) + '…' : c}"`;
+  if (f === 'coordinates') {
+    if (mapping.coordinates) return `mapping.coordinates (столбец ${q(mapping.coordinates.column)})`;
+    const lat = mapping.fields.lat, lon = mapping.fields.lon;
+    if (lat || lon) return `mapping.fields.lat/lon (столбцы ${[lat?.column, lon?.column].filter(Boolean).map((c) => q(c!)).join(', ')})`;
+    return 'геометрия записи (GeoJSON)';
+  }
+  const s = mapping.fields[f];
+  if (!s) return `mapping.fields.${f}`;
+  return s.columns && s.columns.length > 1 ? `mapping.fields.${f} (столбцы ${s.columns.map(q).join(', ')})` : `mapping.fields.${f} (столбец ${q(s.column)})`;
 }
 
 export type PlaceStatus = 'POINT' | 'SWAPPED_FIXED' | 'GEOCODED' | 'OUTSIDE' | 'UNRESOLVED' | 'MANUAL' | 'NONE';
@@ -24,8 +46,12 @@ export interface Candidate {
   lon?: number;
   lat?: number;
   placeStatus: PlaceStatus;
-  /** How precise the place is (set by geocoding; else derived at insert: a point = HOUSE, none = NONE). */
+  /** How precise the place is (set by geocoding; else derived at insert: a point = HOUSE, a district only = DISTRICT, none = NONE). */
   placePrecision?: 'HOUSE' | 'STREET' | 'DISTRICT' | 'NONE';
+  /** The district when the record names one without a point (a district column, an address that names only a district). */
+  districtId?: number;
+  /** The record's own channel (a channel column of the mapping); else the file's. */
+  channel?: string;
   themeId?: number;
   organizationId?: number;
   status: AppealStatus;
@@ -58,6 +84,16 @@ export interface IntakeRefs {
   themes: Map<string, number>;
   /** Organisation code, short name or lower-cased name → id. */
   organizations: Map<string, number>;
+  /** Districts of the municipality (a district column, an address naming only a district). */
+  districts?: { id: number; code: string; name: string }[];
+}
+
+/** A district by its code or name as written ("Западный", "zapadny", "Западный микрорайон", "в Западном мкр."). */
+export function findDistrict(refs: IntakeRefs, value: string): number | undefined {
+  const list = refs.districts ?? [];
+  const v = value.trim().toLowerCase().replace(/ё/g, 'е');
+  const exact = list.find((d) => d.code.toLowerCase() === v || d.name.toLowerCase().replace(/ё/g, 'е') === v);
+  return exact?.id ?? districtInAddress(value, list) ?? undefined;
 }
 
 const STATUS_WORDS: Record<string, AppealStatus> = {
@@ -98,8 +134,11 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
   };
   const text = (f: FieldName) => str(raw(f));
   const externalId = text('externalId');
-  const issue = (field: FieldName | string, severity: Issue['severity'], reason: string) =>
-    issues.push({ line: rec.line, field, severity, reason, externalId: externalId && externalId.length > 200 ? `${externalId.slice(0, 199)}…` : externalId });
+  // Every issue names the mapping path and the column(s) of its field (the row is the issue's line).
+  const issue = (field: FieldName | 'coordinates', severity: Issue['severity'], reason: string) => {
+    const at = fieldPath(mapping, field);
+    issues.push({ line: rec.line, field, severity, reason: `${at}: ${reason}`, at, externalId: externalId && externalId.length > 200 ? `${externalId.slice(0, 199)}…` : externalId });
+  };
   const date = (f: FieldName, required = false): Date | undefined => {
     try {
       const d = parseDate(raw(f), tz, spec(f)?.format);
@@ -125,6 +164,13 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
   const body = text('text');
   if (!body) issue('text', 'ERROR', 'пустой текст обращения');
   else if (body.length > MAX_TEXT) issue('text', 'ERROR', `текст длиннее ${MAX_TEXT} символов`);
+  // The record's own channel (a column with a value map): an unknown value rejects the row (it is part of the key).
+  let channel: string | undefined;
+  const channelValue = mapped('channel');
+  if (channelValue) {
+    channel = channelCode(channelValue);
+    if (!channel) issue('channel', 'ERROR', `неизвестный канал «${channelValue.slice(0, 60)}» (добавьте его в map: значение → код канала)`);
+  }
 
   // Place: coordinates (separate columns, one column, or a GeoJSON point), else the address.
   let lon: number | undefined;
@@ -174,6 +220,12 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
     }
   }
 
+  let districtId: number | undefined;
+  const districtValue = mapped('district');
+  if (districtValue) {
+    districtId = findDistrict(refs, districtValue);
+    if (districtId === undefined) issue('district', 'WARNING', `неизвестный район «${districtValue.slice(0, 80)}» — район определяется по месту`);
+  }
   let themeId: number | undefined;
   const themeValue = mapped('theme');
   if (themeValue) {
@@ -226,6 +278,8 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
       text: body!,
       address: text('address'),
       lon, lat, placeStatus,
+      ...(districtId !== undefined ? { districtId } : {}),
+      ...(channel ? { channel } : {}),
       themeId, organizationId, status,
       dueAt: date('dueAt'),
       firstResponseAt: date('firstResponseAt'),

@@ -7,7 +7,8 @@ import { DriverException } from '@mikro-orm/core';
 import type { Channel } from '../reference/entities.js';
 import type { Mapping, SourceFormat } from './mapping.js';
 import { readSource } from './sources.js';
-import { normalizeRecord, type Candidate, type Issue } from './normalize.js';
+import { fieldPath, issueCause, normalizeRecord, type Candidate, type Issue } from './normalize.js';
+import { districtInAddress } from './address.js';
 import { loadIntakeContext, type IntakeContext } from './context.js';
 import { GeocodeCache, geocodeAddresses } from './geocode.js';
 import { bound } from './bound.js';
@@ -71,7 +72,10 @@ const REPORT_ISSUES = 1000;
  */
 const maxStoredIssues = () => intVar(process.env, 'IMPORT_MAX_STORED_ISSUES', 1000, 0, 10_000_000);
 /** The reason an issue is counted under: severity, field and the reason up to its first colon (no values). */
-export const issueCountKey = (i: Issue) => `${i.severity} ${i.field}: ${i.reason.split(/[:«]/)[0].trim().slice(0, 120)}`;
+export const issueCountKey = (i: Issue) => `${i.severity} ${i.field}: ${issueCause(i).split(/[:«]/)[0].trim().slice(0, 120)}`;
+
+/** The key of a record: its channel (a channel column, else the file's) and its external id. */
+const recordKey = (c: Candidate, channel: string) => `${c.channel ?? channel}\u0001${c.externalId}`;
 
 /** PostgreSQL text cannot hold NUL: messages that quote a broken line must not carry one. */
 const noNul = (s: string) => s.replace(/\u0000/g, '');
@@ -167,7 +171,7 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     const prev = await previous;
     // Wait for the previous chunk's commit when this one depends on more than its new appeals: a record of it again
     // here (it must be stored before this chunk looks it up), or a theme it changes (a duplicate candidate's theme).
-    if (prev && (job.rows.some((r) => prev.externalIds.has(r.externalId)) || prev.updates.some((u) => u.changes.some((c) => c[1] === 'theme_id')))) {
+    if (prev && (job.rows.some((r) => prev.externalIds.has(recordKey(r, opts.channel))) || prev.updates.some((u) => u.changes.some((c) => c[1] === 'theme_id')))) {
       await previousWritten;
     }
     const tc = performance.now();
@@ -246,9 +250,10 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
         if (!candidate) pendingRejected++;
         else {
           // The same record twice in one file: the later one is an update of the earlier.
-          if (chunkIds.has(candidate.externalId)) await flush();
+          const key = recordKey(candidate, opts.channel);
+          if (chunkIds.has(key)) await flush();
           chunk.push(candidate);
-          chunkIds.add(candidate.externalId);
+          chunkIds.add(key);
         }
       }
       if (pendingRead >= chunkSize) await flush();
@@ -284,7 +289,7 @@ export function nothingStored(report: ImportReport): string {
   const byReason = new Map<string, number>();
   for (const i of report.issues) {
     if (i.severity !== 'ERROR') continue;
-    const k = `${i.field}: ${i.reason.replace(/«[^»]*»/g, '«…»').slice(0, 120)}`;
+    const k = `${i.at ?? i.field}: ${issueCause(i).replace(/«[^»]*»/g, '«…»').slice(0, 120)}`;
     byReason.set(k, (byReason.get(k) ?? 0) + 1);
   }
   const top = [...byReason.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, n]) => `${k} (${n})`);
@@ -387,8 +392,10 @@ async function prepareChunk(
 ): Promise<ChunkPlan> {
   const mid = opts.municipalityId;
   const { rows, issues } = job;
-  const warn = (c: Candidate, field: string, reason: string) =>
-    issues.push({ line: c.line, field, severity: 'WARNING', reason, externalId: c.externalId });
+  const warn = (c: Candidate, field: 'address', reason: string) => {
+    const at = fieldPath(opts.mapping, field);
+    issues.push({ line: c.line, field, severity: 'WARNING', reason: `${at}: ${reason}`, at, externalId: c.externalId });
+  };
 
   const step = stepper();
   // No JIT for the chunk's statements: each runs once over a few thousand rows, and the planner's estimates of
@@ -410,21 +417,41 @@ async function prepareChunk(
         r.placePrecision = f.precision;
         if (f.precision === 'STREET') warn(r, 'address', `дом в адресе «${r.address!.slice(0, 80)}» не указан или не найден — место определено по улице`);
       } else {
-        r.placeStatus = 'UNRESOLVED';
-        warn(r, 'address', `адрес «${r.address!.slice(0, 80)}» не найден в адресном реестре — обращение направлено на проверку адреса`);
+        // An address that names only a district («в Западном микрорайоне»): the district, without a point.
+        const district = districtInAddress(r.address!, ctx.refs.districts ?? []);
+        if (district != null) {
+          r.placeStatus = 'GEOCODED';
+          r.placePrecision = 'DISTRICT';
+          r.districtId = district;
+          warn(r, 'address', `адрес «${r.address!.slice(0, 80)}» называет только район — место определено с точностью до района`);
+        } else {
+          r.placeStatus = 'UNRESOLVED';
+          warn(r, 'address', `адрес «${r.address!.slice(0, 80)}» не найден в адресном реестре — обращение направлено на проверку адреса`);
+        }
       }
     });
   }
 
   step('geocode');
-  // 3. What exists already (idempotency by channel + external id).
-  const existing = await bound<Existing & { external_id: string }>(
-    em,
-    `SELECT id, external_id, status, theme_id, theme_source, organization_id, answer_text, answered_at, satisfaction, due_at, first_response_at, received_at
-       FROM appeal WHERE municipality_id = ? AND channel = ? AND external_id = ANY(?::text[])`,
-    [mid, opts.channel, rows.map((r) => r.externalId)],
-  );
-  const existingById = new Map(existing.map((e) => [e.external_id, e]));
+  // 3. What exists already (idempotency by channel + external id): one statement per channel of the chunk (the file's,
+  // or a few from a channel column).
+  const byChannel = new Map<string, string[]>();
+  for (const r of rows) {
+    const ch = r.channel ?? opts.channel;
+    let ids = byChannel.get(ch);
+    if (!ids) byChannel.set(ch, (ids = []));
+    ids.push(r.externalId);
+  }
+  const existingById = new Map<string, Existing>();
+  for (const [ch, ids] of byChannel) {
+    const existing = await bound<Existing & { external_id: string }>(
+      em,
+      `SELECT id, external_id, status, theme_id, theme_source, organization_id, answer_text, answered_at, satisfaction, due_at, first_response_at, received_at
+         FROM appeal WHERE municipality_id = ? AND channel = ? AND external_id = ANY(?::text[])`,
+      [mid, ch, ids],
+    );
+    for (const e of existing) existingById.set(`${ch}\u0001${e.external_id}`, e);
+  }
 
   step('existing');
   // 4. Theme (source code, else the classifier), triage, routing — for new rows.
@@ -433,7 +460,7 @@ async function prepareChunk(
   const updates: ChunkPlan['updates'] = [];
   let unchanged = 0;
   rows.forEach((r) => {
-    const ex = existingById.get(r.externalId);
+    const ex = existingById.get(recordKey(r, opts.channel));
     if (!ex) {
       let themeId = r.themeId ?? null;
       let confidence = 1;
@@ -451,7 +478,7 @@ async function prepareChunk(
       // Deadlines: urgency by keywords, the rule version in force at registration, due times, working minutes so far.
       const received = r.receivedAt.getTime();
       const urgentBy = deadlines.urgentBy(r.text);
-      const { rule, due } = deadlines.plan(opts.channel, themeId, urgentBy != null, received);
+      const { rule, due } = deadlines.plan((r.channel ?? opts.channel) as Channel, themeId, urgentBy != null, received);
       inserts.push({
         r, themeId, confidence, source, triage, secondary, urgent: urgentBy != null, urgentBy, ruleId: rule?.id ?? null,
         firstDue: iso2(due?.firstReactionDueAt), answerDue: iso2(due?.answerDueAt), atRisk: iso2(due?.answerAtRiskAt),
@@ -507,7 +534,7 @@ async function prepareChunk(
   step('quality');
   return {
     ...job, inserts: planned, updates, unchanged, committed: false, answers,
-    externalIds: new Set(rows.map((r) => r.externalId)),
+    externalIds: new Set(rows.map((r) => recordKey(r, opts.channel))),
     pending: planned.map((x) => ({ id: x.id, lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text, duplicate: x.duplicateOf != null })),
   };
 }
@@ -548,17 +575,18 @@ async function writeChunk(
          SELECT u.*,
                 CASE WHEN u.has_author THEN nextval('${seq.author}'::regclass)::int END AS author_id,
                 g.point,
-                (SELECT d.id FROM district d WHERE d.municipality_id = $1 AND ST_Intersects(d.geom, g.point) ORDER BY d.id LIMIT 1) AS district_id
+                CASE WHEN g.point IS NULL THEN u.district_hint
+                     ELSE (SELECT d.id FROM district d WHERE d.municipality_id = $1 AND ST_Intersects(d.geom, g.point) ORDER BY d.id LIMIT 1) END AS district_id
            FROM unnest($4::text[], $5::timestamptz[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                        $13::text[], $14::text[], $15::float8[], $16::float8[], $17::int[], $18::real[], $19::text[], $20::boolean[], $21::int[],
                        $22::text[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::text[], $27::smallint[], $28::text[], $29::int[],
                        $33::int[], $34::int[], $35::int[],
-                       $36::boolean[], $37::text[], $38::int[], $39::timestamptz[], $40::timestamptz[], $41::timestamptz[], $42::int[], $43::int[], $44::text[], $45::text[], $46::boolean[])
+                       $36::boolean[], $37::text[], $38::int[], $39::timestamptz[], $40::timestamptz[], $41::timestamptz[], $42::int[], $43::int[], $44::text[], $45::text[], $46::int[], $47::text[], $48::boolean[])
                 AS u(external_id, received_at, author_kind, has_author, full_name, phone, email, profile_url, author_key,
                      text, address, lon, lat, theme_id, theme_confidence, theme_source, triage, org_source,
                      status, due_at, first_response_at, answered_at, answer_text, satisfaction, place_status, line,
                      id, duplicate_of_id, repeat_of_id,
-                     urgent, urgent_by, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes, secondary, precision, contact_consent)
+                     urgent, urgent_by, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes, secondary, precision, district_hint, channel, contact_consent)
            CROSS JOIN LATERAL (SELECT CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END AS point) g),
        r AS MATERIALIZED (
          SELECT t.*, coalesce(t.org_source, appeal_route($1, t.theme_id, t.district_id)) AS organization_id FROM t),
@@ -571,11 +599,11 @@ async function writeChunk(
                              answered_at, answer_text, satisfaction, place_status, batch_id, duplicate_of_id, repeat_of_id,
                              urgent, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes,
                              secondary_theme_ids, place_precision)
-         SELECT id, $1, $2, external_id, received_at, author_kind, author_id, author_key, text, address, point,
+         SELECT id, $1, coalesce(channel, $2::text), external_id, received_at, author_kind, author_id, author_key, text, address, point,
                 district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
                 answered_at, answer_text, satisfaction, place_status, $3, duplicate_of_id, repeat_of_id,
                 urgent, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes,
-                secondary::int[], coalesce(precision, CASE WHEN point IS NOT NULL THEN 'HOUSE' ELSE 'NONE' END)
+                secondary::int[], coalesce(precision, CASE WHEN point IS NOT NULL THEN 'HOUSE' WHEN district_id IS NOT NULL THEN 'DISTRICT' ELSE 'NONE' END)
            FROM r),
        ev AS (
          INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value, comment)
@@ -606,6 +634,7 @@ async function writeChunk(
         col((x) => x.urgent), col((x) => x.urgentBy), col((x) => x.ruleId), col((x) => x.firstDue), col((x) => x.answerDue), col((x) => x.atRisk),
         col((x) => x.firstMinutes), col((x) => x.answerMinutes),
         col((x) => (x.secondary ? '{' + x.secondary.join(',') + '}' : null)), col((x) => x.r.placePrecision ?? null),
+        col((x) => x.r.districtId ?? null), col((x) => x.r.channel ?? null),
         col((x) => x.r.authorContactConsent ?? false),
       ],
     );

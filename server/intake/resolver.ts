@@ -281,7 +281,8 @@ export class ImportBatchFields {
     const sc = isRestricted(s) ? scopeSql(s!, 'a') : undefined;
     // A scoped user sees the issues of rows stored as appeals of their scope only.
     const scoped = sc ? `AND EXISTS (SELECT 1 FROM appeal a JOIN import_batch b ON b.id = i.batch_id
-                                      WHERE a.channel = b.channel AND a.external_id = i.external_id AND ${sc.sql})` : '';
+                                      WHERE (a.channel = b.channel OR a.batch_id = b.id) AND a.municipality_id = b.municipality_id
+                                        AND a.external_id = i.external_id AND ${sc.sql})` : '';
     const rows = await query<ImportIssue>(ctx.em,
       `SELECT line, field, severity, reason, external_id AS "externalId" FROM import_issue i
         WHERE batch_id = ? AND line > ? AND (?::text IS NULL OR severity = ?) ${scoped} ORDER BY line, id LIMIT ?`,

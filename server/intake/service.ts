@@ -138,7 +138,7 @@ export class IntakeService {
     if (!inside.ok) throw new InputError('lon', 'точка дальше 60 км от центра муниципального образования — проверьте порядок широты и долготы');
     await this.em.transactional(async (tem) => {
       const [old] = await query<{ address: string | null; p: string | null }>(tem, 'SELECT address, ST_AsText(point) AS p FROM appeal WHERE id = ?', [a.id]);
-      await query(tem, `UPDATE appeal SET point = ST_SetSRID(ST_MakePoint(?, ?), 4326), place_status = 'MANUAL', district_id = ?, updated_at = now() WHERE id = ?`,
+      await query(tem, `UPDATE appeal SET point = ST_SetSRID(ST_MakePoint(?, ?), 4326), place_status = 'MANUAL', place_precision = 'HOUSE', district_id = ?, updated_at = now() WHERE id = ?`,
         [lon, lat, inside.d, a.id]);
       await this.event(tem, a.id, 'PLACE', old.p, `POINT(${lon} ${lat})`);
       if (inside.d !== a.district_id) await this.event(tem, a.id, 'DISTRICT', a.district_id, inside.d);

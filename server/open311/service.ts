@@ -274,7 +274,8 @@ export class Open311Service {
     const intake = new IntakeService(this.em, this.municipality.id, `open311:${key.name}`.slice(0, 100));
     const report = await intake.importRecords([record], { sourceName: `open311:${key.name}`.slice(0, 100), mapping: { ...POST_MAPPING, channel: key.channel } });
     if (report.status !== 'DONE' || report.rejected > 0) {
-      const reasons = report.issues.filter((i) => i.severity === 'ERROR').map((i) => `${i.field}: ${i.reason}`);
+      // The client knows its request's fields, not the intake's mapping: the reason without the mapping path it begins with.
+      const reasons = report.issues.filter((i) => i.severity === 'ERROR').map((i) => `${i.field}: ${i.at && i.reason.startsWith(`${i.at}: `) ? i.reason.slice(i.at.length + 2) : i.reason}`);
       throw new Open311Error(400, reasons.join('; ') || report.error || 'заявка не принята');
     }
     const [a] = await query<{ id: number; duplicate_of_id: number | null; org: string | null; urgent: boolean }>(this.em,

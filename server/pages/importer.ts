@@ -391,7 +391,7 @@ async function importComments(em: EntityManager, rows: Rec[], reader: RowReader,
   const pages = await pageIndex(em, opts.municipalityId);
   const seen = new Map<string, number>();
   const c = { page: [] as number[], month: [] as string[], ext: [] as string[], posted: [] as string[], text: [] as string[], author: [] as (string | null)[],
-    authorUrl: [] as (string | null)[], replied: [] as (string | null)[], minutes: [] as (number | null)[], work: [] as (number | null)[], kind: [] as string[] };
+    authorUrl: [] as (string | null)[], replied: [] as (string | null)[], replyText: [] as (string | null)[], minutes: [] as (number | null)[], work: [] as (number | null)[], kind: [] as string[] };
   for (const rec of rows) {
     const before = reader.errors;
     const page = await resolvePage(reader, rec, pages);
@@ -415,6 +415,9 @@ async function importComments(em: EntityManager, rows: Rec[], reader: RowReader,
     const text = cell('text', str);
     if (!text) reader.issue(rec.line, col('text'), 'ERROR', 'пустой текст комментария');
     else if (text.length > 4000) reader.issue(rec.line, col('text'), 'ERROR', 'текст длиннее 4000 символов');
+    // The community's reply (its text is checked for communication errors, server/communication).
+    const replyText = cell('replyText', str);
+    if (replyText && replyText.length > 20000) reader.issue(rec.line, col('replyText'), 'ERROR', 'текст ответа длиннее 20 000 символов');
     const kindText = cell('kind', str);
     const kind = kindText ? KIND_WORDS[kindText.toLowerCase()] : text ? commentKind(text) : 'OTHER';
     if (kindText && !kind) reader.issue(rec.line, col('kind'), 'ERROR', `неизвестный тип «${kindText.slice(0, 30)}»: вопрос, жалоба или прочее`);
@@ -429,6 +432,7 @@ async function importComments(em: EntityManager, rows: Rec[], reader: RowReader,
     c.page.push(page.id); c.month.push(localMonth(settings.timezone, posted)); c.ext.push(ext); c.posted.push(posted.toISOString());
     c.text.push(text); c.author.push(cell('author', str)?.slice(0, 300) ?? null); c.authorUrl.push(authorUrl?.slice(0, 500) ?? null);
     c.replied.push(replied ? replied.toISOString() : null);
+    c.replyText.push(replyText || null);
     c.minutes.push(replied ? Math.round((replied.getTime() - posted.getTime()) / 60000) : null);
     c.work.push(replied ? settings.work.minutesBetween(posted, replied) : null);
     c.kind.push(kind);
@@ -446,15 +450,15 @@ async function importComments(em: EntityManager, rows: Rec[], reader: RowReader,
       RETURNING id`, [cp, cm, c.page, c.ext]);
     report.deleted = del.length;
     const r = await query<{ inserted: boolean }>(tem, `
-      INSERT INTO official_page_comment (page_id, municipality_id, month, external_id, posted_at, text, author_name, author_url, replied_at, reply_minutes, reply_work_minutes, kind)
-      SELECT u.page, ?, u.month, u.ext, u.posted, u.text, u.author, u.author_url, u.replied, u.minutes, u.work, u.kind
-        FROM unnest(?::int[], ?::date[], ?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::int[], ?::int[], ?::text[])
-          AS u(page, month, ext, posted, text, author, author_url, replied, minutes, work, kind)
+      INSERT INTO official_page_comment (page_id, municipality_id, month, external_id, posted_at, text, author_name, author_url, replied_at, reply_text, reply_minutes, reply_work_minutes, kind)
+      SELECT u.page, ?, u.month, u.ext, u.posted, u.text, u.author, u.author_url, u.replied, u.reply_text, u.minutes, u.work, u.kind
+        FROM unnest(?::int[], ?::date[], ?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[], ?::int[], ?::text[])
+          AS u(page, month, ext, posted, text, author, author_url, replied, reply_text, minutes, work, kind)
       ON CONFLICT (page_id, external_id) DO UPDATE SET month = excluded.month, posted_at = excluded.posted_at, text = excluded.text,
-        author_name = excluded.author_name, author_url = excluded.author_url, replied_at = excluded.replied_at, reply_minutes = excluded.reply_minutes,
+        author_name = excluded.author_name, author_url = excluded.author_url, replied_at = excluded.replied_at, reply_text = excluded.reply_text, reply_minutes = excluded.reply_minutes,
         reply_work_minutes = excluded.reply_work_minutes, kind = excluded.kind
       RETURNING (xmax = 0) AS inserted`,
-    [opts.municipalityId, c.page, c.month, c.ext, c.posted, c.text, c.author, c.authorUrl, c.replied, c.minutes, c.work, c.kind]);
+    [opts.municipalityId, c.page, c.month, c.ext, c.posted, c.text, c.author, c.authorUrl, c.replied, c.replyText, c.minutes, c.work, c.kind]);
     report.inserted = r.filter((x) => x.inserted).length;
     report.updated = r.length - report.inserted;
     await refreshCommentMonths(tem, opts.municipalityId, cp, cm);

@@ -22,7 +22,7 @@ export const KIND_FIELDS: Record<FileKind, { fields: readonly string[]; required
     required: ['page', 'month', 'posts', 'views', 'likes', 'reposts', 'comments', 'subscribers'],
   },
   comments: {
-    fields: ['page', 'commentId', 'postedAt', 'text', 'author', 'authorUrl', 'repliedAt', 'kind'],
+    fields: ['page', 'commentId', 'postedAt', 'text', 'author', 'authorUrl', 'repliedAt', 'replyText', 'kind'],
     required: ['page', 'commentId', 'postedAt', 'text'],
   },
 };

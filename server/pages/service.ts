@@ -406,7 +406,7 @@ export class PageService {
       const cm = builtinPageMapping('comments').fields;
       const csv = stringify(data.comments.map((c) => ({
         [cm.page.column]: page.url, [cm.commentId.column]: `${c.postId}_${c.id}`, [cm.postedAt.column]: c.date.toISOString(), [cm.text.column]: c.text || '(без текста)',
-        [cm.author.column]: '', [cm.authorUrl.column]: c.fromId > 0 ? `https://vk.com/id${c.fromId}` : '', [cm.repliedAt.column]: c.replyAt ? c.replyAt.toISOString() : '', [cm.kind.column]: '',
+        [cm.author.column]: '', [cm.authorUrl.column]: c.fromId > 0 ? `https://vk.com/id${c.fromId}` : '', [cm.repliedAt.column]: c.replyAt ? c.replyAt.toISOString() : '', [cm.replyText.column]: c.replyText ?? '', [cm.kind.column]: '',
       })), { header: true, delimiter: ';' });
       comments = await this.importFile('comments', Readable.from([csv]), { fileName: `vk-api:${handle}:${month.slice(0, 7)}-comments.csv`, format: 'csv' });
     }

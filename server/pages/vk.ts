@@ -32,7 +32,7 @@ export interface VkGroup {
   hasCover: boolean; hasDescription: boolean; isClosed: boolean; canComment: boolean | null;
 }
 export interface VkPost { id: number; date: Date; pinned: boolean; views: number; likes: number; reposts: number; comments: number }
-export interface VkComment { id: number; postId: number; fromId: number; date: Date; text: string; replyAt: Date | null }
+export interface VkComment { id: number; postId: number; fromId: number; date: Date; text: string; replyAt: Date | null; replyText: string | null }
 
 const RETRY_CODES = new Set([6, 9, 10]);
 
@@ -138,7 +138,7 @@ export class VkClient {
       for (const it of r.items) {
         if (Number(it.from_id) === -groupId || it.deleted) continue; // the community's own comments are replies, not questions
         const reply = (it.thread?.items as Record<string, any>[] | undefined)?.find((t) => Number(t.from_id) === -groupId);
-        out.push({ id: Number(it.id), postId, fromId: Number(it.from_id), date: new Date(Number(it.date) * 1000), text: String(it.text ?? ''), replyAt: reply ? new Date(Number(reply.date) * 1000) : null });
+        out.push({ id: Number(it.id), postId, fromId: Number(it.from_id), date: new Date(Number(it.date) * 1000), text: String(it.text ?? ''), replyAt: reply ? new Date(Number(reply.date) * 1000) : null, replyText: reply ? String(reply.text ?? '') || null : null });
       }
       const total = r.current_level_count ?? r.count;
       if (r.items.length < 100 || offset + 100 >= total) break;

@@ -6,6 +6,7 @@ import { query } from '../db/sql.js';
 import { PlanService } from './service.js';
 import { PlanItemStatus, PlanPeriodKind } from './types.js';
 import type { Mount } from '../http/mount.js';
+import { planDocxHandler } from './docx.js';
 
 /**
  * GET /exports/plan.xlsx?id=N — the plan in the shape of a municipal plan: the approval stamp («УТВЕРЖДАЮ»), the
@@ -85,7 +86,8 @@ export function planExportHandler(orm: MikroORM, defaultMunicipalityId: number) 
   };
 }
 
-/** GET /exports/plan.xlsx: the centre's activity plan in the shape of a municipal plan. */
+/** GET /exports/plan.xlsx and /exports/plan.docx: the centre's activity plan in the shape of a municipal plan. */
 export const mount: Mount = (app, { orm, municipalityId, exportGuard }) => {
   app.get('/exports/plan.xlsx', ...exportGuard, planExportHandler(orm, municipalityId));
+  app.get('/exports/plan.docx', ...exportGuard, planDocxHandler(orm, municipalityId));
 };

@@ -155,4 +155,33 @@ export const RULES: RuleDef[] = [
       return out;
     },
   },
+  {
+    code: 'ORG_COMMUNICATION',
+    label: 'Организация с ошибками коммуникации',
+    explanation: 'По последней проверке ответов на ошибки коммуникации (comm_finding, п. 2.1.3: грубость, пренебрежение, обвинение гражданина, ответ о другом адресе или другому человеку, противоречие ответу другого органа): доля ответов периода с такими ошибками у организации не меньше «minShare» и таких ответов не меньше «minFindings»; организации с числом ответов не меньше «minAnswers». Пока проверки не было, правило ничего не предлагает.',
+    defaults: { minShare: 0.05, minFindings: 3, minAnswers: 20 },
+    specs: [{ key: 'minShare', label: 'доля не меньше', min: 0, max: 1 }, { key: 'minFindings', label: 'ответов с ошибками не меньше', min: 1, max: 100000, integer: true }, { key: 'minAnswers', label: 'ответов не меньше', min: 1, max: 100000, integer: true }],
+    async run(em, p) {
+      const rows = await query<{ organization_id: number; name: string; n: number; bad: number; kinds: Record<string, number> | null }>(em,
+        `WITH ans AS (SELECT a.id, a.organization_id FROM appeal a WHERE ${inPeriod} AND a.organization_id IS NOT NULL AND a.answer_text IS NOT NULL AND btrim(a.answer_text) <> ''),
+              f AS (SELECT DISTINCT f.appeal_id, f.kind FROM comm_finding f WHERE f.municipality_id = ? AND f.source = 'APPEAL'),
+              k AS (SELECT ans.organization_id, f.kind, count(*)::int AS n FROM ans JOIN f ON f.appeal_id = ans.id GROUP BY 1, 2)
+         SELECT ans.organization_id, coalesce(o.short_name, o.name) AS name, count(*)::int AS n,
+                count(*) FILTER (WHERE EXISTS (SELECT 1 FROM f WHERE f.appeal_id = ans.id))::int AS bad,
+                (SELECT jsonb_object_agg(k.kind, k.n) FROM k WHERE k.organization_id = ans.organization_id) AS kinds
+           FROM ans JOIN organization o ON o.id = ans.organization_id GROUP BY 1, 2`, [...periodParams(p), p.municipalityId]);
+      const label: Record<string, string> = { RUDE: 'грубость', DISMISSIVE: 'пренебрежение', BLAME: 'обвинение гражданина', WRONG_ADDRESS: 'ответ о другом адресе', WRONG_PERSON: 'ответ другому человеку', CONTRADICTION: 'противоречие ответу другого органа' };
+      const out: Finding[] = [];
+      for (const r of rows) {
+        const share = r.bad / r.n;
+        if (r.n < p.t.minAnswers || r.bad < p.t.minFindings || share < p.t.minShare) continue;
+        const ev = await query<{ id: number }>(em, `SELECT DISTINCT a.id FROM appeal a JOIN comm_finding f ON f.appeal_id = a.id AND f.municipality_id = a.municipality_id WHERE ${inPeriod} AND a.organization_id = ? ORDER BY a.id DESC LIMIT 50`, [...periodParams(p), r.organization_id]);
+        const kinds = Object.entries(r.kinds ?? {}).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${label[k] ?? k} — ${n}`).join(', ');
+        out.push({ subjectKey: `o:${r.organization_id}`, organizationId: r.organization_id,
+          text: `${r.name ?? 'Организация'}: ошибки коммуникации в ${r.bad} из ${r.n} ответов (${pct(share)}), ${period(p)}: ${kinds}. Рекомендуется разобрать эти ответы с организацией и пригласить её специалистов на семинар по подготовке ответов.`,
+          figures: { withErrors: r.bad, answers: r.n, share: Math.round(share * 1000) / 1000, ...(r.kinds ?? {}) }, evidence: ev.map((e) => e.id) });
+      }
+      return out;
+    },
+  },
 ];

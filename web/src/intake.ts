@@ -10,7 +10,7 @@ import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { ApiError, fetchConfig, gql, loadDistricts, loadThemes, type AppConfig, type Channel, type District, type Theme } from './api';
 import { append, byId, clear, el } from './dom';
 import { geometryBounds, labelPoint, mergeBounds } from './geo';
-import { CHANNELS, CHANNEL_LABELS, channelLabel, formatDateTime, formatNumber } from './labels';
+import { CHANNELS, CHANNEL_LABELS, PLACE_PRECISION_LABELS, channelLabel, formatDateTime, formatNumber } from './labels';
 import { DISTRICTS_SOURCE, addMcuLayers, districtFeatureCollection, offlineStyle } from './mapLayers';
 import { can, mountUserBar, requireSession, type Me } from './auth';
 
@@ -84,6 +84,9 @@ interface QueueNode {
   themeSource?: string | null;
   /** Other themes the classifier sees in the text (the appeal keeps one responsible theme). */
   secondaryThemes?: { name: string }[];
+  /** HOUSE, STREET, DISTRICT, NONE (Appeal.placePrecision) and the district, when known. */
+  placePrecision?: string | null;
+  district?: { name: string } | null;
   author?: { masked: boolean; fullName: string | null; phone: string | null; email: string | null; profileUrl: string | null } | null;
 }
 
@@ -100,11 +103,11 @@ const IMPORT_MUTATION = `mutation ImportAppeals($file: Upload!, $channel: Channe
 /** Roles that process appeals also get the author (each read is logged by the server); others never ask for it. */
 const triageQuery = (withAuthor: boolean) => `query TriageQueue($first: Int!) {
   appeals(filter: { triage: true }, first: $first) { totalCount
-    edges { node { id channel externalId receivedAt text address theme { id name } themeConfidence themeSource secondaryThemes { name }${withAuthor ? ' author { masked fullName phone email profileUrl }' : ''} } } } }`;
+    edges { node { id channel externalId receivedAt text address theme { id name } themeConfidence themeSource secondaryThemes { name } placePrecision district { name }${withAuthor ? ' author { masked fullName phone email profileUrl }' : ''} } } } }`;
 
 const PLACES_QUERY = `query PlaceQueue($first: Int!) {
   appeals(filter: { placeStatuses: ["UNRESOLVED"] }, first: $first) { totalCount
-    edges { node { id channel externalId receivedAt text address } } } }`;
+    edges { node { id channel externalId receivedAt text address placePrecision district { name } } } } }`;
 
 const BATCHES_QUERY = `query Batches { importBatches(first: 10) { id sourceName channel status startedAt read inserted updated unchanged rejected flagged } }`;
 
@@ -515,7 +518,7 @@ function triageRow(n: QueueNode): HTMLTableRowElement {
     { 'data-id': n.id, class: 'triage-row' },
     el('td', { class: 'nowrap' }, formatDateTime(n.receivedAt), el('div', { class: 'muted small ext-id' }, n.externalId)),
     el('td', null, channelLabel(n.channel)),
-    el('td', { class: 'text-cell' }, el('div', { class: 'appeal-text' }, n.text), n.address ? el('div', { class: 'muted small' }, n.address) : null,
+    el('td', { class: 'text-cell' }, el('div', { class: 'appeal-text' }, n.text), placeLine(n),
       author ? el('div', { class: 'muted small appeal-author' }, `Автор: ${author}`) : null),
     el('td', null, suggested),
     el('td', null, select),
@@ -546,6 +549,14 @@ function triageRow(n: QueueNode): HTMLTableRowElement {
     }
   });
   return row;
+}
+
+/** The address and how precisely it placed the appeal («ул. Ленина · точность места: улица (без дома)»). */
+function placeLine(n: QueueNode): HTMLElement | null {
+  const precision = n.placePrecision ? PLACE_PRECISION_LABELS[n.placePrecision] ?? n.placePrecision : null;
+  const district = n.placePrecision === 'DISTRICT' && n.district ? ` «${n.district.name}»` : '';
+  const parts = [n.address, precision ? `точность места: ${precision}${district}` : null].filter(Boolean);
+  return parts.length ? el('div', { class: 'muted small place-precision' }, parts.join(' · ')) : null;
 }
 
 // ---------------------------------------------------------------- address review
@@ -585,7 +596,7 @@ function renderPlaces(nodes: QueueNode[]): void {
       { 'data-id': n.id, class: 'place-row', tabindex: 0, 'aria-selected': 'false' },
       el('td', { class: 'nowrap' }, formatDateTime(n.receivedAt), el('div', { class: 'muted small ext-id' }, n.externalId)),
       el('td', null, channelLabel(n.channel)),
-      el('td', { class: 'address' }, n.address ?? '—'),
+      el('td', { class: 'address' }, n.address ?? '—', n.district ? el('div', { class: 'muted small place-precision' }, `район: ${n.district.name}`) : null),
       el('td', { class: 'text-cell' }, el('div', { class: 'appeal-text' }, n.text)),
     );
     row.addEventListener('click', () => selectPlace({ node: n, row }));

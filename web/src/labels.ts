@@ -71,3 +71,6 @@ export function plural(n: number, one: string, few: string, many: string): strin
 export function appealsWord(n: number): string {
   return plural(n, 'обращение', 'обращения', 'обращений');
 }
+
+/** How precise an appeal's place is (Appeal.placePrecision). */
+export const PLACE_PRECISION_LABELS: Record<string, string> = { HOUSE: 'дом', STREET: 'улица (без дома)', DISTRICT: 'район', NONE: 'место не определено' };

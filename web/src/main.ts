@@ -31,6 +31,7 @@ import { geometryBounds, labelPoint, mergeBounds, type Bounds } from './geo';
 import {
   CHANNELS,
   CHANNEL_LABELS,
+  PLACE_PRECISION_LABELS,
   STATUSES,
   STATUS_COLORS,
   STATUS_LABELS,
@@ -364,7 +365,7 @@ interface PopupData {
   repeatOf?: string | null;
 }
 
-const PLACE_PRECISION: Record<string, string> = { HOUSE: 'дом', STREET: 'улица (без дома)', DISTRICT: 'район', NONE: 'место не определено' };
+const PLACE_PRECISION = PLACE_PRECISION_LABELS;
 
 function statusChip(status: string): HTMLElement {
   const chip = el('span', { class: 'chip' }, statusLabel(status));
