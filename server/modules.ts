@@ -24,6 +24,7 @@ import { Migration20261202001000_centre } from '../db/migrations/Migration202612
 import { Migration20261202001300_reports } from '../db/migrations/Migration20261202001300_reports.js';
 import { Migration20261202001400_informing } from '../db/migrations/Migration20261202001400_informing.js';
 import { Migration20261202001600_communication } from '../db/migrations/Migration20261202001600_communication.js';
+import { Migration20261202001900_citus } from '../db/migrations/Migration20261202001900_citus.js';
 import type { MigrationsList, OrmOptions } from './db/orm.js';
 
 /*
@@ -60,6 +61,7 @@ export const migrationsList: MigrationsList = [
   { name: 'Migration20261202001300_reports', class: Migration20261202001300_reports },
   { name: 'Migration20261202001400_informing', class: Migration20261202001400_informing },
   { name: 'Migration20261202001600_communication', class: Migration20261202001600_communication },
+  { name: 'Migration20261202001900_citus', class: Migration20261202001900_citus },
 ];
 
 /** What createOrm needs from the composition: `createOrm({ url, embedded, ...schema })`. */

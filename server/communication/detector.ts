@@ -20,7 +20,8 @@ export interface CommHit { kind: CommKind; rule: string; explanation: string; ex
 interface LexiconFile {
   version: number;
   kinds: Record<CommKind, { label: string; description: string }>;
-  patterns: { id: string; kind: CommKind; re: string; explain: string }[];
+  patterns: { id: string; kind: CommKind; re: string; explain: string; unless?: string }[];
+  bare?: { maxWords: number; unless: string; explain: string };
   stance: { order: Stance[]; labels: Record<Stance, string>; patterns: Record<Stance, string[]>; contradictions: [Stance, Stance][] };
   address: { skipBefore: string[]; streetTypes: string[] };
 }
@@ -28,7 +29,8 @@ interface LexiconFile {
 export interface Lexicon {
   version: number;
   kinds: LexiconFile['kinds'];
-  patterns: { id: string; kind: CommKind; re: RegExp; explain: string }[];
+  patterns: { id: string; kind: CommKind; re: RegExp; explain: string; unless?: RegExp }[];
+  bare?: { maxWords: number; unless: RegExp; explain: string };
   stance: { order: Stance[]; labels: Record<Stance, string>; patterns: Record<Stance, RegExp[]>; contradictions: [Stance, Stance][] };
   skipBefore: RegExp;
   streetTypes: string[];
@@ -41,7 +43,13 @@ const WORD_BOUNDARY = `(?:(?<![${L}])(?=[${L}])|(?<=[${L}])(?![${L}]))`;
  * `\b` at the start of an alternative (after «(», «|» or at the start) is a start of a word — a cheap look-behind;
  * elsewhere an end of a word — a look-ahead; the general boundary (either) only where neither applies.
  */
-const compile = (src: string) => new RegExp(src.replace(/(^|[(|])\\b/g, `$1(?<![${L}])`).replace(/\\b(?=$|[)|])/g, `(?![${L}])`).replace(/\\b/g, WORD_BOUNDARY), 'gu');
+/**
+ * Two shorthands of the lexicon keep stem-level patterns readable: `%` is the rest of a word (any ending, so one stem
+ * covers every case and person: «вин%» — вина, вине, виноваты), and `~` is a gap of up to two words between the
+ * parts of an expression («надоел% ~ вы» matches «надоели уже вы», «хватит ~ писать» matches «хватит уже нам писать»).
+ */
+const expand = (src: string) => src.replace(/%/g, `[${L}-]*`).replace(/\s*~\s*/g, `(?:[\\s,]+[${L}-]+){0,2}[\\s,]+`);
+const compile = (raw: string) => new RegExp(expand(raw).replace(/(^|[(|])\\b/g, `$1(?<![${L}])`).replace(/\\b(?=$|[)|])/g, `(?![${L}])`).replace(/\\b/g, WORD_BOUNDARY), 'gu');
 
 let cached: Lexicon | undefined;
 export function lexicon(): Lexicon {
@@ -50,7 +58,8 @@ export function lexicon(): Lexicon {
   cached = {
     version: raw.version,
     kinds: raw.kinds,
-    patterns: raw.patterns.map((p) => ({ ...p, re: compile(p.re) })),
+    patterns: raw.patterns.map((p) => ({ ...p, re: compile(p.re), unless: p.unless ? compile(p.unless) : undefined })),
+    bare: raw.bare ? { ...raw.bare, unless: compile(raw.bare.unless) } : undefined,
     stance: { ...raw.stance, patterns: Object.fromEntries(Object.entries(raw.stance.patterns).map(([k, v]) => [k, v.map(compile)])) as Record<Stance, RegExp[]> },
     skipBefore: compile(`(${raw.address.skipBefore.join('|')})`),
     streetTypes: raw.address.streetTypes,
@@ -240,6 +249,15 @@ export function wrongPerson(answer: string, authorName: string | null | undefine
 
 // ---- wording and stance ---------------------------------------------------------------------------------------
 
+/** Does `re` match within the clause around [start, end) — up to 60 characters either side, not across «.», «!», «?», «;»? */
+function clauseMatches(norm: string, start: number, end: number, re: RegExp): boolean {
+  let a = start, b = end;
+  while (a > 0 && start - a < 60 && !/[.!?;]/.test(norm[a - 1])) a--;
+  while (b < norm.length && b - end < 60 && !/[.!?;]/.test(norm[b])) b++;
+  re.lastIndex = 0;
+  return re.test(norm.slice(a, b));
+}
+
 /** Rude, dismissive and blaming wording: one hit per kind (the first pattern that matches), with its excerpt. */
 export function wordingHits(answer: string): CommHit[] {
   const lx = lexicon();
@@ -249,10 +267,24 @@ export function wordingHits(answer: string): CommHit[] {
   for (const p of lx.patterns) {
     if (seen.has(p.kind)) continue;
     p.re.lastIndex = 0;
-    const m = p.re.exec(norm);
-    if (!m) continue;
-    seen.add(p.kind);
-    out.push({ kind: p.kind, rule: p.id, explanation: `${p.explain}: «${answer.slice(m.index, m.index + m[0].length)}»`, excerpt: excerpt(answer, m.index, m.index + m[0].length) });
+    for (let m = p.re.exec(norm); m; m = p.re.exec(norm)) {
+      if (m[0].length === 0) { p.re.lastIndex++; continue; }
+      // Negation and neutral use: a pattern's `unless` looked for in the same clause around the match
+      // («не по вашей вине», «вины заявителя не установлено») cancels the finding.
+      if (p.unless && clauseMatches(norm, m.index, m.index + m[0].length, p.unless)) continue;
+      seen.add(p.kind);
+      out.push({ kind: p.kind, rule: p.id, explanation: `${p.explain}: «${answer.slice(m.index, m.index + m[0].length)}»`, excerpt: excerpt(answer, m.index, m.index + m[0].length) });
+      break;
+    }
+  }
+  // A bare formula instead of an answer («Принято к сведению.», «Разберёмся. Ждите.»): a very short answer with no
+  // action, date, reason or next step in it, and no other finding (a short rude answer is rude, not a formula).
+  if (lx.bare && !seen.size) {
+    const words = norm.match(new RegExp(`[${L}]+`, 'gu')) ?? [];
+    lx.bare.unless.lastIndex = 0;
+    if (words.length > 0 && words.length <= lx.bare.maxWords && !/\d/.test(norm) && !lx.bare.unless.test(norm)) {
+      out.push({ kind: 'DISMISSIVE', rule: 'dismissive.bare', explanation: `${lx.bare.explain}: «${answer.trim().slice(0, 120)}»`, excerpt: excerpt(answer, 0, Math.min(answer.length, 1)) });
+    }
   }
   return out;
 }

@@ -207,7 +207,7 @@ export class DataQualityService {
         FROM dq_notice n JOIN organization o ON o.id = n.organization_id JOIN municipality m ON m.id = n.municipality_id
         LEFT JOIN dq_finding f ON f.notice_id = n.id
        WHERE n.municipality_id = ?${id != null ? ' AND n.id = ?' : ''}${sc.sql}
-       GROUP BY n.id, o.name, o.head_name, m.timezone ORDER BY n.id DESC LIMIT 500`, [this.mid, ...(id != null ? [id] : []), ...sc.params]), ['createdAt']);
+       GROUP BY n.id, n.municipality_id, o.name, o.head_name, m.timezone ORDER BY n.id DESC LIMIT 500`, [this.mid, ...(id != null ? [id] : []), ...sc.params]), ['createdAt']);
   }
 
   /** The organisation's head and contacts (the notice's addressee); ADMIN, CURATOR, COORDINATOR edit them. */

@@ -42,6 +42,8 @@ export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
  */
 const VACUUM_AFTER: Record<string, string[]> = {
   Migration20261127000004_heatcells: ['appeal', 'heat_cell'],
+  // Filled a new municipality_id column in every row.
+  Migration20261202001900_citus: ['problem_appeal', 'problem_snapshot', 'open311_key_use'],
 };
 
 export async function migrate(orm: MikroORM): Promise<string[]> {

@@ -200,7 +200,7 @@ export class IndicatorService {
       } else {
         await query(tem,
           `INSERT INTO indicator_target (indicator_id, municipality_id, month, value) SELECT ?, ?, m, ? FROM unnest(?::date[]) m
-           ON CONFLICT (indicator_id, month) DO UPDATE SET value = excluded.value`, [id, this.mid, value, months]);
+           ON CONFLICT (indicator_id, month, municipality_id) DO UPDATE SET value = excluded.value`, [id, this.mid, value, months]);
       }
       await audit(tem, this.ctx, { entity: 'indicator', entityId: id, action: 'set_targets', before, after: { from, to, value } });
       return months.length;
@@ -268,7 +268,7 @@ export class IndicatorService {
       await query(tem,
         `INSERT INTO indicator_value (indicator_id, municipality_id, month, value, source)
          SELECT u.id, ?, u.month, u.value, ? FROM unnest(?::int[], ?::date[], ?::float8[]) AS u(id, month, value)
-         ON CONFLICT (indicator_id, month) DO UPDATE SET value = excluded.value, source = excluded.source, updated_at = now()`,
+         ON CONFLICT (indicator_id, month, municipality_id) DO UPDATE SET value = excluded.value, source = excluded.source, updated_at = now()`,
         [this.mid, `import:${fileName.slice(0, 100)}`, ids, months, values]);
       await audit(tem, this.ctx, { entity: 'indicator_value', action: 'import', before: null, after: { fileName, rows: ids.length } });
     });

@@ -352,7 +352,7 @@ export class Open311Client {
                SELECT a.id, a.municipality_id, 'import:' || a.external_id, ?, m.url
                  FROM unnest(?::text[], ?::text[]) AS m(external_id, url)
                  JOIN appeal a ON a.municipality_id = ? AND a.channel = ? AND a.external_id = m.external_id
-               ON CONFLICT (appeal_id) DO UPDATE SET media_url = excluded.media_url`,
+               ON CONFLICT (appeal_id, municipality_id) DO UPDATE SET media_url = excluded.media_url`,
               [src.id, [...media.keys()], [...media.values()], this.municipalityId, channel]);
           }
         }

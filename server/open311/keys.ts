@@ -117,9 +117,9 @@ export function anonymousLimiter(perMinute: number): RateLimiterMemory | null {
 }
 
 /** One row per use of a key (and the key's last use). */
-export async function logKeyUse(em: EntityManager, keyId: number, use: { method: string; path: string; status: number; ip?: string; appealId?: number | null }): Promise<void> {
+export async function logKeyUse(em: EntityManager, municipalityId: number, keyId: number, use: { method: string; path: string; status: number; ip?: string; appealId?: number | null }): Promise<void> {
   await query(em,
-    `WITH u AS (UPDATE open311_api_key SET last_used_at = now() WHERE id = ? RETURNING id)
-     INSERT INTO open311_key_use (key_id, method, path, status, ip, appeal_id) SELECT id, ?, ?, ?, ?, ? FROM u`,
-    [keyId, use.method, use.path.slice(0, 300), use.status, use.ip ?? null, use.appealId ?? null]);
+    `WITH u AS (UPDATE open311_api_key SET last_used_at = now() WHERE id = ? AND municipality_id = ? RETURNING id, municipality_id)
+     INSERT INTO open311_key_use (key_id, municipality_id, method, path, status, ip, appeal_id) SELECT id, municipality_id, ?, ?, ?, ?, ? FROM u`,
+    [keyId, municipalityId, use.method, use.path.slice(0, 300), use.status, use.ip ?? null, use.appealId ?? null]);
 }

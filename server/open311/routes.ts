@@ -132,7 +132,7 @@ export function open311Router(orm: MikroORM, municipality: Municipality, opts: O
     res.set('cache-control', 'no-store');
     res.on('finish', () => {
       if (!ctx.key) return;
-      logKeyUse(orm.em.fork(), ctx.key.id, { method: req.method, path: req.path, status: res.statusCode, ip: req.ip, appealId: ctx.appealId })
+      logKeyUse(orm.em.fork(), municipality.id, ctx.key.id, { method: req.method, path: req.path, status: res.statusCode, ip: req.ip, appealId: ctx.appealId })
         .catch((e) => console.error('[open311] key use not logged', e));
     });
     try {

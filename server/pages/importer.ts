@@ -361,7 +361,7 @@ async function importStats(em: EntityManager, rows: Rec[], reader: RowReader, re
       SELECT u.page, u.month, ?, u.posts, u.views, u.likes, u.reposts, u.comments, u.subscribers, u.reach, u.answered, u.reply, ?
         FROM unnest(?::int[], ?::date[], ?::int[], ?::bigint[], ?::int[], ?::int[], ?::int[], ?::int[], ?::int[], ?::int[], ?::float8[])
           AS u(page, month, posts, views, likes, reposts, comments, subscribers, reach, answered, reply)
-      ON CONFLICT (page_id, month) DO UPDATE SET posts = excluded.posts, views = excluded.views, likes = excluded.likes, reposts = excluded.reposts,
+      ON CONFLICT (page_id, month, municipality_id) DO UPDATE SET posts = excluded.posts, views = excluded.views, likes = excluded.likes, reposts = excluded.reposts,
         comments = excluded.comments, subscribers = excluded.subscribers, reach = excluded.reach, comments_answered = excluded.comments_answered,
         reply_median_minutes = excluded.reply_median_minutes, source = excluded.source, updated_at = now()
       RETURNING (xmax = 0) AS inserted`,
@@ -454,7 +454,7 @@ async function importComments(em: EntityManager, rows: Rec[], reader: RowReader,
       SELECT u.page, ?, u.month, u.ext, u.posted, u.text, u.author, u.author_url, u.replied, u.reply_text, u.minutes, u.work, u.kind
         FROM unnest(?::int[], ?::date[], ?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[], ?::int[], ?::text[])
           AS u(page, month, ext, posted, text, author, author_url, replied, reply_text, minutes, work, kind)
-      ON CONFLICT (page_id, external_id) DO UPDATE SET month = excluded.month, posted_at = excluded.posted_at, text = excluded.text,
+      ON CONFLICT (page_id, external_id, municipality_id) DO UPDATE SET month = excluded.month, posted_at = excluded.posted_at, text = excluded.text,
         author_name = excluded.author_name, author_url = excluded.author_url, replied_at = excluded.replied_at, reply_text = excluded.reply_text, reply_minutes = excluded.reply_minutes,
         reply_work_minutes = excluded.reply_work_minutes, kind = excluded.kind
       RETURNING (xmax = 0) AS inserted`,

@@ -375,8 +375,8 @@ export async function detectProblems(rootEm: EntityManager, o: DetectOptions): P
     await em.execute('ANALYZE pd_mem');
     await query(em, `DELETE FROM problem_appeal pa WHERE pa.problem_id = ANY(?::int[])
         AND NOT EXISTS (SELECT 1 FROM pd_mem m WHERE m.problem_id = pa.problem_id AND m.appeal_id = pa.appeal_id)`, [touched]);
-    await em.execute(`INSERT INTO problem_appeal (problem_id, appeal_id) SELECT m.problem_id, m.appeal_id FROM pd_mem m
-        WHERE NOT EXISTS (SELECT 1 FROM problem_appeal pa WHERE pa.problem_id = m.problem_id AND pa.appeal_id = m.appeal_id)`);
+    await query(em, `INSERT INTO problem_appeal (problem_id, appeal_id, municipality_id) SELECT m.problem_id, m.appeal_id, ? FROM pd_mem m
+        WHERE NOT EXISTS (SELECT 1 FROM problem_appeal pa WHERE pa.problem_id = m.problem_id AND pa.appeal_id = m.appeal_id)`, [m]);
     if (all.length) {
       // Factors of this run's problems.
       await query(em, `UPDATE problem p SET factors = ${FACTORS_SQL}
@@ -439,7 +439,9 @@ async function persistPoints(em: EntityManager, m: number, runId: number, from: 
       FROM pd_pts`, [m]);
   if (!others.x) {
     await em.execute('CREATE INDEX problem_point_cell_idx ON problem_point (municipality_id, theme_id, gx, gy)');
-    await em.execute('ALTER TABLE problem_point ADD CONSTRAINT problem_point_appeal_id_fkey FOREIGN KEY (appeal_id) REFERENCES appeal(id) ON DELETE CASCADE');
+    // Composite, as Migration20261202001900_citus made it (the schema stays ready for Citus).
+    await em.execute(`ALTER TABLE problem_point ADD CONSTRAINT problem_point_appeal_id_fkey
+      FOREIGN KEY (municipality_id, appeal_id) REFERENCES appeal (municipality_id, id) ON DELETE CASCADE`);
   }
   await em.execute('ANALYZE problem_point');
   await query(em, `INSERT INTO problem_state (municipality_id, run_id, period_from, period_to, prev_from) VALUES (?, ?, ?, ?, ?)
@@ -528,7 +530,8 @@ export async function rescore(em: EntityManager, m: number, settings: ProblemSet
   }
   await query(em, `UPDATE problem SET rank_city = NULL, rank_district = NULL WHERE municipality_id = ? AND NOT active AND rank_city IS NOT NULL`, [m]);
   if (runId != null && snapshotIds.length) {
-    await query(em, `INSERT INTO problem_snapshot (problem_id, run_id, at, appeal_count, author_count, score)
-      SELECT id, ?, ?, appeal_count, author_count, score FROM problem WHERE id = ANY(?::int[]) ON CONFLICT DO NOTHING`, [runId, at, snapshotIds]);
+    await query(em, `INSERT INTO problem_snapshot (problem_id, run_id, municipality_id, at, appeal_count, author_count, score)
+      SELECT id, ?, municipality_id, ?, appeal_count, author_count, score FROM problem WHERE id = ANY(?::int[]) AND municipality_id = ? ON CONFLICT DO NOTHING`,
+      [runId, at, snapshotIds, m]);
   }
 }

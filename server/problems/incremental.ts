@@ -164,8 +164,8 @@ export async function incrementalFast(
 
   // 4. The decided appeals join their problems; touched problems (and those of refreshed appeals) are re-aggregated.
   if (assign.size) {
-    await query(em, `INSERT INTO problem_appeal (problem_id, appeal_id) SELECT p, a FROM unnest(?::int[], ?::int[]) AS u(p, a) ON CONFLICT DO NOTHING`,
-      [[...assign.values()], [...assign.keys()]]);
+    await query(em, `INSERT INTO problem_appeal (problem_id, appeal_id, municipality_id) SELECT p, a, ? FROM unnest(?::int[], ?::int[]) AS u(p, a) ON CONFLICT DO NOTHING`,
+      [m, [...assign.values()], [...assign.keys()]]);
   }
   const refreshed = refresh.length
     ? (await query<{ problem_id: number }>(em, `SELECT DISTINCT problem_id FROM problem_appeal WHERE appeal_id = ANY(?::int[])`, [refresh])).map((r) => r.problem_id)

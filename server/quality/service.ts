@@ -88,7 +88,7 @@ async function writeVerdicts(em: EntityManager, mid: number, v: Verdicts, clearO
     `INSERT INTO answer_quality AS q (appeal_id, municipality_id, verdict, model_verdict, score, reasons, fingerprint, template_size, judged_at)
      SELECT u.id, ?, u.verdict, u.verdict, u.score, u.reasons::jsonb, u.fp, u.size, now()
        FROM unnest(?::int[], ?::text[], ?::real[], ?::text[], ?::bigint[], ?::int[]) AS u(id, verdict, score, reasons, fp, size)
-     ON CONFLICT (appeal_id) DO UPDATE SET
+     ON CONFLICT (appeal_id, municipality_id) DO UPDATE SET
        verdict = CASE WHEN q.overridden_by IS NULL THEN excluded.verdict ELSE q.verdict END,
        model_verdict = excluded.model_verdict, score = excluded.score, reasons = excluded.reasons, fingerprint = excluded.fingerprint,
        template_size = excluded.template_size, judged_at = now()`,

@@ -103,7 +103,7 @@ export class SeminarService {
       }
       await query(tem, `INSERT INTO seminar_invitee (seminar_id, municipality_id, organization_id, person, reason)
         SELECT ?, ?, u.org, coalesce(u.person, ''), u.reason FROM unnest(?::int[], ?::text[], ?::text[]) AS u(org, person, reason)
-        ON CONFLICT (seminar_id, organization_id, person) DO UPDATE SET reason = excluded.reason`,
+        ON CONFLICT (seminar_id, organization_id, person, municipality_id) DO UPDATE SET reason = excluded.reason`,
       [seminarId, this.mid, rows.map((r) => r.org), rows.map((r) => r.person), rows.map((r) => r.reason)]);
       await audit(tem, this.ctx, { entity: 'seminar', entityId: seminarId, action: 'invite', before: null, after: rows });
       return new SeminarService(tem, this.ctx).get(seminarId);
