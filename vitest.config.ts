@@ -28,5 +28,8 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
+    // Tests change data with SQL beside the app: the aggregate cache re-reads the data version on every request
+    // (production trusts it for DATA_VERSION_TTL_MS, 1 s; test/perf.test.ts checks that too).
+    env: { DATA_VERSION_TTL_MS: '0' },
   },
 });

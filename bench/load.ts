@@ -1,15 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import http from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
 import type { App } from '../server/app.js';
-import { repoRoot } from '../server/reference/files.js';
 import { getSchema } from '../server/graphql/schema.js';
 import { UserService } from '../server/auth/users.js';
 import { Role } from '../server/auth/roles.js';
 import { query } from '../server/db/sql.js';
 import { benchAuth, mulberry32, percentile, type SummaryRow } from './lib.js';
+import { figures, runClient, startHub, stopServer } from './spawn.js';
+import { captureExplains } from './explain.js';
 
 /**
  * Load benchmark (issue 6): `connections` concurrent clients for `seconds` against the server
@@ -22,7 +20,7 @@ import { benchAuth, mulberry32, percentile, type SummaryRow } from './lib.js';
  */
 
 type Kind = 'map' | 'list' | 'problems';
-interface Req { kind: Kind; name: string; body: string }
+export interface Req { kind: Kind; name: string; body: string }
 
 const HEATMAP = `query($bbox: BBoxInput!, $zoom: Int!, $filter: AppealFilter) {
   heatmap(bbox: $bbox, zoom: $zoom, filter: $filter, layer: APPEALS) { total maxValue cells { id value appeals geometry } } }`;
@@ -75,69 +73,15 @@ function mix(seed: number, withProblems: boolean, count = 400): Req[] {
   return out;
 }
 
-interface Sample { kind: string; ms: number; ok: boolean }
-
-/** `connections` loops, each sending requests one after the other for `seconds`. */
-async function drive(base: URL, headers: Record<string, string>, connections: number, seconds: number, next: (i: number) => Req | null): Promise<{ samples: Sample[]; elapsed: number; firstErrors: string[] }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const samples: Sample[] = [];
-  const firstErrors: string[] = [];
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  let counter = 0;
-  const one = (req: Req | null) => new Promise<Sample>((resolve) => {
-    const t = performance.now();
-    const r = http.request({
-      host: base.hostname, port: base.port, agent, method: req ? 'POST' : 'GET', path: req ? '/graphql' : '/healthz',
-      headers: req ? { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(req.body) } : headers,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let ok = res.statusCode === 200;
-        if (ok && req) ok = !text.includes('"errors"') && text.startsWith('{"data"');
-        if (!ok && firstErrors.length < 5) firstErrors.push(`${req?.name ?? 'healthz'} ${res.statusCode}: ${text.slice(0, 300)}`);
-        resolve({ kind: req?.name ?? 'healthz', ms: performance.now() - t, ok });
-      });
-      res.on('error', () => resolve({ kind: req?.name ?? 'healthz', ms: performance.now() - t, ok: false }));
-    });
-    r.on('error', (e) => {
-      if (firstErrors.length < 5) firstErrors.push(`${req?.name ?? 'healthz'}: ${e.message}`);
-      resolve({ kind: req?.name ?? 'healthz', ms: performance.now() - t, ok: false });
-    });
-    r.end(req?.body);
-  });
-  await Promise.all(Array.from({ length: connections }, async () => {
-    while (performance.now() < deadline) samples.push(await one(next(counter++)));
-  }));
-  const elapsed = (performance.now() - started) / 1000;
-  agent.destroy();
-  return { samples, elapsed, firstErrors };
-}
-
-async function waitHealthy(url: string, child: ChildProcess, log: string[]) {
-  const until = Date.now() + 120_000;
-  while (Date.now() < until) {
-    if (child.exitCode != null) throw new Error(`server exited (${child.exitCode}): ${log.join('').slice(-2000)}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).status === 200) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error('server did not become healthy in 120 s');
-}
-
 const fmt = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
 
-export async function benchLoad(app: App, backend: SummaryRow['backend'], n: number, opts: { connections?: number; seconds?: number } = {}): Promise<SummaryRow[]> {
+export async function benchLoad(app: App, backend: SummaryRow['backend'], n: number,
+  opts: { connections?: number; seconds?: number; cache?: boolean; dataDir?: string } = {}): Promise<SummaryRow[]> {
+  const cache = opts.cache ?? true;
   const connections = opts.connections ?? 64;
   const seconds = opts.seconds ?? 60;
-  if (app.embedded) {
-    // PGlite is a single-process database: a second process cannot serve its folder while the benchmark holds it.
-    console.log('[embedded] load: measured on PostGIS only (the embedded database is a single-process PGlite)');
+  if (app.embedded && !opts.dataDir) {
+    console.log('[embedded] load: needs the data folder of the benchmark database');
     return [];
   }
   const withProblems = !!(await getSchema()).getQueryType()!.getFields().problems;
@@ -159,28 +103,22 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
     }
   }
 
+  // EXPLAIN (ANALYZE, BUFFERS) of every statement of one request of each kind (bench/explain.ts), before the load.
+  if (cache) await captureExplains(app, mix(6006, withProblems), (m) => console.log(`[${backend}] ${m}`));
+
   // The server as deployed: its own process, production mode; the in-process app of the runner stays idle.
-  const log: string[] = [];
-  const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'server', 'main.js')], {
-    env: { ...process.env, DATABASE_URL: app.databaseUrl, NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '0',
-      // All clients are one account: the per-user limit of expensive operations would serialise them.
-      EXPENSIVE_PER_USER: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  // The mix repeats 400 distinct requests: after the warm-up its aggregates are answered from the cache. `load-nocache`
+  // measures the same mix with AGGREGATE_CACHE_ENTRIES=0 (every aggregate computed).
+  // Embedded: PGlite is one process per data folder, so the runner's app closes (the load is the last benchmark of
+  // the run on this backend) and the hub process opens the folder (one connection: as far as one session allows).
+  if (app.embedded) await app.close();
+  const hub = await startHub(app.embedded ? '' : app.databaseUrl, {
+    ...(cache ? {} : { AGGREGATE_CACHE_ENTRIES: '0' }),
+    ...(app.embedded ? { DATABASE_URL: '', DATA_DIR: opts.dataDir } : {}),
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      log.push(d.toString());
-      const m = /работает: (http:\/\/[0-9.:]+)/.exec(log.join(''));
-      if (m) resolve(m[1]);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
-    child.once('exit', (code) => reject(new Error(`server exited (${code}): ${log.join('').slice(-2000)}`)));
-  });
+  const url = hub.url;
   const rows: SummaryRow[] = [];
   try {
-    await waitHealthy(url, child, log);
-    const base = new URL(url);
     const requests = mix(6006, withProblems);
     // Every request of the mix alone, one after the other: each must succeed (a wrong query would make the
     // load meaningless), and its median time without concurrency is the service time the load is compared with.
@@ -196,46 +134,44 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
       }
       alone.push(`${name} ${fmt(percentile(ms, 50))}`);
     }
-    // Warm-up (plans, caches, connections), then the measured runs: the mix, then /healthz.
-    await drive(base, headers, connections, 5, (i) => requests[i % requests.length]);
+    // The load client in its own process (bench/client.ts). Warm-up (plans, caches, connections), then the
+    // measured runs: the mix, then /healthz.
+    const job = { url, path: '/graphql', headers, bodies: requests.map((r) => r.body), kinds: requests.map((r) => r.name), connections };
+    await runClient({ ...job, seconds: 5 });
     console.log(`[${backend}] load: ${connections} клиентов × ${seconds} с, смешанные запросы…`);
     const loadBefore = os.loadavg()[0];
-    const ours = await drive(base, headers, connections, seconds, (i) => requests[i % requests.length]);
+    const ours = await runClient({ ...job, seconds });
     console.log(`[${backend}] load: ${connections} клиентов × ${seconds} с, GET /healthz…`);
-    const health = await drive(base, {}, connections, seconds, () => null);
+    const health = await runClient({ url, path: '/healthz', method: 'GET', headers: {}, bodies: [''], connections, seconds });
     const loadAfter = os.loadavg()[0];
 
-    const summarise = (s: Sample[]) => {
-      const ms = s.map((x) => x.ms);
-      return { p50: percentile(ms, 50), p95: percentile(ms, 95), p99: percentile(ms, 99) };
-    };
-    const errors = ours.samples.filter((s) => !s.ok).length;
-    const rps = ours.samples.length / ours.elapsed;
-    const healthRps = health.samples.length / health.elapsed;
-    const all = summarise(ours.samples);
-    const perKind = [...new Set(ours.samples.map((s) => s.kind))].sort().map((k) => {
-      const xs = ours.samples.filter((s) => s.kind === k);
-      const p = summarise(xs);
-      return `${k} ${xs.length} req p50 ${fmt(p.p50)} / p95 ${fmt(p.p95)} ms`;
-    });
-    const hp = summarise(health.samples);
+    const f = figures(ours);
+    const hf = figures(health).all;
+    const all = f.all;
     if (ours.firstErrors.length) console.log(`[${backend}] load: first errors:\n  ${ours.firstErrors.join('\n  ')}`);
+    const perKind = f.perKind.map((k) => `${k.kind} ${fmt(k.rps)} req/s p50 ${fmt(k.p50)} / p99 ${fmt(k.p99)} ms, errors ${k.errors}`);
+    const date = new Date().toISOString().slice(0, 10);
+    const context = `server in its own process (node dist/server/main.js, NODE_ENV=production, rate limit off), client in its own process; `
+      + `2-core machine shared with PostgreSQL (1-min load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after)`;
     rows.push({
-      name: `load: ${connections} clients, map + list${withProblems ? ' + problems' : ''} queries, ${seconds} s`,
-      backend, n, ours: rps, baseline: healthRps, ratio: rps / healthRps, unit: 'req/s', target: '0 errors',
-      date: new Date().toISOString().slice(0, 10),
-      notes: `${ours.samples.length} requests, errors ${errors} (HTTP ≠ 200 or GraphQL errors); latency p50 ${fmt(all.p50)} ms, p95 ${fmt(all.p95)} ms, p99 ${fmt(all.p99)} ms; `
-        + `${perKind.join('; ')}; baseline = GET /healthz (SELECT 1) by the same ${connections} clients: p50 ${fmt(hp.p50)} ms, p99 ${fmt(hp.p99)} ms, errors ${health.samples.filter((s) => !s.ok).length}; `
-        + `median alone (no concurrency, ms): ${alone.join(', ')}; `
-        + `server in its own process, NODE_ENV=production, rate limit off; 2-core machine shared with the client, PostgreSQL and other work `
-        + `(1-min load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after)`
+      name: `load: ${connections} clients, map + list${withProblems ? ' + problems' : ''} queries, ${seconds} s${cache ? '' : ', aggregate cache off'}`,
+      backend, n, ours: all.rps, baseline: hf.rps, ratio: all.rps / hf.rps, unit: 'req/s', target: '≥ 300 req/s, p99 ≤ 1 s, 0 errors',
+      date,
+      notes: `${all.n} requests, errors ${all.errors} (HTTP ≠ 200 or GraphQL errors); latency p50 ${fmt(all.p50)} ms, p95 ${fmt(all.p95)} ms, p99 ${fmt(all.p99)} ms; `
+        + `${perKind.join('; ')}; baseline = GET /healthz (SELECT 1) by the same ${connections} clients: p50 ${fmt(hf.p50)} ms, p99 ${fmt(hf.p99)} ms, errors ${hf.errors}; `
+        + `median alone (no concurrency, ms): ${alone.join(', ')}; ${context}; EXPLAIN (ANALYZE, BUFFERS) per kind in bench/results/explain-*.txt`
         + (withProblems ? '' : '; no problems query in the schema at this run'),
     });
+    // One row per kind of the mix: its share of the throughput and its tail.
+    for (const k of f.perKind) {
+      rows.push({
+        name: `load: ${connections} clients${cache ? '' : ', cache off'} — ${k.kind}`, backend, n, ours: k.p99, baseline: k.p50, ratio: k.p99 / Math.max(k.p50, 0.001),
+        unit: 'ms (p99; baseline = p50)', target: 'p99 ≤ 1000 ms, 0 errors', date,
+        notes: `${fmt(k.rps)} req/s, ${k.n} requests, errors ${k.errors}, p95 ${fmt(k.p95)} ms; within the mix above`,
+      });
+    }
   } finally {
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await new Promise((r) => (child.exitCode != null || child.signalCode != null ? r(null) : child.once('exit', r)));
-    clearTimeout(killer);
+    await stopServer(hub);
   }
   return rows;
 }

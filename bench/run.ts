@@ -19,11 +19,13 @@ import { benchPages } from './pages.js';
 import { benchQuality, benchQualityDb } from './quality.js';
 import { benchCommunication } from './communication.js';
 import { benchOpen311 } from './open311.js';
+import { benchPeer } from './peer.js';
 import { benchReport } from './report.js';
 
 /**
  * npm run bench -- [--count 1000000] [--backends embedded,postgis] [--iterations 200]
- *                   [--only indicators,risks,worktime,rating,quality,appeals,heatmap,intake,classifier,load,problems,open311,report,communication] [--import-count 100000]
+ *                   [--only indicators,risks,worktime,rating,quality,appeals,heatmap,intake,classifier,load,load-nocache,peer,problems,open311,report,communication]
+ *                   [--import-count 100000] [--load-seconds 60] [--load-connections 64] [--peer-seconds 40] [--peer-clients 32]
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
  */
@@ -36,13 +38,15 @@ const { values } = parseArgs({
     'import-count': { type: 'string', default: '100000' },
     'load-seconds': { type: 'string', default: '60' },
     'load-connections': { type: 'string', default: '64' },
+    'peer-seconds': { type: 'string', default: '40' },
+    'peer-clients': { type: 'string', default: '32' },
     pages: { type: 'string', default: '500' },
     months: { type: 'string', default: '24' },
   },
 });
 const only = new Set(values.only!.split(','));
 /** The benchmarks that run against the app on a database of n appeals (each further capability adds its name). */
-const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'problems', 'indicators', 'risks', 'rating', 'pages', 'quality', 'open311', 'report', 'communication']);
+const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'load-nocache', 'peer', 'problems', 'indicators', 'risks', 'rating', 'pages', 'quality', 'open311', 'report', 'communication']);
 const importCount = Number(values['import-count']);
 const n = Number(values.count);
 const iterations = Number(values.iterations);
@@ -105,13 +109,21 @@ for (const backend of wanted) {
     if (only.has('indicators')) for (const r of await benchIndicators(app, backend, n, iterations)) report(r);
     if (only.has('risks')) await benchRisks(app, backend, n, (m) => console.log(m), report);
     if (only.has('rating')) await benchRating(app, backend, n, (m) => console.log(m), report);
+    // Before the load: on the embedded backend the load closes the runner's app (one process per data folder).
+    if (only.has('peer')) {
+      const opts = { seconds: Number(values['peer-seconds']), clients: Number(values['peer-clients']), iterations: Math.min(iterations, 400) };
+      for (const r of await benchPeer(app, backend, n, opts, (m) => console.log(m))) report(r);
+    }
     if (only.has('pages')) await benchPages(app, backend, Number(values.pages), Number(values.months), (m) => console.log(m), report);
     if (only.has('quality')) for (const r of await benchQualityDb(app, backend, n)) report(r);
     if (only.has('open311')) for (const r of await benchOpen311(app, backend, n, iterations)) report(r);
     if (only.has('report')) await benchReport(app, backend, n, (m) => console.log(m), report);
     if (only.has('communication')) for (const r of await benchCommunication(app, backend, n)) report(r);
     if (only.has('load')) {
-      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']) })) report(r);
+      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), dataDir })) report(r);
+    }
+    if (only.has('load-nocache')) {
+      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), cache: false, dataDir })) report(r);
     }
   } finally {
     await app.close();

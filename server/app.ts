@@ -11,9 +11,12 @@ import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { loadDemoAddressRegister } from './intake/address-register.js';
 import { markInterruptedBatches } from './intake/pipeline.js';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { loadConfig, type AppConfig, type Limits } from './config.js';
+import { loadConfig, type AppConfig, type DatabaseSettings, type Limits } from './config.js';
+import { admissionOf, configureAdmission } from './db/admission.js';
+import { configureResultCache, resultCacheOf } from './db/result-cache.js';
+import { heavyRoute } from './http/heavy.js';
 import { contentSecurityPolicy, originOf, securityHeaders } from './http/headers.js';
-import { clientInfo, megabytes, routeRateLimit, uploadSizeGuard } from './http/limits.js';
+import { megabytes, routeRateLimit, uploadSizeGuard } from './http/limits.js';
 import type { Mount, MountDeps, Mounted } from './http/mount.js';
 import { startEmbedded, type EmbeddedDatabase } from './db/embedded.js';
 import { createOrm, migrate } from './db/orm.js';
@@ -80,6 +83,8 @@ export interface StartOptions {
   auth?: Partial<AuthConfig>;
   /** Overrides of the limits read from the environment (tests, benchmarks). */
   limits?: Partial<Limits>;
+  /** Overrides of the pool and heavy-work settings read from the environment (tests, benchmarks). */
+  database?: Partial<DatabaseSettings>;
   /** Overrides of the Open311 endpoint's settings (tests). */
   open311?: Open311Options;
   /** The weekly-report scheduler: off, or its check interval (default every minute). */
@@ -124,7 +129,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     const exportLimitPerMinute = limits.rateLimitPerMinute > 0 ? limits.exportRatePerMinute : 0;
     const deps: MountDeps = {
       orm, municipalityId, auth, limits, open311: opts.open311, reportScheduler: opts.reportScheduler, log,
-      exportGuard: [authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE')],
+      // Exports are heavy work: they run under the pool's admission (server/db/admission.ts) until their answer is sent.
+      exportGuard: [authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), heavyRoute(orm)],
     };
     const mounted: Mounted[] = [];
     for (const mount of MOUNTS) mounted.push((await mount(app, deps)) ?? {});
@@ -149,6 +155,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
       close() {
         closing ??= (async () => {
           clearInterval(retentionTimer);
+          // Heavy work still waiting for a slot runs at once: the requests in flight finish within the drain.
+          admissionOf(orm.em).open();
           await server.drain();
           // GraphQL stops once, here (Apollo's own signal handlers are off: server/http/graphql.ts).
           await apollo.stop();
@@ -187,7 +195,11 @@ async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: stri
   }
   let orm: MikroORM | undefined;
   try {
-    orm = await createOrm({ url, embedded: !!embedded, onQuery: opts.onQuery, ...schema });
+    const database = { ...config.database, ...opts.database };
+    orm = await createOrm({ url, embedded: !!embedded, onQuery: opts.onQuery, poolMax: database.poolMax, poolMin: database.poolMin, ...schema });
+    // Heavy work's share of the pool, and the aggregate cache (docs/performance.md).
+    configureAdmission(orm.em, { limit: embedded ? 1 : database.heavyConcurrency, queueMax: database.heavyQueueMax });
+    configureResultCache(orm.em, database.aggregateCacheEntries, database.dataVersionTtlMs);
     const applied = await migrate(orm);
     if (applied.length) log(`Миграции применены: ${applied.join(', ')}`);
   } catch (e) {
@@ -199,6 +211,7 @@ async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: stri
   return {
     orm: ready, url, embedded,
     async close() {
+      resultCacheOf(ready.em).dispose();
       await ready.close(true);
       await embedded?.stop();
     },
@@ -312,10 +325,9 @@ function mountGraphql(app: express.Express, apollo: ApolloServer<Context>, { orm
     uploadSizeGuard(limits.maxUploadBytes),
     graphqlUploadExpress({ maxFileSize: limits.maxUploadBytes, maxFiles: 1 }),
     express.json({ limit: limits.maxBodyBytes }),
-    clientInfo,
     // Anonymous requests may only sign in; roles are checked by @Authorized in the schema.
     graphqlGate(),
-    expressMiddleware(apollo, { context: async ({ req }) => createContext(orm, municipalityId, req.auth) }),
+    expressMiddleware(apollo, { context: async ({ req }) => createContext(orm, municipalityId, req.auth, req.ip ?? req.socket.remoteAddress ?? 'unknown') }),
   );
 }
 

@@ -15,6 +15,46 @@ export interface AppConfig {
   production: boolean;
   /** GraphQL and HTTP hardening (see README, "Limits and hardening"). */
   limits: Limits;
+  /** The connection pool and the admission of heavy work (docs/operations.md, "Many users at once"). */
+  database: DatabaseSettings;
+}
+
+/** The pool and what may use it at once; each one from its environment variable. */
+export interface DatabaseSettings {
+  /** DATABASE_POOL_MAX: connections to PostgreSQL (the embedded database is always one). */
+  poolMax: number;
+  /** DATABASE_POOL_MIN: connections kept open when idle. */
+  poolMin: number;
+  /**
+   * HEAVY_CONCURRENCY: heavy operations (aggregates, GeoJSON, exports, recomputes, rendered tiles) running at once;
+   * the other DATABASE_POOL_MAX − HEAVY_CONCURRENCY connections stay free for cheap work (pages, lists, cards).
+   * Default: a quarter of the pool, at least 1.
+   */
+  heavyConcurrency: number;
+  /** HEAVY_QUEUE_MAX: heavy operations waiting for a slot; beyond it a request is refused (429). */
+  heavyQueueMax: number;
+  /** AGGREGATE_CACHE_ENTRIES: cached aggregate results (per filter, scope and data version); 0 = off. */
+  aggregateCacheEntries: number;
+  /**
+   * DATA_VERSION_TTL_MS: how long the aggregate cache trusts the data version it read before reading it again — the
+   * longest a change made by another process (a CLI import, SQL) goes unseen; this process's GraphQL changes are seen
+   * at once. Tests set 0 (they change data with SQL).
+   */
+  dataVersionTtlMs: number;
+}
+
+export function loadDatabaseSettings(env: NodeJS.ProcessEnv = process.env): DatabaseSettings {
+  const poolMax = intVar(env, 'DATABASE_POOL_MAX', 10, 1, 1000);
+  const poolMin = intVar(env, 'DATABASE_POOL_MIN', Math.min(2, poolMax), 0, poolMax);
+  const heavyConcurrency = intVar(env, 'HEAVY_CONCURRENCY', Math.max(1, Math.floor(poolMax / 4)), 1, poolMax);
+  return {
+    poolMax,
+    poolMin,
+    heavyConcurrency,
+    heavyQueueMax: intVar(env, 'HEAVY_QUEUE_MAX', 256, 0, 100_000),
+    aggregateCacheEntries: intVar(env, 'AGGREGATE_CACHE_ENTRIES', 1000, 0, 1_000_000),
+    dataVersionTtlMs: intVar(env, 'DATA_VERSION_TTL_MS', 1000, 0, 600_000),
+  };
 }
 
 /** Limits against hostile or runaway clients; each one from its environment variable. */
@@ -105,5 +145,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     municipality: env.MUNICIPALITY ?? 'rubtsovsk',
     production: env.NODE_ENV === 'production',
     limits: loadLimits(env),
+    database: loadDatabaseSettings(env),
   };
 }

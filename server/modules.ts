@@ -21,6 +21,7 @@ import { Migration20261202000700_open311 } from '../db/migrations/Migration20261
 import { Migration20261202000800_classifier } from '../db/migrations/Migration20261202000800_classifier.js';
 import { Migration20261202000900_hardening } from '../db/migrations/Migration20261202000900_hardening.js';
 import { Migration20261202001000_centre } from '../db/migrations/Migration20261202001000_centre.js';
+import { Migration20261202001100_perf } from '../db/migrations/Migration20261202001100_perf.js';
 import { Migration20261202001300_reports } from '../db/migrations/Migration20261202001300_reports.js';
 import { Migration20261202001400_informing } from '../db/migrations/Migration20261202001400_informing.js';
 import { Migration20261202001600_communication } from '../db/migrations/Migration20261202001600_communication.js';
@@ -58,6 +59,7 @@ export const migrationsList: MigrationsList = [
   { name: 'Migration20261202000800_classifier', class: Migration20261202000800_classifier },
   { name: 'Migration20261202000900_hardening', class: Migration20261202000900_hardening },
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
+  { name: 'Migration20261202001100_perf', class: Migration20261202001100_perf },
   { name: 'Migration20261202001300_reports', class: Migration20261202001300_reports },
   { name: 'Migration20261202001400_informing', class: Migration20261202001400_informing },
   { name: 'Migration20261202001600_communication', class: Migration20261202001600_communication },

@@ -163,6 +163,15 @@ export function parseFilter(f: AppealFilter | undefined | null, owner: FilterOwn
   return out;
 }
 
+/**
+ * Whether results over this filter may be cached per data version (server/db/result-cache.ts): not when they depend
+ * on the clock (deadline states are "now") or on tables the data version does not follow (problem membership, answer
+ * verdicts).
+ */
+export function cacheableFilter(f: ParsedFilter): boolean {
+  return !f.deadlineStates && f.problemId == null && !f.answerQuality;
+}
+
 /** The ids of the themes bound to `?` (an int[]) and all their subthemes, as a parenthesised subquery. */
 export const THEME_SUBTREE_SQL = `(WITH RECURSIVE sub AS (SELECT id FROM theme WHERE id = ANY(?::int[])
                  UNION SELECT t.id FROM theme t JOIN sub ON t.parent_id = sub.id) SELECT id FROM sub)`;

@@ -6,9 +6,11 @@ import type { Context } from '../graphql/context.js';
 import { PageInfo } from '../graphql/relay.js';
 import { District, Organization, Theme } from '../reference/entities.js';
 import { Appeal, AppealEvent, AppealStatus } from './entities.js';
-import { AppealFilter, parseFilter, type ParsedFilter } from './filter.js';
+import { AppealFilter, cacheableFilter, parseFilter, type ParsedFilter } from './filter.js';
+import { heavy } from '../db/admission.js';
+import { cacheKey, resultCacheOf } from '../db/result-cache.js';
 import { parseIds } from '../graphql/ids.js';
-import { AppealGroupBy, AppealOrder, encodeCursor, encodeDeadlineCursor } from './service.js';
+import { AppealGroupBy, AppealOrder, encodeCursor, encodeDeadlineCursor, isJoined } from './service.js';
 import { READERS } from '../auth/roles.js';
 
 registerEnumType(AppealGroupBy, { name: 'AppealGroupBy', description: 'Разрез для подсчёта обращений' });
@@ -18,6 +20,14 @@ registerEnumType(AppealOrder, { name: 'AppealOrder', description: 'RECEIVED_DESC
 export class AppealEdge {
   @Field() cursor!: string;
   @Field(() => Appeal) node!: Appeal;
+}
+
+/** An edge whose cursor is encoded only when read (most pages ask for pageInfo.endCursor, not for every edge's). */
+class LazyEdge {
+  constructor(readonly node: Appeal, private readonly byDeadline: boolean) {}
+  get cursor(): string {
+    return this.byDeadline ? encodeDeadlineCursor(this.node) : encodeCursor(this.node.receivedAt, this.node.id);
+  }
 }
 
 @ObjectType({ description: 'Страница обращений (Relay connection)' })
@@ -54,13 +64,20 @@ export class AppealQueries {
     const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
     // The count runs beside the page (on its own connection where the pool has several).
-    const total = requestedFields(info, []).has('totalCount') ? ctx.appeals.count(f) : undefined;
+    // The count is cached per filter, scope and data version (a page of the same filter, the next page, the same view on
+    // another desk); a miss runs at once beside the page, never queued behind heavy work.
+    const total = requestedFields(info, []).has('totalCount')
+      ? (cacheableFilter(f) ? resultCacheOf(ctx.em).get(ctx.em, cacheKey('appealCount', f), () => ctx.appeals.count(f), { admit: false }) : ctx.appeals.count(f))
+      : undefined;
     total?.catch(() => undefined); // awaited by totalCount; avoid an unhandled rejection if the page fails first
-    const page = await ctx.appeals.page(f, first, after ?? undefined, requestedFields(info, ['edges', 'node']), orderBy ?? AppealOrder.RECEIVED_DESC);
-    page.districts.forEach((d) => ctx.loaders.district.prime(d.id, d));
-    page.themes.forEach((t) => ctx.loaders.theme.prime(t.id, t));
-    page.organizations.forEach((o) => ctx.loaders.organization.prime(o.id, o));
-    const edges = page.rows.map((node) => ({ cursor: orderBy === AppealOrder.DEADLINE ? encodeDeadlineCursor(node) : encodeCursor(node.receivedAt, node.id), node }));
+    const nodeFields = requestedFields(info, ['edges', 'node']);
+    const relations = Object.fromEntries((['district', 'theme', 'organization'] as const)
+      .filter((t) => nodeFields.has(t)).map((t) => [t, requestedFields(info, ['edges', 'node', t])]));
+    const byDeadline = orderBy === AppealOrder.DEADLINE;
+    const page = await ctx.appeals.page(f, first, after ?? undefined, nodeFields, orderBy ?? AppealOrder.RECEIVED_DESC, relations);
+    // The relations read with the page are attached to their appeals (only the asked-for columns); the field
+    // resolvers below return them as they are. Cursors are computed only when a query asks for them.
+    const edges = page.rows.map((node) => new LazyEdge(node, byDeadline));
     return {
       edges,
       filter: f,
@@ -89,7 +106,8 @@ export class AppealQueries {
   ) {
     const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
-    return ctx.appeals.groupCounts(f, groupBy);
+    if (!cacheableFilter(f)) return heavy(ctx.em, () => ctx.appeals.groupCounts(f, groupBy));
+    return resultCacheOf(ctx.em).get(ctx.em, cacheKey('appealCounts', groupBy, f), () => ctx.appeals.groupCounts(f, groupBy));
   }
 
   @Query(() => GraphQLJSONObject, { description: 'Точки обращений для карты: GeoJSON FeatureCollection (новые сначала)' })
@@ -118,17 +136,17 @@ export class AppealConnectionFields {
 export class AppealFields {
   @FieldResolver(() => District, { nullable: true })
   district(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
-    return a.district ? ctx.loaders.district.load(a.district.id) : null;
+    return a.district ? (isJoined(a.district) ? a.district : ctx.loaders.district.load(a.district.id)) : null;
   }
 
   @FieldResolver(() => Theme, { nullable: true })
   theme(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
-    return a.theme ? ctx.loaders.theme.load(a.theme.id) : null;
+    return a.theme ? (isJoined(a.theme) ? a.theme : ctx.loaders.theme.load(a.theme.id)) : null;
   }
 
   @FieldResolver(() => Organization, { nullable: true, description: 'Ответственная организация' })
   organization(@Root() a: Readonly<Appeal>, @Ctx() ctx: Context) {
-    return a.organization ? ctx.loaders.organization.load(a.organization.id) : null;
+    return a.organization ? (isJoined(a.organization) ? a.organization : ctx.loaders.organization.load(a.organization.id)) : null;
   }
 
   @FieldResolver(() => [AppealEvent], { description: 'Полная история изменений' })

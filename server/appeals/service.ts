@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query } from '../db/sql.js';
+import { boundQuery, query } from '../db/sql.js';
 import type { FeatureCollection, Point } from 'geojson';
 import { InputError } from '../errors.js';
 import { Appeal } from './entities.js';
 import type { District, Organization, Theme } from '../reference/entities.js';
-import { joinedColumns, joinedRow, rowToDistrict, rowToOrganization, rowToTheme } from '../reference/rows.js';
+import { columnsFor, rowToDistrict, rowToOrganization, rowToTheme } from '../reference/rows.js';
 import { filterSql, type ParsedFilter } from './filter.js';
 import { scopeSql, type RowScope } from '../auth/scope.js';
 
@@ -85,9 +85,13 @@ const ALL_FIELDS = Object.keys(FIELD_COLUMNS);
 
 /** The SELECT list for the requested fields (all of them when `fields` is absent). */
 function appealColumns(fields?: Set<string>, extra: string[] = []): string {
+  return appealColumnList(fields, extra).join(', ');
+}
+
+function appealColumnList(fields?: Set<string>, extra: string[] = []): string[] {
   const cols = new Set(['a.id', 'a.received_at', ...extra]);
   for (const f of fields ?? ALL_FIELDS) FIELD_COLUMNS[f]?.forEach((c) => cols.add(c));
-  return [...cols].join(', ');
+  return [...cols];
 }
 
 type Row = Record<string, any>;
@@ -140,6 +144,60 @@ export function rowToAppeal(r: Row): Appeal {
   return a;
 }
 
+type JoinedTable = 'district' | 'theme' | 'organization';
+const JOINS = [['district', 'd'], ['theme', 't'], ['organization', 'o']] as const;
+const JOINED_MAPPERS: Record<JoinedTable, (r: Row) => object> = { district: rowToDistrict, theme: rowToTheme, organization: rowToOrganization };
+
+/**
+ * Marks a district / theme / organisation read with a page of appeals (with the columns its fields asked for):
+ * the appeal's field resolver returns it as it is instead of asking the DataLoader.
+ */
+export const JOINED = Symbol('joined with the page');
+
+/** True when the relation object was read with the page (see JOINED). */
+export function isJoined(o: object | undefined): boolean {
+  return !!o && (o as Record<symbol, unknown>)[JOINED] === true;
+}
+
+/** Column (or alias) of `appeal a` → the Appeal property and how its value is converted (as rowToAppeal does). */
+const COLUMN_PROPS: Record<string, [string, 'plain' | 'opt' | 'date' | 'ref']> = {
+  id: ['id', 'plain'], municipality_id: ['municipality', 'ref'], channel: ['channel', 'plain'], external_id: ['externalId', 'plain'],
+  received_at: ['receivedAt', 'date'], author_kind: ['authorKind', 'plain'], text: ['text', 'plain'], address: ['address', 'opt'],
+  point: ['point', 'opt'], district_id: ['district', 'ref'], theme_id: ['theme', 'ref'], organization_id: ['organization', 'ref'],
+  status: ['status', 'plain'], due_at: ['dueAt', 'date'], first_response_at: ['firstResponseAt', 'date'], answered_at: ['answeredAt', 'date'],
+  answer_text: ['answerText', 'opt'], satisfaction: ['satisfaction', 'opt'], theme_confidence: ['themeConfidence', 'opt'],
+  theme_source: ['themeSource', 'opt'], triage: ['triage', 'plain'], place_status: ['placeStatus', 'opt'], duplicate_of_id: ['duplicateOf', 'ref'],
+  repeat_of_id: ['repeatOf', 'ref'], urgent: ['urgent', 'plain'], deadline_rule_id: ['deadlineRuleId', 'opt'],
+  first_reaction_due_at: ['firstReactionDueAt', 'date'], answer_due_at: ['answerDueAt', 'date'], answer_at_risk_at: ['answerAtRiskAt', 'date'],
+  first_reaction_minutes: ['firstReactionMinutes', 'opt'], answer_minutes: ['answerMinutes', 'opt'], created_at: ['createdAt', 'date'],
+  updated_at: ['updatedAt', 'date'],
+};
+
+const mappers = new Map<string, (r: Row) => Appeal>();
+/**
+ * A row → Appeal mapper for one SELECT list of appeal columns: only the selected columns are copied (one loop over a
+ * precomputed list, no object per absent field), with the same conversions as rowToAppeal.
+ */
+function mapperFor(select: string, columns: string[]): (r: Row) => Appeal {
+  let m = mappers.get(select);
+  if (m) return m;
+  const steps = columns.map((c) => {
+    const col = /(?: AS |^a\.)(\w+)$/.exec(c)![1];
+    const [prop, kind] = COLUMN_PROPS[col];
+    return { col, prop, kind };
+  });
+  m = (r: Row) => {
+    const a: Row = {};
+    for (const s of steps) {
+      const v = r[s.col];
+      a[s.prop] = s.kind === 'plain' ? v : v == null ? undefined : s.kind === 'date' ? new Date(v) : s.kind === 'ref' ? { id: v } : v;
+    }
+    return a as Appeal;
+  };
+  if (mappers.size < 500) mappers.set(select, m);
+  return m;
+}
+
 export function encodeCursor(receivedAt: Date, id: number): string {
   return Buffer.from(`${receivedAt.toISOString()}|${id}`).toString('base64url');
 }
@@ -188,8 +246,14 @@ export class AppealService {
     }
   }
 
-  /** A page in receivedAt-descending order, keyset-paginated. */
-  async page(f: ParsedFilter, first: number, after?: string, fields?: Set<string>, order: AppealOrder = AppealOrder.RECEIVED_DESC): Promise<AppealPage> {
+  /**
+   * A page in receivedAt-descending order (or the DEADLINE queue), keyset-paginated. One statement with bound
+   * parameters (boundQuery: a custom plan per request, no SQL text built per value); it reads only the columns of
+   * the fields asked for, and the relations asked for (`relations`: their GraphQL fields) in the same statement,
+   * only their asked-for columns, one object per distinct district / theme / organisation of the page.
+   */
+  async page(f: ParsedFilter, first: number, after?: string, fields?: Set<string>, order: AppealOrder = AppealOrder.RECEIVED_DESC,
+    relations?: Partial<Record<JoinedTable, Iterable<string>>>): Promise<AppealPage> {
     if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw new InputError('first', `размер страницы от 0 до ${MAX_PAGE}`);
     const where = filterSql(f);
     let sql = where.sql;
@@ -205,31 +269,49 @@ export class AppealService {
       sql += ' AND (a.received_at, a.id) < (?, ?)';
       params.push(c.receivedAt, c.id);
     }
-    // Relations asked for are read in the same statement and primed into the DataLoaders.
-    const joins = (([['district', 'd'], ['theme', 't'], ['organization', 'o']] as const).filter(([table]) => !fields || fields.has(table)));
-    const rows = await query<Row>(
+    // Relations asked for are read in the same statement (only the columns their fields need).
+    const joins = JOINS.filter(([table]) => (relations ? relations[table] !== undefined : !fields || fields.has(table)))
+      .map(([table, alias]) => ({ table, alias, columns: relations?.[table] ? columnsFor(table, relations[table]!) : columnsFor(table, ['*']) }));
+    const ownList = appealColumnList(fields, byDeadline ? ['a.urgent', 'a.answer_due_at'] : []);
+    const own = ownList.join(', ');
+    const select = `${own}${joins.map((j) => `, ${j.columns.map((c) => `${j.alias}.${c} AS ${j.alias}__${c}`).join(', ')}`).join('')}`;
+    const rows = await boundQuery<Row>(
       this.em,
-      `SELECT ${appealColumns(fields, byDeadline ? ['a.urgent', 'a.answer_due_at'] : [])}${joins.map(([table, alias]) => `, ${joinedColumns(table, alias)}`).join('')}
+      `SELECT ${select}
          FROM appeal a
-         ${joins.map(([table, alias]) => `LEFT JOIN ${table} ${alias} ON ${alias}.id = a.${table}_id`).join('\n         ')}
+         ${joins.map(({ table, alias }) => `LEFT JOIN ${table} ${alias} ON ${alias}.id = a.${table}_id`).join('\n         ')}
         WHERE ${sql} ORDER BY ${byDeadline ? 'CASE WHEN a.urgent THEN 0 ELSE 1 END, a.answer_due_at, a.id' : 'a.received_at DESC, a.id DESC'} LIMIT ?`,
       [...params, first + 1],
     );
     const hasNextPage = rows.length > first;
-    const page = rows.slice(0, first);
-    const distinct = <T>(table: 'district' | 'theme' | 'organization', alias: string, map: (r: Row) => T) => {
-      const byId = new Map<number, Row>();
-      for (const r of page) {
-        const j = joinedRow(table, alias, r);
-        if (j) byId.set(j.id, j);
+    if (hasNextPage) rows.length = first;
+    const map = mapperFor(own, ownList);
+    const joined = joins.map((j) => ({ ...j, byId: new Map<number, Row>(), keys: j.columns.map((c) => [c, `${j.alias}__${c}`] as const), to: JOINED_MAPPERS[j.table] }));
+    const out = new Array<Appeal>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const a = map(r);
+      for (const j of joined) {
+        const id = r[`${j.alias}__id`] as number | null;
+        if (id == null) continue;
+        let o = j.byId.get(id);
+        if (!o) {
+          const row: Row = {};
+          for (const [c, k] of j.keys) row[c] = r[k];
+          o = j.to(row);
+          (o as Record<symbol, unknown>)[JOINED] = true;
+          j.byId.set(id, o);
+        }
+        (a as Row)[j.table] = o;
       }
-      return [...byId.values()].map(map);
-    };
+      out[i] = a;
+    }
+    const list = (t: JoinedTable) => [...(joined.find((j) => j.table === t)?.byId.values() ?? [])];
     return {
-      rows: page.map(rowToAppeal),
-      districts: distinct('district', 'd', rowToDistrict),
-      themes: distinct('theme', 't', rowToTheme),
-      organizations: distinct('organization', 'o', rowToOrganization),
+      rows: out,
+      districts: list('district') as District[],
+      themes: list('theme') as Theme[],
+      organizations: list('organization') as Organization[],
       hasNextPage,
       hasPreviousPage: !!after,
     };
@@ -237,7 +319,7 @@ export class AppealService {
 
   async count(f: ParsedFilter): Promise<number> {
     const where = filterSql(f);
-    const [r] = await query<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM appeal a WHERE ${where.sql}`, where.params);
+    const [r] = await boundQuery<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM appeal a WHERE ${where.sql}`, where.params);
     return r.n;
   }
 

@@ -14,7 +14,9 @@ export interface OrmOptions {
   embedded: boolean;
   /** Called with every SQL statement (tests count statements with it). */
   onQuery?: (sql: string) => void;
+  /** DATABASE_POOL_MAX / DATABASE_POOL_MIN (server/config.ts); PostgreSQL only. */
   poolMax?: number;
+  poolMin?: number;
 }
 
 export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
@@ -23,7 +25,7 @@ export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
     entities: opts.entities,
     extensions: [Migrator],
     migrations: { migrationsList: opts.migrations, transactional: true, allOrNothing: true, snapshot: false, silent: true },
-    pool: opts.embedded ? { min: 0, max: 1 } : { min: 2, max: opts.poolMax ?? 10 },
+    pool: opts.embedded ? { min: 0, max: 1 } : { min: Math.min(opts.poolMin ?? 2, opts.poolMax ?? 10), max: opts.poolMax ?? 10 },
     debug: opts.onQuery ? ['query'] : false,
     logger: opts.onQuery ? (message: string) => opts.onQuery!(message) : undefined,
     colors: false,

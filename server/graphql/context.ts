@@ -19,6 +19,8 @@ export interface Context {
   actor: string;
   /** The request's session (sign-in / sign-out set and clear its cookie). */
   auth?: RequestAuth;
+  /** The caller's address (the rate limit's key when nobody is signed in). */
+  clientIp?: string;
 }
 
 function createLoaders(em: EntityManager) {
@@ -26,7 +28,7 @@ function createLoaders(em: EntityManager) {
 }
 
 /** One EntityManager fork and one set of DataLoaders per request. */
-export function createContext(orm: MikroORM, municipalityId: number, auth?: RequestAuth): Context {
+export function createContext(orm: MikroORM, municipalityId: number, auth?: RequestAuth, clientIp?: string): Context {
   const em = orm.em.fork();
   const user = auth?.user;
   return {
@@ -37,5 +39,6 @@ export function createContext(orm: MikroORM, municipalityId: number, auth?: Requ
     user,
     actor: user?.login ?? 'anonymous',
     auth,
+    clientIp,
   };
 }

@@ -24,6 +24,7 @@ import { ratingResolvers } from '../rating/resolver.js';
 import { pageResolvers } from '../pages/resolver.js';
 import { qualityResolvers } from '../quality/resolver.js';
 import { open311Resolvers } from '../open311/resolver.js';
+import { admitHeavyFields } from './heavy.js';
 import { reportResolvers } from '../reports/resolver.js';
 import { informingResolvers } from '../informing/resolver.js';
 import { communicationResolvers } from '../communication/resolver.js';
@@ -40,7 +41,7 @@ export function getSchema(): Promise<GraphQLSchema> {
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,
-  });
+  }).then(admitHeavyFields);
   return cached;
 }
 

@@ -1,6 +1,8 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../graphql/context.js';
-import { AppealFilter, BBoxInput, parseFilter } from '../appeals/filter.js';
+import { AppealFilter, BBoxInput, cacheableFilter, parseFilter } from '../appeals/filter.js';
+import { heavy } from '../db/admission.js';
+import { cacheKey, resultCacheOf } from '../db/result-cache.js';
 import { parseIds } from '../graphql/ids.js';
 import { District, Theme } from '../reference/entities.js';
 import { HeatLayer } from './entities.js';
@@ -45,31 +47,42 @@ export class HeatmapQueries {
   ): Promise<HeatMap> {
     const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
-    const r = await new HeatmapService(ctx.em).heatmap(f, { bbox, zoom, layer, weights, curLayerIds: parseIds('curLayerIds', curLayerIds) });
-    let total = 0;
-    let maxValue = 0;
-    const drawer = new HexagonDrawer(r.gridSize);
-    const cells = r.cells.map((c) => {
-      total += c.value;
-      if (c.value > maxValue) maxValue = c.value;
-      return new HeatMapCell(c.q, c.r, c.value, c.appeals, c.cur, { appeals: c.partAppeals, cur: c.partCur }, drawer);
-    });
-    const wsum = r.weights.appeals + r.weights.cur;
-    return {
-      layer: r.layer, zoom: r.zoom, cellSizeMeters: r.cellSizeMeters, weightAppeals: r.weights.appeals / wsum, weightCur: r.weights.cur / wsum,
-      appealsTotal: r.appealsTotal, curTotal: r.curTotal, total, maxValue, cells,
+    const layerIds = parseIds('curLayerIds', curLayerIds);
+    const compute = async (): Promise<HeatMap> => {
+      const r = await new HeatmapService(ctx.em).heatmap(f, { bbox, zoom, layer, weights, curLayerIds: layerIds });
+      let total = 0;
+      let maxValue = 0;
+      const drawer = new HexagonDrawer(r.gridSize);
+      const cells = r.cells.map((c) => {
+        total += c.value;
+        if (c.value > maxValue) maxValue = c.value;
+        return new HeatMapCell(c.q, c.r, c.value, c.appeals, c.cur, { appeals: c.partAppeals, cur: c.partCur }, drawer);
+      });
+      const wsum = r.weights.appeals + r.weights.cur;
+      return {
+        layer: r.layer, zoom: r.zoom, cellSizeMeters: r.cellSizeMeters, weightAppeals: r.weights.appeals / wsum, weightCur: r.weights.cur / wsum,
+        appealsTotal: r.appealsTotal, curTotal: r.curTotal, total, maxValue, cells,
+      };
     };
+    // Cached per (arguments, scope, data version); a miss runs under the admission of heavy work.
+    if (!cacheableFilter(f)) return heavy(ctx.em, compute);
+    return resultCacheOf(ctx.em).get(ctx.em, cacheKey('heatmap', f, bbox, zoom, layer, weights ?? null, layerIds ?? null), compute);
   }
 
   @Query(() => DistrictStats, { description: 'Обращения по районам: количество, на 1 000 жителей, изменение к предыдущему периоду той же длины' })
   async districtStats(@Ctx() ctx: Context, @Arg('filter', () => AppealFilter, { nullable: true }) filter?: AppealFilter): Promise<DistrictStats> {
     const f = parseFilter(filter, ctx);
     await ctx.appeals.checkReferences(f);
-    const r = await new HeatmapService(ctx.em).districtStats(f);
-    return {
-      from: r.from, to: r.to, previousFrom: r.previousFrom, previousTo: r.previousTo,
-      districts: r.rows.map((d) => ({ ...d, district: { id: d.districtId } as District })),
+    const compute = async (): Promise<DistrictStats> => {
+      const r = await new HeatmapService(ctx.em).districtStats(f);
+      return {
+        from: r.from, to: r.to, previousFrom: r.previousFrom, previousTo: r.previousTo,
+        districts: r.rows.map((d) => ({ ...d, district: { id: d.districtId } as District })),
+      };
     };
+    // An open period (from without to) ends "now": not cached.
+    if (!cacheableFilter(f) || (f.from && !f.to)) return heavy(ctx.em, compute);
+    return resultCacheOf(ctx.em).get(ctx.em, cacheKey('districtStats', f), compute);
   }
 
   @Query(() => [HeatLayer], { description: 'Загруженные слои тепловой карты ЦУР, новые периоды сначала' })

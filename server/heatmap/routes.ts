@@ -5,6 +5,7 @@ import { seesWholeMunicipality } from '../auth/scope.js';
 import { routeLimiter, routeRateLimit, sendRateLimited } from '../http/limits.js';
 import type { Mount } from '../http/mount.js';
 import { createTileServer, parseTileRequest, renderTileRequest, sendTileError, type TileEncoder } from './tiles.js';
+import { heavy } from '../db/admission.js';
 
 /**
  * /tiles/:layer/:z/:x/:file — signed-in users only (auth's session guard). Users who see every row of the
@@ -50,7 +51,7 @@ function scopedTiles(orm: MikroORM, municipalityId: number, encoder: () => TileE
     privateCacheControl(res);
     if (seesWholeMunicipality(user, municipalityId)) return next();
     try {
-      const { body, etag } = await renderTileRequest(orm.em.fork(), parseTileRequest(req, { municipalityId, user }), encoder());
+      const { body, etag } = await heavy(orm.em, () => renderTileRequest(orm.em.fork(), parseTileRequest(req, { municipalityId, user }), encoder()));
       if (req.headers['if-none-match'] === etag) {
         res.writeHead(304, { 'Cache-Control': 'private, no-store', ETag: etag });
         res.end();

@@ -14,6 +14,7 @@ import { Channel } from '../reference/entities.js';
 import { mercatorToBBox, tileBounds } from './grid.js';
 import { HeatLayerKind, HeatmapService, type BBox, type HeatWeights } from './service.js';
 import { DataVersion } from './version.js';
+import { heavy } from '../db/admission.js';
 
 /**
  * Vector tiles of the heat map: /tiles/<appeals|cur|merged>/{z}/{x}/{y}.mvt?<filter>.
@@ -352,7 +353,8 @@ export async function createTileServer(orm: MikroORM, municipalityId: number): P
         if (!tile) {
           let p = inflight.get(key);
           if (!p) {
-            p = render(req, key).finally(() => inflight.delete(key));
+            // A rendered tile is heavy work: under the pool's admission (cached tiles never get here).
+            p = heavy(orm.em, () => render(req, key)).finally(() => inflight.delete(key));
             inflight.set(key, p);
           }
           tile = await p;

@@ -1,4 +1,5 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { markDataChanged } from '../db/data-version.js';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Context } from '../graphql/context.js';
@@ -30,6 +31,20 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   return { message: 'Внутренняя ошибка сервера', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
 
+/**
+ * After a mutation of this process, caches re-read the data version before their next answer (an edit is seen at
+ * once here; other processes' edits within the version's re-read interval, server/db/data-version.ts).
+ */
+const dataChangedOnMutation: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ operation }) {
+        if (operation?.operation === 'mutation') markDataChanged();
+      },
+    };
+  },
+};
+
 export async function createApollo(opts: { introspection?: boolean; limits?: Limits } = {}): Promise<ApolloServer<Context>> {
   const limits = opts.limits ?? loadLimits();
   const introspection = opts.introspection ?? limits.introspection;
@@ -60,7 +75,7 @@ export async function createApollo(opts: { introspection?: boolean; limits?: Lim
     // No HTTP cache hints: the cache-control plugin instruments every field (measurable on pages of 100).
     plugins: [
       ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(),
-      ...(rateLimit ? [rateLimit] : []), ...hardening.plugins,
+      ...(rateLimit ? [rateLimit] : []), ...hardening.plugins, dataChangedOnMutation,
     ],
   });
   await apollo.start();

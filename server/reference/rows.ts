@@ -48,6 +48,32 @@ export function joinedColumns(table: ReferenceTable, alias: string): string {
   return COLUMNS[table].map((c) => `${alias}.${c} AS ${alias}__${c}`).join(', ');
 }
 
+/** GraphQL field → the columns it needs, per reference table (fields resolved by loaders need only the id). */
+const FIELD_COLUMNS: Record<ReferenceTable, Record<string, readonly string[]>> = {
+  district: { id: [], municipality: ['municipality_id'], code: ['code'], name: ['name'], kind: ['kind'], population: ['population'], approximate: ['approximate'], geometry: [] },
+  theme: {
+    id: [], municipality: ['municipality_id'], code: ['code'], name: ['name'], parentId: ['parent_id'], parent: ['parent_id'], block: ['block_id'],
+    organization: ['organization_id'], keywords: ['keywords'], isLeaf: ['is_leaf'],
+  },
+  organization: { id: [], municipality: ['municipality_id'], code: ['code'], name: ['name'], shortName: ['short_name'], kind: ['kind'], parent: ['parent_id'] },
+};
+
+/**
+ * The columns of a reference table that the GraphQL fields `fields` need (id always): a page of appeals asking for
+ * `theme { name }` reads the name, never the keywords. An unknown field (a field added to the type later) reads
+ * every column, so nothing is ever missing.
+ */
+export function columnsFor(table: ReferenceTable, fields: Iterable<string>): readonly string[] {
+  const cols = new Set<string>(['id']);
+  for (const f of fields) {
+    if (f === '__typename') continue;
+    const c = FIELD_COLUMNS[table][f];
+    if (!c) return COLUMNS[table];
+    c.forEach((x) => cols.add(x));
+  }
+  return [...cols];
+}
+
 /** The joined table's own row out of a wide row (null when the join found nothing). */
 export function joinedRow(table: ReferenceTable, alias: string, row: Row): Row | null {
   if (row[`${alias}__id`] == null) return null;

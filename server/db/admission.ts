@@ -1,0 +1,106 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { GraphQLError } from 'graphql';
+
+/**
+ * Admission of heavy database work (aggregates, GeoJSON, exports, recomputes, rendered tiles): at most `limit` of
+ * them run at once, the others wait here in arrival order — not in the connection pool's queue, where a page of
+ * appeals or the problem list would wait behind them. With DATABASE_POOL_MAX connections and HEAVY_CONCURRENCY
+ * heavy slots, cheap work always finds `poolMax − limit` connections that heavy work cannot take.
+ * Re-entrant: heavy work that calls other heavy work (an export reading an aggregate) does not take a second slot.
+ */
+export class Admission {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly inside = new AsyncLocalStorage<true>();
+  /** Counters for tests and the operations page. */
+  readonly stats = { admitted: 0, queued: 0, refused: 0, maxWaiting: 0 };
+
+  constructor(readonly limit: number, readonly queueMax: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new Error(`heavy concurrency must be a positive integer, got ${limit}`);
+  }
+
+  get running(): number {
+    return this.active;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * The server is stopping: everything waiting runs now, and nothing waits from here on — the requests in flight are
+   * answered with the whole pool (no new cheap work arrives while HTTP drains) instead of one slot at a time past the
+   * drain's deadline.
+   */
+  open(): void {
+    this.opened = true;
+    for (const next of this.waiting.splice(0)) {
+      this.active++;
+      next();
+    }
+  }
+
+  private opened = false;
+
+  async run<T>(work: () => Promise<T> | T): Promise<T> {
+    if (this.inside.getStore()) return work();
+    if (this.opened) {
+      this.active++;
+    } else if (this.active >= this.limit) {
+      if (this.waiting.length >= this.queueMax) {
+        this.stats.refused++;
+        throw new GraphQLError(`Сервер занят тяжёлыми запросами: в очереди ${this.waiting.length} (HEAVY_QUEUE_MAX); повторите через несколько секунд`, {
+          extensions: { code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 2, http: { status: 429, headers: new Map([['retry-after', '2']]) } },
+        });
+      }
+      this.stats.queued++;
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        this.stats.maxWaiting = Math.max(this.stats.maxWaiting, this.waiting.length);
+      });
+    } else {
+      this.active++;
+    }
+    this.stats.admitted++;
+    try {
+      return await this.inside.run(true, work);
+    } finally {
+      // The slot passes straight to the next in line (active stays the same), else it is freed.
+      const next = this.opened ? undefined : this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+/** One admission per ORM (per pool): keyed by the configuration object every fork of its EntityManager shares. */
+const byOrm = new WeakMap<object, Admission>();
+
+export interface AdmissionOptions {
+  /** HEAVY_CONCURRENCY: heavy operations running at once. */
+  limit: number;
+  /** HEAVY_QUEUE_MAX: heavy operations waiting; more are refused (429). */
+  queueMax: number;
+}
+
+export function configureAdmission(em: EntityManager, opts: AdmissionOptions): Admission {
+  const a = new Admission(opts.limit, opts.queueMax);
+  byOrm.set(em.config, a);
+  return a;
+}
+
+/** The admission of the EntityManager's pool (a default one of 2 slots when the app did not configure it: CLI, tests). */
+export function admissionOf(em: EntityManager): Admission {
+  let a = byOrm.get(em.config);
+  if (!a) {
+    a = new Admission(2, 256);
+    byOrm.set(em.config, a);
+  }
+  return a;
+}
+
+/** Runs heavy work under the admission of the EntityManager's pool. */
+export function heavy<T>(em: EntityManager, work: () => Promise<T> | T): Promise<T> {
+  return admissionOf(em).run(work);
+}

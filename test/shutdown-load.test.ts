@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { backends, freshDatabase, type FreshDatabase } from './helpers/backends.js';
+
+/**
+ * Clean stop under a load that keeps heavy work queued (issue 17, "many users at once"): the real server process
+ * (`node dist/server/main.js`, NODE_ENV=production) with one heavy slot (HEAVY_CONCURRENCY=1) and no aggregate cache,
+ * 32 clients — half asking heavy questions (GeoJSON, district statistics) that wait in the admission queue, half
+ * cheap pages — then SIGTERM: every request in flight (also those still waiting for a heavy slot) is answered, no
+ * request gets an error, and the process exits with code 0 within 10 s. Needs `npm run build`.
+ */
+
+const MAIN = path.resolve('dist/server/main.js');
+const HEAVY = `query { appealsGeoJSON(limit: 100) districtStats(filter: { from: "2024-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z" }) { districts { count } } }`;
+const CHEAP = `query { appeals(first: 50) { totalCount edges { node { id text district { name } theme { name } } } } }`;
+
+interface Server { child: ChildProcess; url: string; output: () => string; accounts: Map<string, string> }
+
+async function start(db: FreshDatabase): Promise<Server> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '0', EXPENSIVE_PER_USER: '0',
+    NODE_ENV: 'production', HEAVY_CONCURRENCY: '1', AGGREGATE_CACHE_ENTRIES: '0' };
+  delete env.VITEST;
+  delete env.DATABASE_URL;
+  delete env.DATA_DIR;
+  if (db.databaseUrl) env.DATABASE_URL = db.databaseUrl;
+  else env.DATA_DIR = db.dataDir;
+  const child = spawn(process.execPath, [MAIN, '--demo', '--count', '300'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { out += d; });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start in 150 s:\n${out}`)), 150_000);
+    child.stdout!.on('data', () => {
+      const m = /МЦУ Hub работает: (http:\/\/[^\s]+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited with ${code}:\n${out}`)); });
+  });
+  const accounts = new Map<string, string>();
+  for (const m of out.matchAll(/^ {2}(\S+)\s+(\S+) {2}[A-Z_]+/gm)) accounts.set(m[1], m[2]);
+  return { child, url, output: () => out, accounts };
+}
+
+interface Outcome { heavy: boolean; started: number; ended: number; ok: boolean; error?: string }
+
+for (const backend of backends) {
+  describe(`clean stop under load with heavy work queued (${backend})`, () => {
+    let db: FreshDatabase | undefined;
+    afterAll(async () => { await db?.drop(); });
+
+    it('SIGTERM with 32 clients (half heavy, queued for one slot): all in-flight requests answered, exit 0 within 10 s', async () => {
+      db = await freshDatabase(backend);
+      const server = await start(db);
+      const login = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url },
+        body: JSON.stringify({ login: 'curator', password: server.accounts.get('curator') }) });
+      expect(login.status).toBe(200);
+      const { token } = (await login.json()) as { token: string };
+      let signalledAt = 0;
+      const outcomes: Outcome[] = [];
+      const client = async (heavy: boolean) => {
+        while (!signalledAt) {
+          const started = Date.now();
+          try {
+            const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+              body: JSON.stringify({ query: heavy ? HEAVY : CHEAP }) });
+            const body = (await res.json()) as { errors?: unknown[] };
+            const ok = res.status === 200 && !body.errors;
+            outcomes.push({ heavy, started, ended: Date.now(), ok, error: ok ? undefined : `${res.status} ${JSON.stringify(body).slice(0, 300)}` });
+          } catch (e) {
+            outcomes.push({ heavy, started, ended: Date.now(), ok: false, error: String((e as Error).cause ?? e) });
+            return;
+          }
+        }
+      };
+      const running = Promise.all(Array.from({ length: 32 }, (_, i) => client(i % 2 === 0)));
+      await new Promise((r) => setTimeout(r, 2000));
+      signalledAt = Date.now();
+      const exited = new Promise<{ code: number | null; ms: number }>((resolve) => {
+        const killer = setTimeout(() => server.child.kill('SIGKILL'), 20_000);
+        server.child.once('exit', (code) => { clearTimeout(killer); resolve({ code, ms: Date.now() - signalledAt }); });
+      });
+      server.child.kill('SIGTERM');
+      const stop = await exited;
+      await running;
+      expect(stop.code, server.output().slice(-3000)).toBe(0);
+      expect(stop.ms).toBeLessThan(10_000);
+      // Heavy and cheap work both ran before the signal.
+      expect(outcomes.filter((o) => o.ok && o.heavy).length).toBeGreaterThan(0);
+      expect(outcomes.filter((o) => o.ok && !o.heavy).length).toBeGreaterThan(0);
+      // Requests in flight at the signal (heavy ones among them, queued for the one slot) were answered.
+      const inFlight = outcomes.filter((o) => o.started < signalledAt - 20 && o.ended >= signalledAt);
+      expect(inFlight.filter((o) => o.heavy).length).toBeGreaterThan(0);
+      expect(inFlight.filter((o) => !o.ok)).toEqual([]);
+      // No request started before the stop got an error; later ones were refused a connection, not answered wrongly.
+      expect(outcomes.filter((o) => !o.ok && o.started < signalledAt - 20)).toEqual([]);
+      if (db.dataDir) expect(fs.existsSync(path.join(db.dataDir, 'mcu-embedded.lock'))).toBe(false);
+    }, 240_000);
+  });
+}
