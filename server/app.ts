@@ -45,6 +45,7 @@ import { mount as noticeExport } from './dataquality/notice.js';
 import { mount as ratingExport } from './rating/export.js';
 import { mount as pageRoutes } from './pages/routes.js';
 import { mount as open311Routes } from './open311/routes.js';
+import { mount as callbackExport } from './informing/export.js';
 import { mount as reportRoutes } from './reports/routes.js';
 import { markInterruptedReports } from './reports/service.js';
 
@@ -60,6 +61,7 @@ const MOUNTS: Mount[] = [
   noticeExport, // /exports/notice.docx
   ratingExport, // /exports/rating.xlsx
   pageRoutes, // /exports/official-pages.xlsx
+  callbackExport, // /exports/callback.xlsx (personal data: roles that inform and see it; reads logged)
   open311Routes, // /open311/v2/… (its own keys, never the session cookie)
   reportRoutes, // /reports/<id>.(pdf|docx); the weekly-report scheduler (stopped on close)
 ];

@@ -23,6 +23,7 @@ import { Migration20261202000900_hardening } from '../db/migrations/Migration202
 import { Migration20261202001000_centre } from '../db/migrations/Migration20261202001000_centre.js';
 import { Migration20261202001100_perf } from '../db/migrations/Migration20261202001100_perf.js';
 import { Migration20261202001300_reports } from '../db/migrations/Migration20261202001300_reports.js';
+import { Migration20261202001400_informing } from '../db/migrations/Migration20261202001400_informing.js';
 import { Migration20261202001600_communication } from '../db/migrations/Migration20261202001600_communication.js';
 import { Migration20261202001700_region } from '../db/migrations/Migration20261202001700_region.js';
 import { Migration20261202001900_citus } from '../db/migrations/Migration20261202001900_citus.js';
@@ -61,6 +62,7 @@ export const migrationsList: MigrationsList = [
   { name: 'Migration20261202001000_centre', class: Migration20261202001000_centre },
   { name: 'Migration20261202001100_perf', class: Migration20261202001100_perf },
   { name: 'Migration20261202001300_reports', class: Migration20261202001300_reports },
+  { name: 'Migration20261202001400_informing', class: Migration20261202001400_informing },
   { name: 'Migration20261202001600_communication', class: Migration20261202001600_communication },
   { name: 'Migration20261202001700_region', class: Migration20261202001700_region },
   { name: 'Migration20261202001900_citus', class: Migration20261202001900_citus },

@@ -49,6 +49,11 @@ describe.each(backends)('recommendations on %s', (backend) => {
     expect(overdue).toMatchObject({ organizationId: String(org.teploseti), figures: { late: 40, appeals: 40, share: 1, cityShare: 0.5 }, status: 'PROPOSED' });
     expect(overdue.text).toMatch(/Тепловые сети: просрочено или отвечено с опозданием 40 из 40 обращений \(100 %\) при 50 % по городу — в 2 раза выше, с 01\.08\.2026 по 31\.10\.2026/);
     expect(overdue.evidenceAppealIds.length).toBe(40);
+    const ev = (await app.gql(`{ recommendation(id: "${overdue.id}") { evidenceAppeals { id text receivedAt } } }`)).data.recommendation.evidenceAppeals;
+    expect(ev.map((e: any) => e.id).sort()).toEqual([...overdue.evidenceAppealIds].sort());
+    // the roads' officer sees none of the heating organisation's evidence (row scope)
+    const officer = await app.gqlAs(Role.ORG_OFFICER, `{ recommendations(first: 100) { edges { node { id evidenceAppeals { id } } } } }`);
+    expect(officer.errors).toBeUndefined();
     const growth = recs.find((x: any) => x.ruleCode === 'DISTRICT_GROWTH');
     expect(growth).toMatchObject({ districtId: String(d0), figures: { appeals: 40, appealsYearAgo: 10, growth: 3 } });
     expect(growth.text).toMatch(/рост 300 %/);
@@ -61,6 +66,9 @@ describe.each(backends)('recommendations on %s', (backend) => {
   it('thresholds are editable and validated; a proposal below the new threshold is withdrawn', async () => {
     const rules = (await app.gql('{ recommendationRules { code enabled thresholds defaults explanation } }')).data.recommendationRules;
     expect(rules.map((x: any) => x.code)).toEqual(['ORG_OVERDUE', 'ORG_FORMAL', 'DISTRICT_GROWTH', 'RECURRING_PROBLEM', 'THEME_TEMPLATE', 'ORG_COMMUNICATION']);
+    const specs = (await app.gql('{ recommendationRules { code specs { key label min max integer } } }')).data.recommendationRules;
+    expect(specs[0].specs).toEqual([{ key: 'ratio', label: 'во сколько раз выше города', min: 1, max: 10, integer: false },
+      { key: 'minShare', label: 'доля не меньше', min: 0, max: 1, integer: false }, { key: 'minAppeals', label: 'обращений не меньше', min: 1, max: 100000, integer: true }]);
     const bad = [[{ ratio: -1 }, 'thresholds.ratio'], [{ ratio: 'x' }, 'thresholds.ratio'], [{ foo: 1 }, 'thresholds.foo'], [{ minAppeals: 2.5 }, 'thresholds.minAppeals']] as const;
     for (const [t, field] of bad) {
       const r = await app.gql(`mutation S($t: JSONObject) { setRecommendationRule(code: "ORG_OVERDUE", thresholds: $t) { code } }`, { t });

@@ -16,6 +16,11 @@ describe('planted spikes in demo history', () => {
     expect(bySize[12].maxDelay).toBe(0);            // a one-day spike is seen on its day or not at all
     expect(r.falseAlarmsPerSeriesMonth).toBeLessThan(0.05);
     expect(bySize[3].rate).toBeLessThan(bySize[12].rate);
+    // σ at least √(expected) (the default): fewer false alarms than the 7-day sample σ alone, same detection of +6 and +12
+    const plain = evaluateDaily(data, { trials: 60, sizes: [3, 6, 12], evalDays: 180, settings: { earsPoissonSigma: false } });
+    console.log('daily, sample σ only', JSON.stringify(plain));
+    expect(r.falseAlarmsPerSeriesMonth).toBeLessThan(plain.falseAlarmsPerSeriesMonth);
+    for (const size of [6, 12]) expect(bySize[size].rate).toBe(plain.bySize.find((x) => x.size === size)!.rate);
   });
 
   it('Farrington–Noufaily by week (3 years of demo, 45 000 appeals)', () => {

@@ -38,6 +38,8 @@ export default defineConfig({
         deadlines: resolve(webDir, 'deadlines.html'),
         pages: resolve(webDir, 'pages.html'),
         open311: resolve(webDir, 'open311.html'),
+        informing: resolve(webDir, 'informing.html'),
+        recommendations: resolve(webDir, 'recommendations.html'),
         reports: resolve(webDir, 'reports.html'),
         communication: resolve(webDir, 'communication.html'),
         region: resolve(webDir, 'region.html'),

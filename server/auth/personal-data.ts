@@ -21,6 +21,7 @@ export class AppealAuthorView {
   @Field(() => String, { nullable: true }) phone!: string | null;
   @Field(() => String, { nullable: true }) email!: string | null;
   @Field(() => String, { nullable: true, description: 'Ссылка на профиль в соцсети или мессенджере' }) profileUrl!: string | null;
+  @Field(() => Boolean, { nullable: true, description: 'Согласен на обратную связь (входит в списки обзвона); null — скрыто' }) contactConsent?: boolean | null;
 }
 
 export function maySeePersonalData(user: AuthUser | undefined): boolean {
@@ -35,6 +36,7 @@ interface AuthorRow {
   email: string | null;
   profile_url: string | null;
   anonymized_at: string | null;
+  contact_consent: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ interface AuthorRow {
 export async function readAuthors(em: EntityManager, user: AuthUser, appealIds: readonly number[], operation = 'READ'): Promise<Map<number, AuthorRow>> {
   const rows = await query<AuthorRow>(em,
     `WITH src AS (
-       SELECT a.id AS appeal_id, a.municipality_id, au.kind, au.full_name, au.phone, au.email, au.profile_url, au.anonymized_at
+       SELECT a.id AS appeal_id, a.municipality_id, au.kind, au.full_name, au.phone, au.email, au.profile_url, au.anonymized_at, au.contact_consent
          FROM appeal a JOIN appeal_author au ON au.id = a.author_id
         WHERE a.id = ANY(?::int[])
      ), logged AS (
@@ -52,7 +54,7 @@ export async function readAuthors(em: EntityManager, user: AuthUser, appealIds: 
        SELECT municipality_id, ?, ?, appeal_id, ? FROM src
         WHERE coalesce(full_name, phone, email, profile_url) IS NOT NULL
      )
-     SELECT appeal_id, kind, full_name, phone, email, profile_url, anonymized_at FROM src`,
+     SELECT appeal_id, kind, full_name, phone, email, profile_url, anonymized_at, contact_consent FROM src`,
     [appealIds, user.id, user.login, operation]);
   return new Map(rows.map((r) => [r.appeal_id, r]));
 }
@@ -88,7 +90,7 @@ export class AppealAuthorField {
     if (!r) return null;
     return {
       kind: r.kind, masked: false, anonymized: r.anonymized_at != null,
-      fullName: r.full_name, phone: r.phone, email: r.email, profileUrl: r.profile_url,
+      fullName: r.full_name, phone: r.phone, email: r.email, profileUrl: r.profile_url, contactConsent: r.contact_consent,
     };
   }
 }

@@ -66,8 +66,8 @@ export async function loadDemo(
       const newIds = await allocateIds(tem, 'appeal_author', fresh.length);
       if (fresh.length) {
         await query(tem, 
-          `INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url)
-           SELECT id, ?, kind, full_name, phone, email, profile_url
+          `INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url, contact_consent)
+           SELECT id, ?, kind, full_name, phone, email, profile_url, (phone IS NOT NULL OR email IS NOT NULL) AND id % 5 < 2
              FROM unnest(?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS t(id, kind, full_name, phone, email, profile_url)`,
           [
             municipalityId, newIds, fresh.map((r) => r.authorKind), fresh.map((r) => r.authorName),

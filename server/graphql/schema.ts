@@ -27,6 +27,7 @@ import { open311Resolvers } from '../open311/resolver.js';
 import { regionResolvers } from '../region/resolver.js';
 import { admitHeavyFields } from './heavy.js';
 import { reportResolvers } from '../reports/resolver.js';
+import { informingResolvers } from '../informing/resolver.js';
 import { communicationResolvers } from '../communication/resolver.js';
 
 let cached: Promise<GraphQLSchema> | undefined;
@@ -37,7 +38,7 @@ export function getSchema(): Promise<GraphQLSchema> {
       ...authResolvers, ...personalDataResolvers, ...auditResolvers, ...appealWorkflowResolvers, ...indicatorResolvers,
       ...planResolvers, ...dataQualityResolvers, ...seminarResolvers, ...riskResolvers, ...recommendationResolvers,
       ...workTimeResolvers, ...deadlineResolvers, ...ratingResolvers, ...pageResolvers, ...qualityResolvers,
-      ...open311Resolvers, ...reportResolvers, ...communicationResolvers, ...regionResolvers],
+      ...open311Resolvers, ...reportResolvers, ...informingResolvers, ...communicationResolvers, ...regionResolvers],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     validate: false,
     authChecker,

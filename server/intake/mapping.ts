@@ -12,7 +12,7 @@ import { repoRoot } from '../reference/files.js';
 export const FIELD_NAMES = [
   'externalId', 'receivedAt', 'text', 'address', 'lat', 'lon', 'district', 'channel', 'theme', 'organization', 'status',
   'dueAt', 'firstResponseAt', 'answeredAt', 'answerText', 'satisfaction',
-  'authorKind', 'authorName', 'authorPhone', 'authorEmail', 'authorProfileUrl',
+  'authorKind', 'authorName', 'authorPhone', 'authorEmail', 'authorProfileUrl', 'authorContactConsent',
 ] as const;
 export type FieldName = (typeof FIELD_NAMES)[number];
 

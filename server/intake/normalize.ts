@@ -65,9 +65,15 @@ export interface Candidate {
   authorPhone?: string;
   authorEmail?: string;
   authorProfileUrl?: string;
+  /** The author agreed to be contacted back (call-back lists of targeted informing); absent or unrecognised → false. */
+  authorContactConsent?: boolean;
   /** sha256 of the normalised contact: links repeat appeals without keeping contacts on the appeal. */
   authorKey?: string;
 }
+
+/** Values of a consent column: yes / no (anything else is a warning and counts as no). */
+const CONSENT_YES = /^(1|true|yes|y|да|д|\+|согласен|согласна|согласие|согласие дано|есть)$/;
+const CONSENT_NO = /^(0|false|no|n|нет|н|-|не согласен|не согласна|отказ|согласия нет)$/;
 
 /** Reference data the normaliser resolves codes against. */
 export interface IntakeRefs {
@@ -253,6 +259,13 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
   const authorKind = kindValue && /^(legal_entity|юл|юр|организац|ооо|тсж|ук)/i.test(kindValue) ? AuthorKind.LEGAL_ENTITY : AuthorKind.CITIZEN;
 
   if (issues.some((i) => i.severity === 'ERROR')) return { issues };
+  const consentValue = text('authorContactConsent');
+  let authorContactConsent = false;
+  if (consentValue) {
+    const c = consentValue.trim().toLowerCase().replace(/ё/g, 'е');
+    if (CONSENT_YES.test(c)) authorContactConsent = true;
+    else if (!CONSENT_NO.test(c)) issue('authorContactConsent', 'WARNING', `согласие на обратную связь не распознано «${consentValue.slice(0, 40)}» — принято «нет»`);
+  }
   const authorPhone = text('authorPhone');
   const authorEmail = text('authorEmail');
   const authorProfileUrl = text('authorProfileUrl');
@@ -275,7 +288,7 @@ export function normalizeRecord(rec: SourceRecord, mapping: Mapping, refs: Intak
       satisfaction,
       authorKind,
       authorName: text('authorName'),
-      authorPhone, authorEmail, authorProfileUrl,
+      authorPhone, authorEmail, authorProfileUrl, authorContactConsent,
       authorKey: authorKey(authorPhone, authorEmail, authorProfileUrl),
     },
   };

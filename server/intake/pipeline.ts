@@ -581,18 +581,18 @@ async function writeChunk(
                        $13::text[], $14::text[], $15::float8[], $16::float8[], $17::int[], $18::real[], $19::text[], $20::boolean[], $21::int[],
                        $22::text[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::text[], $27::smallint[], $28::text[], $29::int[],
                        $33::int[], $34::int[], $35::int[],
-                       $36::boolean[], $37::text[], $38::int[], $39::timestamptz[], $40::timestamptz[], $41::timestamptz[], $42::int[], $43::int[], $44::text[], $45::text[], $46::int[], $47::text[])
+                       $36::boolean[], $37::text[], $38::int[], $39::timestamptz[], $40::timestamptz[], $41::timestamptz[], $42::int[], $43::int[], $44::text[], $45::text[], $46::int[], $47::text[], $48::boolean[])
                 AS u(external_id, received_at, author_kind, has_author, full_name, phone, email, profile_url, author_key,
                      text, address, lon, lat, theme_id, theme_confidence, theme_source, triage, org_source,
                      status, due_at, first_response_at, answered_at, answer_text, satisfaction, place_status, line,
                      id, duplicate_of_id, repeat_of_id,
-                     urgent, urgent_by, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes, secondary, precision, district_hint, channel)
+                     urgent, urgent_by, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes, secondary, precision, district_hint, channel, contact_consent)
            CROSS JOIN LATERAL (SELECT CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END AS point) g),
        r AS MATERIALIZED (
          SELECT t.*, coalesce(t.org_source, appeal_route($1, t.theme_id, t.district_id)) AS organization_id FROM t),
        au AS (
-         INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url)
-         SELECT author_id, $1, author_kind, full_name, phone, email, profile_url FROM r WHERE has_author),
+         INSERT INTO appeal_author (id, municipality_id, kind, full_name, phone, email, profile_url, contact_consent)
+         SELECT author_id, $1, author_kind, full_name, phone, email, profile_url, coalesce(contact_consent, false) FROM r WHERE has_author),
        ap AS (
          INSERT INTO appeal (id, municipality_id, channel, external_id, received_at, author_kind, author_id, author_key, text, address, point,
                              district_id, theme_id, theme_confidence, theme_source, triage, organization_id, status, due_at, first_response_at,
@@ -635,6 +635,7 @@ async function writeChunk(
         col((x) => x.firstMinutes), col((x) => x.answerMinutes),
         col((x) => (x.secondary ? '{' + x.secondary.join(',') + '}' : null)), col((x) => x.r.placePrecision ?? null),
         col((x) => x.r.districtId ?? null), col((x) => x.r.channel ?? null),
+        col((x) => x.r.authorContactConsent ?? false),
       ],
     );
   }

@@ -1,10 +1,10 @@
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import type { Context } from '../graphql/context.js';
 import { FULL_ACCESS, READERS } from '../auth/roles.js';
 import { scopeOf } from '../auth/scope.js';
 import { RecommendationService } from './service.js';
-import { Recommendation, RecommendationConnection, RecommendationDecision, RecommendationFilter, RecommendationRule, RecommendationRun } from './types.js';
+import { Recommendation, RecommendationConnection, RecommendationDecision, RecommendationEvidence, RecommendationFilter, RecommendationRule, RecommendationRun } from './types.js';
 
 const service = (ctx: Context) =>
   new RecommendationService(ctx.em, { municipalityId: ctx.municipalityId, user: ctx.user, actor: ctx.actor, scope: ctx.user ? scopeOf(ctx.user) : undefined });
@@ -47,4 +47,10 @@ export class RecommendationQueries {
   }
 }
 
-export const recommendationResolvers = [RecommendationQueries] as const;
+@Resolver(() => Recommendation)
+export class RecommendationFields {
+  @FieldResolver(() => [RecommendationEvidence], { description: 'Обращения-доказательства (до 50; только видимые вам), новые сначала' })
+  evidenceAppeals(@Root() r: Recommendation, @Ctx() ctx: Context) { return service(ctx).evidence(r.evidenceAppealIds); }
+}
+
+export const recommendationResolvers = [RecommendationQueries, RecommendationFields] as const;

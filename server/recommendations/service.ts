@@ -2,11 +2,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { audit, type AuditActor } from '../audit/audit.js';
-import type { RowScope } from '../auth/scope.js';
+import { scopeSql, type RowScope } from '../auth/scope.js';
 import { parseIds } from '../graphql/ids.js';
 import { RULES, type RuleDef } from './rules.js';
 import {
-  RecommendationDecision, RecommendationStatus, type Recommendation, type RecommendationConnection, type RecommendationFilter, type RecommendationRule, type RecommendationRun,
+  RecommendationDecision, RecommendationStatus, type Recommendation, type RecommendationConnection, type RecommendationEvidence, type RecommendationFilter, type RecommendationRule, type RecommendationRun,
 } from './types.js';
 
 const MAX_PAGE = 500;
@@ -36,7 +36,8 @@ export class RecommendationService {
       'SELECT code, enabled, thresholds FROM recommendation_rule WHERE municipality_id = ?', [this.municipalityId]);
     return RULES.map((r) => {
       const s = stored.find((x) => x.code === r.code);
-      return { code: r.code, label: r.label, explanation: r.explanation, enabled: s?.enabled ?? true, thresholds: { ...r.defaults, ...s?.thresholds }, defaults: r.defaults };
+      return { code: r.code, label: r.label, explanation: r.explanation, enabled: s?.enabled ?? true, thresholds: { ...r.defaults, ...s?.thresholds }, defaults: r.defaults,
+        specs: r.specs.map((x) => ({ key: x.key, label: x.label, min: x.min, max: x.max, integer: !!x.integer })) };
     });
   }
 
@@ -130,6 +131,17 @@ export class RecommendationService {
     const page = rows.slice(0, first).map(toRec);
     const cur = (k: number) => Buffer.from(`c:${k}`).toString('base64url');
     return { edges: page.map((node, i) => ({ node, cursor: cur(offset + i + 1) })), totalCount: n, hasNextPage: rows.length > first, endCursor: page.length ? cur(offset + page.length) : null };
+  }
+
+  /** The evidence appeals of a recommendation (within the reader's row scope). */
+  async evidence(ids: string[]): Promise<RecommendationEvidence[]> {
+    const nums = ids.slice(0, 50).map(Number).filter((n) => Number.isInteger(n));
+    if (!nums.length) return [];
+    const sc = this.who.scope ? scopeSql(this.who.scope, 'a') : { sql: 'a.municipality_id = ?', params: [this.municipalityId] };
+    const rows = await query<{ id: number; received_at: Date; address: string | null; text: string; status: string; theme: string | null }>(this.em,
+      `SELECT a.id, a.received_at, a.address, a.text, a.status, t.name AS theme FROM appeal a LEFT JOIN theme t ON t.id = a.theme_id
+        WHERE ${sc.sql} AND a.id = ANY(?::int[]) ORDER BY a.received_at DESC, a.id DESC`, [...sc.params, nums]);
+    return rows.map((r) => ({ id: String(r.id), receivedAt: new Date(r.received_at), address: r.address, text: r.text, status: r.status, themeName: r.theme }));
   }
 
   async get(id: string): Promise<Recommendation | null> {

@@ -1,10 +1,19 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 
 export enum RecommendationStatus { PROPOSED = 'PROPOSED', ACCEPTED = 'ACCEPTED', REJECTED = 'REJECTED' }
 registerEnumType(RecommendationStatus, { name: 'RecommendationStatus', description: 'PROPOSED — предложена, ACCEPTED — принята (возможно, с правкой текста), REJECTED — отклонена' });
 export enum RecommendationDecision { ACCEPT = 'ACCEPT', REJECT = 'REJECT' }
 registerEnumType(RecommendationDecision, { name: 'RecommendationDecision', description: 'Решение координатора по рекомендации' });
+
+@ObjectType({ description: 'Порог правила: ключ, смысл, границы' })
+export class RecommendationThresholdSpec {
+  @Field() key!: string;
+  @Field() label!: string;
+  @Field(() => Float) min!: number;
+  @Field(() => Float) max!: number;
+  @Field() integer!: boolean;
+}
 
 @ObjectType({ description: 'Правило рекомендаций: что считает, пороги (редактируются), объяснение' })
 export class RecommendationRule {
@@ -14,6 +23,7 @@ export class RecommendationRule {
   @Field() enabled!: boolean;
   @Field(() => GraphQLJSONObject, { description: 'Действующие пороги' }) thresholds!: Record<string, number>;
   @Field(() => GraphQLJSONObject, { description: 'Пороги по умолчанию' }) defaults!: Record<string, number>;
+  @Field(() => [RecommendationThresholdSpec], { description: 'Что означает каждый порог и его допустимые значения' }) specs!: RecommendationThresholdSpec[];
 }
 
 @ObjectType({ description: 'Рекомендация: текст с цифрами из данных, цифры и доказательства (обращения)' })
@@ -37,6 +47,16 @@ export class Recommendation {
   @Field(() => String, { nullable: true }) decidedBy!: string | null;
   @Field(() => Date, { nullable: true }) decidedAt!: Date | null;
   @Field(() => String, { nullable: true }) comment!: string | null;
+}
+
+@ObjectType({ description: 'Обращение-доказательство рекомендации' })
+export class RecommendationEvidence {
+  @Field(() => ID) id!: string;
+  @Field() receivedAt!: Date;
+  @Field(() => String, { nullable: true }) address!: string | null;
+  @Field() text!: string;
+  @Field() status!: string;
+  @Field(() => String, { nullable: true }) themeName!: string | null;
 }
 
 @ObjectType()

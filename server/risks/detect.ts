@@ -12,10 +12,14 @@ export interface RiskSettings {
   earsBaseline: number;
   /** Floor of the standard deviation (in weekday-adjusted counts): a quiet series needs a real jump to alarm. */
   earsMinSigma: number;
+  /** σ at least √(baseline mean), the Poisson spread of the expected count (see ears.ts). */
+  earsPoissonSigma: boolean;
   /** An alarm needs at least this many appeals that day. */
   minCount: number;
   /** Adjust daily counts by the municipality's weekday factors before EARS (bound scaled back). */
   weekdayAdjust: boolean;
+  /** Adjust daily counts of theme series by the theme's calendar-month factors of the past year (needs a year + 4 weeks of history). */
+  seasonAdjust: boolean;
   /** Days evaluated by a full run (the last days up to the latest appeal). */
   windowDays: number;
   /** Days of history shown on a card's chart. */
@@ -33,7 +37,7 @@ export interface RiskSettings {
 }
 
 export const DEFAULT_SETTINGS: RiskSettings = {
-  earsMethod: 'C2', earsAlpha: 0.001, earsBaseline: 7, earsMinSigma: 1, minCount: 4, weekdayAdjust: true,
+  earsMethod: 'C2', earsAlpha: 0.001, earsBaseline: 7, earsMinSigma: 1, earsPoissonSigma: true, minCount: 4, weekdayAdjust: true, seasonAdjust: false,
   windowDays: 14, chartDays: 56,
   farrington: { ...FARRINGTON_NOUFAILY, alpha: 0.01 }, farringtonMinYears: 2, windowWeeks: 4,
   authorsMin: 8, authorsRatio: 3,
@@ -59,6 +63,25 @@ export function weekdayFactors(total: ArrayLike<number>, dow: (i: number) => num
 }
 
 /**
+ * Calendar-month factors of a theme from its city-wide daily total over the `span` days before `end` (exclusive):
+ * mean count per day of each calendar month / mean count per day of the whole span (the trend cancels: both are from
+ * the same window). A month with fewer than `minMonth` appeals in the window, or a window shorter than `span`, gives 1.
+ * monthOf(i) gives the calendar month (0–11) of index i. Factors kept within [0.25, 4].
+ */
+export function monthFactors(total: ArrayLike<number>, monthOf: (i: number) => number, end: number, span = 365, minMonth = 20): number[] {
+  const out = new Array<number>(12).fill(1);
+  if (end - span < 0) return out;
+  const sum = new Array<number>(12).fill(0);
+  const cnt = new Array<number>(12).fill(0);
+  let all = 0;
+  for (let i = end - span; i < end; i++) { const m = monthOf(i); sum[m] += total[i]; cnt[m]++; all += total[i]; }
+  const mean = all / span;
+  if (!(mean > 0)) return out;
+  for (let m = 0; m < 12; m++) if (cnt[m] && sum[m] >= minMonth) out[m] = Math.min(4, Math.max(0.25, sum[m] / cnt[m] / mean));
+  return out;
+}
+
+/**
  * EARS on a daily series at the indices `at`, weekday-adjusted: y'_t = y_t / f(weekday t); the method runs on y',
  * the expected count and the bound are scaled back by f. Indices without enough history are skipped.
  */
@@ -67,7 +90,7 @@ export function detectDaily(y: ArrayLike<number>, at: number[], s: RiskSettings,
   const idx = at.filter((i) => i >= first && i < y.length);
   if (!idx.length) return [];
   const adj = Array.from(y, (v, i) => (s.weekdayAdjust ? v / factor(i) : v));
-  const res = earsC(adj, { method: s.earsMethod, alpha: s.earsAlpha, baseline: s.earsBaseline, minSigma: s.earsMinSigma }, idx);
+  const res = earsC(adj, { method: s.earsMethod, alpha: s.earsAlpha, baseline: s.earsBaseline, minSigma: s.earsMinSigma, poissonSigma: s.earsPoissonSigma }, idx);
   return res.map((p) => {
     const f = s.weekdayAdjust ? factor(p.index) : 1;
     const u = p.upperbound == null ? null : p.upperbound * f;

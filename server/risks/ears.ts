@@ -10,7 +10,12 @@ import { mean, qnorm, sd } from './stats.js';
  */
 export type EarsMethod = 'C1' | 'C2' | 'C3';
 
-export interface EarsOptions { method: EarsMethod; baseline: number; minSigma: number; alpha: number }
+export interface EarsOptions {
+  method: EarsMethod; baseline: number; minSigma: number; alpha: number;
+  /** Not in R: σ is at least √(baseline mean) — the spread a Poisson count of that mean has at the least. A 7-day
+   *  sample standard deviation often comes out far below it by chance, and the bound with it (false alarms). */
+  poissonSigma?: boolean;
+}
 
 export interface EarsPoint { index: number; observed: number; expected: number | null; upperbound: number | null; alarm: boolean }
 
@@ -37,9 +42,10 @@ export function earsC(observed: number[], options: Partial<EarsOptions> & { meth
   const first = earsFirstIndex(o.method, o.baseline);
   const idx = range ?? Array.from({ length: Math.max(0, observed.length - first) }, (_, i) => first + i);
   const z = qnorm(1 - o.alpha);
+  const sigma = (r: number[]) => Math.max(sd(r), o.minSigma, o.poissonSigma ? Math.sqrt(Math.max(0, mean(r))) : 0);
   const c2stat = (t: number) => {
     const r = ref(observed, t, 3, o.baseline);
-    return (observed[t] - mean(r)) / Math.max(sd(r), o.minSigma);
+    return (observed[t] - mean(r)) / sigma(r);
   };
   return idx.map((t) => {
     if (t < first || t >= observed.length) throw new Error(`EARS ${o.method}: день ${t + 1} вне ряда или без ${first} дней истории`);
@@ -49,13 +55,13 @@ export function earsC(observed: number[], options: Partial<EarsOptions> & { meth
     if (o.method === 'C1' || o.method === 'C2') {
       const r = ref(observed, t, o.method === 'C1' ? 1 : 3, o.baseline);
       expected = mean(r);
-      upper = expected + z * Math.max(sd(r), o.minSigma);
+      upper = expected + z * sigma(r);
     } else {
       const r = ref(observed, t, 3, o.baseline);
       expected = mean(r);
       const lag2 = Math.max(0, c2stat(t - 2) - 1);
       const lag1 = Math.max(0, c2stat(t - 1) - 1);
-      upper = Math.max(0, y + Math.max(sd(r), o.minSigma) * (z - (lag2 + lag1)));
+      upper = Math.max(0, y + sigma(r) * (z - (lag2 + lag1)));
       if (Number.isNaN(lag1) || Number.isNaN(lag2) || Number.isNaN(upper)) upper = NaN;
     }
     const ok = Number.isFinite(upper);

@@ -1,6 +1,6 @@
 import { generateDemoAppeals, LOCAL_OFFSET_MS } from '../demo/generator.js';
 import { readReference } from '../reference/files.js';
-import { DEFAULT_SETTINGS, detectDaily, detectWeekly, weekdayFactors, type RiskSettings } from './detect.js';
+import { DEFAULT_SETTINGS, detectDaily, detectWeekly, monthFactors, weekdayFactors, type RiskSettings } from './detect.js';
 import { mulberry32 } from '../util/random.js';
 
 /**
@@ -86,8 +86,26 @@ export function evaluateDaily(data: DemoSeries, opts: { trials?: number; sizes?:
     if (!f) { f = weekdayFactors(data.total, (j) => weekdayOf(data.start, j), block * 7); factorCache.set(block, f); }
     return f[weekdayOf(data.start, i)];
   };
+  // calendar-month factors per theme (city-wide), from the 365 days ending 28 days before the day's week
+  const themeOf = data.keys.map((k) => k.slice(k.indexOf(':') + 1));
+  const themeTotals = new Map<string, Float64Array>();
+  data.series.forEach((y, si) => {
+    let t = themeTotals.get(themeOf[si]);
+    if (!t) { t = new Float64Array(data.days); themeTotals.set(themeOf[si], t); }
+    for (let d = 0; d < data.days; d++) t[d] += y[d];
+  });
+  const monthOf = (i: number) => new Date(Date.parse(`${data.start}T00:00:00Z`) + i * 86_400_000).getUTCMonth();
+  const seasonCache = new Map<string, number[]>();
+  const season = (theme: string, i: number) => {
+    const block = Math.floor(i / 7);
+    const key = `${theme}:${block}`;
+    let f = seasonCache.get(key);
+    if (!f) { f = monthFactors(themeTotals.get(theme)!, monthOf, block * 7 - 28); seasonCache.set(key, f); }
+    return f[monthOf(i)];
+  };
+  const factorOf = (si: number) => (s.seasonAdjust ? (i: number) => factor(i) * season(themeOf[si], i) : factor);
   let falseAlarms = 0;
-  for (const y of data.series) falseAlarms += detectDaily(y, at, s, factor).filter((p) => p.a).length;
+  data.series.forEach((y, si) => { falseAlarms += detectDaily(y, at, s, factorOf(si)).filter((p) => p.a).length; });
   const months = evalDays / 30.44;
   const rnd = mulberry32(opts.seed ?? 7);
   const sizes = opts.sizes ?? [3, 5, 8, 12, 20];
@@ -101,7 +119,7 @@ export function evaluateDaily(data: DemoSeries, opts: { trials?: number; sizes?:
       const day = at[Math.floor(rnd() * (at.length - 7))];
       const y = Float64Array.from(data.series[si]);
       y[day] += size;
-      const pts = detectDaily(y, Array.from({ length: 7 }, (_, k) => day + k), s, factor);
+      const pts = detectDaily(y, Array.from({ length: 7 }, (_, k) => day + k), s, factorOf(si));
       const hit = pts.find((p) => p.a);
       if (hit) { detected++; delays.push(hit.i - day); }
     }

@@ -140,7 +140,7 @@ export class RiskService {
     const nDays = dayDiff(asOf, histFrom) + 1;
     const historyDays = dayDiff(asOf, span.first) + 1;
     const weeklyNote = this.weeklyAvailability(span.first, asOf, s);
-    const earsNote = `EARS ${s.earsMethod} по дням: база ${s.earsBaseline} дн.${s.earsMethod === 'C1' ? ' (сразу перед днём)' : ' (t−9…t−3, с защитным промежутком 2 дня)'}, α = ${fmt(s.earsAlpha, 4)}, σ не меньше ${fmt(s.earsMinSigma)}, не меньше ${s.minCount} обращений в день; поправка на день недели по всему городу.`
+    const earsNote = `EARS ${s.earsMethod} по дням: база ${s.earsBaseline} дн.${s.earsMethod === 'C1' ? ' (сразу перед днём)' : ' (t−9…t−3, с защитным промежутком 2 дня)'}, α = ${fmt(s.earsAlpha, 4)}, σ не меньше ${fmt(s.earsMinSigma)}${s.earsPoissonSigma ? ' и не меньше √ожидаемого (разброс пуассоновского счёта)' : ''}, не меньше ${s.minCount} обращений в день; поправка на день недели по всему городу.`
       + (weeklyNote.available ? '' : ` ${weeklyNote.text}`);
     if (!weeklyNote.available) notes.push(weeklyNote.text);
     if (evalDays.length) {

@@ -294,6 +294,7 @@ async function openCard(id: string, quiet = false) {
       else if (conn.totalCount > 8) ul.append(el('li', { class: 'muted' }, `и ещё ${conn.totalCount - 8}`));
     };
     fill('org-overdue', 'org-overdue-count', c.overdue);
+    void orgRecommendations(id);
     fill('org-risk', 'org-risk-count', c.atRisk);
     byId('org-formal-count').textContent = String(c.formalAnswersTotal);
     const fl = byId('org-formal');
@@ -380,6 +381,25 @@ async function saveWeights(e: Event) {
     await refresh();
   } catch (err) {
     byId('weights-status').textContent = err instanceof ApiError ? err.message : String(err);
+  }
+}
+
+/** Recommendations accepted by the coordinator for this organisation (its addressee card). */
+async function orgRecommendations(id: string) {
+  const ul = byId('org-recs');
+  try {
+    const r = await gql<{ recommendations: { totalCount: number; edges: { node: { id: string; text: string; editedText: string | null; decidedAt: string | null; periodFrom: string; periodTo: string } }[] } }>(
+      `query R($o: [ID!]) { recommendations(first: 20, filter: { statuses: [ACCEPTED], organizationIds: $o }) { totalCount edges { node { id text editedText decidedAt periodFrom periodTo } } } }`, { o: [id] });
+    clear(ul);
+    byId('org-recs-count').textContent = String(r.recommendations.totalCount);
+    if (!r.recommendations.edges.length) ul.append(el('li', { class: 'muted' }, 'нет'));
+    for (const { node } of r.recommendations.edges) {
+      ul.append(el('li', { 'data-rec': node.id }, node.editedText ?? node.text, ' ',
+        el('a', { href: `/recommendations.html#rec=${node.id}`, class: 'muted small' }, `принята ${node.decidedAt ? new Date(node.decidedAt).toLocaleDateString('ru-RU') : ''}`)));
+    }
+  } catch {
+    clear(ul);
+    ul.append(el('li', { class: 'muted' }, 'рекомендации недоступны'));
   }
 }
 

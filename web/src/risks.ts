@@ -190,6 +190,7 @@ async function openCard(id: string) {
   if (s.closedBy) hist.push(`закрыл: ${s.closedBy}, ${new Date(s.closedAt!).toLocaleString('ru-RU')}`);
   if (s.comment) hist.push(`комментарий: ${s.comment}`);
   byId('c-history').textContent = hist.join(' · ');
+  byId<HTMLAnchorElement>('c-inform').href = `/informing.html#kind=RISK&id=${encodeURIComponent(s.id)}`;
   const canAct = HANDLERS.includes(me.role) && (s.status === 'NEW' || s.status === 'ACKNOWLEDGED');
   byId('c-actions').hidden = !canAct;
   byId('c-ack').hidden = s.status !== 'NEW';
