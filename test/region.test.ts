@@ -58,6 +58,9 @@ const QUERY_MATRIX: Record<string, Entry> = {
   regionOverview: { region: 'regional roles only: FORBIDDEN for municipal roles' }, riskRuns: {}, riskSignal: { id: 'risk_signal' }, riskSignals: {},
   routingRules: {}, seminarInviteSuggestions: { args: { basis: 'problems', from: '2025-01-01', to: '2026-12-01' } }, seminars: {}, thematicBlocks: {},
   themes: {}, users: {}, workingHours: {},
+  informingTemplates: {}, informingPlaceholders: {}, plannedWorks: {}, informings: {}, callbackList: { id: 'informing' },
+  informingAudience: { args: (f) => ({ audience: { kind: 'DISTRICTS', districtIds: [f.idOf('district')] } }) },
+  informingDraft: { args: (f) => ({ source: { kind: 'PROBLEM', id: f.idOf('problem') }, templateCode: 'page.problem' }) },
 };
 const MUTATION_MATRIX: Record<string, Entry> = {
   acknowledgeRiskSignal: { id: 'risk_signal' }, runCommunicationCheck: { own: OWN },
@@ -81,6 +84,11 @@ const MUTATION_MATRIX: Record<string, Entry> = {
   signIn: { skip: 'anonymous sign-in: answers the account signing in' }, signOut: { skip: 'ends the caller\'s own session' },
   syncOfficialPageFromVk: { id: 'official_page' }, takeOfficialPageCommentsAsAppeals: {}, unlockUser: { id: 'app_user' }, updateIndicator: { id: 'indicator' },
   updateOfficialPage: { id: 'official_page' }, updatePlanItem: {}, updateUser: { id: 'app_user' }, upsertPageCategory: { own: OWN },
+  setInformingTemplate: { own: OWN },
+  createPlannedWorks: { args: (f) => ({ input: { title: 'Матрица', address: 'ул. Матричная, 1', startsAt: '2026-12-10T03:00:00Z', endsAt: '2026-12-11T03:00:00Z',
+    districtId: f.idOf('district'), organizationId: f.idOf('organization'), themeId: f.idOf('theme') } }) },
+  recordInforming: { args: (f) => ({ input: { audience: { kind: 'DISTRICTS', districtIds: [f.idOf('district')] }, channel: 'OFFICIAL_PAGE', message: 'Матрица',
+    source: { kind: 'PROBLEM', id: f.idOf('problem') } } }) },
 };
 /** HTTP routes (from the express router) → how the matrix checks them. */
 const ROUTE_MATRIX: Record<string, string> = {
@@ -92,6 +100,7 @@ const ROUTE_MATRIX: Record<string, string> = {
   'GET /exports/rating.xlsx': 'rating workbook of the own municipality only',
   'GET /reports/:file': 'another municipality\'s report id → not found',
   'GET /exports/official-pages.xlsx': 'pages workbook of the own municipality only',
+  'GET /exports/callback.xlsx': 'another municipality\'s informing id → not found (call-back list of the own municipality only)',
   'USE /open311/v2': 'jurisdiction_id picks the municipality; a key of another municipality is unknown there (401)',
   'POST /auth/login': 'the account signing in', 'USE /auth': 'the auth router\'s own middleware (no data)', 'POST /auth/logout': 'the caller\'s session', 'GET /auth/me': 'the caller\'s account',
   'GET /healthz': 'no data', 'GET /config.json': 'the caller\'s municipality', 'GET /graphql': 'GraphiQL page (no data)',
