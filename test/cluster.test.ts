@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backends, freshDatabase, type FreshDatabase } from './helpers/backends.js';
+import { loadDatabaseSettings, loadLimits, webConcurrency, workerShare } from '../server/config.js';
 
 /**
  * Cluster mode (WEB_CONCURRENCY, server/cluster.ts) on the real server process (`node dist/server/main.js`): with a
@@ -99,6 +100,28 @@ function childrenOf(pid: number): number[] {
   }
   return out;
 }
+
+describe('WEB_CONCURRENCY and each worker\'s share of the totals', () => {
+  it('reads 1 by default, a number, or auto (the cores); a bad value names the variable', () => {
+    expect(webConcurrency({})).toBe(1);
+    expect(webConcurrency({ WEB_CONCURRENCY: '3' })).toBe(3);
+    expect(webConcurrency({ WEB_CONCURRENCY: 'auto' })).toBeGreaterThanOrEqual(1);
+    expect(() => webConcurrency({ WEB_CONCURRENCY: '0' })).toThrow(/WEB_CONCURRENCY must be an integer 1\.\.64/);
+    expect(() => webConcurrency({ WEB_CONCURRENCY: 'two' })).toThrow(/WEB_CONCURRENCY/);
+  });
+
+  it('splits the pool (less the primary\'s 2), heavy slots, the heavy queue and a user\'s expensive operations so the totals stay as configured', () => {
+    const share = (env: NodeJS.ProcessEnv, n: number) => workerShare(loadDatabaseSettings(env), loadLimits(env), n);
+    // Defaults (pool 10, heavy 2, queue 256, expensive 2), two workers: 4 + 4 + the primary's 2 = 10.
+    expect(share({}, 2)).toEqual({ database: expect.objectContaining({ poolMax: 4, poolMin: 1, heavyConcurrency: 1, heavyQueueMax: 128 }), limits: { expensivePerUser: 1 } });
+    expect(share({ DATABASE_POOL_MAX: '20', HEAVY_CONCURRENCY: '4', EXPENSIVE_PER_USER: '4' }, 2).database).toMatchObject({ poolMax: 9, heavyConcurrency: 2 });
+    expect(share({ DATABASE_POOL_MAX: '20', HEAVY_CONCURRENCY: '4', EXPENSIVE_PER_USER: '4' }, 2).limits).toEqual({ expensivePerUser: 2 });
+    // Too small to split: each worker its minimum (2 connections, 1 heavy slot, fewer heavy slots than connections).
+    expect(share({ DATABASE_POOL_MAX: '3', HEAVY_CONCURRENCY: '1' }, 4).database).toMatchObject({ poolMax: 2, heavyConcurrency: 1 });
+    // EXPENSIVE_PER_USER=0 (no limit) stays 0.
+    expect(share({ EXPENSIVE_PER_USER: '0' }, 2).limits).toEqual({ expensivePerUser: 0 });
+  });
+});
 
 const count = (text: string, re: RegExp) => (text.match(new RegExp(re.source, 'g')) ?? []).length;
 

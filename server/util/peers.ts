@@ -16,7 +16,9 @@ const CHANNEL = 'mcu-peers';
 
 interface TellMessage { channel: typeof CHANNEL; type: 'tell'; id: number; topic: string; data: unknown }
 interface DoneMessage { channel: typeof CHANNEL; type: 'done'; id: number }
-type PeerMessage = TellMessage | DoneMessage;
+/** A worker listens from now on (one that has not joined yet has nothing cached to forget). */
+interface JoinMessage { channel: typeof CHANNEL; type: 'join' }
+type PeerMessage = TellMessage | DoneMessage | JoinMessage;
 
 const isPeerMessage = (m: unknown): m is PeerMessage => !!m && typeof m === 'object' && (m as { channel?: unknown }).channel === CHANNEL;
 
@@ -45,12 +47,15 @@ export function joinPeers(): void {
       for (const h of handlers.get(m.topic) ?? []) {
         try { h(m.data); } catch (e) { console.error(`[peers] ${m.topic} failed`, e); }
       }
-      process.send!({ channel: CHANNEL, type: 'done', id: m.id } satisfies DoneMessage);
-    } else {
+      if (process.connected) {
+        try { process.send!({ channel: CHANNEL, type: 'done', id: m.id } satisfies DoneMessage); } catch { /* the primary is gone */ }
+      }
+    } else if (m.type === 'done') {
       const w = waiting.get(m.id);
       if (w) { clearTimeout(w.timer); waiting.delete(m.id); w.resolve(); }
     }
   });
+  process.send({ channel: CHANNEL, type: 'join' } satisfies JoinMessage);
 }
 
 /** Registers what this process does when another worker tells `topic` (it is not called for this process's own tells). */
@@ -100,6 +105,8 @@ export function relayPeers(): void {
   let relayId = 1;
   // relay id → the teller, its own id, and the workers that have not acknowledged yet.
   const open = new Map<number, { from: Worker; id: number; pending: Set<number> }>();
+  // Workers that listen (joined): a worker still starting is not waited for.
+  const joinedWorkers = new Set<number>();
   const send = (w: Worker, m: PeerMessage) => {
     if (!w.isConnected()) return false;
     try { w.send(m); return true; } catch { return false; }
@@ -112,12 +119,14 @@ export function relayPeers(): void {
   };
   cluster.on('message', (worker, m: unknown) => {
     if (!isPeerMessage(m)) return;
-    if (m.type === 'tell') {
+    if (m.type === 'join') {
+      joinedWorkers.add(worker.id);
+    } else if (m.type === 'tell') {
       const rid = relayId++;
       const entry = { from: worker, id: m.id, pending: new Set<number>() };
       open.set(rid, entry);
       for (const w of Object.values(cluster.workers ?? {})) {
-        if (!w || w.id === worker.id) continue;
+        if (!w || w.id === worker.id || !joinedWorkers.has(w.id)) continue;
         if (send(w, { ...m, id: rid })) entry.pending.add(w.id);
       }
       finish(rid);
@@ -128,6 +137,7 @@ export function relayPeers(): void {
   });
   // A worker that exits acknowledges nothing more: its caches are gone with it.
   cluster.on('exit', (worker) => {
+    joinedWorkers.delete(worker.id);
     for (const [rid, o] of open) {
       if (o.pending.delete(worker.id)) finish(rid);
     }
