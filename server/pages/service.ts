@@ -12,7 +12,7 @@ import { importPageFile, pageAuditView, pageSnapshot, upsertPage, type PageImpor
 import type { FileKind } from './mapping.js';
 import { checkPageUrl, checkPosWidgetUrl, ogrnValid, PLATFORMS, type Platform } from './urls.js';
 import { stringify } from 'csv-stringify/sync';
-import { tzOffsetMinutes } from './worktime.js';
+import { DAY, localToUtc } from '../worktime/worktime.js';
 import { VkClient } from './vk.js';
 import { builtinPageMapping } from './mapping.js';
 
@@ -392,8 +392,7 @@ export class PageService {
     const { timezone } = await pagesSettings(this.em, this.municipalityId);
     const start = (m: string) => {
       const [y, mo] = m.split('-').map(Number);
-      const local = Date.UTC(y, mo - 1, 1);
-      return new Date(local - tzOffsetMinutes(timezone, new Date(local)) * 60000);
+      return new Date(localToUtc(timezone, Date.UTC(y, mo - 1, 1) / DAY, 0));
     };
     const from = start(month);
     const to = start(addMonths(month, 1));
@@ -406,29 +405,36 @@ export class PageService {
       [statsMap.views.column]: sum((p) => p.views), [statsMap.likes.column]: sum((p) => p.likes), [statsMap.reposts.column]: sum((p) => p.reposts),
       [statsMap.comments.column]: sum((p) => p.comments), [statsMap.subscribers.column]: data.group.membersCount,
     }], { header: true, delimiter: ';' });
-    const stats = await this.importFile('stats', Readable.from([statsCsv]), { fileName: `vk-api:${handle}:${month.slice(0, 7)}.csv`, format: 'csv' });
-    let comments: PageImportReport | null = null;
-    if (stats.status === 'DONE' && data.comments.length) {
-      const cm = builtinPageMapping('comments').fields;
-      const csv = stringify(data.comments.map((c) => ({
-        [cm.page.column]: page.url, [cm.commentId.column]: `${c.postId}_${c.id}`, [cm.postedAt.column]: c.date.toISOString(), [cm.text.column]: c.text || '(без текста)',
-        [cm.author.column]: '', [cm.authorUrl.column]: c.fromId > 0 ? `https://vk.com/id${c.fromId}` : '', [cm.repliedAt.column]: c.replyAt ? c.replyAt.toISOString() : '', [cm.replyText.column]: c.replyText ?? '', [cm.kind.column]: '',
-      })), { header: true, delimiter: ';' });
-      comments = await this.importFile('comments', Readable.from([csv]), { fileName: `vk-api:${handle}:${month.slice(0, 7)}-comments.csv`, format: 'csv' });
-    }
-    const g = data.group;
-    const marks = { verified: g.verified, hasCover: g.hasCover, hasDescription: g.hasDescription, commentsOpen: g.canComment ?? page.commentsOpen };
-    const changed = (Object.keys(marks) as (keyof typeof marks)[]).filter((k) => page[k] !== marks[k]);
-    if (changed.length) {
-      await this.em.transactional(async (tem) => {
+    // All or nothing: the month's statistics, its comments and the page's marks are stored together, or not at all
+    // (a response the import refuses is an error naming the response and its rows).
+    return this.em.transactional(async (tem) => {
+      const svc = new PageService(tem, this.opts);
+      const refused = (what: string, r: PageImportReport) => new InputError('vk', `VK API, страница ${handle}, ${month.slice(0, 7)}: ${what} не приняты — ` +
+        r.issues.filter((i) => i.severity === 'ERROR').slice(0, 5).map((i) => `строка ${i.line}, ${i.field}: ${i.reason}`).join('; '));
+      const stats = await svc.importFile('stats', Readable.from([statsCsv]), { fileName: `vk-api:${handle}:${month.slice(0, 7)}.csv`, format: 'csv' });
+      if (stats.status !== 'DONE') throw refused('счётчики (groups.getById, wall.get)', stats);
+      let comments: PageImportReport | null = null;
+      if (data.comments.length) {
+        const cm = builtinPageMapping('comments').fields;
+        const csv = stringify(data.comments.map((c) => ({
+          [cm.page.column]: page.url, [cm.commentId.column]: `${c.postId}_${c.id}`, [cm.postedAt.column]: c.date.toISOString(), [cm.text.column]: c.text.slice(0, 4000) || '(без текста)',
+          [cm.author.column]: '', [cm.authorUrl.column]: c.fromId > 0 ? `https://vk.com/id${c.fromId}` : '', [cm.repliedAt.column]: c.replyAt ? c.replyAt.toISOString() : '', [cm.replyText.column]: c.replyText?.slice(0, 20_000) ?? '', [cm.kind.column]: '',
+        })), { header: true, delimiter: ';' });
+        comments = await svc.importFile('comments', Readable.from([csv]), { fileName: `vk-api:${handle}:${month.slice(0, 7)}-comments.csv`, format: 'csv' });
+        if (comments.status !== 'DONE') throw refused('комментарии (wall.getComments)', comments);
+      }
+      const g = data.group;
+      const marks = { verified: g.verified, hasCover: g.hasCover, hasDescription: g.hasDescription, commentsOpen: g.canComment ?? page.commentsOpen };
+      const changed = (Object.keys(marks) as (keyof typeof marks)[]).filter((k) => page[k] !== marks[k]);
+      if (changed.length) {
         await query(tem, `UPDATE official_page SET verified = ?, has_cover = ?, has_description = ?, comments_open = ?, updated_at = now() WHERE id = ?`,
           [marks.verified, marks.hasCover, marks.hasDescription, marks.commentsOpen, page.id]);
         await audit(tem, this.actorCtx, { entity: 'official_page', entityId: page.id, action: 'vk-sync',
           before: Object.fromEntries(changed.map((k) => [k, page[k]])), after: Object.fromEntries(changed.map((k) => [k, marks[k]])) });
-        await this.recompute(undefined, undefined, tem);
-      });
-    }
-    return { stats, comments };
+        await svc.recompute(undefined, undefined, tem);
+      }
+      return { stats, comments };
+    });
   }
 }
 
