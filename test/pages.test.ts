@@ -210,6 +210,15 @@ describe.each(backends)('official pages on %s', (backend) => {
     const missing = await upload(app, 'stats', 'x.csv', csv, undefined, { ...mapping, fields: withoutSubscribers });
     expect(missing.errors?.[0].extensions?.field).toBe('mapping.fields.subscribers');
 
+    // The XLSX sample (months as Excel dates, numbers as numbers) holds what the CSV sample holds: re-imported, nothing changes.
+    const statCols = `SELECT page_id, month::text, posts, views::text, likes, reposts, comments, subscribers, reach, comments_answered, reply_median_minutes
+      FROM official_page_stat WHERE month >= '2026-09-01' ORDER BY page_id, month`;
+    const fromCsv = await app.sql(statCols);
+    const x = await upload(app, 'stats', 'official-page-stats.xlsx', fs.readFileSync('db/samples/official-page-stats.xlsx'));
+    expect(x.data.importOfficialPageFile).toMatchObject({ status: 'DONE', read: 12, inserted: 0, updated: 12, months: ['2026-09-01', '2026-10-01'] });
+    expect(await app.sql(statCols)).toEqual(fromCsv);
+    expect(fromCsv.length).toBe(12);
+
     // XLSX (first sheet): a registry row for a page in MAX, then its statistics with the month as an Excel date.
     const book = async (rows: unknown[][]) => {
       const wb = new ExcelJS.Workbook();
@@ -324,6 +333,19 @@ describe.each(backends)('official pages on %s', (backend) => {
     expect(linked.n).toBe(4);
     const again = await app.gql(`mutation { takeOfficialPageCommentsAsAppeals { comments inserted } }`);
     expect(again.data.takeOfficialPageCommentsAsAppeals).toMatchObject({ comments: 0, inserted: 0 });
+    // The page replies later: the next comments file carries the reply, and taking in again records it as the
+    // appeal's first reaction (an update of the same appeal, not a new one).
+    const late = sample('official-page-comments.csv').replace('Нет воды на ул. Заводская, 220 с утра;Пётр С.;https://vk.com/id1005;;', 'Нет воды на ул. Заводская, 220 с утра;Пётр С.;https://vk.com/id1005;08.10.2026 09:30;');
+    expect(late).not.toBe(sample('official-page-comments.csv'));
+    expect((await upload(app, 'comments', 'late-reply.csv', late)).data.importOfficialPageFile).toMatchObject({ status: 'DONE', updated: 5 });
+    const third = await app.gql(`mutation { takeOfficialPageCommentsAsAppeals { comments inserted updated } }`);
+    expect(third.data.takeOfficialPageCommentsAsAppeals).toMatchObject({ comments: 1, inserted: 0, updated: 1 });
+    const [vodokanal] = await app.sql<any>(`SELECT first_response_at, first_reaction_minutes FROM appeal WHERE channel = 'OFFICIAL_PAGE' AND external_id LIKE '%-wall-2_77'`);
+    expect(new Date(vodokanal.first_response_at).toISOString()).toBe('2026-10-08T02:30:00.000Z'); // 09:30 in Barnaul
+    expect((await app.sql(`SELECT 1 FROM appeal WHERE channel = 'OFFICIAL_PAGE'`)).length).toBe(4);
+    expect((await app.gql(`mutation { takeOfficialPageCommentsAsAppeals { comments } }`)).data.takeOfficialPageCommentsAsAppeals.comments).toBe(0);
+    // Back to the sample's comments (the reply removed from the page's figures; the appeal keeps its first reaction).
+    expect((await upload(app, 'comments', 'official-page-comments.csv', sample('official-page-comments.csv'))).data.importOfficialPageFile.status).toBe('DONE');
   });
 
   it('stores a VK month fetched through the connector (recorded responses), and a VK error changes nothing', async () => {

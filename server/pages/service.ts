@@ -341,7 +341,10 @@ export class PageService {
    */
   async takeCommentsAsAppeals(opts: { pageIds?: string[] | null; fromMonth?: string; toMonth?: string } = {}): Promise<{ comments: number; inserted: number; updated: number; rejected: number; batchId: number | null }> {
     const visible = await this.visibleOrganizations();
-    const where = ['c.municipality_id = ?', "c.kind IN ('QUESTION', 'COMPLAINT')", 'c.appeal_id IS NULL'];
+    // Not yet taken in, or taken in before the page replied: the reply, when it comes, becomes the appeal's first reaction
+    // (the intake updates the appeal by its external id, with its event and the first-reaction minutes).
+    const where = ['c.municipality_id = ?', "c.kind IN ('QUESTION', 'COMPLAINT')",
+      '(c.appeal_id IS NULL OR (c.replied_at IS NOT NULL AND a.first_response_at IS NULL))'];
     const params: unknown[] = [this.municipalityId];
     const pageIds = ids('pageIds', opts.pageIds);
     if (pageIds) {
@@ -356,7 +359,9 @@ export class PageService {
     if (opts.toMonth) { where.push('c.month <= ?::date'); params.push(opts.toMonth); }
     const rows = await query<{ page_id: number; external_id: string; posted_at: string; text: string; author_name: string | null; author_url: string | null; replied_at: string | null; reply_work_minutes: number | null; url: string }>(this.em,
       `SELECT c.page_id, c.external_id, c.posted_at, c.text, c.author_name, c.author_url, c.replied_at, c.reply_work_minutes, p.url
-         FROM official_page_comment c JOIN official_page p ON p.id = c.page_id WHERE ${where.join(' AND ')} ORDER BY c.posted_at, c.id LIMIT 50000`, params);
+         FROM official_page_comment c JOIN official_page p ON p.id = c.page_id
+         LEFT JOIN appeal a ON a.municipality_id = c.municipality_id AND a.id = c.appeal_id
+        WHERE ${where.join(' AND ')} ORDER BY c.posted_at, c.id LIMIT 50000`, params);
     if (!rows.length) return { comments: 0, inserted: 0, updated: 0, rejected: 0, batchId: null };
     const lines = rows.map((r) => JSON.stringify({
       id: `page${r.page_id}-${r.external_id}`, created_at: new Date(r.posted_at).toISOString(), text: r.text,

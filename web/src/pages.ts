@@ -381,9 +381,10 @@ async function saveCategory(c: CategoryTargets, tr: HTMLElement) {
     box.removeAttribute('aria-invalid');
     const raw = box.value.trim().replace(',', '.');
     const n = raw === '' ? null : Number(raw);
-    if (t.percent && n != null && n > 100) {
+    const wrong = n == null ? null : !Number.isFinite(n) ? 'не число' : n < 0 ? 'не может быть меньше 0' : t.percent && n > 100 ? 'не больше 100 %' : null;
+    if (wrong) {
       box.setAttribute('aria-invalid', 'true');
-      status.append(el('div', { class: 'error', id: 'cats-error' }, `${t.label}: не больше 100 %`));
+      status.append(el('div', { class: 'error', id: 'cats-error' }, `«${c.name}», ${t.label}: ${wrong}`));
       return;
     }
     input[t.field] = n == null || !Number.isFinite(n) ? (raw === '' ? null : n) : t.percent ? Math.round(n * 1000) / 100000 : n;
@@ -391,11 +392,15 @@ async function saveCategory(c: CategoryTargets, tr: HTMLElement) {
   for (const f of REQUIRES) input[f] = tr.querySelector<HTMLInputElement>(`input[data-field="${f}"]`)!.checked;
   try {
     await gql(`mutation S($input: PageCategoryInput!) { upsertPageCategory(input: $input) { id } }`, { input });
-    status.append(el('div', { class: 'pg-ok', id: 'cats-ok' }, `Цели категории «${c.name}» сохранены, баллы пересчитаны`));
     await loadReference();
     await load();
+    // Shown once the registry shows the new lights.
+    status.append(el('div', { class: 'pg-ok', id: 'cats-ok' }, `Цели категории «${c.name}» сохранены, баллы пересчитаны`));
   } catch (e) {
-    status.append(el('div', { class: 'error', id: 'cats-error' }, e instanceof Error ? e.message.replace(/^input\.\w+: /, '') : String(e)));
+    const field = e instanceof ApiError && e.field ? e.field.replace(/^input\./, '') : '';
+    const label = TARGETS.find((t) => t.field === field)?.label;
+    const text = e instanceof Error ? e.message.replace(/^input\.\w+: /, '') : String(e);
+    status.append(el('div', { class: 'error', id: 'cats-error' }, label ? `«${c.name}», ${label}: ${text}` : text));
     if (e instanceof ApiError && e.field) tr.querySelector(`input[data-field="${e.field.replace(/^input\./, '')}"]`)?.setAttribute('aria-invalid', 'true');
   }
 }
