@@ -5,7 +5,8 @@ import { addressMentions, analyseAnswer, stanceOf, wrongAddress, wrongPerson } f
 
 /**
  * The communication-error detector on the hand-written set test/fixtures/communication-eval.jsonl (132 answers,
- * written before the lexicon, and 45 holdout answers written after it), and on test/fixtures/communication-eval-2.jsonl. The floors are the figures of the first run, rounded down:
+ * written before the lexicon, and 45 holdout answers written after it), on test/fixtures/communication-eval-2.jsonl and on
+ * the independently written test/fixtures/communication-eval-3.jsonl. The floors are the figures of the first run, rounded down:
  * a change of the lexicon that makes any kind worse fails here. Figures are in docs/centre-work.md.
  */
 const load = (f: string): EvalItem[] => fs.readFileSync(new URL(`./fixtures/${f}`, import.meta.url), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -114,5 +115,64 @@ describe('communication errors: the parts', () => {
     expect(analyseAnswer('Принято к сведению.')).toMatchObject([{ kind: 'DISMISSIVE', rule: 'dismissive.bare' }]);
     expect(kinds('Яма засыпана.')).toEqual([]);
     expect(kinds('Светофор отремонтирован.')).toEqual([]);
+  });
+});
+
+/**
+ * The third set (test/fixtures/communication-eval-3.jsonl, 195 answers) was written by another engineer, by hand and
+ * committed BEFORE reading the detector, the lexicon or the first two sets (only the label schema was looked at): 29 rude,
+ * 30 dismissive, 22 blaming answers phrased without regard to any lexicon (sarcasm, passive aggression, condescension,
+ * bare formulas), 10 wrong addresses, 8 wrong addressees, 104 clean answers of which about 40 are hard negatives
+ * («грубое нарушение … подрядчика», «вашей вины нет», quoted rude words, «писать повторно не нужно», other addresses of
+ * offices and neighbouring houses, staff named in the text), and 6 groups of answers of two bodies to one problem.
+ * It is an independent estimate and must NOT be used to tune the lexicon or the detector: the floors below are the
+ * figures of the first run (docs/centre-work.md, «Независимая выборка»), rounded down, so that a change that makes
+ * any kind worse on it fails here — they are not targets.
+ */
+const third = load('communication-eval-3.jsonl');
+// Measured at the first run (lexicon version 2): RUDE P 0.86 R 0.21, DISMISSIVE P 1.00 R 0.27, BLAME P 0.77 R 0.45,
+// WRONG_ADDRESS P 0.78 R 0.70, WRONG_PERSON P 1.00 R 0.88, DONE P 0.74 R 0.56, PLANNED P 0.78 R 0.54,
+// NOT_PLANNED P 0.91 R 0.83, NOT_COMPETENT P 1.00 R 0.10, CONTRADICTION P 1.00 R 1.00 (3 pairs). Each floor is at most
+// one answer below the figure: losing one hit (or, for BLAME and RUDE precision, one more false alarm) fails.
+const FLOORS_3: [string, number, number][] = [
+  ['RUDE', 0.8, 0.2], ['DISMISSIVE', 0.95, 0.25], ['BLAME', 0.75, 0.45], ['WRONG_ADDRESS', 0.75, 0.7], ['WRONG_PERSON', 0.95, 0.85],
+  ['DONE', 0.7, 0.55], ['PLANNED', 0.75, 0.5], ['NOT_PLANNED', 0.9, 0.8], ['NOT_COMPETENT', 0.95, 0.1], ['CONTRADICTION', 0.95, 0.95],
+];
+
+const WORDING = ['RUDE', 'DISMISSIVE', 'BLAME'];
+const wording3 = { tp: 0, fp: 0, fn: 0 };
+const cleanAlarms3: string[] = [];
+for (const i of third) {
+  const got = analyseAnswer(i.text, { address: i.address, author: i.author }).map((h) => h.kind);
+  const exp = i.labels.some((k) => WORDING.includes(k)), has = got.some((k) => WORDING.includes(k));
+  if (exp && has) wording3.tp++; else if (has) wording3.fp++; else if (exp) wording3.fn++;
+  if (!i.labels.length && got.length) cleanAlarms3.push(i.id);
+}
+
+describe('communication errors: the third set (written independently, before reading the detector)', () => {
+  const r = evaluate(third);
+  const by = (k: string) => [...r.kinds, ...r.stances, r.contradiction].find((s) => s.kind === k)!;
+  it('prints the figures and has the promised composition', () => {
+    const f = (x: number | null) => (x == null ? '—' : x.toFixed(2));
+    const lines = [...r.kinds, ...r.stances, r.contradiction].map((s) => `${s.kind.padEnd(14)} tp ${s.tp} fp ${s.fp} fn ${s.fn}  P ${f(s.precision)}  R ${f(s.recall)}`);
+    console.log(`communication eval, third set (${r.items} answers)\n${lines.join('\n')}\nerrors: ${JSON.stringify(r.errors)}`);
+    expect(r.items).toBeGreaterThanOrEqual(150);
+    const wording = third.filter((i) => i.labels.some((k) => ['RUDE', 'DISMISSIVE', 'BLAME'].includes(k)));
+    expect(wording.length).toBeGreaterThanOrEqual(40);
+    expect(third.filter((i) => !i.labels.length).length).toBeGreaterThanOrEqual(60);
+    for (const k of ['RUDE', 'DISMISSIVE', 'BLAME']) expect(third.filter((i) => i.labels.includes(k as never)).length, k).toBeGreaterThanOrEqual(20);
+    console.log(`third set, any of RUDE/DISMISSIVE/BLAME per answer: tp ${wording3.tp} fp ${wording3.fp} fn ${wording3.fn}; clean answers with any finding: ${cleanAlarms3.length} of ${third.filter((i) => !i.labels.length).length} (${cleanAlarms3.join(', ')})`);
+  });
+  // «Some wording error» regardless of its kind (a rude answer read as dismissive still reaches a person's eyes):
+  // measured tp 25, fp 3, fn 48 (P 0.89, R 0.34 over 73 answers); false alarms on the clean answers: 5 of 104 (blame
+  // patterns on «вашей вины нет» / «ваша вина не подтвердилась», an office or a neighbouring house read as another address).
+  it('any wording error per answer, and false alarms on the clean answers', () => {
+    expect(wording3.tp).toBeGreaterThanOrEqual(25);
+    expect(wording3.fp).toBeLessThanOrEqual(3);
+    expect(cleanAlarms3.length).toBeLessThanOrEqual(5);
+  });
+  it.each(FLOORS_3)('%s: precision ≥ %s, recall ≥ %s', (kind, p, rc) => {
+    expect(by(kind).precision ?? 0).toBeGreaterThanOrEqual(p);
+    expect(by(kind).recall ?? 0).toBeGreaterThanOrEqual(rc);
   });
 });
