@@ -138,6 +138,9 @@ describe('communication errors: the parts', () => {
     expect(kinds('Пишите в область, мы тут ни при чём.')).toEqual(['DISMISSIVE']);
     expect(stanceOf('Это уже не к нам.')?.stance).toBe('NOT_COMPETENT');
     expect(kinds('Мы передали вашу заявку в Горэлектросети по принадлежности, номер 55-12.')).toEqual([]);
+    expect(kinds('Не наш участок. Его обслуживает ТСЖ «Рассвет», тел. 2-33-44.')).toEqual([]);
+    expect(kinds('Просим не вмешиваться в работу оборудования.')).toEqual([]);
+    expect(kinds('Работы выполнены. Точка подключения определена.')).toEqual([]);
     expect(kinds('Сделаем, когда сделаем.')).toEqual(['DISMISSIVE']);
     // a polite brush-off is one only when the answer names no date, object, reason or action anywhere (`unlessAnswer`)
     expect(rules('По вашему обращению приняты необходимые меры.')).toEqual(['dismissive.formula']);
