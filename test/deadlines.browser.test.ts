@@ -127,7 +127,10 @@ describe('deadlines page (browser)', () => {
     const em = session!.app.orm.em.fork();
     const [a] = await em.execute(`SELECT a.id FROM appeal a WHERE a.channel = 'INCIDENT_MANAGEMENT' AND a.answered_at IS NULL AND a.point IS NOT NULL
       AND a.answer_due_at IS NOT NULL AND a.status NOT IN ('CLOSED', 'REJECTED')
-      AND NOT EXISTS (SELECT 1 FROM appeal_event e WHERE e.appeal_id = a.id AND e.kind = 'EXTENSION') ORDER BY a.received_at DESC LIMIT 1`);
+      AND NOT EXISTS (SELECT 1 FROM appeal_event e WHERE e.appeal_id = a.id AND e.kind = 'EXTENSION')
+      -- alone at its point (a repeat shares its first appeal's point; the click must reach this one)
+      AND NOT EXISTS (SELECT 1 FROM appeal b WHERE b.id <> a.id AND b.point IS NOT NULL AND ST_DWithin(b.point, a.point, 0.0002))
+      ORDER BY a.received_at DESC LIMIT 1`);
     expect(a).toBeDefined();
     await p.goto(`${session!.app.url}/`);
     await p.waitForFunction(() => (window as any).__map?.loaded(), undefined, { timeout: 60_000 });
@@ -144,7 +147,8 @@ describe('deadlines page (browser)', () => {
       if (!f) throw new Error('appeal point not rendered');
       map.fire('click', { point: map.project(f.geometry.coordinates), lngLat: f.geometry.coordinates, features: [f], originalEvent: new MouseEvent('click') });
     }, a.id);
-    await p.waitForSelector(`.mcu-popup [data-deadline="${a.id}"] .dl-state`, { timeout: 30_000 });
+    await p.waitForSelector(`.mcu-popup [data-deadline="${a.id}"] .dl-state`, { timeout: 30_000 })
+      .catch(async (e) => { await p.screenshot({ path: path.join(artifacts, 'deadlines-interim-not-found.png') }); throw e; });
     await p.click('.mcu-popup [data-action="extend"]');
     expect(await p.textContent('.mcu-popup .dl-form')).toContain('от регистрации');
     await p.fill('.mcu-popup .dl-form textarea', 'Заявка передана подрядчику, работы назначены на четверг');

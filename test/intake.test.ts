@@ -213,7 +213,7 @@ describe.each(backends)('appeals intake on %s', (backend) => {
         // nine days later, another author, the same place and theme: the answer did not solve it
         `P${k}-2;10.02.${y} 09:00;ВКонтакте;https://vk.com/id702;Снова провал асфальта напротив подъезда;Борис;Дороги;пр. Ленина, 85;Новый;;`,
         // the same theme elsewhere: no repeat
-        `P${k}-3;12.02.${y} 09:00;ВКонтакте;https://vk.com/id703;Провал асфальта на перекрёстке;Вера;Дороги;ул. Комсомольская, 100;Новый;;`,
+        `P${k}-3;12.02.${y} 09:00;ВКонтакте;https://vk.com/id703;Провал асфальта на перекрёстке;Вера;Дороги;ул. Октябрьская, 50;Новый;;`,
         // more than 90 days after the answer: no repeat
         `P${k}-4;20.06.${y} 09:00;ВКонтакте;https://vk.com/id704;Разбита дорога у дома, ямы;Глеб;Дороги;пр. Ленина, 85;Новый;;`,
       ];

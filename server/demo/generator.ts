@@ -73,8 +73,8 @@ const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 /** Repeats of the demo: within the default repeat window (deadline_settings.json: 90 days) after the answer. */
 const REPEAT_WINDOW_MS = 90 * DAY_MS;
-const REPEAT_PREFIXES = ['Повторно обращаюсь: ', 'Обращаюсь второй раз, ничего не изменилось: ', 'Уже писал(а), ответили, но проблема не решена: ',
-  'Снова о том же: ', 'Повторное обращение. '];
+// Theme-neutral words only (the classifier learns from the demo history; see server/intake/context.ts).
+const REPEAT_PREFIXES = ['Повторно обращаюсь: ', 'Пишу повторно: ', 'Снова о том же: ', 'Повторное обращение. '];
 const M_PER_DEG_LAT = 111_320;
 const M_PER_DEG_LON = 111_320 * Math.cos((51.5 * Math.PI) / 180);
 
