@@ -177,8 +177,9 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
           clearInterval(retentionTimer);
           // Heavy work still waiting for a slot runs at once: the requests in flight finish within the drain.
           admissionOf(orm.em).open();
-          // A cluster's worker first takes the connections the primary still holds for it (see drain()).
-          await server.drain(worker ? { quietMs: 300, maxWaitMs: 2000 } : {});
+          // Connections already made but not yet accepted are taken first (see drain()): from the kernel's backlog, and
+          // in a cluster's worker those the primary still holds for it.
+          await server.drain(worker ? { quietMs: 300, maxWaitMs: 2000 } : { quietMs: 100, maxWaitMs: 1000 });
           // GraphQL stops once, here (Apollo's own signal handlers are off: server/http/graphql.ts).
           await apollo.stop();
           for (const m of mounted) await m.close?.();
@@ -489,10 +490,10 @@ async function listen(app: express.Express, mounted: Mounted[], o: { host: strin
      * was busy is read first. (The listener is closed through net.Server's close: http.Server's closes the idle
      * connections at once, Node ≥ 19.)
      *
-     * A cluster's worker (`quietMs`): the primary accepts connections and hands them to the workers one at a time;
-     * those it still holds when the last worker stops listening are reset, requests already sent on them included.
-     * So the worker keeps listening (answering with `Connection: close`) until no connection has come for `quietMs`,
-     * at most `maxWaitMs`.
+     * `quietMs`: connections a client has made but the server has not accepted yet are reset when the listener closes,
+     * requests already sent on them included — those in the kernel's backlog while the event loop is busy, and in a
+     * cluster those the primary still holds for a worker (it hands them over one at a time). So the server keeps
+     * listening (answering with `Connection: close`) until no connection has come for `quietMs`, at most `maxWaitMs`.
      */
     async drain(o: { quietMs?: number; maxWaitMs?: number } = {}) {
       draining = true;
