@@ -225,7 +225,7 @@ for (const backend of backends) {
         process.kill(workers[0], 'SIGKILL');
         const deadline = Date.now() + 60_000;
         const meanwhile: number[] = [];
-        while (!/снова обслуживает запросы/.test(s.output()) && Date.now() < deadline) {
+        while ((meanwhile.length < 3 || !/снова обслуживает запросы/.test(s.output())) && Date.now() < deadline) {
           meanwhile.push((await request(s.url, { path: '/healthz', timeoutMs: 3000 }).catch(() => ({ status: 0 }))).status);
           await new Promise((r) => setTimeout(r, 200));
         }
