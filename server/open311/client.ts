@@ -168,6 +168,17 @@ const text = (v: unknown, max = 20_000): string | undefined => {
   return s ? s.slice(0, max) : undefined;
 };
 
+/** An http(s) link as its standard serialisation (a valid URI, as the media_url we publish must be), or undefined. */
+function publicUrl(v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.href.length <= 2000 ? u.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function normaliseBase(url: string): URL {
   let u: URL;
   try {
@@ -319,8 +330,8 @@ export class Open311Client {
           const status = text(r.status, 40)?.toLowerCase();
           const closed = status === 'closed';
           const externalId = id ? `open311:${src.id}:${id}` : undefined;
-          const mediaUrl = text(r.media_url, 2000);
-          if (externalId && mediaUrl && /^https?:\/\//i.test(mediaUrl)) media.set(externalId, mediaUrl);
+          const mediaUrl = publicUrl(text(r.media_url, 2000));
+          if (externalId && mediaUrl) media.set(externalId, mediaUrl);
           records.push({
             id: externalId,
             requested: text(r.requested_datetime, 60),
