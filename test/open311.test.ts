@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { XMLParser } from 'fast-xml-parser';
-import { backends } from './helpers/backends.js';
+import { backends, freshDatabase } from './helpers/backends.js';
 import { rawFetch, startTestApp, type Client, type TestApp } from './helpers/app.js';
 import { Role } from '../server/auth/roles.js';
 import { IntakeService } from '../server/intake/service.js';
@@ -490,6 +490,34 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
       await target.close();
     }
   }, 120_000);
+
+  it('npm run import -- open311 <base URL>: the command pulls this endpoint into another database, then continues from its cursor', { timeout: 300_000 }, async () => {
+    const { execFile } = await import('node:child_process');
+    const db = await freshDatabase(backend);
+    const env = { ...process.env, MUNICIPALITY: 'rubtsovsk', ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : { DATA_DIR: db.dataDir!, DATABASE_URL: '' }) };
+    // Asynchronous: the command fetches from this process's server.
+    const run = () => new Promise<string>((resolve, reject) => execFile(process.execPath, ['dist/server/cli/import.js', 'open311', `${app.url}${API}/`, '--mapping', 'open311-hub'],
+      { env, encoding: 'utf8' }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stdout}\n${stderr}`)) : resolve(stdout))));
+    try {
+      const counts = (out: string) => {
+        const m = /получено заявок (\d+): добавлено (\d+), обновлено (\d+), без изменений (\d+), отклонено (\d+)/.exec(out);
+        expect(m, out).not.toBeNull();
+        return m!.slice(1).map(Number);
+      };
+      const out1 = await run();
+      expect(out1).toMatch(/режим по updated_datetime/);
+      const [fetched, inserted, , , rejected] = counts(out1);
+      const [{ n }] = await app.sql(`SELECT count(*)::int AS n FROM appeal WHERE updated_at >= now() - interval '90 days'`);
+      expect(fetched).toBeGreaterThanOrEqual(n - 5); // appeals changed by the other tests meanwhile may move
+      expect(inserted).toBe(fetched);
+      expect(rejected).toBe(0);
+      const [fetched2, inserted2] = counts(await run());
+      expect(inserted2).toBe(0);
+      expect(fetched2).toBeLessThan(fetched);
+    } finally {
+      await db.drop();
+    }
+  });
 
   it('imports recorded responses of a public server (FixMyStreet / SeeClickFix style) by windows, idempotently', async () => {
     const fixture = (name: string) => fs.readFileSync(`test/fixtures/open311/remote/${name}`, 'utf8');

@@ -246,6 +246,7 @@ export class Open311Service {
     const json = format === 'json';
     let out = json ? '[' : '<?xml version="1.0" encoding="utf-8"?><service_requests>';
     let first = true;
+    const addresses = new Map<string | null, string>();
     const n = await streamQuery<RenderedRow>(this.em, sql, [...params, ...zoneParams(this.municipality.timezone)], (r) => {
       const esc = json ? JSON.stringify : xmlText;
       let notes = '';
@@ -254,13 +255,20 @@ export class Open311Service {
         notes = esc(r.rejected ? `Отклонено: ${masked}` : masked);
       }
       const description = esc(truncate(maskPersonalText(r.text), 4000));
-      const address = publicAddress(r.address, precision);
+      // Addresses recur (many appeals per house): each distinct one is cut and escaped once per answer.
+      let address = addresses.get(r.address);
+      if (address === undefined) {
+        const a = publicAddress(r.address, precision);
+        address = json ? JSON.stringify(a) : a === null ? '' : xmlText(a);
+        addresses.set(r.address, address);
+      }
       const lat = publicCoordinate(r.lat, precision);
       const lon = publicCoordinate(r.lon, precision);
+      // Numbers as JSON.stringify and String write them (finite, -0 as 0); null as each format's.
       if (json) {
-        out += `${first ? '' : ','}${r.p1}${notes}${r.p2}${description}${r.p3}${JSON.stringify(address)},"address_id":null,"zipcode":null,"lat":${JSON.stringify(lat)},"long":${JSON.stringify(lon)},"media_url":${JSON.stringify(r.media_url)}}`;
+        out += `${first ? '' : ','}${r.p1}${notes}${r.p2}${description}${r.p3}${address},"address_id":null,"zipcode":null,"lat":${lat === null ? 'null' : String(lat)},"long":${lon === null ? 'null' : String(lon)},"media_url":${r.media_url === null ? 'null' : JSON.stringify(r.media_url)}}`;
       } else {
-        out += `${r.p1}${notes}${r.p2}${description}${r.p3}${address === null ? '' : xmlText(address)}</address><address_id></address_id><zipcode></zipcode><lat>${lat === null ? '' : lat}</lat><long>${lon === null ? '' : lon}</long><media_url>${r.media_url === null ? '' : xmlText(r.media_url)}</media_url></request>`;
+        out += `${r.p1}${notes}${r.p2}${description}${r.p3}${address}</address><address_id></address_id><zipcode></zipcode><lat>${lat === null ? '' : lat}</lat><long>${lon === null ? '' : lon}</long><media_url>${r.media_url === null ? '' : xmlText(r.media_url)}</media_url></request>`;
       }
       first = false;
       if (out.length >= 32_768) {
