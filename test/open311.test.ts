@@ -565,6 +565,38 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
     expect(new Date(src.window_cursor).toISOString()).toBe('2026-11-05T00:00:00.000Z');
   });
 
+  it('imports from a server that speaks only XML (the specification\'s required format): the same fields as from JSON', async () => {
+    const calls: string[] = [];
+    const fakeFetch = (async (input: string | URL | Request) => {
+      const url = new URL(String(input));
+      calls.push(url.pathname);
+      const start = Date.parse(url.searchParams.get('start_date') ?? '');
+      const end = Date.parse(url.searchParams.get('end_date') ?? '');
+      const covers = start <= Date.parse('2026-10-14T07:37:38Z') && Date.parse('2026-10-14T07:37:38Z') <= end;
+      const body = covers ? fs.readFileSync('test/fixtures/open311/remote/requests-window1.xml', 'utf8') : '<?xml version="1.0" encoding="utf-8"?><service_requests></service_requests>';
+      return new Response(body, { status: 200, headers: { 'content-type': 'text/xml' } });
+    }) as typeof fetch;
+    const mapping = { ...readOpen311Mapping('open311'), format: 'xml' };
+    const client = new Open311Client(app.orm.em.fork(), app.municipalityId);
+    const r = await client.pull({ baseUrl: 'https://xml-city.example/open311/v2', mapping, since: new Date('2026-10-01T00:00:00Z'), now: new Date('2026-11-01T00:00:00Z'), fetch: fakeFetch, actor: 'test' });
+    expect(r).toMatchObject({ mode: 'window', fetched: 5, inserted: 4, rejected: 1 });
+    expect(calls.every((c) => c === '/open311/v2/requests.xml')).toBe(true);
+    const rows = await app.sql(`SELECT a.external_id, a.status, a.answer_text, a.answered_at, a.due_at, t.code, a.text, r.media_url, ST_Y(a.point) AS lat
+      FROM appeal a LEFT JOIN theme t ON t.id = a.theme_id LEFT JOIN open311_request r ON r.appeal_id = a.id WHERE a.external_id LIKE ?`, [`open311:${r.sourceId}:%`]);
+    const row = (id: string) => rows.find((x) => x.external_id === `open311:${r.sourceId}:${id}`);
+    expect(row('638344')).toMatchObject({ status: 'CLOSED', answer_text: 'Яма заделана холодным асфальтом.', code: 'roads.potholes', media_url: 'http://city.example/requests/media/638344.jpg' });
+    expect(new Date(row('638344').due_at).toISOString()).toBe('2026-10-24T07:37:38.000Z');
+    expect(row('638344').lat).toBeCloseTo(51.51395, 5);
+    expect(row('638349')).toMatchObject({ status: 'NEW', code: 'blag.lighting', text: 'Не горит фонарь во дворе, темно вечером & <опасно>' });
+    expect(row('638351').text).toBe('Graffiti');
+    // Errors in the spec's XML format are read too; a page that is not GeoReport XML is named.
+    const respond = (body: string, status = 200) => (async () => new Response(body, { status })) as unknown as typeof fetch;
+    const run = (f: typeof fetch) => client.pull({ baseUrl: 'https://bad-xml.example/', mapping, since: new Date('2026-10-01T00:00:00Z'), now: new Date('2026-10-05T00:00:00Z'), fetch: f, actor: 'test' });
+    await expect(run(respond('<?xml version="1.0"?><errors><error><code>403</code><description>Invalid api_key</description></error></errors>', 403))).rejects.toThrow(/HTTP 403 — 403 Invalid api_key/);
+    await expect(run(respond('<html><body>Service Unavailable</body></html>', 503))).rejects.toThrow(/HTTP 503, ответ не XML GeoReport/);
+    expect(() => parseOpen311Mapping({ format: 'csv' })).toThrow(/format/);
+  });
+
   it('reports a bad server clearly: HTTP errors in the spec format, non-JSON, oversized, slow, not a list', async () => {
     const client = new Open311Client(app.orm.em.fork(), app.municipalityId);
     const run = (f: typeof fetch, extra: Record<string, unknown> = {}) => client.pull({

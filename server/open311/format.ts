@@ -101,6 +101,15 @@ export function xmlText(s: string): string {
   return s.replace(XML_INVALID, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
 }
 
+/** Characters JSON.stringify escapes in a string: quote, backslash, controls, lone surrogates. */
+// eslint-disable-next-line no-control-regex
+const JSON_SPECIAL = /["\\\u0000-\u001F\uD800-\uDFFF]/;
+
+/** JSON.stringify of a string, without its per-character pass when there is nothing to escape (the usual text). */
+export function jsonText(s: string): string {
+  return JSON_SPECIAL.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
 /** One flat record (every value a scalar or null) as `<item><k>v</k>…</item>` (null → an empty element). */
 export function xmlRow(item: string, row: object): string {
   let out = `<${item}>`;

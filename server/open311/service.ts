@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query, streamQuery } from '../db/sql.js';
 import { IntakeService } from '../intake/service.js';
-import { isoFormatter, Open311Error, xmlText } from './format.js';
+import { isoFormatter, jsonText, Open311Error, xmlText } from './format.js';
 import { REQUEST_COLUMNS, renderStatement, zoneParams, type RenderedRow } from './render.js';
 import { maskPersonalText, publicAddress, publicCoordinate, type AddressPrecision } from './mask.js';
 import type { VerifiedKey } from './keys.js';
@@ -244,11 +244,13 @@ export class Open311Service {
     const sql = renderStatement(format, `SELECT ${PAGE_COLUMNS} FROM appeal a WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, order);
     const precision = this.precision;
     const json = format === 'json';
-    let out = json ? '[' : '<?xml version="1.0" encoding="utf-8"?><service_requests>';
+    // Pieces collected in an array and joined once per ~32 KB (one copy; a long chain of += would be flattened piece by piece).
+    const pieces: string[] = [json ? '[' : '<?xml version="1.0" encoding="utf-8"?><service_requests>'];
+    let size = 0;
     let first = true;
     const addresses = new Map<string | null, string>();
     const n = await streamQuery<RenderedRow>(this.em, sql, [...params, ...zoneParams(this.municipality.timezone)], (r) => {
-      const esc = json ? JSON.stringify : xmlText;
+      const esc = json ? jsonText : xmlText;
       let notes = '';
       if (r.answer !== null) {
         const masked = truncate(maskPersonalText(r.answer), 4000);
@@ -259,24 +261,30 @@ export class Open311Service {
       let address = addresses.get(r.address);
       if (address === undefined) {
         const a = publicAddress(r.address, precision);
-        address = json ? JSON.stringify(a) : a === null ? '' : xmlText(a);
+        address = json ? (a === null ? 'null' : jsonText(a)) : a === null ? '' : xmlText(a);
         addresses.set(r.address, address);
       }
       const lat = publicCoordinate(r.lat, precision);
       const lon = publicCoordinate(r.lon, precision);
       // Numbers as JSON.stringify and String write them (finite, -0 as 0); null as each format's.
       if (json) {
-        out += `${first ? '' : ','}${r.p1}${notes}${r.p2}${description}${r.p3}${address},"address_id":null,"zipcode":null,"lat":${lat === null ? 'null' : String(lat)},"long":${lon === null ? 'null' : String(lon)},"media_url":${r.media_url === null ? 'null' : JSON.stringify(r.media_url)}}`;
+        if (!first) pieces.push(',');
+        pieces.push(r.p1, notes, r.p2, description, r.p3, address, ',"address_id":null,"zipcode":null,"lat":', lat === null ? 'null' : String(lat), ',"long":',
+          lon === null ? 'null' : String(lon), ',"media_url":', r.media_url === null ? 'null}' : `${JSON.stringify(r.media_url)}}`);
       } else {
-        out += `${r.p1}${notes}${r.p2}${description}${r.p3}${address}</address><address_id></address_id><zipcode></zipcode><lat>${lat === null ? '' : lat}</lat><long>${lon === null ? '' : lon}</long><media_url>${r.media_url === null ? '' : xmlText(r.media_url)}</media_url></request>`;
+        pieces.push(r.p1, notes, r.p2, description, r.p3, address, '</address><address_id></address_id><zipcode></zipcode><lat>', lat === null ? '' : String(lat), '</lat><long>',
+          lon === null ? '' : String(lon), '</long><media_url>', r.media_url === null ? '</media_url></request>' : `${xmlText(r.media_url)}</media_url></request>`);
       }
       first = false;
-      if (out.length >= 32_768) {
-        write(out);
-        out = '';
+      size += r.p1.length + r.p2.length + r.p3.length + description.length + notes.length + 200;
+      if (size >= 32_768) {
+        write(pieces.join(''));
+        pieces.length = 0;
+        size = 0;
       }
     });
-    write(`${out}${json ? ']' : '</service_requests>'}`);
+    pieces.push(json ? ']' : '</service_requests>');
+    write(pieces.join(''));
     return n;
   }
 
