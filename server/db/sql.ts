@@ -66,14 +66,15 @@ export async function boundQuery<T>(em: EntityManager, sql: string, params: read
 }
 
 /**
- * boundQuery whose rows are handed to `onRow` as they arrive from the server (not collected): a large answer is
- * processed (and, by the caller, sent on) while PostgreSQL still produces its later rows. Inside a transaction the
- * rows come from query() in one piece. Resolves with the number of rows.
+ * boundQuery whose rows are handed to `onRow` as they arrive from the server (not collected), each as an array of its
+ * columns in the statement's order (no object per row): a large answer is processed (and, by the caller, sent on)
+ * while PostgreSQL still produces its later rows. Inside a transaction the rows come from query() in one piece.
+ * Resolves with the number of rows.
  */
-export async function streamQuery<T>(em: EntityManager, sql: string, params: readonly unknown[], onRow: (row: T) => void): Promise<number> {
+export async function streamQuery(em: EntityManager, sql: string, params: readonly unknown[], onRow: (row: unknown[]) => void): Promise<number> {
   if (em.getTransactionContext()) {
-    const rows = await query<T>(em, sql, params);
-    for (const r of rows) onRow(r);
+    const rows = await query<Record<string, unknown>>(em, sql, params);
+    for (const r of rows) onRow(Object.values(r));
     return rows.length;
   }
   if (em.config.get('debug')) em.config.getLogger().log('query', sql);
@@ -81,10 +82,10 @@ export async function streamQuery<T>(em: EntityManager, sql: string, params: rea
   const connection = await client.acquireConnection();
   try {
     return await new Promise<number>((resolve, reject) => {
-      const q = new pg.Query({ text: numberedCached(sql), values: params as unknown[] });
+      const q = new pg.Query({ text: numberedCached(sql), values: params as unknown[], rowMode: 'array' } as unknown as pg.QueryConfig);
       let n = 0;
       let failed: unknown;
-      q.on('row', (row: T) => {
+      q.on('row', (row: unknown[]) => {
         if (failed !== undefined) return;
         n++;
         try {

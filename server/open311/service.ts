@@ -249,7 +249,8 @@ export class Open311Service {
     let size = 0;
     let first = true;
     const addresses = new Map<string | null, string>();
-    const n = await streamQuery<RenderedRow>(this.em, sql, [...params, ...zoneParams(this.municipality.timezone)], (r) => {
+    const n = await streamQuery(this.em, sql, [...params, ...zoneParams(this.municipality.timezone)], (row) => {
+      const r = rowOf(row);
       const esc = json ? jsonText : xmlText;
       let notes = '';
       if (r.answer !== null) {
@@ -403,6 +404,14 @@ export const POST_MAPPING = {
     theme: 'service_code', authorName: 'author_name', authorPhone: 'phone', authorEmail: 'email',
   },
 };
+
+/** A row of the rendering statement (its columns in the order of RenderedRow's keys). */
+function rowOf(c: unknown[]): RenderedRow {
+  return {
+    p1: c[0] as string, answer: c[1] as string | null, rejected: c[2] as boolean, p2: c[3] as string, text: c[4] as string, p3: c[5] as string,
+    address: c[6] as string | null, lat: c[7] as number | null, lon: c[8] as number | null, media_url: c[9] as string | null,
+  };
+}
 
 /** pg returns timestamps as Date or string depending on the driver settings: Dates here. */
 function fixDates(r: RequestRow): RequestRow {
