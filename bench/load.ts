@@ -17,10 +17,7 @@ import { captureExplains } from './explain.js';
  * with filters) and the problem list. Every response is read: an HTTP status other than 200 or a
  * GraphQL `errors` entry counts as an error. Baseline: the same clients on GET /healthz (one
  * `SELECT 1`), the physical limit of this machine for a request that touches the database.
- * The rate limit is switched off for the run (all clients are one user on one address). `webConcurrency` (bench
- * option `--web-concurrency 1,2`) runs the same load on the hub with each number of HTTP processes (WEB_CONCURRENCY,
- * server/cluster.ts) one after the other; rows of the default (1) keep their names, the others' end in
- * `[WEB_CONCURRENCY=n]`.
+ * The rate limit is switched off for the run (all clients are one user on one address).
  */
 
 type Kind = 'map' | 'list' | 'problems';
@@ -79,9 +76,13 @@ function mix(seed: number, withProblems: boolean, count = 400): Req[] {
 
 const fmt = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
 
+/**
+ * `caches`: the runs to make, with the aggregate cache on (`load`) and/or off (`load-nocache`), one hub process each.
+ * Both in one call, because on the embedded backend the runner's app is closed for the hub (see below).
+ */
 export async function benchLoad(app: App, backend: SummaryRow['backend'], n: number,
-  opts: { connections?: number; seconds?: number; cache?: boolean; dataDir?: string; webConcurrency?: number[] } = {}): Promise<SummaryRow[]> {
-  const cache = opts.cache ?? true;
+  opts: { connections?: number; seconds?: number; caches?: boolean[]; dataDir?: string; webConcurrency?: number[] } = {}): Promise<SummaryRow[]> {
+  const caches = opts.caches ?? [true];
   const connections = opts.connections ?? 64;
   const seconds = opts.seconds ?? 60;
   if (app.embedded && !opts.dataDir) {
@@ -108,7 +109,7 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
   }
 
   // EXPLAIN (ANALYZE, BUFFERS) of every statement of one request of each kind (bench/explain.ts), before the load.
-  if (cache) await captureExplains(app, mix(6006, withProblems), (m) => console.log(`[${backend}] ${m}`));
+  if (caches.includes(true)) await captureExplains(app, mix(6006, withProblems), (m) => console.log(`[${backend}] ${m}`));
 
   // The server as deployed: its own process, production mode; the in-process app of the runner stays idle.
   // The mix repeats 400 distinct requests: after the warm-up its aggregates are answered from the cache. `load-nocache`
@@ -117,16 +118,28 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
   // the run on this backend) and the hub process opens the folder (one connection: as far as one session allows).
   if (app.embedded) await app.close();
   const rows: SummaryRow[] = [];
-  // The embedded database is one process (WEB_CONCURRENCY > 1 would run one process anyway): measured once.
+  // `webConcurrency` (bench option --web-concurrency 1,2): the hub with each number of HTTP processes (WEB_CONCURRENCY,
+  // server/cluster.ts) one after the other; rows of the default (1) keep their names, the others' end in
+  // `[WEB_CONCURRENCY=n]`. The embedded database is one process: measured once.
   const counts = app.embedded ? [1] : opts.webConcurrency?.length ? opts.webConcurrency : [1];
-  for (const w of counts) {
+  for (const cache of caches) {
+    for (const w of counts) rows.push(...await loadRun(app, backend, n, { connections, seconds, cache, headers, withProblems, dataDir: opts.dataDir, w }));
+  }
+  return rows;
+}
+
+async function loadRun(app: App, backend: SummaryRow['backend'], n: number,
+  opts: { connections: number; seconds: number; cache: boolean; headers: Record<string, string>; withProblems: boolean; dataDir?: string; w: number }): Promise<SummaryRow[]> {
+  const { w } = opts;
   const sfx = webSuffix(w);
+  const { connections, seconds, cache, headers, withProblems } = opts;
   const hub = await startHub(app.embedded ? '' : app.databaseUrl, {
     WEB_CONCURRENCY: String(w),
     ...(cache ? {} : { AGGREGATE_CACHE_ENTRIES: '0' }),
     ...(app.embedded ? { DATABASE_URL: '', DATA_DIR: opts.dataDir } : {}),
   });
   const url = hub.url;
+  const rows: SummaryRow[] = [];
   try {
     const requests = mix(6006, withProblems);
     // Every request of the mix alone, one after the other: each must succeed (a wrong query would make the
@@ -181,7 +194,6 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
     }
   } finally {
     await stopServer(hub);
-  }
   }
   return rows;
 }
