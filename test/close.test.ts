@@ -1,0 +1,66 @@
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { backends } from './helpers/backends.js';
+import { startTestApp } from './helpers/app.js';
+
+/**
+ * app.close(): idle keep-alive connections close at once when no request is in flight (no 2.5 s grace: a stop of an
+ * idle server and every test app's close are quick); a request in flight still gets its answer, with
+ * `Connection: close`, and only then does the app stop.
+ */
+
+/** A raw keep-alive client: sends bytes, collects what comes back, knows when the server closed the connection. */
+function rawClient(url: string) {
+  const u = new URL(url);
+  const socket = net.connect(Number(u.port), u.hostname);
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (d: string) => { received += d; });
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  const waitFor = async (re: RegExp) => {
+    while (!re.test(received)) await new Promise((r) => socket.once('data', r));
+  };
+  return { socket, closed, waitFor, text: () => received, ready: new Promise<void>((r) => socket.once('connect', () => r())) };
+}
+
+describe.each(backends)('app.close() on %s', (backend) => {
+  it('closes idle keep-alive connections at once when nothing is in flight', async () => {
+    const logs: string[] = [];
+    const app = await startTestApp(backend, 0, undefined, { log: (m) => logs.push(m) });
+    const c = rawClient(app.url);
+    await c.ready;
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
+    await c.waitFor(/\r\n\r\n[\s\S]*\}/);
+    expect(c.text()).toMatch(/^HTTP\/1\.1 200/);
+    expect(c.text()).toMatch(/keep-alive/i);
+    let socketClosedFirst = false;
+    void c.closed.then(() => { socketClosedFirst = true; });
+    await app.close();
+    await c.closed;
+    expect(socketClosedFirst).toBe(true);
+    expect(logs).toContain('HTTP: запросов в работе нет, соединения закрыты сразу');
+  });
+
+  it('still answers a request in flight (Connection: close) before it stops', async () => {
+    const logs: string[] = [];
+    const app = await startTestApp(backend, 0, undefined, { log: (m) => logs.push(m) });
+    const body = JSON.stringify({ query: '{ channels { code } }' });
+    const c = rawClient(app.url);
+    await c.ready;
+    // Headers and half of the body: the request is read and waits for the rest of its body.
+    c.socket.write(`POST /graphql HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nAuthorization: Bearer ${app.defaultClient.token}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`);
+    await new Promise((r) => setTimeout(r, 300));
+    let stopped = false;
+    const closing = app.close().then(() => { stopped = true; });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stopped).toBe(false);
+    c.socket.write(body.slice(10));
+    await closing;
+    await c.closed;
+    expect(c.text()).toMatch(/^HTTP\/1\.1 200/);
+    expect(c.text()).toMatch(/connection: close/i);
+    expect(c.text()).toContain('"channels"');
+    expect(logs).toContain('HTTP: запросы в работе завершены, соединения закрыты');
+  });
+});
