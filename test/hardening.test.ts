@@ -67,6 +67,28 @@ describe.each(backends)('hardening on %s', (backend) => {
     expect(one.data.appealsGeoJSON.features.length).toBe(n);
   });
 
+  it('re-attack: aliases of aggregates and of introspection, fragments and inline fragments cannot multiply work', async () => {
+    const repeated = (r: any, field: string) => {
+      expect(r.errors?.[0].message, JSON.stringify(r.errors)).toMatch(new RegExp(`поле ${field} — не более одного раза в запросе`));
+      expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    };
+    // Each alias with another filter misses the aggregate cache and queues one more heavy job ahead of other users.
+    repeated(await app.gql(`{ ${Array.from({ length: 5 }, (_, i) => `s${i}: districtStats(filter: { text: "яма${i}" }) { districts { count } }`).join(' ')} }`), 'districtStats');
+    repeated(await app.gql('{ a: appealCounts(groupBy: THEME) { count } b: appealCounts(groupBy: DISTRICT) { count } }'), 'appealCounts');
+    repeated(await app.gql('{ a: answerQualityByOrganization { __typename } b: answerQualityByOrganization(filter: { text: "вода" }) { __typename } }'), 'answerQualityByOrganization');
+    repeated(await app.gql('{ a: indicatorDashboard(from: "2025-01", to: "2025-12") { __typename } b: indicatorDashboard(from: "2024-01", to: "2025-12") { __typename } }'), 'indicatorDashboard');
+    // Full introspection, ~150 KB each, is not priced by the cost estimate: once.
+    repeated(await app.gql('{ a: __schema { types { name } } b: __schema { types { name } } }'), '__schema');
+    // Fragments and inline fragments are counted like fields written out.
+    repeated(await app.gql('{ ...F ...G } fragment F on Query { x: appealsGeoJSON(limit: 10) } fragment G on Query { y: appealsGeoJSON(limit: 10) }'), 'appealsGeoJSON');
+    repeated(await app.gql('{ ... on Query { a: districtStats { districts { count } } } ... on Query { ...H } } fragment H on Query { b: districtStats(filter: { text: "x" }) { districts { count } } }'), 'districtStats');
+    // Nested introspection is refused by the server's introspection depth rule.
+    expect((await app.gql('{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }')).errors?.[0].message).toMatch(/introspection depth/i);
+    // Each once — the map's and the dashboards' own queries — is fine.
+    const ok = await app.gql('{ districtStats { districts { count } } appealCounts(groupBy: THEME) { count } answerQualityByOrganization { __typename } __schema { queryType { name } } }');
+    expect(ok.errors).toBeUndefined();
+  });
+
   it('runs at most EXPENSIVE_PER_USER expensive operations of one user at once; the others wait', async () => {
     // With 2 slots, 6 concurrent GeoJSON requests all succeed (queued), none is refused.
     const all = await Promise.all(Array.from({ length: 6 }, () => app.gql('{ appealsGeoJSON(limit: 1000) }')));
