@@ -63,4 +63,25 @@ describe.each(backends)('app.close() on %s', (backend) => {
     expect(c.text()).toContain('"channels"');
     expect(logs).toContain('HTTP: запросы в работе завершены, соединения закрыты');
   });
+
+  it('a start on the same data marks an import batch left RUNNING (crash, kill -9) as INTERRUPTED', async () => {
+    const first = await startTestApp(backend, 0);
+    const drop = first.db.drop.bind(first.db);
+    first.db.drop = async () => undefined; // keep the data for the second start
+    const [{ id: mid }] = await first.sql('SELECT id FROM municipality LIMIT 1');
+    const [batch] = await first.sql(`INSERT INTO import_batch (municipality_id, channel, source_name, format, mapping, actor, rows_read, inserted)
+                                     VALUES (?, 'POS', 'killed.csv', 'csv', '{}'::jsonb, 'test', 40, 30) RETURNING id`, [mid]);
+    await first.close();
+    const logs: string[] = [];
+    const second = await startTestApp(backend, 0, first.db.dataDir, { log: (m) => logs.push(m), ...(first.db.databaseUrl ? { databaseUrl: first.db.databaseUrl } : {}) });
+    try {
+      const [b] = await second.sql('SELECT status, error FROM import_batch WHERE id = ?', [batch.id]);
+      expect(b.status).toBe('INTERRUPTED');
+      expect(b.error).toMatch(/30 новых.*40 прочитанных/);
+      expect(logs.some((m) => /прерванные остановкой или сбоем, отмечены как INTERRUPTED: 1/.test(m))).toBe(true);
+    } finally {
+      await second.close();
+      await drop();
+    }
+  });
 });

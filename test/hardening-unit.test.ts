@@ -6,6 +6,7 @@ import { parseHeatGeoJson } from '../server/heatmap/importer.js';
 import { decodeText, detectEncoding } from '../server/files/encoding.js';
 import fc from 'fast-check';
 import { checkKeyword, KeywordPattern, UrgencyMatcher } from '../server/deadlines/rules.js';
+import { KeyedSemaphore } from '../server/graphql/limits.js';
 
 /** Pure checks of the hardening helpers (no database). */
 
@@ -83,5 +84,35 @@ describe('urgency keyword patterns (stored by curators, matched against every ap
     }), { numRuns: 3000, seed: 16 });
     for (const [p, t, r] of [['(ав|б)', 'xxабв', true], ['нет отоплени', 'третий день нет отопления', true], ['а?б*в', 'г', false], ['()а', 'а', true]] as const)
       expect(new KeywordPattern(checkKeyword(p, 0)).test(t), p).toBe(r);
+  });
+});
+
+describe('per-user slots of expensive GraphQL operations (KeyedSemaphore)', () => {
+  it('runs at most `slots` per key at once, queues the rest in order, refuses past the queue, keys are independent', async () => {
+    const sem = new KeyedSemaphore(2, 2);
+    const order: string[] = [];
+    const r1 = await sem.acquire('user:1');
+    const r2 = await sem.acquire('user:1');
+    const w3 = sem.acquire('user:1').then((r) => { order.push('3'); return r; });
+    const w4 = sem.acquire('user:1').then((r) => { order.push('4'); return r; });
+    await expect(sem.acquire('user:1')).rejects.toThrow(/queue full/);
+    // Another user is not held up by the first one's operations.
+    (await sem.acquire('user:2'))();
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
+    r1();
+    r1(); // a second release of the same slot changes nothing
+    const r3 = await w3;
+    expect(order).toEqual(['3']);
+    r2();
+    const r4 = await w4;
+    expect(order).toEqual(['3', '4']);
+    r3();
+    r4();
+    // All slots free again: two at once without waiting.
+    const a = await sem.acquire('user:1');
+    const b = await sem.acquire('user:1');
+    a();
+    b();
   });
 });
