@@ -6,6 +6,7 @@ import { Role } from '../server/auth/roles.js';
 import { AuthService } from '../server/auth/sessions.js';
 import { neutraliseCell } from '../server/export/cells.js';
 import { safeNextPath } from '../web/src/next-path.js';
+import { loadLimits } from '../server/config.js';
 
 /** Issue 16: cost of aliases, authorization, bad input, formula injection, auth CSRF and lock-out, HTTP headers. */
 
@@ -109,6 +110,27 @@ describe.each(backends)('hardening on %s', (backend) => {
       expect(body.errors[0].message).toMatch(/EXPORT_RATE_LIMIT_PER_MINUTE/);
     } finally {
       await limited.close();
+    }
+  });
+
+  it('bounds the bytes of a GraphQL answer (GRAPHQL_MAX_RESPONSE_MB), counting UTF-8 bytes, not characters', async () => {
+    // Descriptions of the schema are Russian: the answer has more bytes than characters.
+    const Q = '{ __schema { types { name description fields { name description } } } }';
+    const text = await (await app.defaultClient.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: Q }) })).text();
+    const [chars, bytes] = [text.length, Buffer.byteLength(text)];
+    expect(bytes).toBeGreaterThan(chars * 1.2);
+    const limit = Math.floor((chars + bytes) / 2); // more characters would fit, not the bytes
+    const small = await startTestApp(backend, 0, undefined, { limits: { ...loadLimits(), rateLimitPerMinute: 0, maxResponseBytes: limit } });
+    try {
+      const r = await small.defaultClient.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: Q }) });
+      const body = await r.text();
+      expect(Buffer.byteLength(body)).toBeLessThanOrEqual(limit);
+      expect(JSON.parse(body).errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+      expect(JSON.parse(body).errors[0].message).toMatch(/Ответ слишком большой: более \d+ КБ \(GRAPHQL_MAX_RESPONSE_MB\)/);
+      // A smaller answer goes through.
+      expect((await small.gql('{ channels { code } }')).data.channels.length).toBeGreaterThan(0);
+    } finally {
+      await small.close();
     }
   });
 
