@@ -83,6 +83,11 @@ describe.each(backends)('hardening on %s', (backend) => {
     // Fragments and inline fragments are counted like fields written out.
     repeated(await app.gql('{ ...F ...G } fragment F on Query { x: appealsGeoJSON(limit: 10) } fragment G on Query { y: appealsGeoJSON(limit: 10) }'), 'appealsGeoJSON');
     repeated(await app.gql('{ ... on Query { a: districtStats { districts { count } } } ... on Query { ...H } } fragment H on Query { b: districtStats(filter: { text: "x" }) { districts { count } } }'), 'districtStats');
+    // A literal nested 20 000 levels deep: refused in Russian (token limit or the parser's stack), never a 500.
+    const deep = await app.defaultClient.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ districtStats(filter: { districtIds: ${'['.repeat(20_000)}${']'.repeat(20_000)} }) { districts { count } } }` }) });
+    expect(deep.status).toBe(400);
+    expect((await deep.json()).errors[0].message).toMatch(/слишком глубоко вложен|не более \d+ лексем/);
     // Nested introspection is refused by the server's introspection depth rule.
     expect((await app.gql('{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }')).errors?.[0].message).toMatch(/introspection depth/i);
     // Each once — the map's and the dashboards' own queries — is fine.
@@ -168,6 +173,15 @@ describe.each(backends)('hardening on %s', (backend) => {
     expect(order.status).toBe(400);
     expect((await app.defaultClient.fetch('/exports/problems.csv?statuses=constructor')).status).toBe(400);
     expect((await app.defaultClient.fetch('/exports/problems.csv?sources=__proto__')).status).toBe(400);
+    // Re-attack: a prototype key as the tile layer, NUL in the problem search (GraphQL and exports).
+    for (const layer of ['constructor', '__proto__', 'toString']) {
+      const t = await app.defaultClient.fetch(`/tiles/${layer}/12/2972/1360.mvt`);
+      expect(t.status, layer).toBe(400);
+      expect((await t.json()).errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'layer' });
+    }
+    expect((await app.defaultClient.fetch('/exports/problems.csv?text=%00')).status).toBe(400);
+    const pnul = await app.gql('query($f: ProblemFilter) { problems(filter: $f) { totalCount } }', { f: { text: 'яма\u0000' } });
+    expect(pnul.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'filter.text' } });
     // The last tile of zoom 22 (x = 2^22 − 1) is a valid address: an (empty) tile, not a 400.
     const edge = await app.defaultClient.fetch('/tiles/appeals/22/4194303/1398101.mvt');
     expect([200, 204]).toContain(edge.status);

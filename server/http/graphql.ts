@@ -22,6 +22,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   if (tokens) {
     return { message: `Запрос слишком длинный: не более ${tokens[1]} лексем (GRAPHQL_MAX_TOKENS)`, extensions: { code, field: 'query' } };
   }
+  // A document nested thousands of levels deep overflows the parser's stack before the token limit stops it.
+  if (code === 'GRAPHQL_PARSE_FAILED' && /call stack/i.test(formatted.message)) {
+    return { message: 'Запрос слишком глубоко вложен: документ не разобран (GRAPHQL_MAX_TOKENS)', extensions: { code, field: 'query' } };
+  }
   if (code && USER_CODES.has(code)) {
     const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
