@@ -7,6 +7,7 @@ import { AuthService } from '../server/auth/sessions.js';
 import { neutraliseCell } from '../server/export/cells.js';
 import { safeNextPath } from '../web/src/next-path.js';
 import { loadLimits } from '../server/config.js';
+import fc from 'fast-check';
 
 /** Issue 16: cost of aliases, authorization, bad input, formula injection, auth CSRF and lock-out, HTTP headers. */
 
@@ -30,6 +31,16 @@ describe('pure helpers', () => {
     // What the browser would make of a raw query string: URLSearchParams decodes %5C and %09 first.
     expect(safeNextPath(new URLSearchParams('next=/%5Cevil.example/phish').get('next'), o)).toBe('/');
     expect(safeNextPath(new URLSearchParams('next=/%09/evil.example/phish').get('next'), o)).toBe('/');
+    // Re-attack: dot segments that leave a path starting with `//` (protocol-relative: another host).
+    for (const evil of ['/.//evil.example/x', '/..//evil.example', '/%2e//evil.example', '/./\\evil.example', '/a/..//evil.example', '/.///\\evil.example'])
+      expect(safeNextPath(evil, o), evil).toBe(`/${evil.includes('/x') ? 'evil.example/x' : 'evil.example'}`);
+    // Whatever `next` is, the browser resolves the answer to this origin.
+    fc.assert(fc.property(fc.array(fc.constantFrom('/', '\\', '.', '..', '%2e', '%2f', '%5c', '\t', '\n', ' ', ':', '@', '#', '?', 'evil.example', 'http:', 'javascript:', 'x'), { maxLength: 8 }), (parts) => {
+      const raw = parts.join('');
+      const target = new URL(safeNextPath(raw, o), o);
+      expect(target.origin, raw).toBe(o);
+      expect(safeNextPath(raw, o).startsWith('//'), raw).toBe(false);
+    }), { numRuns: 3000, seed: 8 });
   });
 
   it('neutralises cells that spreadsheets would run as formulas', () => {
