@@ -396,6 +396,9 @@ function mountClient(app: express.Express, webDir: string, production: boolean, 
   });
 }
 
+/** Without a request for this long (and none in flight) a stopping server closes idle connections without the grace. */
+const QUIET_MS = 1000;
+
 /**
  * The HTTP server: security headers on every answer, the capabilities' `front` hooks before Express (cached tiles),
  * and `drain()` for a clean stop.
@@ -406,9 +409,12 @@ async function listen(app: express.Express, mounted: Mounted[], o: { host: strin
   let draining = false;
   /** Responses to requests read and not yet answered (or aborted). */
   const inFlight = new Set<http.ServerResponse>();
+  /** When the last request arrived: a client that was busy a moment ago may be sending its next one now. */
+  let lastRequestAt = 0;
   const server = await new Promise<http.Server>((resolve, reject) => {
     const s = http.createServer((req, res) => {
       inFlight.add(res);
+      lastRequestAt = Date.now();
       res.once('close', () => inFlight.delete(res));
       setSecurityHeaders(req, res);
       // Stopping: this request is still answered, then its connection closes (no new request on it).
@@ -426,16 +432,22 @@ async function listen(app: express.Express, mounted: Mounted[], o: { host: strin
      * go only after a grace of 2.5 s: a request a client has already sent on a kept-alive connection may still wait
      * unread in the socket while the event loop is busy (such a connection counts as idle), and closing it at once
      * reset that request (ECONNRESET under 32 clients on a loaded machine). Within the grace it is read, answered and
-     * its connection closed. With nothing in flight there is no busy loop to wait for: idle connections close at once
-     * (a stop of an idle server, and every test app's close, takes no 2.5 s). Returns whether the grace was given.
+     * its connection closed. With nothing in flight after one turn of the event loop (which reads requests already sent)
+     * and no request for QUIET_MS (a client busy a moment ago may be writing its next request on a kept-alive connection:
+     * closing it would reset that request, as under 32 clients), idle connections close at once: a stop of a quiet
+     * server, and a test app's close after its last request, takes no 2.5 s. Returns whether the grace was given.
      * (The listener is closed through net.Server's close: http.Server's closes the idle connections at once, Node ≥ 19.)
      */
     async drain(): Promise<{ grace: boolean }> {
       draining = true;
       const closed = new Promise<void>((r) => net.Server.prototype.close.call(server, () => r()));
-      const grace = inFlight.size > 0;
       // Requests in flight: their answers close their connections (none waits for the idle grace).
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      // One full turn of the event loop with its I/O poll first: requests already sent but still unread (a busy loop)
+      // are read now and count as in flight.
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      const grace = inFlight.size > 0 || Date.now() - lastRequestAt < QUIET_MS;
       if (!grace) server.closeIdleConnections();
       const idle = setTimeout(() => server.closeIdleConnections(), grace ? 2500 : 0);
       const force = setTimeout(() => server.closeAllConnections(), 5000);
