@@ -75,9 +75,13 @@ function mix(seed: number, withProblems: boolean, count = 400): Req[] {
 
 const fmt = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
 
+/**
+ * `caches`: the runs to make, with the aggregate cache on (`load`) and/or off (`load-nocache`), one hub process each.
+ * Both in one call, because on the embedded backend the runner's app is closed for the hub (see below).
+ */
 export async function benchLoad(app: App, backend: SummaryRow['backend'], n: number,
-  opts: { connections?: number; seconds?: number; cache?: boolean; dataDir?: string } = {}): Promise<SummaryRow[]> {
-  const cache = opts.cache ?? true;
+  opts: { connections?: number; seconds?: number; caches?: boolean[]; dataDir?: string } = {}): Promise<SummaryRow[]> {
+  const caches = opts.caches ?? [true];
   const connections = opts.connections ?? 64;
   const seconds = opts.seconds ?? 60;
   if (app.embedded && !opts.dataDir) {
@@ -104,7 +108,7 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
   }
 
   // EXPLAIN (ANALYZE, BUFFERS) of every statement of one request of each kind (bench/explain.ts), before the load.
-  if (cache) await captureExplains(app, mix(6006, withProblems), (m) => console.log(`[${backend}] ${m}`));
+  if (caches.includes(true)) await captureExplains(app, mix(6006, withProblems), (m) => console.log(`[${backend}] ${m}`));
 
   // The server as deployed: its own process, production mode; the in-process app of the runner stays idle.
   // The mix repeats 400 distinct requests: after the warm-up its aggregates are answered from the cache. `load-nocache`
@@ -112,6 +116,14 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
   // Embedded: PGlite is one process per data folder, so the runner's app closes (the load is the last benchmark of
   // the run on this backend) and the hub process opens the folder (one connection: as far as one session allows).
   if (app.embedded) await app.close();
+  const rows: SummaryRow[] = [];
+  for (const cache of caches) rows.push(...await loadRun(app, backend, n, { connections, seconds, cache, headers, withProblems, dataDir: opts.dataDir }));
+  return rows;
+}
+
+async function loadRun(app: App, backend: SummaryRow['backend'], n: number,
+  opts: { connections: number; seconds: number; cache: boolean; headers: Record<string, string>; withProblems: boolean; dataDir?: string }): Promise<SummaryRow[]> {
+  const { connections, seconds, cache, headers, withProblems } = opts;
   const hub = await startHub(app.embedded ? '' : app.databaseUrl, {
     ...(cache ? {} : { AGGREGATE_CACHE_ENTRIES: '0' }),
     ...(app.embedded ? { DATABASE_URL: '', DATA_DIR: opts.dataDir } : {}),

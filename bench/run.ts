@@ -126,11 +126,10 @@ for (const backend of wanted) {
     if (only.has('open311')) for (const r of await benchOpen311(app, backend, n, iterations)) report(r);
     if (only.has('report')) await benchReport(app, backend, n, (m) => console.log(m), report);
     if (only.has('communication')) for (const r of await benchCommunication(app, backend, n)) report(r);
-    if (only.has('load')) {
-      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), dataDir })) report(r);
-    }
-    if (only.has('load-nocache')) {
-      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), cache: false, dataDir })) report(r);
+    // Last: on the embedded backend the load closes the runner's app (the hub process opens its data folder).
+    const caches = [...(only.has('load') ? [true] : []), ...(only.has('load-nocache') ? [false] : [])];
+    if (caches.length) {
+      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), caches, dataDir })) report(r);
     }
   } finally {
     await app.close();

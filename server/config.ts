@@ -35,6 +35,12 @@ export interface DatabaseSettings {
   heavyConcurrency: number;
   /** HEAVY_QUEUE_MAX: heavy operations waiting for a slot; beyond it a request is refused (429). */
   heavyQueueMax: number;
+  /**
+   * GEOJSON_LIGHT_ROWS: a point layer (appealsGeoJSON) expected to return at most this many points — the smaller of
+   * its `limit` and the planner's estimate of the rows its filter holds — runs as cheap work, not under the admission
+   * of heavy work (about the work of the largest page of appeals); a larger one is heavy. 0: every layer is heavy.
+   */
+  geojsonLightRows: number;
   /** AGGREGATE_CACHE_ENTRIES: cached aggregate results (per filter, scope and data version); 0 = off. */
   aggregateCacheEntries: number;
   /**
@@ -54,6 +60,7 @@ export function loadDatabaseSettings(env: NodeJS.ProcessEnv = process.env): Data
     poolMin,
     heavyConcurrency,
     heavyQueueMax: intVar(env, 'HEAVY_QUEUE_MAX', 256, 0, 100_000),
+    geojsonLightRows: intVar(env, 'GEOJSON_LIGHT_ROWS', 5000, 0, 200_000),
     aggregateCacheEntries: intVar(env, 'AGGREGATE_CACHE_ENTRIES', 1000, 0, 1_000_000),
     dataVersionTtlMs: intVar(env, 'DATA_VERSION_TTL_MS', 1000, 0, 600_000),
   };
