@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import pg from 'pg';
@@ -25,6 +26,33 @@ async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): P
   } finally {
     for (const [k, v] of Object.entries(old)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
   }
+}
+
+
+/** A zip whose headers state `declared` as the inflated size of the parts named in `lieAbout` (a bomb that understates them). */
+function lyingZip(parts: [string, Buffer][], declared: number, lieAbout: RegExp): Buffer {
+  const locals: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const [name, data] of parts) {
+    const packed = zlib.deflateRawSync(data, { level: 9 });
+    const nm = Buffer.from(name);
+    const size = lieAbout.test(name) ? declared : data.length;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt16LE(8, 8);
+    local.writeUInt32LE(packed.length, 18); local.writeUInt32LE(size, 22); local.writeUInt16LE(nm.length, 26);
+    const cd = Buffer.alloc(46);
+    cd.writeUInt32LE(0x02014b50, 0); cd.writeUInt16LE(20, 4); cd.writeUInt16LE(20, 6); cd.writeUInt16LE(8, 10);
+    cd.writeUInt32LE(packed.length, 20); cd.writeUInt32LE(size, 24); cd.writeUInt16LE(nm.length, 28); cd.writeUInt32LE(offset, 42);
+    locals.push(local, nm, packed);
+    central.push(cd, nm);
+    offset += 30 + nm.length + packed.length;
+  }
+  const cdBuf = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(parts.length, 8); end.writeUInt16LE(parts.length, 10);
+  end.writeUInt32LE(cdBuf.length, 12); end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cdBuf, end]);
 }
 
 async function workbook(rows: unknown[][]): Promise<Buffer> {
@@ -57,6 +85,20 @@ describe.each(backends)('hardened imports on %s', (backend) => {
     expect(rep.error).toMatch(/в распакованном виде больше 1 МБ \(XLSX_MAX_UNCOMPRESSED_MB\)/);
     expect(rep.inserted).toBe(0);
     expect(rep.read).toBe(0);
+  });
+
+  it('guards the indicator import\'s XLSX like the appeals\' (bytes actually inflated, cell length), not by the zip headers', async () => {
+    const IMPORT_IND = 'mutation I($file: Upload!) { importOrgIndicators(file: $file, periodStart: "2026-03-01", periodEnd: "2026-03-31") { read } }';
+    // 30 MB of shared strings whose headers say 100 bytes: the old check summed the headers and let ExcelJS inflate it all.
+    const strings = Buffer.from(`<sst>${'<si><t>'.concat('а'.repeat(1000), '</t></si>').repeat(15_000)}</sst>`);
+    const bomb = lyingZip([['[Content_Types].xml', Buffer.from('<Types/>')], ['xl/sharedStrings.xml', strings]], 100, /sharedStrings/);
+    expect(bomb.length).toBeLessThan(200_000);
+    const r = await gqlUpload(app.url, IMPORT_IND, {}, { name: 'bomb.xlsx', content: bomb });
+    expect(r.errors?.[0].message).toMatch(/часть xl\/sharedStrings\.xml книги XLSX повреждена/);
+    // A cell longer than Excel allows is refused before ExcelJS reads the book.
+    const long = await workbook([['организация', 'показатель', 'значение'], ['я'.repeat(40_000), 'official_pages_score', 1]]);
+    const r2 = await gqlUpload(app.url, IMPORT_IND, {}, { name: 'long.xlsx', content: long });
+    expect(r2.errors?.[0].message).toMatch(/ячейка длиннее 32767 символов/);
   });
 
   it('refuses an XLSX with a cell longer than Excel allows (32 767 characters)', async () => {

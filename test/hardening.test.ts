@@ -6,6 +6,8 @@ import { Role } from '../server/auth/roles.js';
 import { AuthService } from '../server/auth/sessions.js';
 import { neutraliseCell } from '../server/export/cells.js';
 import { safeNextPath } from '../web/src/next-path.js';
+import { loadLimits } from '../server/config.js';
+import fc from 'fast-check';
 
 /** Issue 16: cost of aliases, authorization, bad input, formula injection, auth CSRF and lock-out, HTTP headers. */
 
@@ -29,6 +31,16 @@ describe('pure helpers', () => {
     // What the browser would make of a raw query string: URLSearchParams decodes %5C and %09 first.
     expect(safeNextPath(new URLSearchParams('next=/%5Cevil.example/phish').get('next'), o)).toBe('/');
     expect(safeNextPath(new URLSearchParams('next=/%09/evil.example/phish').get('next'), o)).toBe('/');
+    // Re-attack: dot segments that leave a path starting with `//` (protocol-relative: another host).
+    for (const evil of ['/.//evil.example/x', '/..//evil.example', '/%2e//evil.example', '/./\\evil.example', '/a/..//evil.example', '/.///\\evil.example'])
+      expect(safeNextPath(evil, o), evil).toBe(`/${evil.includes('/x') ? 'evil.example/x' : 'evil.example'}`);
+    // Whatever `next` is, the browser resolves the answer to this origin.
+    fc.assert(fc.property(fc.array(fc.constantFrom('/', '\\', '.', '..', '%2e', '%2f', '%5c', '\t', '\n', ' ', ':', '@', '#', '?', 'evil.example', 'http:', 'javascript:', 'x'), { maxLength: 8 }), (parts) => {
+      const raw = parts.join('');
+      const target = new URL(safeNextPath(raw, o), o);
+      expect(target.origin, raw).toBe(o);
+      expect(safeNextPath(raw, o).startsWith('//'), raw).toBe(false);
+    }), { numRuns: 3000, seed: 8 });
   });
 
   it('neutralises cells that spreadsheets would run as formulas', () => {
@@ -67,6 +79,33 @@ describe.each(backends)('hardening on %s', (backend) => {
     expect(one.data.appealsGeoJSON.features.length).toBe(n);
   });
 
+  it('re-attack: aliases of aggregates and of introspection, fragments and inline fragments cannot multiply work', async () => {
+    const repeated = (r: any, field: string) => {
+      expect(r.errors?.[0].message, JSON.stringify(r.errors)).toMatch(new RegExp(`поле ${field} — не более одного раза в запросе`));
+      expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    };
+    // Each alias with another filter misses the aggregate cache and queues one more heavy job ahead of other users.
+    repeated(await app.gql(`{ ${Array.from({ length: 5 }, (_, i) => `s${i}: districtStats(filter: { text: "яма${i}" }) { districts { count } }`).join(' ')} }`), 'districtStats');
+    repeated(await app.gql('{ a: appealCounts(groupBy: THEME) { count } b: appealCounts(groupBy: DISTRICT) { count } }'), 'appealCounts');
+    repeated(await app.gql('{ a: answerQualityByOrganization { __typename } b: answerQualityByOrganization(filter: { text: "вода" }) { __typename } }'), 'answerQualityByOrganization');
+    repeated(await app.gql('{ a: indicatorDashboard(from: "2025-01", to: "2025-12") { __typename } b: indicatorDashboard(from: "2024-01", to: "2025-12") { __typename } }'), 'indicatorDashboard');
+    // Full introspection, ~150 KB each, is not priced by the cost estimate: once.
+    repeated(await app.gql('{ a: __schema { types { name } } b: __schema { types { name } } }'), '__schema');
+    // Fragments and inline fragments are counted like fields written out.
+    repeated(await app.gql('{ ...F ...G } fragment F on Query { x: appealsGeoJSON(limit: 10) } fragment G on Query { y: appealsGeoJSON(limit: 10) }'), 'appealsGeoJSON');
+    repeated(await app.gql('{ ... on Query { a: districtStats { districts { count } } } ... on Query { ...H } } fragment H on Query { b: districtStats(filter: { text: "x" }) { districts { count } } }'), 'districtStats');
+    // A literal nested 20 000 levels deep: refused in Russian (token limit or the parser's stack), never a 500.
+    const deep = await app.defaultClient.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ districtStats(filter: { districtIds: ${'['.repeat(20_000)}${']'.repeat(20_000)} }) { districts { count } } }` }) });
+    expect(deep.status).toBe(400);
+    expect((await deep.json()).errors[0].message).toMatch(/слишком глубоко вложен|не более \d+ лексем/);
+    // Nested introspection is refused by the server's introspection depth rule.
+    expect((await app.gql('{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }')).errors?.[0].message).toMatch(/introspection depth/i);
+    // Each once — the map's and the dashboards' own queries — is fine.
+    const ok = await app.gql('{ districtStats { districts { count } } appealCounts(groupBy: THEME) { count } answerQualityByOrganization { __typename } __schema { queryType { name } } }');
+    expect(ok.errors).toBeUndefined();
+  });
+
   it('runs at most EXPENSIVE_PER_USER expensive operations of one user at once; the others wait', async () => {
     // With 2 slots, 6 concurrent GeoJSON requests all succeed (queued), none is refused.
     const all = await Promise.all(Array.from({ length: 6 }, () => app.gql('{ appealsGeoJSON(limit: 1000) }')));
@@ -87,6 +126,27 @@ describe.each(backends)('hardening on %s', (backend) => {
       expect(body.errors[0].message).toMatch(/EXPORT_RATE_LIMIT_PER_MINUTE/);
     } finally {
       await limited.close();
+    }
+  });
+
+  it('bounds the bytes of a GraphQL answer (GRAPHQL_MAX_RESPONSE_MB), counting UTF-8 bytes, not characters', async () => {
+    // Descriptions of the schema are Russian: the answer has more bytes than characters.
+    const Q = '{ __schema { types { name description fields { name description } } } }';
+    const text = await (await app.defaultClient.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: Q }) })).text();
+    const [chars, bytes] = [text.length, Buffer.byteLength(text)];
+    expect(bytes).toBeGreaterThan(chars * 1.2);
+    const limit = Math.floor((chars + bytes) / 2); // more characters would fit, not the bytes
+    const small = await startTestApp(backend, 0, undefined, { limits: { ...loadLimits(), rateLimitPerMinute: 0, maxResponseBytes: limit } });
+    try {
+      const r = await small.defaultClient.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: Q }) });
+      const body = await r.text();
+      expect(Buffer.byteLength(body)).toBeLessThanOrEqual(limit);
+      expect(JSON.parse(body).errors[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+      expect(JSON.parse(body).errors[0].message).toMatch(/Ответ слишком большой: более \d+ КБ \(GRAPHQL_MAX_RESPONSE_MB\)/);
+      // A smaller answer goes through.
+      expect((await small.gql('{ channels { code } }')).data.channels.length).toBeGreaterThan(0);
+    } finally {
+      await small.close();
     }
   });
 
@@ -124,6 +184,15 @@ describe.each(backends)('hardening on %s', (backend) => {
     expect(order.status).toBe(400);
     expect((await app.defaultClient.fetch('/exports/problems.csv?statuses=constructor')).status).toBe(400);
     expect((await app.defaultClient.fetch('/exports/problems.csv?sources=__proto__')).status).toBe(400);
+    // Re-attack: a prototype key as the tile layer, NUL in the problem search (GraphQL and exports).
+    for (const layer of ['constructor', '__proto__', 'toString']) {
+      const t = await app.defaultClient.fetch(`/tiles/${layer}/12/2972/1360.mvt`);
+      expect(t.status, layer).toBe(400);
+      expect((await t.json()).errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'layer' });
+    }
+    expect((await app.defaultClient.fetch('/exports/problems.csv?text=%00')).status).toBe(400);
+    const pnul = await app.gql('query($f: ProblemFilter) { problems(filter: $f) { totalCount } }', { f: { text: 'яма\u0000' } });
+    expect(pnul.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'filter.text' } });
     // The last tile of zoom 22 (x = 2^22 − 1) is a valid address: an (empty) tile, not a 400.
     const edge = await app.defaultClient.fetch('/tiles/appeals/22/4194303/1398101.mvt');
     expect([200, 204]).toContain(edge.status);

@@ -167,11 +167,15 @@ export function deadlineState(answeredAt: number | null | undefined, due: number
   return 'ON_TIME';
 }
 
-/** Urgency by keywords (stored patterns; a restricted regular-expression syntax, checked before use). */
+/**
+ * Urgency by keywords (stored patterns; a restricted regular-expression syntax, checked before use). Patterns are
+ * matched by KeywordPattern in linear time, never by a backtracking RegExp: `а*а*а*а*а*а*а*б` against a text of
+ * 20 000 «а» froze the process under RegExp (polynomial backtracking of consecutive stars).
+ */
 export class UrgencyMatcher {
-  private readonly res: { pattern: string; re: RegExp }[];
+  private readonly res: { pattern: string; re: KeywordPattern }[];
   constructor(patterns: string[]) {
-    this.res = patterns.map((p, i) => ({ pattern: p, re: new RegExp(checkKeyword(p, i), 'u') }));
+    this.res = patterns.map((p, i) => ({ pattern: p, re: new KeywordPattern(checkKeyword(p, i)) }));
   }
   /** The first pattern the text matches (lower-cased, ё → е), or null. */
   match(text: string): string | null {
@@ -192,4 +196,120 @@ export function checkKeyword(p: string, i: number, at = 'urgentKeywords'): strin
   if (/[)\]][*?][*?]|\)[*]/.test(s)) throw new InputError(`${at}[${i}]`, `вложенное повторение в «${p.slice(0, 40)}» не допускается`);
   try { new RegExp(s, 'u'); } catch { throw new InputError(`${at}[${i}]`, `неверный шаблон «${p.slice(0, 40)}»`); }
   return s;
+}
+
+/**
+ * A keyword pattern (the syntax checkKeyword accepts: characters, classes [а-я], groups ( | ), `*` and `?`, a lazy `?`
+ * after them changing nothing) as a Thompson automaton, run over the text one character at a time with the set of its
+ * states: time proportional to text length × pattern length whatever the pattern, no backtracking. `test` finds the
+ * pattern anywhere in the text, as RegExp.test does.
+ */
+export class KeywordPattern {
+  /** Per state: the character test of a character state, undefined for an empty (epsilon) state. */
+  private readonly tests: (((c: number) => boolean) | undefined)[] = [];
+  /** Per state: the states after it (after its character, or at once for an epsilon state). */
+  private readonly next: number[][] = [];
+  private readonly start: number;
+  private readonly accept: number;
+  /** States visited by the last test() (bounded by (text length + 1) × states; tests check it). */
+  steps = 0;
+
+  constructor(pattern: string) {
+    const cps = Array.from(pattern);
+    let i = 0;
+    const node = (test?: (c: number) => boolean) => { this.tests.push(test); this.next.push([]); return this.tests.length - 1; };
+    const cp = (ch: string) => ch.codePointAt(0)!;
+    const alt = (): [number, number] => {
+      const branches = [seq()];
+      while (cps[i] === '|') { i++; branches.push(seq()); }
+      if (branches.length === 1) return branches[0];
+      const s = node(), e = node();
+      for (const [bs, be] of branches) { this.next[s].push(bs); this.next[be].push(e); }
+      return [s, e];
+    };
+    const seq = (): [number, number] => {
+      const s = node();
+      let end = s;
+      while (i < cps.length && cps[i] !== '|' && cps[i] !== ')') {
+        let [fs, fe] = atom();
+        while (cps[i] === '*' || cps[i] === '?') {
+          const star = cps[i] === '*';
+          i++;
+          if (cps[i] === '?') i++; // lazy: the same set of matches
+          const qs = node(), qe = node();
+          this.next[qs].push(fs, qe);
+          this.next[fe].push(star ? fs : qe);
+          if (star) this.next[fe].push(qe);
+          [fs, fe] = [qs, qe];
+        }
+        this.next[end].push(fs);
+        end = fe;
+      }
+      return [s, end];
+    };
+    const atom = (): [number, number] => {
+      const ch = cps[i++];
+      if (ch === '(') {
+        const f = alt();
+        if (cps[i++] !== ')') throw new Error(`неверный шаблон «${pattern}»`);
+        return f;
+      }
+      let test: (c: number) => boolean;
+      if (ch === '[') {
+        const ranges: [number, number][] = [];
+        while (i < cps.length && cps[i] !== ']') {
+          const lo = cp(cps[i++]);
+          if (cps[i] === '-' && i + 1 < cps.length && cps[i + 1] !== ']') { ranges.push([lo, cp(cps[i + 1])]); i += 2; }
+          else ranges.push([lo, lo]);
+        }
+        if (cps[i++] !== ']') throw new Error(`неверный шаблон «${pattern}»`);
+        test = (c) => ranges.some(([a, b]) => c >= a && c <= b);
+      } else {
+        const x = cp(ch);
+        test = (c) => c === x;
+      }
+      const s = node(test), e = node();
+      this.next[s].push(e);
+      return [s, e];
+    };
+    const [s, e] = alt();
+    if (i !== cps.length) throw new Error(`неверный шаблон «${pattern}»`);
+    this.start = s;
+    this.accept = e;
+  }
+
+  test(text: string): boolean {
+    const n = this.tests.length;
+    const mark = new Int32Array(n).fill(-1);
+    let gen = 0;
+    let current: number[] = [];
+    let found = false;
+    this.steps = 0;
+    // Adds a state and everything reachable from it without a character to `into` (once per generation).
+    const add = (into: number[], from: number) => {
+      const stack = [from];
+      while (stack.length) {
+        const st = stack.pop()!;
+        if (mark[st] === gen) continue;
+        mark[st] = gen;
+        this.steps++;
+        if (st === this.accept) found = true;
+        if (this.tests[st]) into.push(st);
+        else for (const x of this.next[st]) if (mark[x] !== gen) stack.push(x);
+      }
+    };
+    add(current, this.start);
+    if (found) return true;
+    for (const ch of text) {
+      const c = ch.codePointAt(0)!;
+      gen++;
+      const following: number[] = [];
+      for (const st of current) if (this.tests[st]!(c)) add(following, this.next[st][0]);
+      if (found) return true;
+      add(following, this.start); // the pattern may begin at the next character
+      if (found) return true;
+      current = following;
+    }
+    return false;
+  }
 }

@@ -22,6 +22,8 @@ export interface XlsxLimits {
   maxCellChars: number;
   /** Parts in the zip. */
   maxEntries: number;
+  /** What sets maxUncompressedBytes, named in the refusal (default XLSX_MAX_UNCOMPRESSED_MB). */
+  sizeSetting?: string;
 }
 
 export function xlsxLimits(env: NodeJS.ProcessEnv = process.env): XlsxLimits {
@@ -91,12 +93,18 @@ class CellScanner {
   }
 }
 
-function openZip(file: string): Promise<yauzl.ZipFile> {
-  return new Promise((resolve, reject) => yauzl.open(file, { lazyEntries: true, validateEntrySizes: true, autoClose: true }, (e, z) => (e ? reject(e) : resolve(z!))));
+function openZip(source: string | Buffer): Promise<yauzl.ZipFile> {
+  const done = (resolve: (z: yauzl.ZipFile) => void, reject: (e: Error) => void) => (e: Error | null, z?: yauzl.ZipFile) => (e ? reject(e) : resolve(z!));
+  return new Promise((resolve, reject) => (typeof source === 'string'
+    ? yauzl.open(source, { lazyEntries: true, validateEntrySizes: true, autoClose: true }, done(resolve, reject))
+    : yauzl.fromBuffer(source, { lazyEntries: true, validateEntrySizes: true }, done(resolve, reject))));
 }
 
-/** Inflates every part of the workbook in `file` as a stream, counting; throws InputError over a limit. */
-export async function checkXlsx(file: string, limits: XlsxLimits = xlsxLimits()): Promise<void> {
+/**
+ * Inflates every part of the workbook (a file, or the bytes of an upload read into memory) as a stream, counting;
+ * throws InputError over a limit. A part that inflates to more than its header says is refused as damaged.
+ */
+export async function checkXlsx(file: string | Buffer, limits: XlsxLimits = xlsxLimits()): Promise<void> {
   let zip: yauzl.ZipFile;
   try {
     zip = await openZip(file);
@@ -120,7 +128,7 @@ export async function checkXlsx(file: string, limits: XlsxLimits = xlsxLimits())
             total += chunk.length;
             try {
               if (total > limits.maxUncompressedBytes) {
-                throw new InputError('file', `книга XLSX в распакованном виде больше ${mb(limits.maxUncompressedBytes)} (XLSX_MAX_UNCOMPRESSED_MB): файл не принят — разделите его на части или сохраните как CSV`);
+                throw new InputError('file', `книга XLSX в распакованном виде больше ${mb(limits.maxUncompressedBytes)} (${limits.sizeSetting ?? 'XLSX_MAX_UNCOMPRESSED_MB'}): файл не принят — разделите его на части или сохраните как CSV`);
               }
               scan?.write(chunk);
             } catch (e) {

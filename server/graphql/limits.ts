@@ -107,14 +107,23 @@ const COST_RESULTS_PER_DOCUMENT = 256;
  */
 export const EXPENSIVE_FIELDS = new Set(['appealsGeoJSON', 'heatmap']);
 
-/** The expensive fields of an operation: how many in all, and the most any one of them is asked (aliases). */
+/**
+ * Fields asked at most once per operation (aliases with other arguments would multiply their work under a small
+ * cost estimate): the expensive ones above, the aggregates over all appeals of a period (each alias with another
+ * filter or period misses the aggregate cache and queues one more heavy job ahead of other users') and the full
+ * introspection `__schema` (~150 KB of answer each, not priced by the cost estimate). The web client asks each once.
+ */
+export const ONCE_PER_OPERATION = new Set([...EXPENSIVE_FIELDS, 'appealCounts', 'districtStats', 'answerQualityByOrganization',
+  'indicatorDashboard', 'regionOverview', 'organizationRating', 'informingAudience', '__schema']);
+
+/** The expensive fields of an operation: how many in all, and the most any once-per-operation field is asked (aliases). */
 function expensiveFields(document: DocumentNode): { total: number; repeated?: [string, number] } {
   const counts = new Map<string, number>();
-  visit(document, { Field(f) { if (EXPENSIVE_FIELDS.has(f.name.value)) counts.set(f.name.value, (counts.get(f.name.value) ?? 0) + 1); } });
+  visit(document, { Field(f) { if (ONCE_PER_OPERATION.has(f.name.value)) counts.set(f.name.value, (counts.get(f.name.value) ?? 0) + 1); } });
   let total = 0;
   let repeated: [string, number] | undefined;
   for (const [name, n] of counts) {
-    total += n;
+    if (EXPENSIVE_FIELDS.has(name)) total += n;
     if (n > 1 && (!repeated || n > repeated[1])) repeated = [name, n];
   }
   return { total, repeated };

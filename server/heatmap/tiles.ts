@@ -290,7 +290,8 @@ export const sendTileError = (res: Response, e: unknown) => sendRouteError(res, 
 
 /** The tile a request asks for (layer, address, filter of the owner, weights, ЦУР layers); bad input → InputError. */
 export function parseTileRequest(req: Request, owner: FilterOwner): TileRequest {
-  const layer = TILE_LAYERS[req.params.layer as string];
+  // Own keys only: `constructor` or `__proto__` would find Object's members (an internal error).
+  const layer = Object.hasOwn(TILE_LAYERS, String(req.params.layer)) ? TILE_LAYERS[String(req.params.layer)] : undefined;
   if (!layer) throw new InputError('layer', `неизвестный слой «${String(req.params.layer).slice(0, 20)}»; допустимы: ${Object.keys(TILE_LAYERS).join(', ')}`);
   const { z, x, y } = parseTileAddress(String(req.params.z), String(req.params.x), String(req.params.file));
   const q = tileQueryToFilter(req.query as Record<string, unknown>);

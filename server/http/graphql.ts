@@ -6,7 +6,7 @@ import type { Context } from '../graphql/context.js';
 import { getSchema } from '../graphql/schema.js';
 import { graphqlHardening } from '../graphql/limits.js';
 import { loadLimits, type Limits } from '../config.js';
-import { rateLimitPlugin } from './limits.js';
+import { megabytes, rateLimitPlugin } from './limits.js';
 import { stringifyResponse } from '../graphql/raw-json.js';
 
 /** Error codes whose messages are meant for the user; everything else is logged and masked. */
@@ -21,6 +21,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const tokens = code === 'GRAPHQL_PARSE_FAILED' && /contains more th(?:an|at) (\d+) tokens/.exec(formatted.message);
   if (tokens) {
     return { message: `Запрос слишком длинный: не более ${tokens[1]} лексем (GRAPHQL_MAX_TOKENS)`, extensions: { code, field: 'query' } };
+  }
+  // A document nested thousands of levels deep overflows the parser's stack before the token limit stops it.
+  if (code === 'GRAPHQL_PARSE_FAILED' && /call stack/i.test(formatted.message)) {
+    return { message: 'Запрос слишком глубоко вложен: документ не разобран (GRAPHQL_MAX_TOKENS)', extensions: { code, field: 'query' } };
   }
   if (code && USER_CODES.has(code)) {
     const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
@@ -68,8 +72,9 @@ export async function createApollo(opts: { introspection?: boolean; limits?: Lim
     // in the first place in all but exceptional cases).
     stringifyResult: (value) => {
       const s = stringifyResponse(value);
-      if (s.length <= limits.maxResponseBytes) return s;
-      return JSON.stringify({ errors: [{ message: `Ответ слишком большой: более ${Math.round(limits.maxResponseBytes / 1048576)} МБ (GRAPHQL_MAX_RESPONSE_MB); уменьшите limit/first или сузьте фильтр`,
+      // Bytes on the wire, not characters: a Cyrillic character is two bytes of UTF-8 (counted only near the limit).
+      if (s.length * 3 <= limits.maxResponseBytes || Buffer.byteLength(s) <= limits.maxResponseBytes) return s;
+      return JSON.stringify({ errors: [{ message: `Ответ слишком большой: более ${limits.maxResponseBytes >= 1048576 ? megabytes(limits.maxResponseBytes) : `${Math.ceil(limits.maxResponseBytes / 1024)} КБ`} (GRAPHQL_MAX_RESPONSE_MB); уменьшите limit/first или сузьте фильтр`,
         extensions: { code: 'BAD_USER_INPUT', field: 'query' } }] });
     },
     formatError,

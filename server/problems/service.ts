@@ -93,6 +93,7 @@ export function problemWhere(f: ProblemFilter | undefined | null, defaultMunicip
   if (f?.to) { parts.push('p.first_seen_at < ?'); params.push(f.to); }
   if (f?.text) {
     if (f.text.length > 200) throw new InputError('filter.text', 'строка поиска длиннее 200 символов');
+    if (f.text.includes('\u0000')) throw new InputError('filter.text', 'строка поиска содержит нулевой символ (0x00)');
     parts.push("p.title ILIKE ? ESCAPE '\\'"); params.push(`%${f.text.replace(/[\\%_]/g, (c) => '\\' + c)}%`);
   }
   return { sql: parts.join(' AND '), params };

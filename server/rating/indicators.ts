@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
-import yauzl from 'yauzl';
 import { parse } from 'csv-parse/sync';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
+import { checkXlsx } from '../files/xlsx-guard.js';
 import { audit, type AuditActor } from '../audit/audit.js';
 import { loadIndicators } from './settings.js';
 import { parseDate } from './period.js';
@@ -36,24 +36,11 @@ export function readBounded(input: Readable, limit = MAX_FILE_BYTES): Promise<Bu
   });
 }
 
-/** Checks the zip's declared and actual sizes before ExcelJS unpacks it (zip bombs). */
-function checkZip(buf: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(buf, { lazyEntries: true, validateEntrySizes: true }, (err, zip) => {
-      if (err || !zip) return reject(new InputError('file', 'файл XLSX повреждён или не является XLSX'));
-      let total = 0;
-      let entries = 0;
-      zip.on('entry', (e: yauzl.Entry) => {
-        total += e.uncompressedSize;
-        if (++entries > 500 || total > MAX_XLSX_UNPACKED) { zip.close(); return reject(new InputError('file', `файл XLSX слишком велик в распакованном виде (более ${MAX_XLSX_UNPACKED / 1024 / 1024} МБ)`)); }
-        zip.readEntry();
-      });
-      zip.on('end', () => resolve());
-      zip.on('error', () => reject(new InputError('file', 'файл XLSX повреждён')));
-      zip.readEntry();
-    });
-  });
-}
+/**
+ * The shared XLSX guard (server/files/xlsx-guard.ts) before ExcelJS unpacks the workbook: the bytes actually inflated
+ * (a zip header that understates a part's size is not trusted), the number of parts and the length of every cell.
+ */
+const checkZip = (buf: Buffer) => checkXlsx(buf, { maxUncompressedBytes: MAX_XLSX_UNPACKED, maxCellChars: 32_767, maxEntries: 500, sizeSetting: 'предел импорта показателей' });
 
 const HEADERS: Record<string, string[]> = {
   organization: ['организация', 'organization', 'орган', 'учреждение'],
