@@ -37,7 +37,7 @@ describe('web pages: one shared head and navigation', () => {
       const navs = out.match(/<nav aria-label="Разделы">/g)?.length ?? 0;
       expect(navs, p.name).toBe(p.name === 'login' || p.name === 'graphiql' ? 0 : 1);
       if (navs && p.name !== 'index') {
-        expect(out, p.name).toContain('<a href="/" class="nav-link" id="link-map">');
+        expect(out, p.name).toMatch(/<header class="([a-z]+-header)"><div class="\1-inner"><div>\s*<h1>[^<]*(<span[^<]*<\/span>)?<\/h1>\s*<p class="subtitle">[^<]+<\/p>\s*<\/div><nav aria-label="Разделы"><a href="\/" class="nav-link" id="link-map">/);
         expect(out, p.name).toContain('<div id="user-bar" class="user-bar" hidden></div>');
       }
     }
@@ -50,7 +50,7 @@ describe('web pages: one shared head and navigation', () => {
   });
 
   it('fails the build on a page it does not know or a placeholder it cannot read', () => {
-    expect(() => renderPage('nowhere', '<nav data-site-nav></nav>')).toThrow(/nowhere/);
-    expect(() => renderPage('intake', '<nav data-site-nav class="x"></nav>')).toThrow(/intake\.html/);
+    expect(() => renderPage('nowhere', '<nav data-site-links></nav>')).toThrow(/nowhere/);
+    expect(() => renderPage('intake', '<header data-site-header class="x"></header>')).toThrow(/intake\.html/);
   });
 });

@@ -3,9 +3,9 @@
  * `site` plugin of vite.config.ts (static HTML: no script draws the navigation, so nothing flashes and the
  * Content-Security-Policy's `script-src 'self'` needs no inline script).
  *
- * A page's HTML has only its <title>, its own header text and `<nav data-site-nav></nav>` where the header's links
- * go; the map's panel has `<nav data-site-links></nav>` where the links to every page go. Adding a page is its HTML
- * file and one line below.
+ * A page's HTML has only its <title> and its header's own text in `<header class="…" data-site-header>`; the map's
+ * panel has `<nav data-site-links></nav>` where the links to every page go. Adding a page is its HTML file and one
+ * line below.
  */
 export interface SitePage {
   /** The file's name without `.html`; the link's id is `link-<name>`. */
@@ -74,14 +74,16 @@ export function pageLinksHtml(): string {
 }
 
 /**
- * A page's HTML with the shared parts put in: every `<nav data-site-nav></nav>` and `<nav data-site-links></nav>`.
- * A page that is not listed above, or a placeholder left over, is an error (the build fails, naming the file).
+ * A page's HTML with the shared parts put in: `<header class="X" data-site-header>…</header>` becomes the page's
+ * header — its own text (…) beside the navigation, in `X-inner` — and `<nav data-site-links></nav>` the links to
+ * every page. A page that is not listed above, or a placeholder left over, is an error (the build fails, naming the file).
  */
 export function renderPage(name: string, html: string): string {
   page(name);
   const out = html
-    .replace(/<nav data-site-nav><\/nav>/g, () => navHtml(name))
+    .replace(/<header class="([\w-]+)" data-site-header>([\s\S]*?)<\/header>/g,
+      (_, cls: string, text: string) => `<header class="${cls}"><div class="${cls}-inner"><div>${text}</div>${navHtml(name)}</div></header>`)
     .replace(/<nav data-site-links><\/nav>/g, () => pageLinksHtml());
-  if (/data-site-(nav|links)/.test(out)) throw new Error(`web/${name}.html: a placeholder of web/site.ts is not written as <nav data-site-…></nav>`);
+  if (/data-site-/.test(out)) throw new Error(`web/${name}.html: a placeholder of web/site.ts is not written as <header class="…" data-site-header> or <nav data-site-links></nav>`);
   return out;
 }
