@@ -142,7 +142,7 @@ describe.each(backends)('recommendations on %s', (backend) => {
     // the shares of every organisation and the city, then the evidence of all three findings
     expect(statements).toBe(2);
     const [{ n }] = await app.sql<{ n: number }>(`SELECT count(*)::int AS n FROM appeal WHERE id = ANY(?::int[]) AND organization_id = ? AND answered_at > due_at`,
-      [found.find((f) => f.organizationId === org.blag)!.evidence, org.blag]);
+      [`{${found.find((f) => f.organizationId === org.blag)!.evidence.join(',')}}`, org.blag]);
     expect(n).toBe(50);
   });
 });
