@@ -5,8 +5,10 @@ import { addressMentions, analyseAnswer, stanceOf, wrongAddress, wrongPerson } f
 
 /**
  * The communication-error detector on the hand-written set test/fixtures/communication-eval.jsonl (132 answers,
- * written before the lexicon, and 45 holdout answers written after it), and on test/fixtures/communication-eval-2.jsonl. The floors are the figures of the first run, rounded down:
- * a change of the lexicon that makes any kind worse fails here. Figures are in docs/centre-work.md.
+ * written before the lexicon, and 45 holdout answers written after it), on test/fixtures/communication-eval-2.jsonl and on
+ * test/fixtures/communication-eval-3.jsonl (written independently by another engineer, then used to develop lexicon version 3).
+ * The floors are measured figures, rounded down: a change of the lexicon that makes any kind worse fails here. Figures are in
+ * docs/centre-work.md.
  */
 const load = (f: string): EvalItem[] => fs.readFileSync(new URL(`./fixtures/${f}`, import.meta.url), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const items = load('communication-eval.jsonl');
@@ -114,5 +116,173 @@ describe('communication errors: the parts', () => {
     expect(analyseAnswer('Принято к сведению.')).toMatchObject([{ kind: 'DISMISSIVE', rule: 'dismissive.bare' }]);
     expect(kinds('Яма засыпана.')).toEqual([]);
     expect(kinds('Светофор отремонтирован.')).toEqual([]);
+  });
+  // Version 3: phrase families, each with sentences written for this test (not from an evaluation set) and a polite twin.
+  it('lexicon v3: word order, condescension, forms of address, brush-offs, blame without «вина», negation after the noun', () => {
+    const kinds = (t: string) => analyseAnswer(t).map((h) => h.kind);
+    const rules = (t: string) => analyseAnswer(t).map((h) => h.rule);
+    // word order and a gap: both orders of «нечем заняться»
+    expect(kinds('Заняться вам, видимо, нечем.')).toEqual(['RUDE']);
+    expect(kinds('Вам что, нечем больше заняться?')).toContain('RUDE');
+    // condescension without swearing, mockery of health, bare forms of address
+    expect(kinds('Вам уже русским языком объяснили, что крыша не наша.')).toContain('RUDE');
+    expect(kinds('Для особо непонятливых повторяем: вывоз по вторникам.')).toEqual(['RUDE']);
+    expect(kinds('Если у вас проблемы с памятью, запишите номер заявки.')).toEqual(['RUDE']);
+    expect(kinds('Мужчина, вы в своём уме?')).toContain('RUDE');
+    expect(kinds('Указывать будете у себя на работе.')).toEqual(['RUDE']);
+    expect(kinds('Уважаемая гражданка Иванова! Ремонт выполнен 12.03.2026.')).toEqual([]);
+    expect(kinds('Прочитайте внимательно пункт 5 договора: там указан порядок перерасчёта, мы поможем заполнить заявление.')).toEqual([]);
+    expect(kinds('Довольны ли вы качеством уборки? Оцените, пожалуйста, по ссылке.')).toEqual([]);
+    // «not ours» without an addressee; with one it is a redirect, not a brush-off
+    expect(kinds('Не наша территория. Обращайтесь куда угодно.')).toEqual(['DISMISSIVE']);
+    expect(kinds('Пишите в область, мы тут ни при чём.')).toEqual(['DISMISSIVE']);
+    expect(stanceOf('Это уже не к нам.')?.stance).toBe('NOT_COMPETENT');
+    expect(kinds('Мы передали вашу заявку в Горэлектросети по принадлежности, номер 55-12.')).toEqual([]);
+    expect(kinds('Не наш участок. Его обслуживает ТСЖ «Рассвет», тел. 2-33-44.')).toEqual([]);
+    expect(kinds('Просим не вмешиваться в работу оборудования.')).toEqual([]);
+    expect(kinds('Работы выполнены. Точка подключения определена.')).toEqual([]);
+    expect(kinds('Сделаем, когда сделаем.')).toEqual(['DISMISSIVE']);
+    // a polite brush-off is one only when the answer names no date, object, reason or action anywhere (`unlessAnswer`)
+    expect(rules('По вашему обращению приняты необходимые меры.')).toEqual(['dismissive.formula']);
+    expect(rules('Оснований для вмешательства не усматривается.')).toEqual(['dismissive.formula']);
+    expect(rules('Предложение будет учтено в дальнейшей работе.')).toEqual(['dismissive.formula']);
+    expect(kinds('Меры приняты: подрядчику выдано предписание, срок устранения — до 20.05.2026.')).toEqual([]);
+    expect(kinds('Обращение рассмотрено, оснований для перерасчёта нет: показания счётчика 1234 совпадают с переданными.')).toEqual([]);
+    expect(kinds('Ваше обращение направлено в администрацию района, вопрос находится на контроле комитета ЖКХ.')).toEqual([]);
+    // blame without «вина», «сами», «надо было»
+    expect(kinds('Незачем было ставить машину на газон.')).toEqual(['BLAME']);
+    expect(kinds('Стекло разбито вашим же сыном.')).toEqual(['BLAME']);
+    expect(kinds('Что вам мешало закрыть кран?')).toEqual(['BLAME']);
+    expect(kinds('Никто, кроме собственников, в щитовую не заходит.')).toEqual(['BLAME']);
+    expect(kinds('Никто, кроме собственника, не вправе подать такое заявление (ст. 44 ЖК РФ).')).toEqual([]);
+    expect(kinds('По вашей же просьбе срок перенесён на 15.04.')).toEqual([]);
+    // negation after the noun
+    expect(kinds('Вашей вины в повреждении двери нет: дверь сломал неизвестный, заявление подано в полицию.')).toEqual([]);
+    expect(kinds('Проверка показала, что ваша вина не доказана; штраф отменён.')).toEqual([]);
+    // chat past tense and colloquial future as stance
+    expect(stanceOf('Лампочки в подъезде поменяли, проверьте.')?.stance).toBe('DONE');
+    expect(stanceOf('Вы сами заменили радиатор без согласования.')?.stance ?? null).toBeNull();
+    expect(stanceOf('Домофон починят в четверг.')?.stance).toBe('PLANNED');
+  });
+  it('addresses v3: a street without a type word, capitals, offices and landmarks', () => {
+    expect(addressMentions('На Лесной 14 свет дали.').map((m) => [m.street, m.house])).toEqual([['лесной', '14']]);
+    expect(wrongAddress('НА ЗАВОДСКОЙ 7 ТРУБУ ЗАМЕНИЛИ.', 'ул. Заводская, 17')?.kind).toBe('WRONG_ADDRESS');
+    expect(wrongAddress('Трубу на Заводской 17 заменили.', 'ул. Заводская, 17')).toBeNull();
+    expect(wrongAddress('Справку выдаёт отделение Пенсионного фонда — ул. Мира, 3, приём с 8 до 17.', 'ул. Заводская, 17')).toBeNull();
+    expect(wrongAddress('Паспортный стол: ул. Мира, 3, тел. 2-22-22.', 'ул. Заводская, 17')).toBeNull();
+    expect(wrongAddress('Ваш двор уберём сразу после окончания работ на ул. Мира, 3.', 'ул. Заводская, 17')).toBeNull();
+    expect(wrongAddress('Двор на ул. Мира, 3 убран.', 'ул. Заводская, 17')?.kind).toBe('WRONG_ADDRESS');
+  });
+});
+
+/**
+ * The third set (test/fixtures/communication-eval-3.jsonl, 195 answers) was written by another engineer, by hand and
+ * committed BEFORE reading the detector, the lexicon or the first two sets (only the label schema was looked at): 29 rude,
+ * 30 dismissive, 22 blaming answers phrased without regard to any lexicon (sarcasm, passive aggression, condescension,
+ * bare formulas), 10 wrong addresses, 8 wrong addressees, 104 clean answers of which about 40 are hard negatives
+ * («грубое нарушение … подрядчика», «вашей вины нет», quoted rude words, «писать повторно не нужно», other addresses of
+ * offices and neighbouring houses, staff named in the text), and 6 groups of answers of two bodies to one problem.
+ * It was an independent estimate for lexicon version 2 (first run: docs/centre-work.md, «Независимая выборка»). Lexicon
+ * version 3 was developed on its errors, so it is now a DEVELOPMENT set: its figures are optimistic and say nothing about
+ * new phrasings — a held-out set by another author does. The floors below keep version 3 from getting worse on it.
+ */
+const third = load('communication-eval-3.jsonl');
+// Lexicon version 2 (first run, independent): RUDE P 0.86 R 0.21, DISMISSIVE P 1.00 R 0.27, BLAME P 0.77 R 0.45,
+// WRONG_ADDRESS P 0.78 R 0.70, WRONG_PERSON P 1.00 R 0.88, DONE P 0.74 R 0.56, PLANNED P 0.78 R 0.54,
+// NOT_PLANNED P 0.91 R 0.83, NOT_COMPETENT P 1.00 R 0.10, CONTRADICTION P 1.00 R 1.00 (3 pairs).
+// Lexicon version 3 (development): RUDE P 0.97 R 1.00 (29/1/0), DISMISSIVE P 1.00 R 1.00 (30/0/0), BLAME P 1.00 R 1.00
+// (22/0/0), WRONG_ADDRESS P 1.00 R 0.90 (9/0/1), WRONG_PERSON P 1.00 R 0.88, DONE P 0.83 R 0.88 (50/10/7), PLANNED P 0.85
+// R 0.88 (23/4/3), NOT_PLANNED P 0.92 R 1.00 (12/1/0), NOT_COMPETENT P 1.00 R 1.00 (10/0/0), CONTRADICTION 1.00 / 1.00.
+// Each floor is the version 3 figure minus one answer (one more false alarm for precision, one hit fewer for recall),
+// rounded down, and never below the version 2 floor: a single answer may move, two fail.
+const FLOORS_3: [string, number, number][] = [
+  ['RUDE', 0.93, 0.96], ['DISMISSIVE', 0.96, 0.96], ['BLAME', 0.95, 0.95], ['WRONG_ADDRESS', 0.9, 0.8], ['WRONG_PERSON', 0.95, 0.85],
+  ['DONE', 0.81, 0.85], ['PLANNED', 0.82, 0.84], ['NOT_PLANNED', 0.9, 0.91], ['NOT_COMPETENT', 0.95, 0.9], ['CONTRADICTION', 0.95, 0.95],
+];
+
+const WORDING = ['RUDE', 'DISMISSIVE', 'BLAME'];
+const wording3 = { tp: 0, fp: 0, fn: 0 };
+const cleanAlarms3: string[] = [];
+for (const i of third) {
+  const got = analyseAnswer(i.text, { address: i.address, author: i.author }).map((h) => h.kind);
+  const exp = i.labels.some((k) => WORDING.includes(k)), has = got.some((k) => WORDING.includes(k));
+  if (exp && has) wording3.tp++; else if (has) wording3.fp++; else if (exp) wording3.fn++;
+  if (!i.labels.length && got.length) cleanAlarms3.push(i.id);
+}
+
+describe('communication errors: the third set — development (used for v3)', () => {
+  const r = evaluate(third);
+  const by = (k: string) => [...r.kinds, ...r.stances, r.contradiction].find((s) => s.kind === k)!;
+  it('prints the figures and has the promised composition', () => {
+    const f = (x: number | null) => (x == null ? '—' : x.toFixed(2));
+    const lines = [...r.kinds, ...r.stances, r.contradiction].map((s) => `${s.kind.padEnd(14)} tp ${s.tp} fp ${s.fp} fn ${s.fn}  P ${f(s.precision)}  R ${f(s.recall)}`);
+    console.log(`communication eval, third set — development (used for v3) (${r.items} answers)\n${lines.join('\n')}\nerrors: ${JSON.stringify(r.errors)}`);
+    expect(r.items).toBeGreaterThanOrEqual(150);
+    const wording = third.filter((i) => i.labels.some((k) => ['RUDE', 'DISMISSIVE', 'BLAME'].includes(k)));
+    expect(wording.length).toBeGreaterThanOrEqual(40);
+    expect(third.filter((i) => !i.labels.length).length).toBeGreaterThanOrEqual(60);
+    for (const k of ['RUDE', 'DISMISSIVE', 'BLAME']) expect(third.filter((i) => i.labels.includes(k as never)).length, k).toBeGreaterThanOrEqual(20);
+    console.log(`third set — development (used for v3), any of RUDE/DISMISSIVE/BLAME per answer: tp ${wording3.tp} fp ${wording3.fp} fn ${wording3.fn}; clean answers with any finding: ${cleanAlarms3.length} of ${third.filter((i) => !i.labels.length).length} (${cleanAlarms3.join(', ')})`);
+  });
+  // «Some wording error» regardless of its kind (a rude answer read as dismissive still reaches a person's eyes):
+  // version 2 tp 25, fp 3, fn 48 (P 0.89, R 0.34 over 73 answers), false alarms on the clean answers 5 of 104 (blame
+  // patterns on «вашей вины нет» / «ваша вина не подтвердилась», an office or a neighbouring house read as another address);
+  // version 3 tp 73, fp 0, fn 0, clean answers with any finding 0 of 104.
+  it('any wording error per answer, and false alarms on the clean answers', () => {
+    expect(wording3.tp).toBeGreaterThanOrEqual(72);
+    expect(wording3.fp).toBeLessThanOrEqual(1);
+    expect(cleanAlarms3.length).toBeLessThanOrEqual(1);
+  });
+  it.each(FLOORS_3)('%s: precision ≥ %s, recall ≥ %s', (kind, p, rc) => {
+    expect(by(kind).precision ?? 0).toBeGreaterThanOrEqual(p);
+    expect(by(kind).recall ?? 0).toBeGreaterThanOrEqual(rc);
+  });
+});
+
+/**
+ * The fourth set (test/fixtures/communication-eval-4.jsonl, 208 answers; labelling rules in
+ * communication-eval-4.README.md) is HELD OUT: written blind by an engineer who read neither the detector, the lexicon
+ * nor the other sets, and merged only after lexicon version 3 was finished. It is the honest estimate for version 3 and
+ * must never be used to tune the lexicon (a next version needs a fifth set by another author).
+ * Version 3 on it (first run): RUDE P 0.81 R 0.35 (13/3/24), DISMISSIVE P 0.70 R 0.30 (14/6/32), BLAME P 0.81 R 0.57
+ * (13/3/10), WRONG_ADDRESS P 0.77 R 0.91, WRONG_PERSON P 1.00 R 0.78, DONE P 0.76 R 0.75, PLANNED P 0.75 R 0.64,
+ * NOT_PLANNED P 1.00 R 0.23, NOT_COMPETENT P 0.73 R 0.57, CONTRADICTION 2/0/1; any wording error per answer tp 41 fp 7
+ * fn 41 (P 0.85, R 0.50); clean answers with any finding 10 of 106.
+ * The floors are those figures minus one answer: they catch a regression, they are not a goal.
+ */
+const fourth = load('communication-eval-4.jsonl');
+const FLOORS_4: [string, number, number][] = [
+  ['RUDE', 0.76, 0.32], ['DISMISSIVE', 0.66, 0.28], ['BLAME', 0.76, 0.52], ['WRONG_ADDRESS', 0.71, 0.81], ['WRONG_PERSON', 0.87, 0.66],
+  ['DONE', 0.74, 0.72], ['PLANNED', 0.72, 0.61], ['NOT_PLANNED', 0.85, 0.19], ['NOT_COMPETENT', 0.66, 0.5],
+];
+const wording4 = { tp: 0, fp: 0, fn: 0 };
+const cleanAlarms4: string[] = [];
+for (const i of fourth) {
+  const got = analyseAnswer(i.text, { address: i.address, author: i.author }).map((h) => h.kind);
+  const exp = i.labels.some((k) => WORDING.includes(k)), has = got.some((k) => WORDING.includes(k));
+  if (exp && has) wording4.tp++; else if (has) wording4.fp++; else if (exp) wording4.fn++;
+  if (!i.labels.length && got.length) cleanAlarms4.push(i.id);
+}
+
+describe('communication errors: the fourth set — held out (blind, never used for tuning)', () => {
+  const r = evaluate(fourth);
+  const by = (k: string) => [...r.kinds, ...r.stances, r.contradiction].find((s) => s.kind === k)!;
+  it('prints the figures and has the promised composition', () => {
+    const f = (x: number | null) => (x == null ? '—' : x.toFixed(2));
+    const lines = [...r.kinds, ...r.stances, r.contradiction].map((s) => `${s.kind.padEnd(14)} tp ${s.tp} fp ${s.fp} fn ${s.fn}  P ${f(s.precision)}  R ${f(s.recall)}`);
+    console.log(`communication eval, fourth set — held out (${r.items} answers)\n${lines.join('\n')}`);
+    console.log(`fourth set, any of RUDE/DISMISSIVE/BLAME per answer: tp ${wording4.tp} fp ${wording4.fp} fn ${wording4.fn}; clean answers with any finding: ${cleanAlarms4.length} of ${fourth.filter((i) => !i.labels.length).length}`);
+    expect(r.items).toBeGreaterThanOrEqual(200);
+    expect(fourth.filter((i) => i.labels.some((k) => WORDING.includes(k))).length).toBeGreaterThanOrEqual(80);
+    expect(fourth.filter((i) => !i.labels.length).length).toBeGreaterThanOrEqual(100);
+  });
+  it('any wording error per answer, and false alarms on the clean answers', () => {
+    expect(wording4.tp).toBeGreaterThanOrEqual(40);
+    expect(wording4.fp).toBeLessThanOrEqual(8);
+    expect(cleanAlarms4.length).toBeLessThanOrEqual(11);
+  });
+  it.each(FLOORS_4)('%s: precision ≥ %s, recall ≥ %s', (kind, p, rc) => {
+    expect(by(kind).precision ?? 0).toBeGreaterThanOrEqual(p);
+    expect(by(kind).recall ?? 0).toBeGreaterThanOrEqual(rc);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkPageUrl, checkPosWidgetUrl, ogrnValid, pageKeyOf } from '../server/pages/urls.js';
-import { WorkTime } from '../server/pages/worktime.js';
-import { readDefaults } from '../server/pages/config.js';
+import { ReplyClock, readDefaults, sharedWorkingHours } from '../server/pages/config.js';
+import { localMonthStart } from '../server/worktime/worktime.js';
 import { VkClient, VkApiError } from '../server/pages/vk.js';
 import { commentKind, parseMonth } from '../server/pages/importer.js';
 import { fixtureFetch } from './helpers/vk-fixtures.js';
@@ -56,7 +56,7 @@ describe('ПОС widget link and ОГРН', () => {
 
 describe('working time of replies', () => {
   const d = readDefaults('rubtsovsk');
-  const wt = new WorkTime({ timezone: 'Asia/Barnaul', ...d.workingHours, holidays: d.holidays, workdays: d.workdays });
+  const wt = new ReplyClock('Asia/Barnaul', d);
   const at = (s: string) => new Date(`${s}+07:00`);
   it('counts working minutes only (lunch, evenings, weekends, holidays excluded)', () => {
     expect(wt.minutesBetween(at('2026-10-01T09:15'), at('2026-10-01T11:15'))).toBe(120); // Thursday morning
@@ -65,6 +65,39 @@ describe('working time of replies', () => {
     expect(wt.minutesBetween(at('2026-11-03T17:00'), at('2026-11-05T10:00'))).toBe(120); // 4 Nov is a holiday
     expect(wt.minutesBetween(at('2026-10-03T10:00'), at('2026-10-04T20:00'))).toBe(0); // weekend
     expect(wt.minutesBetween(at('2026-10-06T10:00'), at('2026-10-06T09:00'))).toBe(0);
+    expect(wt.minutesBetween(at('2025-10-31T17:00'), at('2025-11-01T10:00'))).toBe(120); // Saturday 1 Nov 2025 is a moved working day
+    expect(wt.minutesBetween(at('2026-10-06T10:00:40'), at('2026-10-06T10:02:10'))).toBe(2); // 90 s rounds to 2 min, as before
+  });
+
+  it('is the shared working-time engine over the pages’ schedule: the same minutes as a minute-by-minute count', () => {
+    // server/pages used its own day walker; it now calls server/worktime. The reference here counts every minute of
+    // the span against the schedule and calendar of official-pages.json (Barnaul has no DST: local = UTC + 7 h).
+    expect(sharedWorkingHours(d.workingHours).week['1']).toEqual(['09:00-13:00', '14:00-18:00']);
+    expect(sharedWorkingHours(d.workingHours).week['6']).toEqual([]);
+    const holidays = new Set(d.holidays);
+    const workdays = new Set(d.workdays);
+    const working = (t: number) => {
+      const local = new Date(t + 7 * 3_600_000);
+      const ymd = local.toISOString().slice(0, 10);
+      const wd = local.getUTCDay() || 7;
+      const day = workdays.has(ymd) || (!holidays.has(ymd) && wd <= 5);
+      const m = local.getUTCHours() * 60 + local.getUTCMinutes();
+      return day && m >= 540 && m < 1080 && !(m >= 780 && m < 840);
+    };
+    let seed = 20261202;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let i = 0; i < 300; i++) {
+      const a = Date.UTC(2025, 0, 1) + Math.floor(rnd() * 700 * 1440) * 60_000;
+      const b = a + Math.floor(rnd() * (i % 3 === 0 ? 12 : 3) * 1440) * 60_000;
+      let n = 0;
+      for (let t = a; t < b; t += 60_000) if (working(t)) n++;
+      expect(wt.minutesBetween(new Date(a), new Date(b)), `${new Date(a).toISOString()} → ${new Date(b).toISOString()}`).toBe(n);
+    }
+  });
+
+  it('puts an instant into its local month', () => {
+    expect(localMonthStart('Asia/Barnaul', Date.parse('2026-09-30T17:30:00Z'))).toBe('2026-10-01'); // 00:30 on 1 Oct in Barnaul
+    expect(localMonthStart('Asia/Barnaul', Date.parse('2026-09-30T16:59:00Z'))).toBe('2026-09-01');
   });
 });
 

@@ -90,6 +90,48 @@ describe.each(backends)('official pages web page (browser, %s)', (backend) => {
     await page.screenshot({ path: shot('import'), fullPage: true });
   });
 
+  it('edits a category’s targets: a bad value is refused by its field, a stricter target moves the lights', async () => {
+    await page.locator('#cats-card').scrollIntoViewIfNeeded();
+    expect(await page.locator('#cats-body tr').count()).toBe(3);
+    const flagship = page.locator('#cats-body tr[data-code="flagship"]');
+    expect(await flagship.locator('input[data-field="minPostsPerWeek"]').inputValue()).toBe('7');
+    expect(await flagship.locator('input[data-field="minAnsweredShare"]').inputValue()).toBe('90'); // 0.9 shown as percent
+    const card = page.locator('#cats-body tr[data-code="card"]');
+    // Checked in the page (a negative target), and by the server (ER per post above 100 %), each shown at its field.
+    await card.locator('input[data-field="maxReplyHours"]').fill('-2');
+    await card.locator('button[data-save]').click();
+    await page.waitForSelector('#cats-error');
+    expect(await page.locator('#cats-error').textContent()).toBe('«Визитка», медиана ответа, раб. ч: не может быть меньше 0');
+    expect(await card.locator('input[data-field="maxReplyHours"]').getAttribute('aria-invalid')).toBe('true');
+    await card.locator('input[data-field="maxReplyHours"]').fill('24');
+    await card.locator('input[data-field="minErPost"]').fill('150');
+    await card.locator('button[data-save]').click();
+    await page.waitForFunction(() => /вне допустимого диапазона/.test(document.querySelector('#cats-error')?.textContent ?? ''));
+    expect(await page.locator('#cats-error').textContent()).toBe('«Визитка», ER на публикацию, %: значение 150 вне допустимого диапазона 0…100');
+    expect(await card.locator('input[data-field="minErPost"]').getAttribute('aria-invalid')).toBe('true');
+    expect(await card.locator('input[data-field="maxReplyHours"]').getAttribute('aria-invalid')).toBeNull();
+    await page.screenshot({ path: shot('categories-error') });
+    const failingBefore = Number(await page.locator('#failing-count').textContent());
+    const monthBefore = await page.locator('#f-month').inputValue();
+    const platformOptions = await page.locator('#f-platform option').count();
+    const postsLights = () => page.locator('#registry-body tr.pg-row').evaluateAll((rows) => rows
+      // Flagship pages with statistics (the page added above is flagship too, without any: no data).
+      .filter((r) => r.textContent?.includes('Флагманский') && !r.querySelector('.score-none')).map((r) => r.querySelector('.tl')?.getAttribute('data-status')));
+    await flagship.locator('input[data-field="minPostsPerWeek"]').fill('40');
+    await flagship.locator('button[data-save]').click();
+    await page.waitForSelector('#cats-ok');
+    expect(await page.locator('#cats-ok').textContent()).toMatch(/«Флагманский» сохранены/);
+    await page.waitForFunction(() => (document.querySelector('#cats-body tr[data-code="flagship"] input[data-field="minPostsPerWeek"]') as HTMLInputElement | null)?.value === '40');
+    expect(await page.locator('#f-month').inputValue()).toBe(monthBefore);
+    expect(await page.locator('#f-platform option').count()).toBe(platformOptions); // reloaded lists are not doubled
+    const lights = await postsLights();
+    expect(lights.length).toBeGreaterThan(0);
+    expect(lights.every((x) => x === 'FAIL'), JSON.stringify(lights)).toBe(true); // nobody posts 40 times a week
+    expect(Number(await page.locator('#failing-count').textContent())).toBeGreaterThanOrEqual(failingBefore);
+    await page.locator('#cats-card').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: shot('categories'), fullPage: true });
+  });
+
   it('downloads the Excel export and made no requests off the machine', async () => {
     const href = await page.locator('#export-link').getAttribute('href');
     const res = await session!.client!.fetch(href!);

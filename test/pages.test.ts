@@ -17,11 +17,11 @@ const sample = (name: string) => fs.readFileSync(`db/samples/${name}`, 'utf8');
 const IMPORT = `mutation I($kind: PageFileKind!, $file: Upload!, $mapping: JSONObject) { importOfficialPageFile(kind: $kind, file: $file, mapping: $mapping) {
   kind status read inserted updated deleted months issues { line field severity reason } } }`;
 
-async function upload(app: TestApp, kind: string, name: string, content: string, token?: string, mapping?: unknown) {
+async function upload(app: TestApp, kind: string, name: string, content: string | Uint8Array, token?: string, mapping?: unknown) {
   const form = new FormData();
   form.append('operations', JSON.stringify({ query: IMPORT, variables: { kind: kind.toUpperCase(), file: null, mapping } }));
   form.append('map', JSON.stringify({ 0: ['variables.file'] }));
-  form.append('0', new Blob([content]), name);
+  form.append('0', new Blob([content as BlobPart]), name);
   const headers: Record<string, string> = { 'apollo-require-preflight': 'true' };
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(`${app.url}/graphql`, { method: 'POST', body: form, headers });
@@ -110,10 +110,31 @@ describe.each(backends)('official pages on %s', (backend) => {
     const id = ok.data.createOfficialPage.id;
     const dup = await app.gql(CREATE, { input: { organizationId: String(org.id), platform: 'VK', url: 'https://m.vk.com/kultura_rub/', categoryId: card } });
     expect(dup.errors?.[0].message).toMatch(/уже есть в реестре/);
+    // The task names administrators and coordinators as the registry's editors (the curator has full access).
+    for (const role of [Role.ADMIN, Role.COORDINATOR]) {
+      const e = await app.gqlAs(role, `mutation U($id: ID!, $input: OfficialPageInput!) { updateOfficialPage(id: $id, input: $input) { responsible } }`,
+        { id, input: { organizationId: String(org.id), platform: 'VK', url: 'https://vk.com/kultura_rub', categoryId: card, name: 'Культура', verified: true, responsible: role } });
+      expect(e.errors, role).toBeUndefined();
+      expect(e.data.updateOfficialPage.responsible).toBe(role);
+    }
+    const coordinatorCategory = await app.gqlAs(Role.COORDINATOR, `mutation { upsertPageCategory(input: { code: "card", name: "Визитка", minPostsPerWeek: 1, maxReplyHours: 24, minAnsweredShare: 0.7 }) { code } }`);
+    expect(coordinatorCategory.errors).toBeUndefined();
+    const [{ roles }] = await app.sql<any>(`SELECT array_agg(DISTINCT actor ORDER BY actor) AS roles FROM audit_log WHERE entity = 'official_page' AND entity_id = ? AND action = 'update'`, [String(id)]);
+    expect(roles.length).toBe(2);
+    const back = await app.gql(`mutation U($id: ID!, $input: OfficialPageInput!) { updateOfficialPage(id: $id, input: $input) { id } }`,
+      { id, input: { organizationId: String(org.id), platform: 'VK', url: 'https://vk.com/kultura_rub', categoryId: card, name: 'Культура', verified: true } });
+    expect(back.errors).toBeUndefined();
+    // Unknown organisation or category through GraphQL: named, nothing stored.
+    const noOrg = await app.gql(CREATE, { input: { organizationId: '999999', platform: 'VK', url: 'https://vk.com/other_page', categoryId: card } });
+    expect(noOrg.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.organizationId' });
+    expect(noOrg.errors?.[0].message).toMatch(/организация 999999 не найдена/);
+    const noCat = await app.gql(CREATE, { input: { organizationId: String(org.id), platform: 'VK', url: 'https://vk.com/other_page', categoryId: '999999' } });
+    expect(noCat.errors?.[0].extensions?.field).toBe('input.categoryId');
+    expect((await app.sql(`SELECT 1 FROM official_page WHERE url = 'https://vk.com/other_page'`)).length).toBe(0);
     const upd = await app.gql(`mutation U($id: ID!, $input: OfficialPageInput!) { updateOfficialPage(id: $id, input: $input) { id verified responsible } }`,
       { id, input: { organizationId: String(org.id), platform: 'VK', url: 'https://vk.com/kultura_rub', categoryId: card, name: 'Культура', verified: false, responsible: 'Орлова М. П.' } });
     expect(upd.data.updateOfficialPage).toMatchObject({ verified: false, responsible: 'Орлова М. П.' });
-    const [entry] = await app.sql<any>(`SELECT actor, before, after FROM audit_log WHERE entity = 'official_page' AND entity_id = ? AND action = 'update'`, [String(id)]);
+    const [entry] = await app.sql<any>(`SELECT actor, before, after FROM audit_log WHERE entity = 'official_page' AND entity_id = ? AND action = 'update' ORDER BY id DESC LIMIT 1`, [String(id)]);
     expect(entry.actor).toBe('test-curator');
     expect(entry.before).toEqual({ verified: true, responsible: null });
     expect(entry.after).toEqual({ verified: false, responsible: 'Орлова М. П.' });
@@ -168,6 +189,60 @@ describe.each(backends)('official pages on %s', (backend) => {
     expect(c4.status).toBe('REJECTED');
     expect(c4.issues.map((i: any) => `${i.line} ${i.field}`)).toEqual(expect.arrayContaining(['2 Дата ответа', '3 Текст', '3 ID комментария']));
     expect((await counts()).c).toBe(5);
+  });
+
+  it('reads another tool’s export through a mapping (as the appeals importer), and XLSX files', async () => {
+    // The mapping of docs/official-pages.md: other column names, «,» as delimiter, a value map and a default.
+    const mapping = { kind: 'stats', format: 'csv', csv: { delimiter: ',' }, timezone: 'Asia/Barnaul',
+      fields: { page: 'URL', month: { column: 'Period', map: { 'авг.26': '2026-08' } }, posts: 'Posts', views: 'Views', likes: 'Likes',
+        reposts: 'Shares', comments: 'Comments', subscribers: { column: 'Followers', default: '0' } } };
+    const csv = 'URL,Period,Posts,Views,Likes,Shares,Comments,Followers\nhttps://vk.com/rubtsovsk_adm,авг.26,30,"500000",8000,900,150,21000\nhttps://ok.ru/rubtsovskadm,08.2026,12,40000,600,50,20,\n';
+    const m1 = await upload(app, 'stats', 'tool-export.csv', csv, undefined, mapping);
+    expect(m1.errors, JSON.stringify(m1.errors)).toBeUndefined();
+    expect(m1.data.importOfficialPageFile).toMatchObject({ status: 'DONE', read: 2, inserted: 2, months: ['2026-08-01'] });
+    expect(await app.sql(`SELECT p.url, s.posts, s.subscribers FROM official_page_stat s JOIN official_page p ON p.id = s.page_id WHERE s.month = '2026-08-01' ORDER BY p.url`))
+      .toEqual([{ url: 'https://ok.ru/rubtsovskadm', posts: 12, subscribers: 0 }, { url: 'https://vk.com/rubtsovsk_adm', posts: 30, subscribers: 21000 }]);
+    expect((await upload(app, 'stats', 'tool-export.csv', csv, undefined, mapping)).data.importOfficialPageFile).toMatchObject({ status: 'DONE', inserted: 0, updated: 2 });
+    // A mapping naming an unknown field, or leaving a required one out, is refused by its path.
+    const unknown = await upload(app, 'stats', 'x.csv', csv, undefined, { ...mapping, fields: { ...mapping.fields, shares: 'Shares' } });
+    expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'mapping.fields.shares' });
+    const { subscribers: _s, ...withoutSubscribers } = mapping.fields;
+    const missing = await upload(app, 'stats', 'x.csv', csv, undefined, { ...mapping, fields: withoutSubscribers });
+    expect(missing.errors?.[0].extensions?.field).toBe('mapping.fields.subscribers');
+
+    // The XLSX sample (months as Excel dates, numbers as numbers) holds what the CSV sample holds: re-imported, nothing changes.
+    const statCols = `SELECT page_id, month::text, posts, views::text, likes, reposts, comments, subscribers, reach, comments_answered, reply_median_minutes
+      FROM official_page_stat WHERE month >= '2026-09-01' ORDER BY page_id, month`;
+    const fromCsv = await app.sql(statCols);
+    const x = await upload(app, 'stats', 'official-page-stats.xlsx', fs.readFileSync('db/samples/official-page-stats.xlsx'));
+    expect(x.data.importOfficialPageFile).toMatchObject({ status: 'DONE', read: 12, inserted: 0, updated: 12, months: ['2026-09-01', '2026-10-01'] });
+    expect(await app.sql(statCols)).toEqual(fromCsv);
+    expect(fromCsv.length).toBe(12);
+
+    // XLSX (first sheet): a registry row for a page in MAX, then its statistics with the month as an Excel date.
+    const book = async (rows: unknown[][]) => {
+      const wb = new ExcelJS.Workbook();
+      const ws = wb.addWorksheet('Лист1');
+      for (const r of rows) ws.addRow(r);
+      return new Uint8Array(await wb.xlsx.writeBuffer());
+    };
+    const reg = await book([sample('official-pages.csv').split('\n')[0].split(';'),
+      ['culture', 'MAX', 'https://max.ru/rubtsovsk_culture', 'Культура Рубцовска в MAX', 'визитка', 'Орлова М. П.', 'да', 'нет', '', 'да', 'да', 'да', '', 'да']]);
+    const r1 = await upload(app, 'pages', 'max.xlsx', reg);
+    expect(r1.data.importOfficialPageFile).toMatchObject({ status: 'DONE', read: 1, inserted: 1 });
+    const [max] = await app.sql<any>(`SELECT id, platform, verified FROM official_page WHERE url = 'https://max.ru/rubtsovsk_culture'`);
+    expect(max).toMatchObject({ platform: 'MAX', verified: true });
+    const stats = await book([sample('official-page-stats.csv').split('\n')[0].split(';'),
+      ['https://max.ru/rubtsovsk_culture', new Date(Date.UTC(2026, 7, 1)), 5, '1 200', 40, 3, 2, 350, '', 2, 30]]);
+    const r2 = await upload(app, 'stats', 'max-stats.xlsx', stats);
+    expect(r2.data.importOfficialPageFile, JSON.stringify(r2.data)).toMatchObject({ status: 'DONE', inserted: 1, months: ['2026-08-01'] });
+    const res = (await app.gql(RESULT, { id: String(max.id), month: '2026-08' })).data.officialPage.result;
+    const c = Object.fromEntries(res.checks.map((x: any) => [x.code, x.status]));
+    // MAX: the «Госорганизация» mark applies, the ПОС widget does not (VK, OK and websites carry it).
+    expect(c).toMatchObject({ VERIFIED: 'PASS', POS_WIDGET: 'NOT_APPLICABLE', POSTS: 'PASS', ANSWERED: 'PASS', REPLY_TIME: 'PASS' });
+    expect(res).toMatchObject({ posts: 5, subscribers: 350 });
+    // Removed again so that the later checks see the six sample pages.
+    expect((await app.gql(`mutation { deleteOfficialPage(id: "${max.id}") }`)).data.deleteOfficialPage).toBe(true);
   });
 
   it('checks a page against its targets (hand-computed)', async () => {
@@ -228,6 +303,13 @@ describe.each(backends)('official pages on %s', (backend) => {
       { code: 'uzhkh', ps: '2026-10-01', pe: '2026-10-31', value: 85.9, source: 'official_pages' },
     ]);
     expect(rows.find((x: any) => x.code === 'vodokanal' && x.ps === '2026-10-01').value).toBe(18.1);
+    // The rating of bodies (server/rating) reads it as its digital-transformation indicator official_pages_score.
+    const bodies = await app.gql(`query R($p: RatingPeriodInput!) { organizationRating(period: $p) { rows { name organizationId breakdown { factor value normalized } } } }`,
+      { p: { kind: 'MONTH', start: '2026-10-01' } });
+    expect(bodies.errors).toBeUndefined();
+    const [uzhkhOrg] = await app.sql<{ id: number }>(`SELECT id FROM organization WHERE code = 'uzhkh'`);
+    const bodyRow = bodies.data.organizationRating.rows.find((x: any) => x.organizationId === String(uzhkhOrg.id));
+    expect(bodyRow.breakdown.find((b: any) => b.factor === 'ind:official_pages_score')).toMatchObject({ value: 85.9, normalized: 85.9 });
     // A stricter category target moves the written score at once.
     const cat = await app.gql(`mutation { upsertPageCategory(input: { code: "active", name: "Активный", minPostsPerWeek: 2, maxReplyHours: 16, minAnsweredShare: 0.8, minErPost: 0.3, minErMonth: 3, minReachShare: 0.02 }) { code minPostsPerWeek } }`);
     expect(cat.errors).toBeUndefined();
@@ -251,6 +333,19 @@ describe.each(backends)('official pages on %s', (backend) => {
     expect(linked.n).toBe(4);
     const again = await app.gql(`mutation { takeOfficialPageCommentsAsAppeals { comments inserted } }`);
     expect(again.data.takeOfficialPageCommentsAsAppeals).toMatchObject({ comments: 0, inserted: 0 });
+    // The page replies later: the next comments file carries the reply, and taking in again records it as the
+    // appeal's first reaction (an update of the same appeal, not a new one).
+    const late = sample('official-page-comments.csv').replace('Нет воды на ул. Заводская, 220 с утра;Пётр С.;https://vk.com/id1005;;', 'Нет воды на ул. Заводская, 220 с утра;Пётр С.;https://vk.com/id1005;08.10.2026 09:30;');
+    expect(late).not.toBe(sample('official-page-comments.csv'));
+    expect((await upload(app, 'comments', 'late-reply.csv', late)).data.importOfficialPageFile).toMatchObject({ status: 'DONE', updated: 5 });
+    const third = await app.gql(`mutation { takeOfficialPageCommentsAsAppeals { comments inserted updated } }`);
+    expect(third.data.takeOfficialPageCommentsAsAppeals).toMatchObject({ comments: 1, inserted: 0, updated: 1 });
+    const [vodokanal] = await app.sql<any>(`SELECT first_response_at, first_reaction_minutes FROM appeal WHERE channel = 'OFFICIAL_PAGE' AND external_id LIKE '%-wall-2_77'`);
+    expect(new Date(vodokanal.first_response_at).toISOString()).toBe('2026-10-08T02:30:00.000Z'); // 09:30 in Barnaul
+    expect((await app.sql(`SELECT 1 FROM appeal WHERE channel = 'OFFICIAL_PAGE'`)).length).toBe(4);
+    expect((await app.gql(`mutation { takeOfficialPageCommentsAsAppeals { comments } }`)).data.takeOfficialPageCommentsAsAppeals.comments).toBe(0);
+    // Back to the sample's comments (the reply removed from the page's figures; the appeal keeps its first reaction).
+    expect((await upload(app, 'comments', 'official-page-comments.csv', sample('official-page-comments.csv'))).data.importOfficialPageFile.status).toBe('DONE');
   });
 
   it('stores a VK month fetched through the connector (recorded responses), and a VK error changes nothing', async () => {
@@ -260,6 +355,25 @@ describe.each(backends)('official pages on %s', (backend) => {
     const failing = new VkClient({ token: 'bad', fetch: fixtureFetch({ 'groups.getById': ['error-auth.json'] }).fetch, sleep: async () => undefined });
     await expect(svc.syncFromVk(gkh, '2026-10', failing)).rejects.toThrow('VK API, метод groups.getById: ошибка 5 «User authorization failed: invalid access_token (4).»');
     expect(await app.sql(`SELECT * FROM official_page_stat WHERE page_id = ? ORDER BY month`, [Number(gkh)])).toEqual(before);
+
+    // Recorded responses the hub refuses: a negative counter (the client names method, post and field), and a reply
+    // dated before its comment (the import names the row): nothing stored changes — statistics, comments, marks, scores.
+    const state = async () => ({
+      stats: await app.sql(`SELECT * FROM official_page_stat WHERE page_id = ? ORDER BY month`, [Number(gkh)]),
+      comments: await app.sql(`SELECT external_id, replied_at FROM official_page_comment WHERE page_id = ? ORDER BY external_id`, [Number(gkh)]),
+      page: await app.sql(`SELECT verified, has_cover, has_description, comments_open, updated_at FROM official_page WHERE id = ?`, [Number(gkh)]),
+      scores: await app.sql(`SELECT organization_id, period_start::text, value FROM org_indicator_value WHERE indicator = 'official_pages_score' ORDER BY 1, 2`),
+      audit: await app.sql(`SELECT count(*)::int AS n FROM audit_log WHERE entity IN ('official_page', 'official_page_import')`),
+    });
+    const kept = await state();
+    expect(kept.page[0]).toMatchObject({ has_description: false });
+    const negative = new VkClient({ token: 't', fetch: fixtureFetch({ 'wall.get': ['wall.get-negative.json'] }).fetch, sleep: async () => undefined });
+    await expect(svc.syncFromVk(gkh, '2026-10', negative)).rejects.toThrow('VK API, метод wall.get: объект 1004: недопустимое значение likes = -12 (ожидается целое ≥ 0)');
+    expect(await state()).toEqual(kept);
+    const backwards = new VkClient({ token: 't', fetch: fixtureFetch({ 'wall.getComments': ['wall.getComments-1005-bad.json'] }).fetch, sleep: async () => undefined });
+    const refused = await svc.syncFromVk(gkh, '2026-10', backwards).catch((e) => e as Error);
+    expect(refused.message).toMatch(/^vk: VK API, страница rubtsovsk_gkh, 2026-10: комментарии \(wall\.getComments\) не приняты — строка 2, Дата ответа: ответ раньше комментария/);
+    expect(await state()).toEqual(kept); // the counters imported first in the same transaction are rolled back too
 
     const vk = new VkClient({ token: 't', fetch: fixtureFetch().fetch, sleep: async () => undefined });
     const r = await svc.syncFromVk(gkh, '2026-10', vk);

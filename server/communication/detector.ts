@@ -21,19 +21,22 @@ export interface CommHit { kind: CommKind; rule: string; explanation: string; ex
 interface LexiconFile {
   version: number;
   kinds: Record<CommKind, { label: string; description: string }>;
-  patterns: { id: string; kind: CommKind; re: string; explain: string; unless?: string }[];
+  patterns: { id: string; kind: CommKind; re: string; explain: string; unless?: string; unlessAnswer?: string }[];
   bare?: { maxWords: number; unless: string; explain: string };
   stance: { order: Stance[]; labels: Record<Stance, string>; patterns: Record<Stance, string[]>; contradictions: [Stance, Stance][] };
-  address: { skipBefore: string[] };
+  address: { skipBefore: string[]; skipAfter?: string[]; streetWithoutType?: string };
 }
 
 export interface Lexicon {
   version: number;
   kinds: LexiconFile['kinds'];
-  patterns: { id: string; kind: CommKind; re: RegExp; explain: string; unless?: RegExp }[];
+  patterns: { id: string; kind: CommKind; re: RegExp; explain: string; unless?: RegExp; unlessAnswer?: RegExp }[];
   bare?: { maxWords: number; unless: RegExp; explain: string };
   stance: { order: Stance[]; labels: Record<Stance, string>; patterns: Record<Stance, RegExp[]>; contradictions: [Stance, Stance][] };
   skipBefore: RegExp;
+  skipAfter?: RegExp;
+  /** Matched against the original text (case matters): group 1 the street, group 2 the house. */
+  streetWithoutType?: RegExp;
 }
 
 const L = 'а-яa-z0-9';
@@ -58,10 +61,12 @@ export function lexicon(): Lexicon {
   cached = {
     version: raw.version,
     kinds: raw.kinds,
-    patterns: raw.patterns.map((p) => ({ ...p, re: compile(p.re), unless: p.unless ? compile(p.unless) : undefined })),
+    patterns: raw.patterns.map((p) => ({ ...p, re: compile(p.re), unless: p.unless ? compile(p.unless) : undefined, unlessAnswer: p.unlessAnswer ? compile(p.unlessAnswer) : undefined })),
     bare: raw.bare ? { ...raw.bare, unless: compile(raw.bare.unless) } : undefined,
     stance: { ...raw.stance, patterns: Object.fromEntries(Object.entries(raw.stance.patterns).map(([k, v]) => [k, v.map(compile)])) as Record<Stance, RegExp[]> },
     skipBefore: compile(`(${raw.address.skipBefore.join('|')})`),
+    skipAfter: raw.address.skipAfter?.length ? compile(`(${raw.address.skipAfter.join('|')})`) : undefined,
+    streetWithoutType: raw.address.streetWithoutType ? new RegExp(raw.address.streetWithoutType, 'gu') : undefined,
   };
   return cached;
 }
@@ -148,8 +153,12 @@ const cleanStreet = (s: string | undefined | null) => (s ? normalizeStreetName(s
 
 /** Every address mention of a text: street (as written) and house, with offsets. */
 export function addressMentions(text: string): AddressMention[] {
+  const lx = lexicon();
   regexes ??= addressRegexes(streetTypeWords());
-  const src = text.replace(/ё/g, 'е').replace(/Ё/g, 'Е');
+  let src = text.replace(/ё/g, 'е').replace(/Ё/g, 'Е');
+  // A text written in capitals («ПОРЫВ НА СЕЛЬМАШСКОЙ 12») is read with each word capitalised (same length, same offsets).
+  const upper = (src.match(/[А-ЯA-Z]/g) ?? []).length, lower = (src.match(/[а-яa-z]/g) ?? []).length;
+  if (upper > 10 && upper > 3 * lower) src = src.toLowerCase().replace(/(^|[^А-Яа-яA-Za-z])([а-яa-z])/g, (_, a: string, b: string) => a + b.toUpperCase());
   const out: AddressMention[] = [];
   const taken: [number, number][] = [];
   const free = (a: number, b: number) => !taken.some(([x, y]) => a < y && b > x);
@@ -166,6 +175,7 @@ export function addressMentions(text: string): AddressMention[] {
   for (const m of src.matchAll(regexes.typeFirst)) add(m, m[1] ?? m[2], m[3] ?? null);
   for (const m of src.matchAll(regexes.nameFirst)) add(m, m[1], m[2] ?? null);
   for (const m of src.matchAll(regexes.afterAddress)) add(m, m[1], m[2]);
+  if (lx.streetWithoutType) for (const m of src.matchAll(lx.streetWithoutType)) add(m, m[1], m[2]);
   for (const m of src.matchAll(regexes.houseOnly)) add(m, null, m[1]);
   return out.sort((a, b) => a.start - b.start);
 }
@@ -192,6 +202,10 @@ export function wrongAddress(answer: string, appealAddress: string | null | unde
     const before = norm.slice(Math.max(0, m.start - 40), m.start);
     lx.skipBefore.lastIndex = 0;
     if (lx.skipBefore.test(before)) continue;
+    if (lx.skipAfter) {
+      lx.skipAfter.lastIndex = 0;
+      if (lx.skipAfter.test(norm.slice(m.end, m.end + 40))) continue;
+    }
     const streetOk = m.street == null ? null : streets.length ? streets.some((s) => sameStreet(s, m.street!)) : null;
     // The house is compared with the house of the same street in the appeal (or any house when the answer names no street).
     const pairHouses = m.street == null ? houses : own.filter((o) => o.street && sameStreet(o.street, m.street!)).map((o) => o.house).filter((h): h is string => !!h);
@@ -267,6 +281,9 @@ export function wordingHits(answer: string): CommHit[] {
       // Negation and neutral use: a pattern's `unless` looked for in the same clause around the match
       // («не по вашей вине», «вины заявителя не установлено») cancels the finding.
       if (p.unless && clauseMatches(norm, m.index, m.index + m[0].length, p.unless)) continue;
+      // A formula guarded by the whole answer («меры приняты» is a brush-off only when the answer names no date,
+      // object, reason or action anywhere): `unlessAnswer` found anywhere in the answer cancels the finding.
+      if (p.unlessAnswer) { p.unlessAnswer.lastIndex = 0; if (p.unlessAnswer.test(norm)) break; }
       seen.add(p.kind);
       out.push({ kind: p.kind, rule: p.id, explanation: `${p.explain}: «${answer.slice(m.index, m.index + m[0].length)}»`, excerpt: excerpt(answer, m.index, m.index + m[0].length) });
       break;

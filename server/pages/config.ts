@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
 import { referenceFile } from '../reference/files.js';
-import { WorkTime } from './worktime.js';
+import { DAY, MINUTE, WorkTime, type WorkingHours } from '../worktime/worktime.js';
+import type { CalendarDayKind } from '../worktime/calendar.js';
 
 /** The municipality's defaults for official pages: db/reference/<code>/official-pages.json (see its _comment). */
 export interface CategoryDefaults {
@@ -24,7 +25,50 @@ export interface PagesSettings {
   timezone: string;
   population: number | null;
   regionCode: string;
-  work: WorkTime;
+  /** Working time in which reply times to comments are measured. */
+  work: ReplyClock;
+}
+
+/** The pages' simple schedule (one set of hours for every working weekday) in the shared engine's form. */
+export function sharedWorkingHours(h: PagesDefaults['workingHours']): WorkingHours {
+  const hm = (v: string) => {
+    const m = /^(\d{1,2}):(\d{2})$/.exec(v);
+    if (!m) throw new Error(`время «${v}» не в формате ЧЧ:ММ`);
+    return Number(m[1]) * 60 + Number(m[2]);
+  };
+  const text = (x: number) => `${String(Math.floor(x / 60)).padStart(2, '0')}:${String(x % 60).padStart(2, '0')}`;
+  const s = hm(h.start);
+  const e = hm(h.end);
+  // The lunch break cuts the day in two (a break reaching past either end only shortens the day).
+  const ivs: [number, number][] = h.lunchStart && h.lunchEnd
+    ? [[s, Math.min(e, Math.max(s, hm(h.lunchStart)))], [Math.max(s, Math.min(e, hm(h.lunchEnd))), e]]
+    : [[s, e]];
+  const day = ivs.filter(([a, b]) => b > a).map(([a, b]) => `${text(a)}-${text(b)}`);
+  const week: Record<string, string[]> = {};
+  for (let wd = 1; wd <= 7; wd++) week[String(wd)] = h.weekdays.includes(wd) ? day : [];
+  // A moved working day (a Saturday or Sunday of `workdays`) is worked with the ordinary hours; no shortened days.
+  return { week, movedWorkdayAs: h.weekdays.find((d) => d >= 1 && d <= 5) ?? 1, shortenedMinutes: 0 };
+}
+
+/**
+ * Reply times to comments in working minutes, measured by the shared working-time engine (server/worktime) over the
+ * pages' schedule and calendar of official-pages.json (holidays on weekdays, moved working weekends).
+ */
+export class ReplyClock {
+  readonly engine: WorkTime;
+  constructor(timezone: string, d: Pick<PagesDefaults, 'workingHours' | 'holidays' | 'workdays'>) {
+    const calendar = new Map<string, CalendarDayKind>();
+    for (const day of d.holidays) calendar.set(day, 'HOLIDAY');
+    for (const day of d.workdays) calendar.set(day, 'WORKDAY');
+    this.engine = new WorkTime({ timezone, hours: sharedWorkingHours(d.workingHours), calendar });
+  }
+
+  /** Working minutes in [from, to), rounded (0 when to ≤ from); spans longer than 400 days are counted up to 400 days. */
+  minutesBetween(from: Date, to: Date): number {
+    const a = from.getTime();
+    const b = Math.min(to.getTime(), a + 400 * DAY);
+    return Math.round(this.engine.workingMsBetween(a, b) / MINUTE);
+  }
 }
 
 const FALLBACK: PagesDefaults = {
@@ -55,7 +99,7 @@ export async function pagesSettings(em: EntityManager, municipalityId: number): 
   const d = readDefaults(m.code);
   s = {
     municipalityId, timezone: m.timezone, population: m.population, regionCode: d.regionCode,
-    work: new WorkTime({ timezone: m.timezone, ...d.workingHours, holidays: d.holidays, workdays: d.workdays }),
+    work: new ReplyClock(m.timezone, d),
   };
   settingsCache.set(municipalityId, s);
   return s;

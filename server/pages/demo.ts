@@ -4,7 +4,7 @@ import { query } from '../db/sql.js';
 import { ensurePageCategories, pagesSettings } from './config.js';
 import { refreshCommentMonths } from './importer.js';
 import { addMonths, PageService } from './service.js';
-import { localMonth } from './worktime.js';
+import { localMonthStart } from '../worktime/worktime.js';
 
 
 const DEMO: { org: string; platform: string; handle: string; name: string; category: string; quality: number }[] = [
@@ -46,7 +46,7 @@ export async function ensureDemoPages(em: EntityManager, municipalityId: number)
   const orgs = new Map((await query<{ id: number; code: string }>(em, 'SELECT id, code FROM organization WHERE municipality_id = ?', [municipalityId])).map((r) => [r.code, r.id]));
   const cats = new Map((await query<{ id: number; code: string }>(em, 'SELECT id, code FROM page_category WHERE municipality_id = ?', [municipalityId])).map((r) => [r.code, r.id]));
   const rand = mulberry32(20261202);
-  const last = addMonths(localMonth(settings.timezone, new Date()), -1);
+  const last = addMonths(localMonthStart(settings.timezone, Date.now()), -1);
   await em.transactional(async (tem) => {
     let k = 0;
     for (const d of DEMO) {

@@ -8,7 +8,7 @@ import { num, parseDate, str } from '../intake/values.js';
 import type { Mapping } from '../intake/mapping.js';
 import { builtinPageMapping, KIND_FIELDS, parsePageMapping, type FileKind, type PageMapping } from './mapping.js';
 import { checkPageUrl, checkPosWidgetUrl, ogrnValid, pageKeyOf, parsePlatform, platformOfUrl, PLATFORM_LABELS, type Platform } from './urls.js';
-import { localMonth } from './worktime.js';
+import { localMonthStart } from '../worktime/worktime.js';
 import { pagesSettings, type PagesSettings } from './config.js';
 
 /**
@@ -89,7 +89,7 @@ const RU_MONTHS = ['январ', 'феврал', 'март', 'апрел', 'ма
 export function parseMonth(v: unknown, timezone: string): string | undefined {
   if (v instanceof Date || typeof v === 'number') {
     const d = parseDate(v, timezone);
-    return d ? localMonth(timezone, d) : undefined;
+    return d ? localMonthStart(timezone, d.getTime()) : undefined;
   }
   const s = str(v);
   if (s === undefined) return undefined;
@@ -429,7 +429,7 @@ async function importComments(em: EntityManager, rows: Rec[], reader: RowReader,
       else seen.set(k, rec.line);
     }
     if (reader.errors > before || !page || !ext || !posted || !text || !kind) continue;
-    c.page.push(page.id); c.month.push(localMonth(settings.timezone, posted)); c.ext.push(ext); c.posted.push(posted.toISOString());
+    c.page.push(page.id); c.month.push(localMonthStart(settings.timezone, posted.getTime())); c.ext.push(ext); c.posted.push(posted.toISOString());
     c.text.push(text); c.author.push(cell('author', str)?.slice(0, 300) ?? null); c.authorUrl.push(authorUrl?.slice(0, 500) ?? null);
     c.replied.push(replied ? replied.toISOString() : null);
     c.replyText.push(replyText || null);

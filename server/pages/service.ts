@@ -12,7 +12,7 @@ import { importPageFile, pageAuditView, pageSnapshot, upsertPage, type PageImpor
 import type { FileKind } from './mapping.js';
 import { checkPageUrl, checkPosWidgetUrl, ogrnValid, PLATFORMS, type Platform } from './urls.js';
 import { stringify } from 'csv-stringify/sync';
-import { tzOffsetMinutes } from './worktime.js';
+import { DAY, localToUtc } from '../worktime/worktime.js';
 import { VkClient } from './vk.js';
 import { builtinPageMapping } from './mapping.js';
 
@@ -341,7 +341,10 @@ export class PageService {
    */
   async takeCommentsAsAppeals(opts: { pageIds?: string[] | null; fromMonth?: string; toMonth?: string } = {}): Promise<{ comments: number; inserted: number; updated: number; rejected: number; batchId: number | null }> {
     const visible = await this.visibleOrganizations();
-    const where = ['c.municipality_id = ?', "c.kind IN ('QUESTION', 'COMPLAINT')", 'c.appeal_id IS NULL'];
+    // Not yet taken in, or taken in before the page replied: the reply, when it comes, becomes the appeal's first reaction
+    // (the intake updates the appeal by its external id, with its event and the first-reaction minutes).
+    const where = ['c.municipality_id = ?', "c.kind IN ('QUESTION', 'COMPLAINT')",
+      '(c.appeal_id IS NULL OR (c.replied_at IS NOT NULL AND a.first_response_at IS NULL))'];
     const params: unknown[] = [this.municipalityId];
     const pageIds = ids('pageIds', opts.pageIds);
     if (pageIds) {
@@ -356,7 +359,9 @@ export class PageService {
     if (opts.toMonth) { where.push('c.month <= ?::date'); params.push(opts.toMonth); }
     const rows = await query<{ page_id: number; external_id: string; posted_at: string; text: string; author_name: string | null; author_url: string | null; replied_at: string | null; reply_work_minutes: number | null; url: string }>(this.em,
       `SELECT c.page_id, c.external_id, c.posted_at, c.text, c.author_name, c.author_url, c.replied_at, c.reply_work_minutes, p.url
-         FROM official_page_comment c JOIN official_page p ON p.id = c.page_id WHERE ${where.join(' AND ')} ORDER BY c.posted_at, c.id LIMIT 50000`, params);
+         FROM official_page_comment c JOIN official_page p ON p.id = c.page_id
+         LEFT JOIN appeal a ON a.municipality_id = c.municipality_id AND a.id = c.appeal_id
+        WHERE ${where.join(' AND ')} ORDER BY c.posted_at, c.id LIMIT 50000`, params);
     if (!rows.length) return { comments: 0, inserted: 0, updated: 0, rejected: 0, batchId: null };
     const lines = rows.map((r) => JSON.stringify({
       id: `page${r.page_id}-${r.external_id}`, created_at: new Date(r.posted_at).toISOString(), text: r.text,
@@ -392,8 +397,7 @@ export class PageService {
     const { timezone } = await pagesSettings(this.em, this.municipalityId);
     const start = (m: string) => {
       const [y, mo] = m.split('-').map(Number);
-      const local = Date.UTC(y, mo - 1, 1);
-      return new Date(local - tzOffsetMinutes(timezone, new Date(local)) * 60000);
+      return new Date(localToUtc(timezone, Date.UTC(y, mo - 1, 1) / DAY, 0));
     };
     const from = start(month);
     const to = start(addMonths(month, 1));
@@ -406,29 +410,36 @@ export class PageService {
       [statsMap.views.column]: sum((p) => p.views), [statsMap.likes.column]: sum((p) => p.likes), [statsMap.reposts.column]: sum((p) => p.reposts),
       [statsMap.comments.column]: sum((p) => p.comments), [statsMap.subscribers.column]: data.group.membersCount,
     }], { header: true, delimiter: ';' });
-    const stats = await this.importFile('stats', Readable.from([statsCsv]), { fileName: `vk-api:${handle}:${month.slice(0, 7)}.csv`, format: 'csv' });
-    let comments: PageImportReport | null = null;
-    if (stats.status === 'DONE' && data.comments.length) {
-      const cm = builtinPageMapping('comments').fields;
-      const csv = stringify(data.comments.map((c) => ({
-        [cm.page.column]: page.url, [cm.commentId.column]: `${c.postId}_${c.id}`, [cm.postedAt.column]: c.date.toISOString(), [cm.text.column]: c.text || '(без текста)',
-        [cm.author.column]: '', [cm.authorUrl.column]: c.fromId > 0 ? `https://vk.com/id${c.fromId}` : '', [cm.repliedAt.column]: c.replyAt ? c.replyAt.toISOString() : '', [cm.replyText.column]: c.replyText ?? '', [cm.kind.column]: '',
-      })), { header: true, delimiter: ';' });
-      comments = await this.importFile('comments', Readable.from([csv]), { fileName: `vk-api:${handle}:${month.slice(0, 7)}-comments.csv`, format: 'csv' });
-    }
-    const g = data.group;
-    const marks = { verified: g.verified, hasCover: g.hasCover, hasDescription: g.hasDescription, commentsOpen: g.canComment ?? page.commentsOpen };
-    const changed = (Object.keys(marks) as (keyof typeof marks)[]).filter((k) => page[k] !== marks[k]);
-    if (changed.length) {
-      await this.em.transactional(async (tem) => {
+    // All or nothing: the month's statistics, its comments and the page's marks are stored together, or not at all
+    // (a response the import refuses is an error naming the response and its rows).
+    return this.em.transactional(async (tem) => {
+      const svc = new PageService(tem, this.opts);
+      const refused = (what: string, r: PageImportReport) => new InputError('vk', `VK API, страница ${handle}, ${month.slice(0, 7)}: ${what} не приняты — ` +
+        r.issues.filter((i) => i.severity === 'ERROR').slice(0, 5).map((i) => `строка ${i.line}, ${i.field}: ${i.reason}`).join('; '));
+      const stats = await svc.importFile('stats', Readable.from([statsCsv]), { fileName: `vk-api:${handle}:${month.slice(0, 7)}.csv`, format: 'csv' });
+      if (stats.status !== 'DONE') throw refused('счётчики (groups.getById, wall.get)', stats);
+      let comments: PageImportReport | null = null;
+      if (data.comments.length) {
+        const cm = builtinPageMapping('comments').fields;
+        const csv = stringify(data.comments.map((c) => ({
+          [cm.page.column]: page.url, [cm.commentId.column]: `${c.postId}_${c.id}`, [cm.postedAt.column]: c.date.toISOString(), [cm.text.column]: c.text.slice(0, 4000) || '(без текста)',
+          [cm.author.column]: '', [cm.authorUrl.column]: c.fromId > 0 ? `https://vk.com/id${c.fromId}` : '', [cm.repliedAt.column]: c.replyAt ? c.replyAt.toISOString() : '', [cm.replyText.column]: c.replyText?.slice(0, 20_000) ?? '', [cm.kind.column]: '',
+        })), { header: true, delimiter: ';' });
+        comments = await svc.importFile('comments', Readable.from([csv]), { fileName: `vk-api:${handle}:${month.slice(0, 7)}-comments.csv`, format: 'csv' });
+        if (comments.status !== 'DONE') throw refused('комментарии (wall.getComments)', comments);
+      }
+      const g = data.group;
+      const marks = { verified: g.verified, hasCover: g.hasCover, hasDescription: g.hasDescription, commentsOpen: g.canComment ?? page.commentsOpen };
+      const changed = (Object.keys(marks) as (keyof typeof marks)[]).filter((k) => page[k] !== marks[k]);
+      if (changed.length) {
         await query(tem, `UPDATE official_page SET verified = ?, has_cover = ?, has_description = ?, comments_open = ?, updated_at = now() WHERE id = ?`,
           [marks.verified, marks.hasCover, marks.hasDescription, marks.commentsOpen, page.id]);
         await audit(tem, this.actorCtx, { entity: 'official_page', entityId: page.id, action: 'vk-sync',
           before: Object.fromEntries(changed.map((k) => [k, page[k]])), after: Object.fromEntries(changed.map((k) => [k, marks[k]])) });
-        await this.recompute(undefined, undefined, tem);
-      });
-    }
-    return { stats, comments };
+        await svc.recompute(undefined, undefined, tem);
+      }
+      return { stats, comments };
+    });
   }
 }
 

@@ -36,6 +36,14 @@ export interface VkComment { id: number; postId: number; fromId: number; date: D
 
 const RETRY_CODES = new Set([6, 9, 10]);
 
+/** A counter of the response: absent is 0; negative, fractional or not a number is an error naming the method, item and field. */
+function counter(method: string, item: number, field: string, v: unknown): number {
+  if (v == null) return 0;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 2_000_000_000) throw new VkApiError(method, null, `объект ${item}: недопустимое значение ${field} = ${JSON.stringify(v).slice(0, 40)} (ожидается целое ≥ 0)`);
+  return n;
+}
+
 export class VkClient {
   private readonly fetch: typeof fetch;
   private readonly o: Required<Omit<VkOptions, 'fetch'>>;
@@ -104,7 +112,7 @@ export class VkClient {
     if (!g || typeof g.id !== 'number') throw new VkApiError('groups.getById', null, `сообщество «${screenName}» не найдено в ответе`);
     return {
       id: g.id, screenName: String(g.screen_name ?? screenName), name: String(g.name ?? ''), verified: g.verified === 1 || g.verified === true,
-      membersCount: Number(g.members_count ?? 0), hasCover: !!g.cover?.enabled, hasDescription: typeof g.description === 'string' && g.description.trim().length > 0,
+      membersCount: counter('groups.getById', g.id, 'members_count', g.members_count), hasCover: !!g.cover?.enabled, hasDescription: typeof g.description === 'string' && g.description.trim().length > 0,
       isClosed: Number(g.is_closed ?? 0) !== 0, canComment: g.can_post == null ? null : g.can_post === 1,
     };
   }
@@ -118,10 +126,13 @@ export class VkClient {
       let older = false;
       for (const it of r.items) {
         const date = new Date(Number(it.date) * 1000);
+        if (!Number.isInteger(Number(it.id)) || Number.isNaN(date.getTime())) throw new VkApiError('wall.get', null, `запись без номера или даты: «${JSON.stringify(it).slice(0, 120)}»`);
         const pinned = it.is_pinned === 1;
         if (date < from) { if (!pinned) older = true; continue; }
         if (date >= to) continue;
-        out.push({ id: Number(it.id), date, pinned, views: Number(it.views?.count ?? 0), likes: Number(it.likes?.count ?? 0), reposts: Number(it.reposts?.count ?? 0), comments: Number(it.comments?.count ?? 0) });
+        const id = Number(it.id);
+        out.push({ id, date, pinned, views: counter('wall.get', id, 'views', it.views?.count), likes: counter('wall.get', id, 'likes', it.likes?.count),
+          reposts: counter('wall.get', id, 'reposts', it.reposts?.count), comments: counter('wall.get', id, 'comments', it.comments?.count) });
       }
       if (older || r.items.length < 100 || offset + 100 >= r.count) break;
     }

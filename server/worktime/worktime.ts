@@ -114,6 +114,12 @@ export function zoneOffset(timeZone: string, t: number): number {
   return asUtc - Math.floor(t / 1000) * 1000;
 }
 
+/** The month (its first day, YYYY-MM-01) that instant `t` falls in, in `timeZone`. */
+export function localMonthStart(timeZone: string, t: number): string {
+  const local = new Date(t + zoneOffset(timeZone, t));
+  return `${local.getUTCFullYear()}-${pad(local.getUTCMonth() + 1)}-01`;
+}
+
 /** The UTC instant of a local wall-clock time (epoch day + minute of day) in `timeZone`. */
 export function localToUtc(timeZone: string, day: number, minuteOfDay: number): number {
   const wall = day * DAY + minuteOfDay * MINUTE;

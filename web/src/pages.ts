@@ -12,6 +12,11 @@ type Status = 'PASS' | 'FAIL' | 'NO_DATA' | 'NOT_APPLICABLE';
 interface Check { code: string; label: string; status: Status; figure: number | null; target: number | null; unit: string; direction: string; note: string | null }
 interface MonthResult { month: string; score: number; failed: number; posts: number; views: number; likes: number; reposts: number; comments: number; subscribers: number; checks: Check[] }
 interface Category { id: string; code: string; name: string }
+interface CategoryTargets extends Category {
+  description: string | null; sortOrder: number; minPostsPerWeek: number | null; maxReplyHours: number | null; minAnsweredShare: number | null;
+  minErPost: number | null; minErMonth: number | null; minReachShare: number | null;
+  requireVerified: boolean; requirePosWidget: boolean; requireOpenComments: boolean; requireDesign: boolean;
+}
 interface Org { id: string; name: string; shortName: string | null; kind: string }
 interface Page {
   id: string; platform: string; url: string; name: string; responsible: string | null; verified: boolean; posWidget: boolean; posWidgetUrl: string | null;
@@ -60,19 +65,30 @@ function scoreBadge(score: number | null | undefined): HTMLElement {
 const orgName = (o: { name: string; shortName: string | null }) => o.shortName || o.name;
 const month = () => (byId<HTMLSelectElement>('f-month').value || null);
 
+const CATEGORY_FIELDS = `id code name description sortOrder minPostsPerWeek maxReplyHours minAnsweredShare minErPost minErMonth minReachShare
+  requireVerified requirePosWidget requireOpenComments requireDesign`;
+
 async function loadReference() {
-  const r = await gql<{ pageCategories: Category[]; organizations: Org[]; officialPageMonths: string[] }>(
-    `{ pageCategories { id code name } organizations { id name shortName kind } officialPageMonths }`);
+  const r = await gql<{ pageCategories: CategoryTargets[]; organizations: Org[]; officialPageMonths: string[] }>(
+    `{ pageCategories { ${CATEGORY_FIELDS} } organizations { id name shortName kind } officialPageMonths }`);
   categories = r.pageCategories;
+  renderCategories(r.pageCategories);
   organizations = r.organizations;
+  // Called again after an import or a change of targets: keep what the person selected.
   const m = byId<HTMLSelectElement>('f-month');
+  const p = byId<HTMLSelectElement>('f-platform');
+  const c = byId<HTMLSelectElement>('f-category');
+  const keep = { m: m.value, p: p.value, c: c.value };
   clear(m);
   for (const x of r.officialPageMonths) m.append(el('option', { value: x }, monthLabel(x)));
   if (!r.officialPageMonths.length) m.append(el('option', { value: '' }, 'нет статистики'));
-  const p = byId<HTMLSelectElement>('f-platform');
+  while (p.options.length > 1) p.remove(1);
   for (const [k, v] of Object.entries(PLATFORMS)) p.append(el('option', { value: k }, v));
-  const c = byId<HTMLSelectElement>('f-category');
+  while (c.options.length > 1) c.remove(1);
   for (const x of categories) c.append(el('option', { value: x.id }, x.name));
+  if (keep.m && r.officialPageMonths.includes(keep.m)) m.value = keep.m;
+  p.value = keep.p;
+  if ([...c.options].some((o) => o.value === keep.c)) c.value = keep.c;
 }
 
 const MONTHS_RU = ['январь', 'февраль', 'март', 'апрель', 'май', 'июнь', 'июль', 'август', 'сентябрь', 'октябрь', 'ноябрь', 'декабрь'];
@@ -311,6 +327,81 @@ async function deletePage() {
   } catch (e) {
     byId('edit-error').textContent = (e as Error).message;
     byId('edit-error').hidden = false;
+  }
+}
+
+// ------------------------------------------------------------ categories and their targets
+
+/** Target inputs: field, how a stored value is shown (shares 0…1 as percent), step. */
+const TARGETS: { field: keyof CategoryTargets; percent: boolean; step: string; label: string }[] = [
+  { field: 'minPostsPerWeek', percent: false, step: '0.1', label: 'публикаций в неделю' },
+  { field: 'maxReplyHours', percent: false, step: '0.5', label: 'медиана ответа, раб. ч' },
+  { field: 'minAnsweredShare', percent: true, step: '1', label: 'доля ответов, %' },
+  { field: 'minErPost', percent: false, step: '0.1', label: 'ER на публикацию, %' },
+  { field: 'minErMonth', percent: false, step: '0.1', label: 'ER за месяц, %' },
+  { field: 'minReachShare', percent: true, step: '0.1', label: 'подписчики / население, %' },
+];
+const REQUIRES: (keyof CategoryTargets)[] = ['requireVerified', 'requirePosWidget', 'requireOpenComments', 'requireDesign'];
+const REQUIRE_LABELS: Record<string, string> = { requireVerified: 'отметка «Госорганизация»', requirePosWidget: 'виджет ПОС', requireOpenComments: 'открытые комментарии', requireDesign: 'оформление' };
+
+const shown = (v: number | null, percent: boolean) => (v == null ? '' : String(Math.round((percent ? v * 100 : v) * 1000) / 1000));
+
+function renderCategories(list: CategoryTargets[]) {
+  const body = byId('cats-body');
+  clear(body);
+  const editable = can.editReference(me);
+  for (const c of list) {
+    const tr = el('tr', { 'data-code': c.code });
+    tr.append(el('td', null, el('b', null, c.name), el('div', { class: 'muted small' }, c.code)));
+    for (const t of TARGETS) {
+      const v = shown(c[t.field] as number | null, t.percent);
+      tr.append(el('td', { class: 'num' }, editable
+        ? el('input', { type: 'number', min: '0', step: t.step, value: v, 'data-field': t.field, 'aria-label': `${c.name}: ${t.label}` })
+        : (v === '' ? '—' : v)));
+    }
+    for (const f of REQUIRES) {
+      const box = el('input', { type: 'checkbox', 'data-field': f, 'aria-label': `${c.name}: обязательно ${REQUIRE_LABELS[f]}` }) as HTMLInputElement;
+      box.checked = c[f] as boolean;
+      box.disabled = !editable;
+      tr.append(el('td', { class: 'tl-col' }, box));
+    }
+    const save = el('button', { type: 'button', class: 'pg-button', 'data-save': c.code }, 'Сохранить');
+    save.addEventListener('click', () => void saveCategory(c, tr));
+    tr.append(el('td', null, editable ? save : ''));
+    body.append(tr);
+  }
+}
+
+async function saveCategory(c: CategoryTargets, tr: HTMLElement) {
+  const status = byId('cats-status');
+  clear(status);
+  const input: Record<string, unknown> = { code: c.code, name: c.name, description: c.description, sortOrder: c.sortOrder };
+  for (const t of TARGETS) {
+    const box = tr.querySelector<HTMLInputElement>(`input[data-field="${t.field}"]`)!;
+    box.removeAttribute('aria-invalid');
+    const raw = box.value.trim().replace(',', '.');
+    const n = raw === '' ? null : Number(raw);
+    const wrong = n == null ? null : !Number.isFinite(n) ? 'не число' : n < 0 ? 'не может быть меньше 0' : t.percent && n > 100 ? 'не больше 100 %' : null;
+    if (wrong) {
+      box.setAttribute('aria-invalid', 'true');
+      status.append(el('div', { class: 'error', id: 'cats-error' }, `«${c.name}», ${t.label}: ${wrong}`));
+      return;
+    }
+    input[t.field] = n == null || !Number.isFinite(n) ? (raw === '' ? null : n) : t.percent ? Math.round(n * 1000) / 100000 : n;
+  }
+  for (const f of REQUIRES) input[f] = tr.querySelector<HTMLInputElement>(`input[data-field="${f}"]`)!.checked;
+  try {
+    await gql(`mutation S($input: PageCategoryInput!) { upsertPageCategory(input: $input) { id } }`, { input });
+    await loadReference();
+    await load();
+    // Shown once the registry shows the new lights.
+    status.append(el('div', { class: 'pg-ok', id: 'cats-ok' }, `Цели категории «${c.name}» сохранены, баллы пересчитаны`));
+  } catch (e) {
+    const field = e instanceof ApiError && e.field ? e.field.replace(/^input\./, '') : '';
+    const label = TARGETS.find((t) => t.field === field)?.label;
+    const text = e instanceof Error ? e.message.replace(/^input\.\w+: /, '') : String(e);
+    status.append(el('div', { class: 'error', id: 'cats-error' }, label ? `«${c.name}», ${label}: ${text}` : text));
+    if (e instanceof ApiError && e.field) tr.querySelector(`input[data-field="${e.field.replace(/^input\./, '')}"]`)?.setAttribute('aria-invalid', 'true');
   }
 }
 
