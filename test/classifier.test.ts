@@ -170,7 +170,8 @@ describe.each(backends)('classifier in the import and GraphQL on %s', (backend) 
       HEADER,
       'C-1;10.03.2026 09:00;ВКонтакте;https://vk.com/id1;Во дворе огромная яма, машины не проедут;Пётр;;пр. Ленина, 85;Новый;;',
       'C-2;10.03.2026 15:00;ВКонтакте;https://vk.com/id2;Огромная яма во дворе, машины не могут проехать;Ольга;;пр. Ленина, 85;Новый;;',
-      'C-3;20.03.2026 09:00;ВКонтакте;https://vk.com/id1;Яма так и не заделана! Уже вторая жалоба;Пётр;;ул. Комсомольская, 100;Новый;;',
+      // (a repeat needs the same theme: the text names the road, so a small demo history cannot tip the model elsewhere)
+      'C-3;20.03.2026 09:00;ВКонтакте;https://vk.com/id1;Яма на дороге так и не заделана! Уже вторая жалоба;Пётр;;ул. Комсомольская, 100;Новый;;',
       'C-4;21.03.2026 09:00;ВКонтакте;;Во дворе не вывозят мусор уже неделю, баки переполнены. А ещё на улице не горят фонари, вечером темно.;Анна;;;Новый;;',
     ].join('\n');
     const r = await gqlUpload(app.url, IMPORT, { channel: 'INCIDENT_MANAGEMENT' }, { name: 'c.csv', content: csv });

@@ -121,4 +121,48 @@ describe('deadlines page (browser)', () => {
     expect(session!.offsite()).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
+
+  it('an interim answer in the card moves an Инцидент Менеджмент answer to 7 working days from registration', { timeout: 180_000 }, async () => {
+    const p = page!;
+    const em = session!.app.orm.em.fork();
+    const [a] = await em.execute(`SELECT a.id FROM appeal a WHERE a.channel = 'INCIDENT_MANAGEMENT' AND a.answered_at IS NULL AND a.point IS NOT NULL
+      AND a.answer_due_at IS NOT NULL AND a.status NOT IN ('CLOSED', 'REJECTED')
+      AND NOT EXISTS (SELECT 1 FROM appeal_event e WHERE e.appeal_id = a.id AND e.kind = 'EXTENSION')
+      -- alone at its point (a repeat shares its first appeal's point; the click must reach this one)
+      AND NOT EXISTS (SELECT 1 FROM appeal b WHERE b.id <> a.id AND b.point IS NOT NULL AND ST_DWithin(b.point, a.point, 0.0002))
+      ORDER BY a.received_at DESC LIMIT 1`);
+    expect(a).toBeDefined();
+    await p.goto(`${session!.app.url}/`);
+    await p.waitForFunction(() => (window as any).__map?.loaded(), undefined, { timeout: 60_000 });
+    await p.evaluate(async (appealId) => {
+      const res = await fetch('/graphql', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: `{ appeal(id: "${appealId}") { point } }` }) });
+      const { data } = await res.json();
+      (window as any).__map.easeTo({ center: data.appeal.point.coordinates, zoom: 17, offset: [0, -330], duration: 0 });
+    }, a.id);
+    await p.waitForTimeout(1500);
+    await p.evaluate((appealId) => {
+      const map = (window as any).__map;
+      const f = map.queryRenderedFeatures({ layers: ['mcu-appeal-points'] }).find((x: any) => String(x.properties.id) === String(appealId));
+      if (!f) throw new Error('appeal point not rendered');
+      map.fire('click', { point: map.project(f.geometry.coordinates), lngLat: f.geometry.coordinates, features: [f], originalEvent: new MouseEvent('click') });
+    }, a.id);
+    await p.waitForSelector(`.mcu-popup [data-deadline="${a.id}"] .dl-state`, { timeout: 30_000 })
+      .catch(async (e) => { await p.screenshot({ path: path.join(artifacts, 'deadlines-interim-not-found.png') }); throw e; });
+    await p.click('.mcu-popup [data-action="extend"]');
+    expect(await p.textContent('.mcu-popup .dl-form')).toContain('от регистрации');
+    await p.fill('.mcu-popup .dl-form textarea', 'Заявка передана подрядчику, работы назначены на четверг');
+    await p.click('.mcu-popup .dl-form button[type=submit]');
+    await p.waitForSelector('.mcu-popup [data-extension]', { timeout: 30_000 });
+    expect(await p.textContent('.mcu-popup [data-extension]')).toContain('промежуточный ответ: «Заявка передана подрядчику, работы назначены на четверг»');
+    const [x] = await em.execute(`SELECT a.answer_due_at, a.received_at, a.first_response_at FROM appeal a WHERE a.id = ?`, [a.id]);
+    expect(x.first_response_at).not.toBeNull();
+    // 7 working days from registration: the end of a working day 9–15 calendar days later
+    const days = (new Date(x.answer_due_at).getTime() - new Date(x.received_at).getTime()) / 86_400_000;
+    expect(days).toBeGreaterThan(7);
+    expect(days).toBeLessThan(16);
+    await p.screenshot({ path: path.join(artifacts, 'deadlines-interim-answer.png') });
+    expect(session!.offsite()).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
 });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends } from './helpers/backends.js';
+import { backends, freshDatabase } from './helpers/backends.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { gqlUpload } from './helpers/upload.js';
 import { Role } from '../server/auth/roles.js';
@@ -150,6 +150,16 @@ describe.each(backends)('deadlines on %s', (backend) => {
         expect(x.b, `${s} at ${now}`).toBe(x.a);
       }
     }
+    // the JS state (the GraphQL field) and the SQL function agree on every appeal at every clock
+    const rows = await app.sql<{ answered_at: string | null; answer_due_at: string | null; answer_at_risk_at: string | null; s: Record<string, string | null> }>(
+      `SELECT answered_at, answer_due_at, answer_at_risk_at,
+              (SELECT jsonb_object_agg(n, appeal_deadline_state(a.answered_at, a.answer_due_at, a.answer_at_risk_at, n::timestamptz))
+                 FROM unnest(string_to_array(?::text, ',')) n) AS s
+         FROM appeal a`, [nows.join(',')]);
+    const t = (v: string | null) => (v == null ? null : new Date(v).getTime());
+    for (const r of rows) for (const now of nows) {
+      expect(deadlineState(t(r.answered_at), t(r.answer_due_at), t(r.answer_at_risk_at), Date.parse(now)), now).toBe(r.s[now] ?? null);
+    }
     // IM-1 at the clock: ON_TIME before 13:03 local, AT_RISK from it, OVERDUE from 14:03
     const st = async (now: string) => (await app.sql<{ s: string }>(`SELECT appeal_deadline_state(answered_at, answer_due_at, answer_at_risk_at, ?::timestamptz) AS s FROM appeal WHERE external_id = 'IM-1'`, [now]))[0].s;
     expect(await st(local('2026-01-12T13:02:00'))).toBe('ON_TIME');
@@ -217,6 +227,42 @@ describe.each(backends)('deadlines on %s', (backend) => {
     expect(o.errors[0].extensions.code).toBe('FORBIDDEN');
   });
 
+  it('an interim answer extends an Инцидент Менеджмент answer to 7 working days from registration and is the first reaction', async () => {
+    // registered Monday 2.02.2026 08:00: 8 working hours → Monday 16:48; 7 working days → Wednesday 11.02 17:00
+    // (the former «8 working hours + 6 working days» would end on Tuesday 10.02)
+    const r0 = await importCsv('INCIDENT_MANAGEMENT', 'im-interim.csv', [IM_HEADER,
+      'IM-20;02.02.2026 08:00;ВКонтакте;;Во дворе прорвало трубу, течёт по тротуару;Павел;Водоснабжение;ул. Комсомольская 16;Новый;;']);
+    expect(r0.data.importAppeals).toMatchObject({ inserted: 1 });
+    const id = String(await idOf('IM-20'));
+    const a0 = await app.gql(`query($id: ID!) { appeal(id: $id) { status answerDueAt workingMinutesToFirstReaction deadlineRule { extensionMax extensionUnit extensionFrom } } }`, { id });
+    expect(a0.data.appeal).toMatchObject({ status: 'NEW', answerDueAt: local('2026-02-02T16:48:00'), workingMinutesToFirstReaction: null,
+      deadlineRule: { extensionMax: 7, extensionUnit: 'WORKING_DAYS', extensionFrom: 'RECEIVED' } });
+    const INTERIM = `mutation($id: ID!, $reason: String!, $by: ExtensionByInput, $interim: String) {
+      extendAppealDeadline(appealId: $id, reason: $reason, by: $by, interimAnswer: $interim) {
+        status answerDueAt workingMinutesToFirstReaction events { kind fromValue toValue comment } } }`;
+    let r = await app.gql(INTERIM, { id, reason: 'ждём подрядчика', by: { amount: 8, unit: 'WORKING_DAYS' } });
+    expect(r.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'by.amount' });
+    expect(r.errors[0].message).toMatch(/не позднее 11\.02\.2026 17:00.*7 рабочих дней от регистрации/);
+    r = await app.gql(INTERIM, { id, reason: '' });
+    expect(r.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'reason' });
+    r = await app.gql(INTERIM, { id, reason: 'нужно' });
+    expect(r.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'newDueAt' });
+    const text = 'Заявка передана в МУП «Водоканал», аварийная бригада выедет 3 февраля';
+    r = await app.gql(INTERIM, { id, reason: '', interim: text });
+    expect(r.errors).toBeUndefined();
+    const x = r.data.extendAppealDeadline;
+    expect(x).toMatchObject({ status: 'IN_PROGRESS', answerDueAt: local('2026-02-11T17:00:00') });
+    expect(x.workingMinutesToFirstReaction).toBeGreaterThan(0);
+    expect(x.events.find((e: any) => e.kind === 'EXTENSION')).toMatchObject({ fromValue: local('2026-02-02T16:48:00'), toValue: local('2026-02-11T17:00:00'),
+      comment: `промежуточный ответ: «${text}»` });
+    expect(x.events.find((e: any) => e.kind === 'FIRST_REACTION')).toMatchObject({ comment: 'промежуточный ответ' });
+    // at the limit already: a second interim answer cannot move it
+    r = await app.gql(INTERIM, { id, reason: '', interim: 'ещё раз' });
+    expect(r.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'interimAnswer' });
+    const audit = await app.sql<{ after: any }>(`SELECT after FROM audit_log WHERE entity = 'appeal' AND entity_id = ? AND action = 'extend'`, [id]);
+    expect(audit.length).toBe(1);
+  });
+
   it('validates rules, naming the field, and changes nothing on bad input', async () => {
     const count = async () => (await app.sql<{ n: number }>('SELECT count(*)::int AS n FROM deadline_rule'))[0].n;
     const n0 = await count();
@@ -231,6 +277,8 @@ describe.each(backends)('deadlines on %s', (backend) => {
       [{ themeId: '999999' }, 'rule.themeId'],
       [{ themeId: 'abc' }, 'rule.themeId[0]'],
       [{ extensionMax: 0, extensionUnit: 'CALENDAR_DAYS' }, 'rule.extensionMax'],
+      // an allowance counted from registration must be longer than the answer norm itself
+      [{ extensionMax: 10, extensionUnit: 'CALENDAR_DAYS', extensionFrom: 'RECEIVED' }, 'rule.extensionMax'],
     ];
     for (const [patch, field] of cases) {
       const r = await app.gql(SET_RULE, { rule: { ...base, ...patch } });
@@ -269,7 +317,9 @@ describe.each(backends)('deadlines on %s', (backend) => {
     await importCsv('INCIDENT_MANAGEMENT', 'im2.csv', [IM_HEADER, `IM-10;${ddmm(now - 60_000)};ВКонтакте;;Плохо греют батареи в квартире;Олег;Отопление;пр-т Ленина, 85;Новый;;`]);
     expect((await appeal('IM-10')).deadlineRule).toMatchObject({ answerNorm: 6, theme: { code: 'gkh' } });
     r = await app.gql(SET_RULE, { rule: { channel: 'INCIDENT_MANAGEMENT', themeId: themes.get('gkh.heating'), urgent: false, answerNorm: 5, answerUnit: 'WORKING_HOURS', atRiskShare: 0.25 } });
-    await importCsv('INCIDENT_MANAGEMENT', 'im3.csv', [IM_HEADER, `IM-11;${ddmm(now - 60_000)};ВКонтакте;;Плохо греют батареи в подъезде;Олег;Отопление;пр-т Ленина, 87;Новый;;`]);
+    // registered after this rule took effect, however long the import above took (a loaded machine)
+    const later = Date.now() + 2 * 60_000;
+    await importCsv('INCIDENT_MANAGEMENT', 'im3.csv', [IM_HEADER, `IM-11;${ddmm(later - 60_000)};ВКонтакте;;Плохо греют батареи в подъезде;Олег;Отопление;пр-т Ленина, 87;Новый;;`]);
     expect((await appeal('IM-11')).deadlineRule).toMatchObject({ answerNorm: 5, theme: { code: 'gkh.heating' } });
     // retire: a theme rule can go, the channel's base rule cannot
     const roads = await app.gql(SET_RULE, { rule: { channel: 'POS', themeId: themes.get('roads'), urgent: true, answerNorm: 3, answerUnit: 'CALENDAR_DAYS', atRiskShare: 0.25 } });
@@ -324,6 +374,19 @@ describe.each(backends)('deadlines on %s', (backend) => {
     expect(r.errors[0].extensions.field).toBe('hours.week.1[0]');
     r = await app.gql(`mutation($h: JSONObject!) { setWorkingHours(hours: $h, timezone: "Mars/Olympus") { timezone } }`, { h: { week: { 1: ['08:00-17:00'] } } });
     expect(r.errors[0].extensions.field).toBe('timezone');
+    // a good change is audited and the working time follows it: Fridays to 15:00 → an hour less on every ordinary Friday
+    const yearHours = async () => (await app.gql(`{ productionCalendar(years: [2026]) { workingHours } workingHours { hours } }`)).data;
+    const before = await yearHours();
+    const hours = structuredClone(before.workingHours.hours);
+    hours.week['5'] = ['08:00-12:00', '12:48-15:00'];
+    r = await app.gql(`mutation($h: JSONObject!) { setWorkingHours(hours: $h) { timezone hours } }`, { h: hours });
+    expect(r.errors).toBeUndefined();
+    expect(r.data.setWorkingHours.hours.week['5']).toEqual(['08:00-12:00', '12:48-15:00']);
+    const after = await yearHours();
+    expect(after.productionCalendar[0].workingHours).toBeLessThan(before.productionCalendar[0].workingHours - 40);
+    expect((await app.sql(`SELECT 1 FROM audit_log WHERE entity = 'working_hours' AND action = 'update'`)).length).toBe(1);
+    r = await app.gql(`mutation($h: JSONObject!) { setWorkingHours(hours: $h) { timezone } }`, { h: before.workingHours.hours });
+    expect(r.errors).toBeUndefined();
   });
 });
 
@@ -363,9 +426,53 @@ describe.each(backends)('demo data under the deadline rules on %s', (backend) =>
     const [x] = await app.sql<{ ok: boolean }>(`SELECT bool_and(a.answer_due_at = e.to_value::timestamptz) AS ok FROM appeal a
       JOIN appeal_event e ON e.appeal_id = a.id AND e.kind = 'EXTENSION'`);
     expect(x.ok).toBe(true);
+    // repeats: the same author, theme and place within the repeat window after the answer to the earlier appeal,
+    // a REPEAT event each; the rating counts them as failures of the first answer
+    const [rp] = await app.sql<Record<string, number>>(`SELECT count(*)::int AS n,
+        count(*) FILTER (WHERE r.author_id = p.author_id AND r.theme_id = p.theme_id AND r.address IS NOT DISTINCT FROM p.address
+          AND p.answered_at < r.received_at AND r.received_at <= p.answered_at + interval '90 days')::int AS ok,
+        (SELECT count(*)::int FROM appeal_event WHERE kind = 'REPEAT') AS events
+      FROM appeal r JOIN appeal p ON p.id = r.repeat_of_id`);
+    expect(rp.n / s.n).toBeGreaterThan(0.01);
+    expect(rp.ok).toBe(rp.n);
+    expect(rp.events).toBe(rp.n);
+    const rating = (await app.gql(`{ organizationRating(period: { kind: CUSTOM, start: "2025-01-01", end: "2026-11-27" }) { rows { figures { repeated } } } }`));
+    expect(rating.errors).toBeUndefined();
+    expect(rating.data.organizationRating.rows.reduce((x: number, r: any) => x + r.figures.repeated, 0)).toBeGreaterThan(0);
     // the GraphQL counts by state agree with the SQL
     const q = `query($s: [DeadlineState!]) { appeals(filter: { deadlineStates: $s }) { totalCount } }`;
     expect((await app.gql(q, { s: ['ANSWERED_LATE'] })).data.appeals.totalCount).toBe(
       (await app.sql<{ n: number }>(`SELECT count(*)::int AS n FROM appeal WHERE answered_at > answer_due_at`))[0].n);
+  });
+});
+
+describe.each(backends)('calendar import command on %s', (backend) => {
+  it('npm run import:calendar loads a new year; a file with an impossible date or a day twice names the entry and stores nothing', { timeout: 300_000 }, async () => {
+    const { spawnSync } = await import('node:child_process');
+    const db = await freshDatabase(backend);
+    const env = { ...process.env, MUNICIPALITY: 'rubtsovsk', ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : { DATA_DIR: db.dataDir!, DATABASE_URL: '' }) };
+    fs.mkdirSync('test/.cache', { recursive: true });
+    const good = `test/.cache/ru-2027-${process.pid}-${backend}.xml`;
+    const bad = `test/.cache/ru-2027-bad-${process.pid}-${backend}.xml`;
+    const xml = fs.readFileSync('db/reference/calendar/ru-2026.xml', 'utf8').replace('year="2026"', 'year="2027"');
+    fs.writeFileSync(good, xml);
+    // a valid day and a day given twice: the second names the entry; the good days before it are not stored either
+    fs.writeFileSync(bad, xml.replace('<day d="01.02" t="1" h="1"/>', '<day d="01.02" t="1" h="1"/><day d="01.02" t="2"/>'));
+    const run = (file: string) => spawnSync(process.execPath, ['dist/server/cli/import-calendar.js', file], { env, encoding: 'utf8' });
+    try {
+      const r1 = run(bad);
+      expect(r1.status).toBe(1);
+      expect(r1.stderr).toMatch(/ничего не изменено.*days\.day\[\d+\]\.d.*2027-01-02 указан дважды/s);
+      const r2 = run(good);
+      expect(r2.stderr).toBe('');
+      expect(r2.status).toBe(0);
+      expect(r2.stdout).toMatch(/^2027: загружен — .*рабочих дней в году \d+/m); // «загружен», not «заменён»: the bad file stored nothing
+      const r3 = run(good);
+      expect(r3.stdout).toMatch(/^2027: заменён/m);
+    } finally {
+      fs.rmSync(good, { force: true });
+      fs.rmSync(bad, { force: true });
+      await db.drop();
+    }
   });
 });

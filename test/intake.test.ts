@@ -204,6 +204,34 @@ describe.each(backends)('appeals intake on %s', (backend) => {
     expect(created.comment).toMatch(/^z1\.csv, строка 2; исполнитель — по правилам маршрутизации$/);
   });
 
+  it('links a repeat by place: the same theme and place after an answer, whoever writes, within a chunk as across chunks', async () => {
+    const got: string[][] = [];
+    for (const [k, chunkSize] of [[1, 1], [2, 1000]] as const) {
+      const y = 2016 + k; // years no other test uses: no period reaches another run's appeals
+      const rows = [
+        `P${k}-1;01.02.${y} 09:00;ВКонтакте;https://vk.com/id701;Яма на дороге у дома, колесо пробил;Анна;Дороги;пр. Ленина, 85;Дан ответ;Яму заделали 3 февраля, проверено мастером;03.02.${y} 10:00`,
+        // nine days later, another author, the same place and theme: the answer did not solve it
+        `P${k}-2;10.02.${y} 09:00;ВКонтакте;https://vk.com/id702;Снова провал асфальта напротив подъезда;Борис;Дороги;пр. Ленина, 85;Новый;;`,
+        // the same theme elsewhere: no repeat
+        `P${k}-3;12.02.${y} 09:00;ВКонтакте;https://vk.com/id703;Провал асфальта на перекрёстке;Вера;Дороги;ул. Октябрьская, 50;Новый;;`,
+        // more than 90 days after the answer: no repeat
+        `P${k}-4;20.06.${y} 09:00;ВКонтакте;https://vk.com/id704;Разбита дорога у дома, ямы;Глеб;Дороги;пр. Ленина, 85;Новый;;`,
+      ];
+      const em = app.orm.em.fork();
+      const r = await new IntakeService(em, app.municipalityId, 'test').importFile(Readable.from([[HEADER, ...rows].join('\n')]), { fileName: `p${k}.csv`, channel: 'INCIDENT_MANAGEMENT', chunkSize });
+      expect(r).toMatchObject({ status: 'DONE', inserted: 4 });
+      const links = await app.sql<{ id: string; rep: string | null; dup: string | null; comment: string | null }>(
+        `SELECT substr(a.external_id, 4) AS id, substr(p.external_id, 4) AS rep, a.duplicate_of_id::text AS dup, e.comment FROM appeal a
+           LEFT JOIN appeal p ON p.id = a.repeat_of_id LEFT JOIN appeal_event e ON e.appeal_id = a.id AND e.kind = 'REPEAT'
+          WHERE a.external_id LIKE ? ORDER BY a.external_id`, [`P${k}-%`]);
+      expect(links.map((l) => l.dup)).toEqual([null, null, null, null]);
+      got.push(links.map((l) => `${l.id}:${l.rep ?? '-'}`));
+      expect(links[1].comment).toBe('повторное обращение по той же теме в том же месте после ответа');
+    }
+    expect(got[0]).toEqual(['1:-', '2:1', '3:-', '4:-']);
+    expect(got[1]).toEqual(got[0]);
+  });
+
   it('routes by the rules table, and reassignment is an event', async () => {
     const ids = (await app.gql('{ themes { id code } districts { id name } organizations { id code } }')).data;
     const potholes = ids.themes.find((t: any) => t.code === 'roads.potholes').id;

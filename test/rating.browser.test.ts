@@ -67,6 +67,8 @@ describe('control page (browser)', () => {
     expect(await p.textContent('#org-overdue-count')).toBe('1');
     expect(await p.textContent('#org-risk-count')).toBe('1');
     expect(await p.textContent('#org-formal')).toMatch(/нет конкретного действия/);
+    // the card's own workbook (its queues, months and formal answers)
+    expect(await p.getAttribute('#org-export', 'href')).toBe(`/exports/rating.xlsx?kind=MONTH&start=2026-03-01&organizationId=${orgs.get('teploseti')}`);
     // Weights are editable for a curator.
     expect(await p.locator('#weights-fields input:not([disabled])').count()).toBe(9);
     await p.evaluate(() => window.scrollTo(0, 0));

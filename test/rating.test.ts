@@ -324,6 +324,23 @@ describe.each(backends)('rating of bodies and organisations on %s', (backend) =>
     expect(wb2.getWorksheet('Просроченные')!.rowCount).toBe(4);
     expect(wb2.getWorksheet('Под угрозой')!.rowCount).toBe(3);
     expect((await officer.fetch('/exports/rating.xlsx?kind=MONTH&start=2026-03-01&organizationId=' + org.get('uo'))).status).toBe(403);
+    // the card of an organisation: its months and its formal answers as sheets of their own
+    const rc = await fetch(`${app.url}/exports/rating.xlsx?kind=MONTH&start=2026-03-01&organizationId=${org.get('teploseti')}`);
+    expect(rc.status).toBe(200);
+    const wc = new ExcelJS.Workbook();
+    await wc.xlsx.load(await rc.arrayBuffer());
+    expect(wc.worksheets.map((w) => w.name)).toEqual(['Рейтинг', 'Разбивка по факторам', 'Просроченные', 'Под угрозой', 'Динамика', 'Отписки']);
+    const dyn = wc.getWorksheet('Динамика')!;
+    expect((dyn.getRow(2).values as unknown[]).slice(1, 4)).toEqual(['Месяц', 'Балл (0–100)', 'Поступило']);
+    const march = dyn.getRow(2 + 12); // 12 months ending with March 2026
+    expect(march.getCell(1).value).toEqual(new Date('2026-03-01T00:00:00Z'));
+    expect(march.getCell(2).value as number).toBeCloseTo(EXPECTED.teploseti, 2);
+    expect(march.getCell(3).value).toBe(5);
+    expect(march.getCell(4).numFmt).toBe('0.0%');
+    expect(march.getCell(4).value).toBeCloseTo(0.5, 6);
+    const formal = wc.getWorksheet('Отписки')!;
+    expect(formal.rowCount).toBe(3); // title, header, a2
+    expect(String(formal.getRow(3).getCell(7).value)).not.toBe('');
     expect((await fetch(`${app.url}/exports/rating.xlsx?kind=WEEK&start=2026-03-01`)).status).toBe(400);
     expect((await app.anonymous.fetch('/exports/rating.xlsx')).status).toBe(401);
   });

@@ -61,6 +61,8 @@ export interface ExtensionRequest {
   newDueAt?: Date | null;
   by?: { amount: number; unit: DeadlineUnit } | null;
   authorNotified?: boolean | null;
+  /** The text of an interim answer to the author: the extension's ground (and the first reaction, if none yet). */
+  interimAnswer?: string | null;
 }
 
 /**
@@ -69,10 +71,14 @@ export interface ExtensionRequest {
  * the old and the new due time and the reason. Runs inside the caller's transaction (audited by the caller).
  */
 export async function extendDeadline(em: EntityManager, municipalityId: number, actor: string, appealId: number, req: ExtensionRequest): Promise<{ from: number; to: number }> {
-  const reason = req.reason?.trim() ?? '';
+  const interim = req.interimAnswer?.trim() || null;
+  if (interim && interim.length > 4000) throw new InputError('interimAnswer', 'промежуточный ответ длиннее 4000 символов');
+  const reason = req.reason?.trim() || (interim ? 'промежуточный ответ' : '');
   if (!reason) throw new InputError('reason', 'укажите причину продления');
   if (reason.length > 2000) throw new InputError('reason', 'причина длиннее 2000 символов');
-  if ((req.newDueAt == null) === (req.by == null)) throw new InputError('newDueAt', 'укажите либо новый срок (newDueAt), либо на сколько продлить (by)');
+  if (req.newDueAt != null && req.by != null) throw new InputError('newDueAt', 'укажите либо новый срок (newDueAt), либо на сколько продлить (by)');
+  if (req.newDueAt == null && req.by == null && !interim)
+    throw new InputError('newDueAt', 'укажите новый срок (newDueAt), на сколько продлить (by) или промежуточный ответ (interimAnswer) — тогда до предела правила');
   const dc = await loadDeadlineContext(em, municipalityId);
   const a = await lockAppeal(em, appealId);
   if (a.answered_at != null || a.status === 'CLOSED' || a.status === 'REJECTED') throw new InputError('appealId', 'на обращение уже дан ответ или оно закрыто: срок не продлевается');
@@ -81,8 +87,10 @@ export async function extendDeadline(em: EntityManager, municipalityId: number, 
   if (rule.extensionMax == null) throw new InputError('appealId', 'правило сроков этого канала не предусматривает продления');
   const received = ms(a.received_at)!;
   const current = ms(a.answer_due_at)!;
+  const limit = extensionLimit(dc.wt, rule, received)!;
   let target: number;
-  if (req.by) {
+  if (req.by == null && req.newDueAt == null) target = limit; // an interim answer: up to the rule's limit
+  else if (req.by) {
     if (!DEADLINE_UNITS.includes(req.by.unit)) throw new InputError('by.unit', `неизвестная единица «${String(req.by.unit).slice(0, 30)}»`);
     if (!Number.isFinite(req.by.amount) || req.by.amount <= 0 || req.by.amount > 365) throw new InputError('by.amount', 'продление — больше нуля и не более 365');
     target = dc.wt.add(current, req.by.amount, req.by.unit);
@@ -90,16 +98,29 @@ export async function extendDeadline(em: EntityManager, municipalityId: number, 
     target = req.newDueAt!.getTime();
     if (!Number.isFinite(target)) throw new InputError('newDueAt', 'неверная дата');
   }
-  if (target <= current) throw new InputError(req.by ? 'by.amount' : 'newDueAt', `новый срок должен быть позже текущего (${localText(current, a.timezone)})`);
-  const limit = extensionLimit(dc.wt, rule, received)!;
+  if (target <= current) {
+    throw new InputError(req.by ? 'by.amount' : req.newDueAt ? 'newDueAt' : 'interimAnswer',
+      req.by || req.newDueAt ? `новый срок должен быть позже текущего (${localText(current, a.timezone)})` : `срок уже продлён до предела правила (${localText(current, a.timezone)})`);
+  }
   if (target > limit) {
     throw new InputError(req.by ? 'by.amount' : 'newDueAt',
-      `продление сверх допустимого: не позднее ${localText(limit, a.timezone)} (правило: не более ${rule.extensionMax} ${unitLabel(rule.extensionUnit!)} к исходному сроку)`);
+      `продление сверх допустимого: не позднее ${localText(limit, a.timezone)} (правило: ${rule.extensionFrom === 'RECEIVED'
+        ? `срок ответа не более ${rule.extensionMax} ${unitLabel(rule.extensionUnit!)} от регистрации`
+        : `не более ${rule.extensionMax} ${unitLabel(rule.extensionUnit!)} к исходному сроку`})`);
   }
   if (rule.extensionNotice && !req.authorNotified) throw new InputError('authorNotified', 'о продлении нужно уведомить автора обращения (59-ФЗ, ст. 12 ч. 2): подтвердите уведомление');
   await query(em, 'UPDATE appeal SET answer_due_at = ?, answer_at_risk_at = ?, updated_at = now() WHERE id = ?',
     [iso(target), iso(atRiskAt(dc.wt, received, target, rule.atRiskShare)), appealId]);
-  await appealEvent(em, municipalityId, appealId, actor, 'EXTENSION', iso(current), iso(target), reason + (req.authorNotified ? '; автор уведомлён' : ''));
+  await appealEvent(em, municipalityId, appealId, actor, 'EXTENSION', iso(current), iso(target),
+    reason + (req.authorNotified ? '; автор уведомлён' : '') + (interim && reason !== 'промежуточный ответ' ? '; промежуточный ответ' : '') + (interim ? `: «${interim}»` : ''));
+  // The interim answer is the appeal's first reaction when there was none.
+  if (interim && a.first_response_at == null) {
+    const [{ now }] = await query<{ now: string }>(em, 'SELECT now() AS now');
+    await query(em, `UPDATE appeal SET first_response_at = ?, first_reaction_minutes = ?, status = CASE WHEN status = 'NEW' THEN 'IN_PROGRESS' ELSE status END WHERE id = ?`,
+      [now, dc.minutes(received, ms(now)), appealId]);
+    await appealEvent(em, municipalityId, appealId, actor, 'FIRST_REACTION', null, new Date(now).toISOString(), 'промежуточный ответ');
+    if (a.status === 'NEW') await appealEvent(em, municipalityId, appealId, actor, 'STATUS', 'NEW', 'IN_PROGRESS', 'промежуточный ответ');
+  }
   return { from: current, to: target };
 }
 

@@ -21,6 +21,15 @@ export enum DeadlineUnit {
 }
 registerEnumType(DeadlineUnit, { name: 'DeadlineUnit', description: 'WORKING_HOURS — рабочие часы, WORKING_DAYS — рабочие дни, CALENDAR_DAYS — календарные дни' });
 
+export enum ExtensionFrom {
+  DUE = 'DUE',
+  RECEIVED = 'RECEIVED',
+}
+registerEnumType(ExtensionFrom, {
+  name: 'ExtensionFrom',
+  description: 'Откуда считается предельное продление: DUE — прибавляется к исходному сроку ответа (59-ФЗ: 30 + 30 дней); RECEIVED — предельный срок ответа от регистрации (ИМ: промежуточный ответ — до 7 рабочих дней)',
+});
+
 @ObjectType({ description: 'Версия правила сроков: канал × тема (подтемы включены) × срочность → нормы первой реакции и ответа' })
 export class DeadlineRule {
   @Field(() => ID) id!: number;
@@ -32,9 +41,10 @@ export class DeadlineRule {
   @Field(() => Float) answerNorm!: number;
   @Field(() => DeadlineUnit) answerUnit!: Unit;
   @Field(() => Float, { description: '«Под угрозой», когда осталось меньше этой доли отведённого рабочего времени' }) atRiskShare!: number;
-  @Field(() => Float, { nullable: true, description: 'Предельное продление к исходному сроку ответа' }) extensionMax!: number | null;
+  @Field(() => Float, { nullable: true, description: 'Предельное продление: к исходному сроку ответа (DUE) или предельный срок от регистрации (RECEIVED), см. extensionFrom' }) extensionMax!: number | null;
   @Field(() => DeadlineUnit, { nullable: true }) extensionUnit!: Unit | null;
   @Field({ description: 'Продление — только с уведомлением автора (59-ФЗ)' }) extensionNotice!: boolean;
+  @Field(() => ExtensionFrom, { description: 'Откуда считается предельное продление' }) extensionFrom!: ExtensionFrom;
   @Field({ description: 'Значение по умолчанию из открытой практики: подтвердить локально' }) isDefault!: boolean;
   @Field(() => String, { nullable: true, description: 'Откуда норма' }) source!: string | null;
   @Field(() => String, { nullable: true }) note!: string | null;
@@ -56,6 +66,7 @@ export class DeadlineRuleInput {
   @Field(() => Float, { nullable: true }) extensionMax?: number | null;
   @Field(() => DeadlineUnit, { nullable: true }) extensionUnit?: DeadlineUnit | null;
   @Field({ defaultValue: false }) extensionNotice!: boolean;
+  @Field(() => ExtensionFrom, { defaultValue: ExtensionFrom.DUE, description: 'DUE — к исходному сроку; RECEIVED — от регистрации (промежуточный ответ ИМ)' }) extensionFrom!: ExtensionFrom;
   @Field({ defaultValue: false, description: 'Оставить пометку «по умолчанию, подтвердить локально»' }) isDefault!: boolean;
   @Field(() => String, { nullable: true }) source?: string | null;
   @Field(() => String, { nullable: true }) note?: string | null;
@@ -101,7 +112,7 @@ function ruleValues(input: DeadlineRuleInput) {
     firstReactionNorm: input.firstReactionNorm ?? null, firstReactionUnit: unit('rule.firstReactionUnit', input.firstReactionUnit),
     answerNorm: input.answerNorm, answerUnit: unit('rule.answerUnit', input.answerUnit)!, atRiskShare: input.atRiskShare,
     extensionMax: input.extensionMax ?? null, extensionUnit: unit('rule.extensionUnit', input.extensionUnit), extensionNotice: !!input.extensionNotice,
-    isDefault: !!input.isDefault, source: input.source?.trim() || null, note: input.note?.trim() || null,
+    extensionFrom: (input.extensionFrom ?? 'DUE') as 'DUE' | 'RECEIVED', isDefault: !!input.isDefault, source: input.source?.trim() || null, note: input.note?.trim() || null,
   };
 }
 
@@ -205,7 +216,10 @@ export class AppealDeadlineFields {
 @Resolver()
 export class AppealDeadlineMutations {
   @Authorized(ANSWERERS)
-  @Mutation(() => Appeal, { description: 'Продлить срок ответа (в пределах правила; по 59-ФЗ — с уведомлением автора): событие EXTENSION, аудит' })
+  @Mutation(() => Appeal, {
+    description: 'Продлить срок ответа (в пределах правила; по 59-ФЗ — с уведомлением автора): событие EXTENSION, аудит. '
+      + 'С промежуточным ответом (interimAnswer) без newDueAt/by — до предела правила (ИМ: 7 рабочих дней от регистрации); он же — первая реакция',
+  })
   async extendAppealDeadline(
     @Ctx() ctx: Context,
     @Arg('appealId', () => ID) appealId: string,
@@ -213,11 +227,13 @@ export class AppealDeadlineMutations {
     @Arg('newDueAt', () => Date, { nullable: true }) newDueAt?: Date,
     @Arg('by', () => ExtensionByInput, { nullable: true }) by?: ExtensionByInput,
     @Arg('authorNotified', { nullable: true }) authorNotified?: boolean,
+    @Arg('interimAnswer', () => String, { nullable: true, description: 'Текст промежуточного ответа автору' }) interimAnswer?: string,
   ): Promise<Appeal | null> {
     const n = await auditedAppealChange(ctx, appealId, 'extend', async (em) => {
-      await extendDeadline(em, ctx.municipalityId, ctx.actor, Number(appealId), { reason, newDueAt, by: by ? { amount: by.amount, unit: by.unit as Unit } : null, authorNotified });
+      await extendDeadline(em, ctx.municipalityId, ctx.actor, Number(appealId),
+        { reason, newDueAt, by: by ? { amount: by.amount, unit: by.unit as Unit } : null, authorNotified, interimAnswer });
       return Number(appealId);
-    }, { reason, authorNotified: !!authorNotified });
+    }, { reason, authorNotified: !!authorNotified, interimAnswer: interimAnswer ?? null });
     return (await ctx.appeals.byIds([n]))[0];
   }
 

@@ -14,6 +14,11 @@ export interface RuleValues {
   extensionMax: number | null;
   extensionUnit: DeadlineUnit | null;
   extensionNotice: boolean;
+  /**
+   * Where the extension allowance counts from: DUE — added to the original answer due time (59-ФЗ: 30 days + up to 30);
+   * RECEIVED — the longest answer time from registration (an interim answer in Инцидент Менеджмент: up to 7 working days).
+   */
+  extensionFrom: ExtensionFrom;
   isDefault: boolean;
   source: string | null;
   note: string | null;
@@ -26,6 +31,9 @@ export interface RuleVersion extends RuleValues {
   validTo: Date | null;
   createdBy: string;
 }
+
+export const EXTENSION_FROM = ['DUE', 'RECEIVED'] as const;
+export type ExtensionFrom = (typeof EXTENSION_FROM)[number];
 
 /** The largest norm accepted per unit: beyond it a value is a typo, not a rule. */
 export const MAX_NORM: Record<DeadlineUnit, number> = { WORKING_HOURS: 2000, WORKING_DAYS: 250, CALENDAR_DAYS: 365 };
@@ -61,6 +69,9 @@ export function checkRule(v: RuleValues, known: { channels: Set<string>; themes:
   if ((v.extensionMax == null) !== (v.extensionUnit == null))
     throw new InputError(`${at}.extensionMax`, 'предельное продление задаётся вместе с единицей (или не задаётся вовсе)');
   if (v.extensionMax != null) checkNorm(`${at}.extensionMax`, v.extensionMax, v.extensionUnit);
+  if (!EXTENSION_FROM.includes(v.extensionFrom)) throw new InputError(`${at}.extensionFrom`, `неизвестное начало отсчёта продления «${String(v.extensionFrom).slice(0, 30)}»; допустимы DUE, RECEIVED`);
+  if (v.extensionMax != null && v.extensionFrom === 'RECEIVED' && approxDays(v.extensionMax, v.extensionUnit!) <= approxDays(v.answerNorm, v.answerUnit) * 1.0001)
+    throw new InputError(`${at}.extensionMax`, 'предельный срок ответа с продлением (от регистрации) должен быть длиннее срока ответа');
   if (v.source != null && v.source.length > 1000) throw new InputError(`${at}.source`, 'не длиннее 1000 символов');
   if (v.note != null && v.note.length > 1000) throw new InputError(`${at}.note`, 'не длиннее 1000 символов');
   return v;
@@ -136,10 +147,15 @@ export function atRiskAt(wt: WorkTime, from: number, due: number, share: number)
   return Math.min(due, wt.addWorkingMinutes(from, Math.ceil(total * (1 - share))));
 }
 
-/** The latest due time an extension may set: the rule's original due time plus its allowance. */
+/**
+ * The latest due time an extension may set: the rule's original due time plus its allowance (DUE), or the allowance
+ * counted from registration (RECEIVED) — never before the original due time.
+ */
 export function extensionLimit(wt: WorkTime, rule: RuleVersion, received: number): number | null {
   if (rule.extensionMax == null) return null;
-  return wt.add(wt.add(received, rule.answerNorm, rule.answerUnit), rule.extensionMax, rule.extensionUnit!);
+  const due = wt.add(received, rule.answerNorm, rule.answerUnit);
+  if (rule.extensionFrom === 'RECEIVED') return Math.max(due, wt.add(received, rule.extensionMax, rule.extensionUnit!));
+  return wt.add(due, rule.extensionMax, rule.extensionUnit!);
 }
 
 /** The state of an appeal's answer deadline at `now` — the same as the SQL function appeal_deadline_state(). */

@@ -5,7 +5,7 @@ import { audit, type AuditActor } from '../audit/audit.js';
 import { readReference } from '../reference/files.js';
 import { ensureBundledCalendar, ensureWorkingHours, loadWorkTime } from '../worktime/store.js';
 import type { DeadlineUnit, WorkTime } from '../worktime/worktime.js';
-import { checkKeyword, checkRule, dueTimes, RuleSet, UrgencyMatcher, type DueTimes, type RuleValues, type RuleVersion } from './rules.js';
+import { checkKeyword, checkRule, dueTimes, RuleSet, UrgencyMatcher, type DueTimes, type ExtensionFrom, type RuleValues, type RuleVersion } from './rules.js';
 
 /** Settings of the control loop per municipality (deadline_setting), besides the working hours (server/worktime). */
 export interface DeadlineSettings {
@@ -73,7 +73,7 @@ export function rowToRule(r: RuleRow): RuleVersion {
     id: r.id, channel: r.channel, themeId: r.theme_id, urgent: r.urgent,
     firstReactionNorm: r.first_reaction_norm, firstReactionUnit: r.first_reaction_unit,
     answerNorm: r.answer_norm, answerUnit: r.answer_unit, atRiskShare: r.at_risk_share,
-    extensionMax: r.extension_max, extensionUnit: r.extension_unit, extensionNotice: r.extension_notice,
+    extensionMax: r.extension_max, extensionUnit: r.extension_unit, extensionNotice: r.extension_notice, extensionFrom: r.extension_from ?? 'DUE',
     isDefault: r.is_default, source: r.source, note: r.note,
     validFrom: new Date(r.valid_from), validTo: r.valid_to == null ? null : new Date(r.valid_to), createdBy: r.created_by,
   };
@@ -108,10 +108,10 @@ export async function setRule(em: EntityManager, actor: AuditActor, values: Rule
     if (old) await query(tem, 'UPDATE deadline_rule SET valid_to = ? WHERE id = ?', [now, old.id]);
     const [row] = await query<{ id: number }>(tem,
       `INSERT INTO deadline_rule (municipality_id, channel, theme_id, urgent, first_reaction_norm, first_reaction_unit, answer_norm, answer_unit,
-         at_risk_share, extension_max, extension_unit, extension_notice, is_default, source, note, valid_from, created_by)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+         at_risk_share, extension_max, extension_unit, extension_notice, extension_from, is_default, source, note, valid_from, created_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       [actor.municipalityId, values.channel, values.themeId, values.urgent, values.firstReactionNorm, values.firstReactionUnit, values.answerNorm,
-        values.answerUnit, values.atRiskShare, values.extensionMax, values.extensionUnit, values.extensionNotice, values.isDefault,
+        values.answerUnit, values.atRiskShare, values.extensionMax, values.extensionUnit, values.extensionNotice, values.extensionFrom, values.isDefault,
         values.source, values.note, now, actor.user?.login ?? actor.actor ?? 'system']);
     await audit(tem, actor, { entity: 'deadline_rule', entityId: row.id, action: old ? 'update' : 'create',
       before: old ? { id: old.id, ...stripRow(old) } : undefined, after: values });
@@ -142,7 +142,7 @@ function stripRow(r: RuleRow) {
 
 interface RuleFile {
   channel: string; theme: string | null; urgent: boolean; firstReaction: [number, DeadlineUnit] | null; answer: [number, DeadlineUnit];
-  atRiskShare: number; extension: [number, DeadlineUnit] | null; extensionNotice: boolean; source?: string;
+  atRiskShare: number; extension: [number, DeadlineUnit] | null; extensionNotice: boolean; extensionFrom?: ExtensionFrom; source?: string;
 }
 
 /**
@@ -175,15 +175,15 @@ export async function ensureDeadlineDefaults(em: EntityManager, municipalityId: 
         firstReactionNorm: f.firstReaction?.[0] ?? null, firstReactionUnit: f.firstReaction?.[1] ?? null,
         answerNorm: f.answer[0], answerUnit: f.answer[1], atRiskShare: f.atRiskShare,
         extensionMax: f.extension?.[0] ?? null, extensionUnit: f.extension?.[1] ?? null, extensionNotice: !!f.extensionNotice,
-        isDefault: true, source: f.source ?? null, note: null,
+        extensionFrom: f.extensionFrom ?? 'DUE', isDefault: true, source: f.source ?? null, note: null,
       };
       checkRule(v, known, `deadline_rules.json[${i}]`);
       await query(tem,
         `INSERT INTO deadline_rule (municipality_id, channel, theme_id, urgent, first_reaction_norm, first_reaction_unit, answer_norm, answer_unit,
-           at_risk_share, extension_max, extension_unit, extension_notice, is_default, source, valid_from, created_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, '2000-01-01T00:00:00Z', 'system:reference')`,
+           at_risk_share, extension_max, extension_unit, extension_notice, extension_from, is_default, source, valid_from, created_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, true, ?, '2000-01-01T00:00:00Z', 'system:reference')`,
         [municipalityId, v.channel, v.themeId, v.urgent, v.firstReactionNorm, v.firstReactionUnit, v.answerNorm, v.answerUnit, v.atRiskShare,
-          v.extensionMax, v.extensionUnit, v.extensionNotice, v.source]);
+          v.extensionMax, v.extensionUnit, v.extensionNotice, v.extensionFrom, v.source]);
     }
   });
   invalidateDeadlines();

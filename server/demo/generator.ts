@@ -34,6 +34,13 @@ export interface DemoAppeal {
   urgent: boolean;               // by the urgency keywords of the reference data
   /** An extension of the answer due time (interim answer, 59-ФЗ with notice): dueAt is the extended one. */
   extension: { at: Date; from: Date; to: Date; reason: string; notified: boolean } | null;
+  /** Place of this row in the generated stream (0-based). */
+  seq: number;
+  /**
+   * A repeat: the same author writes again on the same theme at the same place within the repeat window after the
+   * answer to their earlier appeal (the `seq` given here) — the failure of that answer; likelier after a late or formal one.
+   */
+  repeatOfSeq: number | null;
 }
 
 /** Defaults: seed 42, from 2025-01-01 00:00 (UTC+7), to 2026-11-28 00:00 (UTC+7, exclusive; also "now" for statuses). */
@@ -64,6 +71,10 @@ interface DistrictFeature { properties: { code: string; name: string; population
 export const LOCAL_OFFSET_MS = 7 * 3600_000; // Asia/Barnaul, UTC+7, no DST
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
+/** Repeats of the demo: within the default repeat window (deadline_settings.json: 90 days) after the answer. */
+const REPEAT_WINDOW_MS = 90 * DAY_MS;
+// Theme-neutral words only (the classifier learns from the demo history; see server/intake/context.ts).
+const REPEAT_PREFIXES = ['Повторно обращаюсь: ', 'Пишу повторно: ', 'Снова о том же: ', 'Повторное обращение. '];
 const M_PER_DEG_LAT = 111_320;
 const M_PER_DEG_LON = 111_320 * Math.cos((51.5 * Math.PI) / 180);
 
@@ -380,6 +391,11 @@ class DemoStream {
   private readonly poolHasHome = new Uint8Array(DemoStream.POOL);
   private poolSize = 0;
   private poolNext = 0;
+  // recently answered citizens' appeals (a ring, in generation order), for repeats
+  private readonly ring: { seq: number; leaf: number; authorKey: number; answered: number; bad: boolean; lon: number | null; lat: number | null; px: number; py: number; address: string | null }[] = [];
+  private readonly ringSize: number;
+  private ringNext = 0;
+  private seq = 0;
   private nextCitizenKey = 1000;
   // progress
   private readonly counters = [0, 0, 0, 0, 0, 0];
@@ -396,6 +412,8 @@ class DemoStream {
 
   constructor(m: Model, count: number, seed: number, fromMs: number, toMs: number) {
     this.m = m; this.count = count; this.fromMs = fromMs; this.toMs = toMs;
+    // the ring spans a few weeks of appeals whatever the demo size
+    this.ringSize = Math.min(20_000, Math.max(200, Math.round(count / 50)));
     const s = (Math.imul(seed ^ (seed >>> 16), 0x45d9f3b) ^ 0x9e3779b9) >>> 0;
     this.a = s;
     this.salt = mix32(s ^ 0x5bd1e995);
@@ -561,11 +579,27 @@ class DemoStream {
     if (incident) li = incidentLeaf;
     else if (ci === 5) li = pickCum(m.monthCumPd[month], this.rnd());
     else li = pickCum(m.monthCum[month], this.rnd());
-    const leaf = m.leaves[li];
+    let leaf = m.leaves[li];
+    const seq = this.seq++;
+
+    // A repeat (decided by a hash of the row, not the main random stream): a citizen whose appeal was answered within
+    // the repeat window writes again about the same thing at the same place — the answer did not solve it; after a
+    // late or formal answer more often.
+    let repeat: DemoStream['ring'][number] | null = null;
+    if (ci !== 5 && this.ring.length && (mix32(seq ^ this.salt ^ 0x27d4eb2f) & 1023) < 60) {
+      const h = mix32(seq ^ 0x165667b1);
+      const r = this.ring[h % this.ring.length];
+      if (r.answered < t && t - r.answered <= REPEAT_WINDOW_MS && ((h >>> 20) & 1023) < (r.bad ? 900 : 350)) {
+        repeat = r;
+        li = r.leaf;
+        leaf = m.leaves[li];
+      }
+    }
 
     // author
     let le: LegalEntity | null = null, slot = -1, authorKey: number;
-    if (this.rnd() < LEGAL_SHARE[ci]) { le = this.legal[this.pickIndex(this.legal.length)]; authorKey = le.key; }
+    if (repeat) authorKey = repeat.authorKey;
+    else if (this.rnd() < LEGAL_SHARE[ci]) { le = this.legal[this.pickIndex(this.legal.length)]; authorKey = le.key; }
     else if (this.poolSize > 50 && this.rnd() < 0.12) { slot = this.pickIndex(this.poolSize); authorKey = this.poolKey[slot]; }
     else {
       authorKey = this.nextCitizenKey++;
@@ -578,7 +612,11 @@ class DemoStream {
     // place: ~90% point + address, ~4% address only, ~6% neither
     const g = this.rnd();
     let lon: number | null = null, lat: number | null = null, address: string | null = null;
-    if (g < 0.94) {
+    if (repeat) {
+      // the same place as the first appeal (or, when it had none, none again)
+      address = repeat.address;
+      if (repeat.lon != null) { lon = repeat.lon; lat = repeat.lat; this.px = repeat.px; this.py = repeat.py; }
+    } else if (g < 0.94) {
       if (incident) this.aroundPoint(incLon, incLat, 250);
       else if (slot >= 0 && this.poolHasHome[slot] === 1 && this.rnd() < 0.5) { this.px = this.poolHomeLon[slot]; this.py = this.poolHomeLat[slot]; }
       else this.themePoint(leaf);
@@ -598,6 +636,10 @@ class DemoStream {
       const pre = list[this.pickIndex(list.length)];
       if (pre.endsWith(', ')) text = pre + text.charAt(0).toLowerCase() + text.slice(1);
       else text = pre + ' ' + text;
+    }
+    if (repeat) {
+      const pre = REPEAT_PREFIXES[mix32(seq ^ 0x3c6ef372) % REPEAT_PREFIXES.length];
+      text = pre.endsWith(': ') ? pre + text.charAt(0).toLowerCase() + text.slice(1) : pre + text;
     }
     const sr = this.rnd();
     if (sr < 0.25) {
@@ -673,7 +715,14 @@ class DemoStream {
       }
     }
 
+    if (!le && answeredAt && status !== 'REJECTED' && leaf.code) {
+      const entry = { seq, leaf: li, authorKey, answered: answeredAt.getTime(), bad: !!answerFormal || timing.late, lon, lat, px: this.px, py: this.py, address };
+      if (this.ring.length < this.ringSize) this.ring.push(entry);
+      else { this.ring[this.ringNext] = entry; this.ringNext = (this.ringNext + 1) % this.ringSize; }
+    }
+
     return {
+      seq, repeatOfSeq: repeat ? repeat.seq : null,
       externalId: CHANNEL_PREFIX_BY_INDEX[ci] + '-' + pad(++this.counters[ci], 7), channel, receivedAt: new Date(t),
       authorKind: le ? 'LEGAL_ENTITY' : 'CITIZEN', authorKey, authorName, authorPhone, authorEmail, authorProfileUrl,
       text, address, lon, lat, themeCode: leaf.code, status,

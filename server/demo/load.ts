@@ -53,6 +53,8 @@ export async function loadDemo(
   const [mun] = await query<{ code: string }>(em, 'SELECT code FROM municipality WHERE id = ?', [municipalityId]);
   if (!mun) throw new Error(`loadDemo: no municipality ${municipalityId}`);
   const authorIds = new Map<number, number>();
+  // Ids by place in the generated stream: a repeat names its earlier appeal by that place.
+  const idBySeq = new Int32Array(opts.count);
   let chunk: DemoAppeal[] = [];
   let appeals = 0;
   let events = 0;
@@ -77,6 +79,8 @@ export async function loadDemo(
       }
       const freshIds = new Map(fresh.map((f, i) => [f.authorKey, newIds[i]]));
       const ids = await allocateIds(tem, 'appeal', rows.length);
+      rows.forEach((r, i) => { if (r.seq < idBySeq.length) idBySeq[r.seq] = ids[i]; });
+      const repeatOf = rows.map((r) => (r.repeatOfSeq != null && r.repeatOfSeq < idBySeq.length && idBySeq[r.repeatOfSeq] > 0 ? idBySeq[r.repeatOfSeq] : null));
       const theme = rows.map((r) => {
         const t = themeByCode.get(r.themeCode);
         if (!t) throw new Error(`demo generator produced unknown theme code ${r.themeCode}`);
@@ -95,17 +99,18 @@ export async function loadDemo(
       await query(tem, 
         `INSERT INTO appeal (id, municipality_id, channel, external_id, received_at, author_kind, author_id, text, address, point,
                              district_id, theme_id, organization_id, status, due_at, first_response_at, answered_at, answer_text, satisfaction,
-                             urgent, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes)
+                             urgent, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes,
+                             repeat_of_id)
          SELECT t.id, ?, t.channel, t.external_id, t.received_at, t.author_kind, t.author_id, t.text, t.address, p.point,
                 (SELECT d.id FROM district d WHERE d.municipality_id = ? AND ST_Intersects(d.geom, p.point) ORDER BY d.id LIMIT 1),
                 t.theme_id, t.organization_id, t.status, t.due_at, t.first_response_at, t.answered_at, t.answer_text, t.satisfaction,
-                t.urgent, t.rule, t.first, t.due, t.risk, t.frm, t.am
+                t.urgent, t.rule, t.first, t.due, t.risk, t.frm, t.am, t.repeat_of
            FROM unnest(?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::int[], ?::text[], ?::text[], ?::float8[], ?::float8[],
                        ?::int[], ?::int[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::text[], ?::smallint[],
-                       ?::boolean[], ?::int[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::int[], ?::int[])
+                       ?::boolean[], ?::int[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::int[], ?::int[], ?::int[])
                 AS t(id, channel, external_id, received_at, author_kind, author_id, text, address, lon, lat,
                      theme_id, organization_id, status, due_at, first_response_at, answered_at, answer_text, satisfaction,
-                     urgent, rule, first, due, risk, frm, am)
+                     urgent, rule, first, due, risk, frm, am, repeat_of)
           CROSS JOIN LATERAL (SELECT CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END AS point) p`,
         [
           municipalityId, municipalityId,
@@ -116,7 +121,7 @@ export async function loadDemo(
           rows.map((r) => r.status), rows.map((r) => iso(r.dueAt)), rows.map((r) => iso(r.firstResponseAt)),
           rows.map((r) => iso(r.answeredAt)), rows.map((r) => r.answerText), rows.map((r) => r.satisfaction),
           rows.map((r) => r.urgent), plans.map((p) => p.rule), plans.map((p) => p.first), plans.map((p) => p.due), plans.map((p) => p.risk),
-          plans.map((p) => p.frm), plans.map((p) => p.am),
+          plans.map((p) => p.frm), plans.map((p) => p.am), repeatOf,
         ],
       );
       freshIds.forEach((id, key) => authorIds.set(key, id));
@@ -129,6 +134,7 @@ export async function loadDemo(
       rows.forEach((r, i) => {
         const id = ids[i];
         push(id, r.receivedAt, `import:${r.channel}`, 'CREATED', null, 'NEW');
+        if (repeatOf[i] != null) push(id, r.receivedAt, `import:${r.channel}`, 'REPEAT', null, String(repeatOf[i]), 'повторное обращение того же автора по той же теме и месту после ответа');
         if (r.urgent) push(id, r.receivedAt, `import:${r.channel}`, 'URGENCY', null, 'true', 'срочное по ключевым словам');
         if (r.firstResponseAt && r.status !== 'REJECTED') push(id, r.firstResponseAt, 'demo', 'FIRST_REACTION', null, r.firstResponseAt.toISOString());
         if (r.extension) push(id, r.extension.at, 'demo', 'EXTENSION', r.extension.from.toISOString(), r.extension.to.toISOString(), r.extension.reason + (r.extension.notified ? '; автор уведомлён' : ''));

@@ -22,7 +22,7 @@ export interface DemoTiming {
 
 interface RuleFile {
   channel: string; theme: string | null; urgent: boolean; firstReaction: [number, DeadlineUnit] | null; answer: [number, DeadlineUnit];
-  atRiskShare: number; extension: [number, DeadlineUnit] | null; extensionNotice: boolean;
+  atRiskShare: number; extension: [number, DeadlineUnit] | null; extensionNotice: boolean; extensionFrom?: 'DUE' | 'RECEIVED';
 }
 
 const REASONS_IM = ['Дан промежуточный ответ: работы запланированы', 'Промежуточный ответ: требуется выезд специалиста', 'Промежуточный ответ: заявка передана подрядчику'];
@@ -43,7 +43,7 @@ export class DemoDeadlines {
       firstReactionNorm: f.firstReaction?.[0] ?? null, firstReactionUnit: f.firstReaction?.[1] ?? null,
       answerNorm: f.answer[0], answerUnit: f.answer[1], atRiskShare: f.atRiskShare,
       extensionMax: f.extension?.[0] ?? null, extensionUnit: f.extension?.[1] ?? null, extensionNotice: f.extensionNotice,
-      isDefault: true, source: null, note: null, validFrom: new Date(0), validTo: null, createdBy: 'demo',
+      extensionFrom: f.extensionFrom ?? 'DUE', isDefault: true, source: null, note: null, validFrom: new Date(0), validTo: null, createdBy: 'demo',
     }));
     this.rules = new RuleSet(versions, new Map());
     this.urgency = new UrgencyMatcher(settings.urgentKeywords ?? []);
@@ -70,7 +70,8 @@ export class DemoDeadlines {
     // Most appeals that are running late get an extension where the rule allows one (interim answer, 59-ФЗ notice).
     if (limit != null && share > 0.85 && share < 5 && rnd() < 0.6) {
       const at = this.wt.addWorkingMinutes(t, Math.round(window * (0.55 + rnd() * 0.3)));
-      const to = rule.extensionUnit === 'WORKING_DAYS'
+      // an interim answer (extension counted from registration) moves the answer to the rule's limit
+      const to = rule.extensionFrom === 'RECEIVED' ? limit : rule.extensionUnit === 'WORKING_DAYS'
         ? this.wt.addWorkingDays(dueAt, Math.max(1, Math.round(rule.extensionMax! * (0.5 + rnd() * 0.5))))
         : this.wt.addCalendarDays(dueAt, Math.max(1, Math.round(rule.extensionMax! * (0.5 + rnd() * 0.5))));
       const im = rule.extensionUnit === 'WORKING_DAYS';

@@ -345,6 +345,8 @@ interface PlannedInsert {
   secondary: number[] | null;
   duplicateOf: number | null;
   repeatOf: number | null;
+  /** Why the repeat: AUTHOR or PLACE (server/intake/relations.ts). */
+  repeatBy: string | null;
   /** Deadlines (server/deadlines): urgency (and the keyword that made it), rule version, due times, working minutes. */
   urgent: boolean;
   urgentBy: string | null;
@@ -455,7 +457,7 @@ async function prepareChunk(
 
   step('existing');
   // 4. Theme (source code, else the classifier), triage, routing — for new rows.
-  const inserts: Omit<PlannedInsert, 'id' | 'duplicateOf' | 'repeatOf'>[] = [];
+  const inserts: Omit<PlannedInsert, 'id' | 'duplicateOf' | 'repeatOf' | 'repeatBy'>[] = [];
   const iso2 = (t: number | null | undefined) => (t == null ? null : new Date(t).toISOString());
   const updates: ChunkPlan['updates'] = [];
   let unchanged = 0;
@@ -515,8 +517,9 @@ async function prepareChunk(
   // 5. Duplicates (same theme, near in space and time, similar text) and repeats (same author and theme), before the
   // insert so that it writes the links.
   const rel = inserts.length
-    ? await findRelations(em, mid, inserts.map((x) => ({ lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text })), settings, stemCache, pendingAppeals())
-    : { duplicateOf: [], repeatOf: [] };
+    ? await findRelations(em, mid, inserts.map((x) => ({ lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text,
+      answeredAt: x.r.answeredAt ?? null })), settings, stemCache, pendingAppeals())
+    : { duplicateOf: [], repeatOf: [], repeatBy: [] };
   step('duplicates+repeats');
   // 6. The new appeals' ids, in chunk order: links within the chunk and from the next one refer to them.
   let ids: number[] = [];
@@ -526,7 +529,7 @@ async function prepareChunk(
       .map((x) => x.id).sort((x, y) => x - y);
   }
   const linked = (x: Relation | undefined) => (x == null ? null : 'id' in x ? x.id : ids[x.index]);
-  const planned: PlannedInsert[] = inserts.map((x, i) => ({ ...x, id: ids[i], duplicateOf: linked(rel.duplicateOf[i]), repeatOf: linked(rel.repeatOf[i]) }));
+  const planned: PlannedInsert[] = inserts.map((x, i) => ({ ...x, id: ids[i], duplicateOf: linked(rel.duplicateOf[i]), repeatOf: linked(rel.repeatOf[i]), repeatBy: rel.repeatBy[i] ?? null }));
   step('ids');
   const answers = await prepareNewAnswers(em, mid, planned.filter((x) => x.r.answerText).map((x) => ({
     id: x.id, text: x.r.text, address: x.r.address ?? null, themeId: x.themeId, answerText: x.r.answerText!, duplicate: x.duplicateOf != null,
@@ -535,7 +538,8 @@ async function prepareChunk(
   return {
     ...job, inserts: planned, updates, unchanged, committed: false, answers,
     externalIds: new Set(rows.map((r) => recordKey(r, opts.channel))),
-    pending: planned.map((x) => ({ id: x.id, lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text, duplicate: x.duplicateOf != null })),
+    pending: planned.map((x) => ({ id: x.id, lon: x.r.lon, lat: x.r.lat, at: x.r.receivedAt, themeId: x.themeId, authorKey: x.r.authorKey, text: x.r.text,
+      answeredAt: x.r.answeredAt ?? null, duplicate: x.duplicateOf != null })),
   };
 }
 
@@ -581,12 +585,12 @@ async function writeChunk(
                        $13::text[], $14::text[], $15::float8[], $16::float8[], $17::int[], $18::real[], $19::text[], $20::boolean[], $21::int[],
                        $22::text[], $23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::text[], $27::smallint[], $28::text[], $29::int[],
                        $33::int[], $34::int[], $35::int[],
-                       $36::boolean[], $37::text[], $38::int[], $39::timestamptz[], $40::timestamptz[], $41::timestamptz[], $42::int[], $43::int[], $44::text[], $45::text[], $46::int[], $47::text[], $48::boolean[])
+                       $36::boolean[], $37::text[], $38::int[], $39::timestamptz[], $40::timestamptz[], $41::timestamptz[], $42::int[], $43::int[], $44::text[], $45::text[], $46::int[], $47::text[], $48::boolean[], $49::text[])
                 AS u(external_id, received_at, author_kind, has_author, full_name, phone, email, profile_url, author_key,
                      text, address, lon, lat, theme_id, theme_confidence, theme_source, triage, org_source,
                      status, due_at, first_response_at, answered_at, answer_text, satisfaction, place_status, line,
                      id, duplicate_of_id, repeat_of_id,
-                     urgent, urgent_by, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes, secondary, precision, district_hint, channel, contact_consent)
+                     urgent, urgent_by, deadline_rule_id, first_reaction_due_at, answer_due_at, answer_at_risk_at, first_reaction_minutes, answer_minutes, secondary, precision, district_hint, channel, contact_consent, repeat_by)
            CROSS JOIN LATERAL (SELECT CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END AS point) g),
        r AS MATERIALIZED (
          SELECT t.*, coalesce(t.org_source, appeal_route($1, t.theme_id, t.district_id)) AS organization_id FROM t),
@@ -617,7 +621,9 @@ async function writeChunk(
          UNION ALL
          SELECT $1::int, id, now(), $30::text, 'DUPLICATE', NULL, duplicate_of_id::text, 'похожее обращение рядом по той же теме' FROM r WHERE duplicate_of_id IS NOT NULL
          UNION ALL
-         SELECT $1::int, id, now(), $30::text, 'REPEAT', NULL, repeat_of_id::text, 'повторное обращение того же автора по той же теме' FROM r WHERE repeat_of_id IS NOT NULL
+         SELECT $1::int, id, now(), $30::text, 'REPEAT', NULL, repeat_of_id::text,
+                CASE WHEN repeat_by = 'PLACE' THEN 'повторное обращение по той же теме в том же месте после ответа' ELSE 'повторное обращение того же автора по той же теме' END
+           FROM r WHERE repeat_of_id IS NOT NULL
          UNION ALL
          SELECT $1::int, id, received_at, $30::text, 'URGENCY', NULL, 'true', 'срочное по ключевым словам: «' || urgent_by || '»' FROM r WHERE urgent)
        SELECT count(*) FROM r`,
@@ -635,7 +641,7 @@ async function writeChunk(
         col((x) => x.firstMinutes), col((x) => x.answerMinutes),
         col((x) => (x.secondary ? '{' + x.secondary.join(',') + '}' : null)), col((x) => x.r.placePrecision ?? null),
         col((x) => x.r.districtId ?? null), col((x) => x.r.channel ?? null),
-        col((x) => x.r.authorContactConsent ?? false),
+        col((x) => x.r.authorContactConsent ?? false), col((x) => x.repeatBy),
       ],
     );
   }

@@ -10,6 +10,8 @@ export interface NewAppeal {
   themeId: number | null;
   authorKey?: string;
   text: string;
+  /** The source's answer time, if the appeal came answered (a later appeal at its place may then be its repeat). */
+  answeredAt?: Date | null;
 }
 
 export interface RelationSettings {
@@ -35,6 +37,8 @@ export type Relation = { id: number } | { index: number };
 export interface Relations {
   duplicateOf: (Relation | undefined)[];
   repeatOf: (Relation | undefined)[];
+  /** Why each repeat is one: the same author (AUTHOR) or the same place (PLACE); undefined where there is no repeat. */
+  repeatBy: ('AUTHOR' | 'PLACE' | undefined)[];
 }
 
 function jaccard(a: Set<string>, b: Set<string>): number {
@@ -83,7 +87,10 @@ function cellsOf(lon: number, lat: number, radiusM: number): string | null {
  * - a duplicate: an earlier appeal (by received time, then id) on the same theme within the radius and the period,
  *   itself not a duplicate, among the 5 latest such, whose text is similar enough (Jaccard of stems); the first
  *   (latest) similar one;
- * - a repeat: the latest earlier appeal of the same author (key) on the same theme within the repeat period.
+ * - a repeat: the latest earlier appeal of the same author (key) on the same theme within the repeat period; failing
+ *   that, a repeat by place: the latest earlier appeal (by registration) on the same theme within the duplicate radius,
+ *   itself not a duplicate, registered within two repeat periods and ANSWERED within the repeat period before this
+ *   one — the answer did not solve it (the rating counts it as the failure of that answer).
  * Candidates are stored appeals (all earlier by id than the chunk) and the chunk's own new appeals; the chunk's
  * appeals are decided in (received time, place in the chunk) order — the order of their ids — so a duplicate
  * found in the chunk is not a candidate for a later appeal, as it is not across chunks.
@@ -95,6 +102,7 @@ export async function findRelations(
 ): Promise<Relations> {
   const duplicateOf: (Relation | undefined)[] = new Array(rows.length).fill(undefined);
   const repeatOf: (Relation | undefined)[] = new Array(rows.length).fill(undefined);
+  const repeatBy: Relations['repeatBy'] = new Array(rows.length).fill(undefined);
   const located: number[] = [];
   const authored: number[] = [];
   rows.forEach((r, i) => {
@@ -102,7 +110,7 @@ export async function findRelations(
     if (r.lon !== undefined) located.push(i);
     if (r.authorKey != null) authored.push(i);
   });
-  if (!located.length && !authored.length) return { duplicateOf, repeatOf };
+  if (!located.length && !authored.length) return { duplicateOf, repeatOf, repeatBy };
   const cells = located.map((i) => cellsOf(rows[i].lon!, rows[i].lat!, settings.duplicateRadiusM));
   const candidates = pending.filter((p) => !p.duplicate && p.themeId != null && p.lon !== undefined);
   const iso = (i: number) => rows[i].at.toISOString();
@@ -164,6 +172,23 @@ ${nearPairs(`'d', a.i, NULL, b.i, NULL, b.at`, 't', 'AND (b.at, b.i) < (a.at, a.
      -- The previous chunk's new appeals (pending), with the same conditions as stored candidates.
 ${nearPairs(`'P', a.i, b.id, NULL, NULL, b.at`, 'q', '')}
      UNION ALL
+     -- Repeats by place: per cell of the search square, the latest appeal on the theme answered within the repeat
+     -- period before this one (a backward walk of appeal_dedup_idx that stops at the first), then the latest of those.
+     SELECT 'Q', t.i, y.id, NULL, NULL, y.received_at
+       FROM t CROSS JOIN LATERAL (
+         SELECT z.id, z.received_at FROM unnest(t.cells::bigint[]) AS cc(cell)
+           CROSS JOIN LATERAL (
+             SELECT c.id, c.received_at FROM appeal c
+              WHERE c.point IS NOT NULL AND c.theme_id IS NOT NULL AND c.duplicate_of_id IS NULL  -- the index's predicate
+                AND c.municipality_id = $1 AND c.theme_id = t.theme AND appeal_dedup_cell(c.point) = cc.cell
+                AND c.received_at <= t.at AND c.received_at > t.at - make_interval(days => 2 * $14)
+                AND c.answered_at < t.at AND c.answered_at > t.at - make_interval(days => $14)
+                AND abs(ST_X(c.point) - t.lon) <= t.d AND abs(ST_Y(c.point) - t.lat) <= t.d
+                AND ST_DWithin(c.point::geography, t.p::geography, $6)
+              ORDER BY c.received_at DESC, c.id DESC LIMIT 1) z
+          ORDER BY z.received_at DESC, z.id DESC LIMIT 1) y
+      WHERE t.cells IS NOT NULL
+     UNION ALL
      SELECT 'R', u.i, c.id, NULL, NULL, c.received_at
        FROM unnest($10::int[], $11::text[], $12::int[], $13::timestamptz[]) AS u(i, author_key, theme, at)
        CROSS JOIN LATERAL (
@@ -185,7 +210,9 @@ ${nearPairs(`'P', a.i, b.id, NULL, NULL, b.at`, 'q', '')}
   const stored = new Map<number, { id: number; at: number; text: string }[]>();
   const inChunk = new Map<number, number[]>();
   const storedRepeat = new Map<number, { id: number; at: number }>();
+  const storedPlace = new Map<number, { id: number; at: number }>();
   for (const f of found) {
+    if (f.k === 'Q') { storedPlace.set(f.i, { id: f.other_id!, at: new Date(f.other_at).getTime() }); continue; }
     if (f.k === 'D' || f.k === 'P') {
       let l = stored.get(f.i);
       if (!l) stored.set(f.i, (l = []));
@@ -260,7 +287,42 @@ ${nearPairs(`'P', a.i, b.id, NULL, NULL, b.at`, 'q', '')}
     const st = storedRepeat.get(i);
     if (prev !== undefined && rows[prev].at.getTime() > r.at.getTime() - periodMs && (!st || rows[prev].at.getTime() >= st.at)) repeatOf[i] = { index: prev };
     else if (st) repeatOf[i] = { id: st.id };
+    if (repeatOf[i]) repeatBy[i] = 'AUTHOR';
     last.set(key, i);
   }
-  return { duplicateOf, repeatOf };
+
+  // Repeats by place, where there is no repeat by author: the latest (registration time, then id — stored, then the
+  // previous chunk's, then this chunk's in order) of the stored candidate and the answered appeals in memory.
+  const placed = located.filter((i) => !repeatOf[i]);
+  if (placed.length) {
+    const rank = new Map(order.map((i, k) => [i, k]));
+    const answeredIn = (x: NewAppeal, at: number) => x.answeredAt != null && x.answeredAt.getTime() < at && x.answeredAt.getTime() > at - periodMs
+      && x.at.getTime() <= at && x.at.getTime() > at - 2 * periodMs;
+    for (const i of placed) {
+      const r = rows[i];
+      const at = r.at.getTime();
+      const st = storedPlace.get(i);
+      let best: { rel: Relation; at: number; tier: number; key: number } | undefined = st ? { rel: { id: st.id }, at: st.at, tier: 0, key: st.id } : undefined;
+      const better = (xAt: number, tier: number, key: number) => !best || xAt > best.at || (xAt === best.at && (tier > best.tier || (tier === best.tier && key > best.key)));
+      for (const p of candidates) {
+        if (p.themeId !== r.themeId || !answeredIn(p, at) || metres(p, r) > settings.duplicateRadiusM) continue;
+        if (better(p.at.getTime(), 1, p.id)) best = { rel: { id: p.id }, at: p.at.getTime(), tier: 1, key: p.id };
+      }
+      for (const j of located) {
+        const o = rows[j];
+        if (rank.get(j)! >= rank.get(i)! || duplicateOf[j] !== undefined || o.themeId !== r.themeId || !answeredIn(o, at) || metres(o, r) > settings.duplicateRadiusM) continue;
+        if (better(o.at.getTime(), 2, rank.get(j)!)) best = { rel: { index: j }, at: o.at.getTime(), tier: 2, key: rank.get(j)! };
+      }
+      if (best) { repeatOf[i] = best.rel; repeatBy[i] = 'PLACE'; }
+    }
+  }
+  return { duplicateOf, repeatOf, repeatBy };
+}
+
+/** Distance in metres between two located appeals (spherical Earth; the radius is a few hundred metres at most). */
+function metres(a: NewAppeal, b: NewAppeal): number {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat! - a.lat!) * rad, dLon = (b.lon! - a.lon!) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat! * rad) * Math.cos(b.lat! * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6_371_008.8 * Math.asin(Math.min(1, Math.sqrt(h)));
 }

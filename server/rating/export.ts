@@ -3,14 +3,15 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import ExcelJS from 'exceljs';
 import { GraphQLError } from 'graphql';
 import { createContext } from '../graphql/context.js';
-import { RatingService, type QueueItem, type RatingResult } from './service.js';
+import { RatingService, type Aggregate, type FormalAnswer, type QueueItem, type RatingResult } from './service.js';
 import { BASE_FACTORS, FACTOR_LABELS } from './settings.js';
 import type { PeriodKind } from './period.js';
 import type { Mount } from '../http/mount.js';
 
 /**
  * GET /exports/rating.xlsx?kind=YEAR&start=2026-01-01[&end=…][&blockId=…][&organizationId=…]
- * The workbook for the head's meeting: «Рейтинг», «Разбивка по факторам», «Просроченные», «Под угрозой».
+ * The workbook for the head's meeting, one sheet per view of the page: «Рейтинг», «Разбивка по факторам», «Просроченные»,
+ * «Под угрозой»; with organizationId, the organisation's card as well: «Динамика» (its months) and «Отписки».
  * Numbers are numbers, shares are percentage cells, the header is frozen. Same auth and row scope as the GraphQL
  * queries (BLOCK_LEAD: their block; ORG_OFFICER: the queues of their organisation only).
  */
@@ -47,7 +48,15 @@ export function wallTime(d: Date, tz: string): Date {
   return new Date(Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)));
 }
 
-export async function ratingWorkbook(r: RatingResult, overdue: QueueItem[], atRisk: QueueItem[], blockName: string | null, tz = 'UTC'): Promise<Buffer> {
+/** The organisation's card: its name, the trend by month and its formal answers. */
+export interface CardSheets {
+  name: string;
+  trend: { month: string; agg: Aggregate; score: number | null }[];
+  formal: FormalAnswer[];
+  formalTotal: number;
+}
+
+export async function ratingWorkbook(r: RatingResult, overdue: QueueItem[], atRisk: QueueItem[], blockName: string | null, tz = 'UTC', card?: CardSheets): Promise<Buffer> {
   const wb = new ExcelJS.Workbook();
   wb.creator = 'МЦУ Hub';
   wb.created = new Date();
@@ -118,6 +127,39 @@ export async function ratingWorkbook(r: RatingResult, overdue: QueueItem[], atRi
   };
   fill(sheet(wb, 'Просроченные', `Просроченные обращения (без ответа, срок истёк): ${overdue.length}`, queueCols('Просрочено на, ч')), overdue, -1);
   fill(sheet(wb, 'Под угрозой', `Обращения под угрозой срыва срока: ${atRisk.length}`, queueCols('Осталось, ч')), atRisk, 1);
+  if (card) {
+    const share = (n: number, d: number) => (d > 0 ? n / d : null);
+    const s5 = sheet(wb, 'Динамика', `${card.name}: динамика по месяцам`, [
+      { header: 'Месяц', key: 'month', width: 12, numFmt: 'mm.yyyy' },
+      { header: 'Балл (0–100)', key: 'score', width: 11, numFmt: '0.0' },
+      { header: 'Поступило', key: 'received', width: 11, numFmt: '0' },
+      { header: 'Ответы в срок', key: 'onTime', width: 11, numFmt: PCT },
+      { header: 'Медиана времени ответа, раб. ч', key: 'median', width: 14, numFmt: '0.0' },
+      { header: 'Просрочено сейчас', key: 'overdue', width: 11, numFmt: '0' },
+      { header: 'Доля отписок', key: 'formal', width: 11, numFmt: PCT },
+      { header: 'Оценки 4–5', key: 'sat', width: 11, numFmt: PCT },
+      { header: 'Повторные после ответа', key: 'repeats', width: 11, numFmt: PCT },
+    ]);
+    for (const t of card.trend) {
+      const a = t.agg;
+      s5.addRow({ month: new Date(`${t.month}T00:00:00Z`), score: t.score, received: a.received, onTime: share(a.onTime, a.dueJudged), median: hours(a.medianMinutes),
+        overdue: a.overdue, formal: share(a.formal, a.judged), sat: share(a.satisfied, a.rated), repeats: share(a.repeated, a.answered) });
+    }
+    const s6 = sheet(wb, 'Отписки', `${card.name}: формальные ответы за период (${card.formal.length} из ${card.formalTotal})`, [
+      { header: '№ обращения', key: 'id', width: 11 },
+      { header: 'Поступило', key: 'received', width: 17, numFmt: 'dd.mm.yyyy hh:mm' },
+      { header: 'Ответ дан', key: 'answered', width: 17, numFmt: 'dd.mm.yyyy hh:mm' },
+      { header: 'Тема', key: 'theme', width: 28 },
+      { header: 'Текст обращения', key: 'text', width: 60 },
+      { header: 'Ответ', key: 'answer', width: 60 },
+      { header: 'Почему отписка', key: 'reasons', width: 50 },
+      { header: 'Оценку изменил человек', key: 'overridden', width: 12 },
+    ]);
+    for (const f of card.formal) {
+      s6.addRow({ id: f.id, received: wallTime(f.receivedAt, tz), answered: f.answeredAt ? wallTime(f.answeredAt, tz) : null, theme: f.themeName ?? '',
+        text: f.text, answer: f.answerText ?? '', reasons: f.reasons.join('; '), overridden: f.overridden ? 'да' : '' });
+    }
+  }
   return Buffer.from(await wb.xlsx.writeBuffer());
 }
 
@@ -145,7 +187,14 @@ export function ratingExportHandler(orm: MikroORM, municipalityId: number) {
       }
       const blockName = block != null ? (await ctx.em.execute<{ name: string }[]>('SELECT name FROM thematic_block WHERE id = ?', [block]))[0]?.name ?? null : null;
       const [m] = await ctx.em.execute<{ timezone: string }[]>('SELECT timezone FROM municipality WHERE id = ?', [ctx.municipalityId]);
-      const body = await ratingWorkbook(r, overdue, atRisk, blockName, m?.timezone ?? 'UTC');
+      let card: CardSheets | undefined;
+      if (org != null) {
+        const period = { kind, start, end: str(q.end) };
+        const [trend, formal, [o]] = [await svc.trend(org, period, block), await svc.formalAnswers(org, period, block, 1000),
+          await ctx.em.execute<{ name: string }[]>('SELECT name FROM organization WHERE id = ?', [org])];
+        card = { name: o?.name ?? String(org), trend, formal: formal.items, formalTotal: formal.total };
+      }
+      const body = await ratingWorkbook(r, overdue, atRisk, blockName, m?.timezone ?? 'UTC', card);
       const fileName = `rating-${r.period.from}.xlsx`;
       res.setHeader('Content-Disposition', `attachment; filename="${fileName}"; filename*=UTF-8''${encodeURIComponent(`рейтинг-${r.period.from}.xlsx`)}`);
       res.setHeader('Cache-Control', 'private, no-store');

@@ -97,12 +97,12 @@ export interface AppealDeadline {
   answeredAt: string | null;
   workingMinutesToFirstReaction: number | null;
   workingMinutesToAnswer: number | null;
-  deadlineRule: { extensionMax: number | null; extensionUnit: string | null; extensionNotice: boolean } | null;
+  deadlineRule: { extensionMax: number | null; extensionUnit: string | null; extensionNotice: boolean; extensionFrom: 'DUE' | 'RECEIVED' } | null;
   events: { kind: string; at: string; fromValue: string | null; toValue: string | null; comment: string | null; actor: string }[];
 }
 
 const DEADLINE_FIELDS = `urgent deadlineState firstReactionDueAt answerDueAt answeredAt workingMinutesToFirstReaction workingMinutesToAnswer
-  deadlineRule { extensionMax extensionUnit extensionNotice } events { kind at fromValue toValue comment actor }`;
+  deadlineRule { extensionMax extensionUnit extensionNotice extensionFrom } events { kind at fromValue toValue comment actor }`;
 
 export interface AppealPage {
   totalCount: number;

@@ -115,6 +115,8 @@ function syncControls() {
   if (state.kind === 'CUSTOM') q.set('end', state.end || state.start);
   if (state.blockId) q.set('blockId', state.blockId);
   byId<HTMLAnchorElement>('export').href = `/exports/rating.xlsx?${q}`;
+  // the open card's own workbook: its queues, its months and its formal answers
+  if (state.selected) byId<HTMLAnchorElement>('org-export').href = `/exports/rating.xlsx?${q}&organizationId=${encodeURIComponent(state.selected)}`;
   history.replaceState(null, '', `?${q}${state.selected ? `&org=${state.selected}` : ''}`);
 }
 

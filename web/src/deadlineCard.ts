@@ -46,13 +46,20 @@ export function deadlineSection(appealId: string, d: AppealDeadline, canExtend: 
   const unit = el('select', { 'aria-label': 'Единица' }, ...['WORKING_DAYS', 'CALENDAR_DAYS', 'WORKING_HOURS'].map((u) => el('option', { value: u }, UNIT_LABEL[u])));
   unit.value = rule.extensionUnit ?? 'WORKING_DAYS';
   const notified = el('input', { type: 'checkbox' });
+  // An interim answer (Инцидент Менеджмент): its text is sent to the author and moves the answer to the rule's limit.
+  const interimRule = rule.extensionFrom === 'RECEIVED';
+  const interim = interimRule ? el('textarea', { rows: 2, maxlength: 4000, placeholder: 'промежуточный ответ автору (что уже сделано и когда будет ответ)', 'aria-label': 'Промежуточный ответ' }) : null;
+  if (interimRule) amount.value = '';
   const submit = el('button', { type: 'submit', class: 'primary small' }, 'Продлить');
   const result = el('div', { class: 'small', 'aria-live': 'polite' });
   const form = el('form', { class: 'dl-form', hidden: true },
+    interim,
     reason,
     el('span', { class: 'pair' }, amount, unit),
     rule.extensionNotice ? el('label', null, notified, ' автор уведомлён о продлении') : null,
-    el('span', { class: 'muted small' }, `Не более ${rule.extensionMax} ${UNIT_LABEL[rule.extensionUnit ?? ''] ?? ''} к исходному сроку`),
+    el('span', { class: 'muted small' }, interimRule
+      ? `С промежуточным ответом — до ${rule.extensionMax} ${UNIT_LABEL[rule.extensionUnit ?? ''] ?? ''} от регистрации (без числа — до предела)`
+      : `Не более ${rule.extensionMax} ${UNIT_LABEL[rule.extensionUnit ?? ''] ?? ''} к исходному сроку`),
     submit, result);
   toggle.addEventListener('click', () => { form.hidden = !form.hidden; });
   form.addEventListener('submit', (ev) => {
@@ -60,8 +67,11 @@ export function deadlineSection(appealId: string, d: AppealDeadline, canExtend: 
     submit.disabled = true;
     result.className = 'small';
     result.textContent = 'Сохранение…';
-    gql(`mutation($id: ID!, $reason: String!, $by: ExtensionByInput, $n: Boolean) { extendAppealDeadline(appealId: $id, reason: $reason, by: $by, authorNotified: $n) { id answerDueAt } }`,
-      { id: appealId, reason: reason.value, by: { amount: Number(amount.value), unit: unit.value }, n: notified.checked })
+    const interimText = interim?.value.trim() || null;
+    // with an interim answer and no amount: up to the rule's limit
+    const by = interimText && !amount.value ? null : { amount: Number(amount.value), unit: unit.value };
+    gql(`mutation($id: ID!, $reason: String!, $by: ExtensionByInput, $n: Boolean, $i: String) { extendAppealDeadline(appealId: $id, reason: $reason, by: $by, authorNotified: $n, interimAnswer: $i) { id answerDueAt } }`,
+      { id: appealId, reason: reason.value, by, n: notified.checked, i: interimText })
       .then(() => onChanged())
       .catch((e: Error) => { result.className = 'small bad'; result.textContent = e.message; submit.disabled = false; });
   });

@@ -16,13 +16,13 @@ const UNIT_LABEL: Record<Unit, string> = { WORKING_HOURS: 'рабочих час
 interface Rule {
   id: string; channel: string; themeId: string | null; urgent: boolean;
   firstReactionNorm: number | null; firstReactionUnit: Unit | null; answerNorm: number; answerUnit: Unit; atRiskShare: number;
-  extensionMax: number | null; extensionUnit: Unit | null; extensionNotice: boolean; isDefault: boolean; source: string | null;
+  extensionMax: number | null; extensionUnit: Unit | null; extensionNotice: boolean; extensionFrom: 'DUE' | 'RECEIVED'; isDefault: boolean; source: string | null;
   validFrom: string; validTo: string | null; current: boolean; createdBy: string; theme: { name: string } | null;
 }
 interface CalendarYear { year: number; source: string; importedAt: string; workingDays: number; workingHours: number; days: { date: string; kind: string; holiday: string | null }[] }
 
 const RULE_FIELDS = `id channel themeId urgent firstReactionNorm firstReactionUnit answerNorm answerUnit atRiskShare extensionMax extensionUnit
-  extensionNotice isDefault source validFrom validTo current createdBy theme { name }`;
+  extensionNotice extensionFrom isDefault source validFrom validTo current createdBy theme { name }`;
 
 let me: Me;
 let themes: Theme[] = [];
@@ -60,7 +60,9 @@ function renderRules(): void {
       el('td', null, norm(r.firstReactionNorm, r.firstReactionUnit)),
       el('td', null, norm(r.answerNorm, r.answerUnit)),
       el('td', { class: 'num' }, `< ${Math.round(r.atRiskShare * 100)} %`),
-      el('td', null, r.extensionMax == null ? 'нет' : `до ${norm(r.extensionMax, r.extensionUnit)}${r.extensionNotice ? ', с уведомлением' : ''}`),
+      el('td', null, r.extensionMax == null ? 'нет'
+        : r.extensionFrom === 'RECEIVED' ? `промежуточный ответ: до ${norm(r.extensionMax, r.extensionUnit)} от регистрации${r.extensionNotice ? ', с уведомлением' : ''}`
+        : `+ до ${norm(r.extensionMax, r.extensionUnit)}${r.extensionNotice ? ', с уведомлением' : ''}`),
       el('td', { class: 'src' }, r.source ?? '', r.isDefault ? el('span', { class: 'badge' }, 'по умолчанию, подтвердить') : null),
       el('td', { class: 'small' }, r.current ? `с ${r.validFrom.slice(0, 4) === '2000' ? 'начала' : formatDateTime(r.validFrom)}` : `${formatDateTime(r.validFrom)} — ${formatDateTime(r.validTo)}`),
       el('td', null, edit),
@@ -90,6 +92,7 @@ function openForm(r: Rule | null): void {
   set('r-ext', r?.extensionMax == null ? '' : String(r.extensionMax));
   set('r-ext-unit', r?.extensionUnit ?? '');
   byId<HTMLInputElement>('r-notice').checked = r?.extensionNotice ?? false;
+  set('r-ext-from', r?.extensionFrom ?? 'DUE');
   byId<HTMLInputElement>('r-default').checked = false;
   set('r-source', r?.source ?? '');
   for (const id of ['r-channel', 'r-theme', 'r-urgent']) byId<HTMLInputElement>(id).disabled = !!r;
@@ -99,7 +102,7 @@ function openForm(r: Rule | null): void {
 
 const FIELD_INPUT: Record<string, string> = {
   'rule.answerNorm': 'r-answer', 'rule.answerUnit': 'r-answer-unit', 'rule.firstReactionNorm': 'r-first', 'rule.firstReactionUnit': 'r-first-unit',
-  'rule.atRiskShare': 'r-risk', 'rule.extensionMax': 'r-ext', 'rule.extensionUnit': 'r-ext-unit', 'rule.themeId': 'r-theme', 'rule.channel': 'r-channel', 'rule.source': 'r-source',
+  'rule.atRiskShare': 'r-risk', 'rule.extensionMax': 'r-ext', 'rule.extensionUnit': 'r-ext-unit', 'rule.extensionFrom': 'r-ext-from', 'rule.themeId': 'r-theme', 'rule.channel': 'r-channel', 'rule.source': 'r-source',
 };
 
 async function saveRule(ev: Event): Promise<void> {
@@ -112,7 +115,7 @@ async function saveRule(ev: Event): Promise<void> {
     firstReactionNorm: num('r-first'), firstReactionUnit: v('r-first-unit') || null,
     answerNorm: num('r-answer') ?? 0, answerUnit: v('r-answer-unit'), atRiskShare: (num('r-risk') ?? 25) / 100,
     extensionMax: num('r-ext'), extensionUnit: v('r-ext-unit') || null, extensionNotice: byId<HTMLInputElement>('r-notice').checked,
-    isDefault: byId<HTMLInputElement>('r-default').checked, source: v('r-source') || null,
+    extensionFrom: v('r-ext-from') || 'DUE', isDefault: byId<HTMLInputElement>('r-default').checked, source: v('r-source') || null,
   };
   const result = byId('r-result');
   result.className = 'small';
