@@ -7,6 +7,7 @@ import { Role } from '../server/auth/roles.js';
 import { query } from '../server/db/sql.js';
 import { benchAuth, mulberry32, percentile, type SummaryRow } from './lib.js';
 import { figures, runClient, startHub, stopServer } from './spawn.js';
+import { webSuffix } from './peer.js';
 import { captureExplains } from './explain.js';
 
 /**
@@ -75,9 +76,13 @@ function mix(seed: number, withProblems: boolean, count = 400): Req[] {
 
 const fmt = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
 
+/**
+ * `caches`: the runs to make, with the aggregate cache on (`load`) and/or off (`load-nocache`), one hub process each.
+ * Both in one call, because on the embedded backend the runner's app is closed for the hub (see below).
+ */
 export async function benchLoad(app: App, backend: SummaryRow['backend'], n: number,
-  opts: { connections?: number; seconds?: number; cache?: boolean; dataDir?: string } = {}): Promise<SummaryRow[]> {
-  const cache = opts.cache ?? true;
+  opts: { connections?: number; seconds?: number; caches?: boolean[]; dataDir?: string; webConcurrency?: number[] } = {}): Promise<SummaryRow[]> {
+  const caches = opts.caches ?? [true];
   const connections = opts.connections ?? 64;
   const seconds = opts.seconds ?? 60;
   if (app.embedded && !opts.dataDir) {
@@ -104,7 +109,7 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
   }
 
   // EXPLAIN (ANALYZE, BUFFERS) of every statement of one request of each kind (bench/explain.ts), before the load.
-  if (cache) await captureExplains(app, mix(6006, withProblems), (m) => console.log(`[${backend}] ${m}`));
+  if (caches.includes(true)) await captureExplains(app, mix(6006, withProblems), (m) => console.log(`[${backend}] ${m}`));
 
   // The server as deployed: its own process, production mode; the in-process app of the runner stays idle.
   // The mix repeats 400 distinct requests: after the warm-up its aggregates are answered from the cache. `load-nocache`
@@ -112,7 +117,24 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
   // Embedded: PGlite is one process per data folder, so the runner's app closes (the load is the last benchmark of
   // the run on this backend) and the hub process opens the folder (one connection: as far as one session allows).
   if (app.embedded) await app.close();
+  const rows: SummaryRow[] = [];
+  // `webConcurrency` (bench option --web-concurrency 1,2): the hub with each number of HTTP processes (WEB_CONCURRENCY,
+  // server/cluster.ts) one after the other; rows of the default (1) keep their names, the others' end in
+  // `[WEB_CONCURRENCY=n]`. The embedded database is one process: measured once.
+  const counts = app.embedded ? [1] : opts.webConcurrency?.length ? opts.webConcurrency : [1];
+  for (const cache of caches) {
+    for (const w of counts) rows.push(...await loadRun(app, backend, n, { connections, seconds, cache, headers, withProblems, dataDir: opts.dataDir, w }));
+  }
+  return rows;
+}
+
+async function loadRun(app: App, backend: SummaryRow['backend'], n: number,
+  opts: { connections: number; seconds: number; cache: boolean; headers: Record<string, string>; withProblems: boolean; dataDir?: string; w: number }): Promise<SummaryRow[]> {
+  const { w } = opts;
+  const sfx = webSuffix(w);
+  const { connections, seconds, cache, headers, withProblems } = opts;
   const hub = await startHub(app.embedded ? '' : app.databaseUrl, {
+    WEB_CONCURRENCY: String(w),
     ...(cache ? {} : { AGGREGATE_CACHE_ENTRIES: '0' }),
     ...(app.embedded ? { DATABASE_URL: '', DATA_DIR: opts.dataDir } : {}),
   });
@@ -138,10 +160,10 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
     // measured runs: the mix, then /healthz.
     const job = { url, path: '/graphql', headers, bodies: requests.map((r) => r.body), kinds: requests.map((r) => r.name), connections };
     await runClient({ ...job, seconds: 5 });
-    console.log(`[${backend}] load: ${connections} клиентов × ${seconds} с, смешанные запросы…`);
+    console.log(`[${backend}] load${sfx}: ${connections} клиентов × ${seconds} с, смешанные запросы…`);
     const loadBefore = os.loadavg()[0];
     const ours = await runClient({ ...job, seconds });
-    console.log(`[${backend}] load: ${connections} клиентов × ${seconds} с, GET /healthz…`);
+    console.log(`[${backend}] load${sfx}: ${connections} клиентов × ${seconds} с, GET /healthz…`);
     const health = await runClient({ url, path: '/healthz', method: 'GET', headers: {}, bodies: [''], connections, seconds });
     const loadAfter = os.loadavg()[0];
 
@@ -151,10 +173,10 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
     if (ours.firstErrors.length) console.log(`[${backend}] load: first errors:\n  ${ours.firstErrors.join('\n  ')}`);
     const perKind = f.perKind.map((k) => `${k.kind} ${fmt(k.rps)} req/s p50 ${fmt(k.p50)} / p99 ${fmt(k.p99)} ms, errors ${k.errors}`);
     const date = new Date().toISOString().slice(0, 10);
-    const context = `server in its own process (node dist/server/main.js, NODE_ENV=production, rate limit off), client in its own process; `
+    const context = `server in its own process (node dist/server/main.js, NODE_ENV=production, rate limit off, WEB_CONCURRENCY ${w}), client in its own process; `
       + `2-core machine shared with PostgreSQL (1-min load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after)`;
     rows.push({
-      name: `load: ${connections} clients, map + list${withProblems ? ' + problems' : ''} queries, ${seconds} s${cache ? '' : ', aggregate cache off'}`,
+      name: `load: ${connections} clients, map + list${withProblems ? ' + problems' : ''} queries, ${seconds} s${cache ? '' : ', aggregate cache off'}${sfx}`,
       backend, n, ours: all.rps, baseline: hf.rps, ratio: all.rps / hf.rps, unit: 'req/s', target: '≥ 300 req/s, p99 ≤ 1 s, 0 errors',
       date,
       notes: `${all.n} requests, errors ${all.errors} (HTTP ≠ 200 or GraphQL errors); latency p50 ${fmt(all.p50)} ms, p95 ${fmt(all.p95)} ms, p99 ${fmt(all.p99)} ms; `
@@ -165,7 +187,7 @@ export async function benchLoad(app: App, backend: SummaryRow['backend'], n: num
     // One row per kind of the mix: its share of the throughput and its tail.
     for (const k of f.perKind) {
       rows.push({
-        name: `load: ${connections} clients${cache ? '' : ', cache off'} — ${k.kind}`, backend, n, ours: k.p99, baseline: k.p50, ratio: k.p99 / Math.max(k.p50, 0.001),
+        name: `load: ${connections} clients${cache ? '' : ', cache off'} — ${k.kind}${sfx}`, backend, n, ours: k.p99, baseline: k.p50, ratio: k.p99 / Math.max(k.p50, 0.001),
         unit: 'ms (p99; baseline = p50)', target: 'p99 ≤ 1000 ms, 0 errors', date,
         notes: `${fmt(k.rps)} req/s, ${k.n} requests, errors ${k.errors}, p95 ${fmt(k.p95)} ms; within the mix above`,
       });

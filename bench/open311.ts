@@ -1,7 +1,6 @@
 import pg from 'pg';
 import type { App } from '../server/app.js';
 import { Open311Service, REQUEST_SELECT } from '../server/open311/service.js';
-import { xmlFlatList } from '../server/open311/format.js';
 import { median, mulberry32, percentile, type SummaryRow } from './lib.js';
 
 /**
@@ -35,10 +34,9 @@ export async function benchOpen311(app: App, backend: SummaryRow['backend'], n: 
     const inproc: number[] = [];
     const runInProcess = async (c: (typeof cases)[number]) => {
       const t = performance.now();
-      const list = await new Open311Service(app.orm.em.fork(), municipality, 'street')
-        .requests({ start: c.start, end: c.end, byUpdated: false, page: 1, pageSize: 1000 });
-      const body = format === 'json' ? JSON.stringify(list) : xmlFlatList('service_requests', 'request', list);
-      return { ms: performance.now() - t, count: body.length > 0 ? list.length : -1 };
+      const { body, count } = await new Open311Service(app.orm.em.fork(), municipality, 'street')
+        .renderRequestsText({ start: c.start, end: c.end, byUpdated: false, page: 1, pageSize: 1000 }, format);
+      return { ms: performance.now() - t, count: body.length > 0 ? count : -1 };
     };
     const runOurs = async (c: (typeof cases)[number]) => {
       const t = performance.now();

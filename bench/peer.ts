@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { App } from '../server/app.js';
 import { repoRoot } from '../server/reference/files.js';
 import { benchAuth, median, mulberry32, percentile, type SummaryRow } from './lib.js';
-import { cpuMs, figures, postgresCpuMs, runClient, startHub, startServer, stopServer, type ServerProcess } from './spawn.js';
+import { figures, postgresCpuMs, runClient, startHub, startServer, stopServer, treeCpuMs, type ServerProcess } from './spawn.js';
 
 /**
  * The appeals page side by side with a peer (issue 17): PostGraphile v4 (devDependency, bench only) on the same
@@ -13,7 +13,9 @@ import { cpuMs, figures, postgresCpuMs, runClient, startHub, startServer, stopSe
  * mode), the peer in its own process, the load client in a third (bench/client.ts). Both must return the same ids for
  * every request (checked on the first requests of each run). Measured: one client (median ms), 32 clients (req/s and
  * p99), with the peer at its defaults (named prepared statements → generic plans after five runs) and with the
- * peer on custom plans (plan_cache_mode=force_custom_plan). Bench name: `peer`.
+ * peer on custom plans (plan_cache_mode=force_custom_plan). Bench name: `peer`. `--web-concurrency 1,2` measures the
+ * hub with each number of HTTP processes (WEB_CONCURRENCY, server/cluster.ts) side by side in the same run: rows of
+ * the default (1) keep their names, the others' names end in `[WEB_CONCURRENCY=n]`.
  */
 
 const FIELDS = 'id externalId receivedAt channel status text address';
@@ -92,7 +94,12 @@ export interface PeerOptions {
   /** Requests of each one-client run. */
   iterations: number;
   clients: number;
+  /** The hub's WEB_CONCURRENCY values to measure side by side (default [1]). */
+  webConcurrency?: number[];
 }
+
+/** The suffix of a row of the hub with `w` HTTP processes (none for the default, one). */
+export const webSuffix = (w: number) => (w === 1 ? '' : ` [WEB_CONCURRENCY=${w}]`);
 
 export async function benchPeer(app: App, backend: SummaryRow['backend'], n: number, opts: PeerOptions, log: (m: string) => void): Promise<SummaryRow[]> {
   if (app.embedded) {
@@ -112,15 +119,19 @@ export async function benchPeer(app: App, backend: SummaryRow['backend'], n: num
   const rows: SummaryRow[] = [];
   const servers: ServerProcess[] = [];
   try {
-    const hub = await startHub(app.databaseUrl);
-    servers.push(hub);
+    const hubs: { w: number; proc: ServerProcess; job: { url: string; path: string; headers: Record<string, string>; bodies: string[] } }[] = [];
+    for (const w of opts.webConcurrency?.length ? opts.webConcurrency : [1]) {
+      const proc = await startHub(app.databaseUrl, { WEB_CONCURRENCY: String(w) });
+      servers.push(proc);
+      hubs.push({ w, proc, job: { url: proc.url, path: '/graphql', headers: benchAuth.headers, bodies: hubBodies } });
+    }
+    const hubJob = hubs[0].job;
     const peerScript = path.join(repoRoot(), 'dist', 'bench', 'peer-server.js');
     const peerEnv = { ...process.env, DATABASE_URL: app.databaseUrl, NODE_ENV: 'production' };
     const peer = await startServer(peerScript, [], peerEnv, /peer: (http:\/\/[0-9.:]+)/);
     servers.push(peer);
     const peerCustom = await startServer(peerScript, ['--custom-plans'], peerEnv, /peer: (http:\/\/[0-9.:]+)/);
     servers.push(peerCustom);
-    const hubJob = { url: hub.url, path: '/graphql', headers: benchAuth.headers, bodies: hubBodies };
     const peerJob = (p: ServerProcess) => ({ url: p.url, path: '/graphql', headers: {}, bodies: peerBodies });
 
     // Same ids, request by request (all 200 cases, one client each).
@@ -135,6 +146,14 @@ export async function benchPeer(app: App, backend: SummaryRow['backend'], n: num
           throw new Error(`case ${i}: the hub and the peer answer different ids: ${hubIds.ids![i].slice(0, 8)} vs ${peerIds.ids![i].slice(0, 8)}`);
       }
     }
+    // Every number of HTTP processes answers the same ids.
+    for (const h of hubs.slice(1)) {
+      const ids = await runClient({ ...h.job, connections: 1, requests: cs.length, collectIds: true });
+      if (ids.firstErrors.length) throw new Error(`hub (WEB_CONCURRENCY=${h.w}): ${ids.firstErrors.join('; ')}`);
+      for (let i = 0; i < cs.length; i++) {
+        if (JSON.stringify(hubIds.ids![i]) !== JSON.stringify(ids.ids![i])) throw new Error(`case ${i}: WEB_CONCURRENCY=${h.w} answers other ids than 1`);
+      }
+    }
     const rowsPerPage = median(hubIds.ids!.map((x) => x.length / 4));
     const plans = await planModes(app.databaseUrl, app.municipalityId, cs);
     log(`[${backend}] peer: the hub's page statement: custom plans ${plans.custom.toFixed(2)} ms, generic plan ${plans.generic.toFixed(2)} ms (median)`);
@@ -145,51 +164,61 @@ export async function benchPeer(app: App, backend: SummaryRow['backend'], n: num
     });
     log(`[${backend}] peer: same ids for ${cs.length} requests (median ${rowsPerPage} appeals per page)`);
 
-    // One client: interleaved rounds so both see the same machine.
-    const one: Record<'hub' | 'peer' | 'custom', number[]> = { hub: [], peer: [], custom: [] };
+    // One client: interleaved rounds so all see the same machine.
+    type Key = string;
+    const jobs: [Key, typeof hubJob, ServerProcess][] = [
+      ...hubs.map((h) => [`hub${h.w}`, h.job, h.proc] as [Key, typeof hubJob, ServerProcess]),
+      ['peer', peerJob(peer), peer], ['custom', peerJob(peerCustom), peerCustom],
+    ];
+    const one = new Map<Key, number[]>(jobs.map(([k]) => [k, []]));
     const rounds = 4;
     for (let r = 0; r < rounds; r++) {
       const per = Math.ceil(opts.iterations / rounds);
-      for (const [k, job] of [['hub', hubJob], ['peer', peerJob(peer)], ['custom', peerJob(peerCustom)]] as const) {
+      for (const [k, job] of jobs) {
         const res = await runClient({ ...job, connections: 1, requests: per });
-        for (let i = 1; i < res.samples.length; i += 3) one[k].push(res.samples[i]);
+        for (let i = 1; i < res.samples.length; i += 3) one.get(k)!.push(res.samples[i]);
       }
     }
-    // Many clients: hub, peer, custom-plan peer, each for `seconds`, twice, alternating; the better run of each counts.
-    // CPU per request of the server process and of PostgreSQL (all its backends) during the runs: where the time goes.
-    const many: Record<'hub' | 'peer' | 'custom', (ReturnType<typeof figures>['all'] & { serverCpu: number; dbCpu: number })[]> = { hub: [], peer: [], custom: [] };
-    const proc = { hub, peer, custom: peerCustom };
+    // Many clients: each hub, peer, custom-plan peer, each for `seconds`, twice, alternating; the better run of each
+    // counts. CPU per request of the server's processes (a cluster's primary and workers) and of PostgreSQL (all its
+    // backends) during the runs: where the time goes.
+    const many = new Map<Key, (ReturnType<typeof figures>['all'] & { serverCpu: number; dbCpu: number })[]>(jobs.map(([k]) => [k, []]));
     for (let r = 0; r < 2; r++) {
-      for (const [k, job] of [['hub', hubJob], ['peer', peerJob(peer)], ['custom', peerJob(peerCustom)]] as const) {
-        const s0 = cpuMs(proc[k].child.pid), d0 = postgresCpuMs();
+      for (const [k, job, proc] of jobs) {
+        const s0 = treeCpuMs(proc.child.pid), d0 = postgresCpuMs();
         const res = await runClient({ ...job, connections: opts.clients, seconds: opts.seconds / 2 });
         const f = figures(res).all;
         if (f.errors) throw new Error(`${k}: ${f.errors} errors: ${res.firstErrors.join('; ')}`);
-        many[k].push({ ...f, serverCpu: (cpuMs(proc[k].child.pid) - s0) / f.n, dbCpu: (postgresCpuMs() - d0) / f.n });
+        many.get(k)!.push({ ...f, serverCpu: (treeCpuMs(proc.child.pid) - s0) / f.n, dbCpu: (postgresCpuMs() - d0) / f.n });
       }
     }
-    const best = (k: keyof typeof many) => many[k].reduce((a, b) => (b.rps > a.rps ? b : a));
-    const h = best('hub'), p = best('peer'), c = best('custom');
-    const load = `1-min load average ${os.loadavg()[0].toFixed(1)} at the end; client in its own process; hub: node dist/server/main.js, NODE_ENV=production, pool ${process.env.DATABASE_POOL_MAX ?? 10}`;
-    const m1 = { hub: median(one.hub), peer: median(one.peer), custom: median(one.custom) };
-    rows.push({
-      name: 'peer: appeals page, 1 client (vs PostGraphile v4)', backend, n, ours: m1.hub, baseline: m1.peer, ratio: m1.hub / m1.peer,
-      unit: 'ms (median)', target: '≤ 1.0 (no worse than the peer)', date,
-      notes: `p95 hub ${percentile(one.hub, 95).toFixed(1)} / peer ${percentile(one.peer, 95).toFixed(1)} ms; peer on custom plans ${m1.custom.toFixed(1)} ms; ${one.hub.length} requests each, same ids checked on ${cs.length}; ${load}`,
-    });
-    rows.push({
-      name: `peer: appeals page, ${opts.clients} clients (vs PostGraphile v4 at defaults)`, backend, n, ours: h.rps, baseline: p.rps, ratio: h.rps / p.rps,
-      unit: 'req/s', target: '≥ 1.5; p99 ≤ 250 ms', date,
-      notes: `p99 hub ${h.p99.toFixed(0)} / peer ${p.p99.toFixed(0)} ms, p50 ${h.p50.toFixed(0)} / ${p.p50.toFixed(0)} ms; `
-        + `CPU per request: hub ${h.serverCpu.toFixed(1)} ms in Node + ${h.dbCpu.toFixed(1)} ms in PostgreSQL, peer ${p.serverCpu.toFixed(1)} + ${p.dbCpu.toFixed(1)} ms; `
-        + `${opts.seconds / 2} s × 2 runs each (better counts); ${load}`,
-    });
-    rows.push({
-      name: `peer: appeals page, ${opts.clients} clients (vs PostGraphile v4 on custom plans)`, backend, n, ours: h.rps, baseline: c.rps, ratio: h.rps / c.rps,
-      unit: 'req/s', target: '≥ 1.0', date,
-      notes: `plan_cache_mode=force_custom_plan on the peer's connections; p99 hub ${h.p99.toFixed(0)} / peer ${c.p99.toFixed(0)} ms; `
-        + `CPU per request: peer ${c.serverCpu.toFixed(1)} ms in Node + ${c.dbCpu.toFixed(1)} ms in PostgreSQL; ${load}`,
-    });
+    const best = (k: Key) => many.get(k)!.reduce((a, b) => (b.rps > a.rps ? b : a));
+    const p = best('peer'), c = best('custom');
+    const mp = median(one.get('peer')!), mc = median(one.get('custom')!);
+    for (const hub of hubs) {
+      const k = `hub${hub.w}`, sfx = webSuffix(hub.w);
+      const h = best(k), mh = median(one.get(k)!);
+      const load = `1-min load average ${os.loadavg()[0].toFixed(1)} at the end; client in its own process; hub: node dist/server/main.js, NODE_ENV=production, `
+        + `WEB_CONCURRENCY ${hub.w}, pool ${process.env.DATABASE_POOL_MAX ?? 10}${hub.w > 1 ? ' in all (split between the workers)' : ''}`;
+      rows.push({
+        name: `peer: appeals page, 1 client (vs PostGraphile v4)${sfx}`, backend, n, ours: mh, baseline: mp, ratio: mh / mp,
+        unit: 'ms (median)', target: '≤ 1.0 (no worse than the peer)', date,
+        notes: `p95 hub ${percentile(one.get(k)!, 95).toFixed(1)} / peer ${percentile(one.get('peer')!, 95).toFixed(1)} ms; peer on custom plans ${mc.toFixed(1)} ms; ${one.get(k)!.length} requests each, same ids checked on ${cs.length}; ${load}`,
+      });
+      rows.push({
+        name: `peer: appeals page, ${opts.clients} clients (vs PostGraphile v4 at defaults)${sfx}`, backend, n, ours: h.rps, baseline: p.rps, ratio: h.rps / p.rps,
+        unit: 'req/s', target: '≥ 1.5; p99 ≤ 250 ms', date,
+        notes: `p99 hub ${h.p99.toFixed(0)} / peer ${p.p99.toFixed(0)} ms, p50 ${h.p50.toFixed(0)} / ${p.p50.toFixed(0)} ms; `
+          + `CPU per request: hub ${h.serverCpu.toFixed(1)} ms in Node + ${h.dbCpu.toFixed(1)} ms in PostgreSQL, peer ${p.serverCpu.toFixed(1)} + ${p.dbCpu.toFixed(1)} ms; `
+          + `${opts.seconds / 2} s × 2 runs each (better counts); ${load}`,
+      });
+      rows.push({
+        name: `peer: appeals page, ${opts.clients} clients (vs PostGraphile v4 on custom plans)${sfx}`, backend, n, ours: h.rps, baseline: c.rps, ratio: h.rps / c.rps,
+        unit: 'req/s', target: '≥ 1.0', date,
+        notes: `plan_cache_mode=force_custom_plan on the peer's connections; p99 hub ${h.p99.toFixed(0)} / peer ${c.p99.toFixed(0)} ms; `
+          + `CPU per request: peer ${c.serverCpu.toFixed(1)} ms in Node + ${c.dbCpu.toFixed(1)} ms in PostgreSQL; ${load}`,
+      });
+    }
   } finally {
     for (const s of servers.reverse()) await stopServer(s);
   }

@@ -29,6 +29,7 @@ import { benchReport } from './report.js';
  *                   [--municipalities 10]   (region: municipalities × --count appeals each, its own database)
  *                   [--only indicators,risks,worktime,rating,quality,appeals,heatmap,intake,classifier,load,load-nocache,peer,problems,open311,report,communication]
  *                   [--import-count 100000] [--load-seconds 60] [--load-connections 64] [--peer-seconds 40] [--peer-clients 32]
+ *                   [--web-concurrency 1,2]   (peer, load: the hub with each number of HTTP processes, WEB_CONCURRENCY)
  * Real PostGIS is used when BENCH_DATABASE_URL (or DATABASE_URL) names a server; a database
  * `mcu_bench_<count>` is created there once and reused. The embedded data lives in bench/.data/.
  */
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     'load-connections': { type: 'string', default: '64' },
     'peer-seconds': { type: 'string', default: '40' },
     'peer-clients': { type: 'string', default: '32' },
+    'web-concurrency': { type: 'string', default: '1' },
     pages: { type: 'string', default: '500' },
     months: { type: 'string', default: '24' },
     municipalities: { type: 'string', default: '10' },
@@ -52,6 +54,10 @@ const only = new Set(values.only!.split(','));
 /** The benchmarks that run against the app on a database of n appeals (each further capability adds its name). */
 const APP_BENCHES = new Set(['appeals', 'heatmap', 'load', 'load-nocache', 'peer', 'problems', 'indicators', 'risks', 'rating', 'pages', 'quality', 'open311', 'report', 'communication']);
 const importCount = Number(values['import-count']);
+const webConcurrency = values['web-concurrency']!.split(',').map((x) => Number(x.trim()));
+if (!webConcurrency.length || webConcurrency.some((w) => !Number.isInteger(w) || w < 1 || w > 64)) {
+  throw new Error(`--web-concurrency: ожидаются целые числа 1..64 через запятую, получено «${values['web-concurrency']}»`);
+}
 const n = Number(values.count);
 const iterations = Number(values.iterations);
 const serverUrl = process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || '';
@@ -118,7 +124,7 @@ for (const backend of wanted) {
     if (only.has('rating')) await benchRating(app, backend, n, (m) => console.log(m), report);
     // Before the load: on the embedded backend the load closes the runner's app (one process per data folder).
     if (only.has('peer')) {
-      const opts = { seconds: Number(values['peer-seconds']), clients: Number(values['peer-clients']), iterations: Math.min(iterations, 400) };
+      const opts = { seconds: Number(values['peer-seconds']), clients: Number(values['peer-clients']), iterations: Math.min(iterations, 400), webConcurrency };
       for (const r of await benchPeer(app, backend, n, opts, (m) => console.log(m))) report(r);
     }
     if (only.has('pages')) await benchPages(app, backend, Number(values.pages), Number(values.months), (m) => console.log(m), report);
@@ -126,11 +132,10 @@ for (const backend of wanted) {
     if (only.has('open311')) for (const r of await benchOpen311(app, backend, n, iterations)) report(r);
     if (only.has('report')) await benchReport(app, backend, n, (m) => console.log(m), report);
     if (only.has('communication')) for (const r of await benchCommunication(app, backend, n)) report(r);
-    if (only.has('load')) {
-      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), dataDir })) report(r);
-    }
-    if (only.has('load-nocache')) {
-      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), cache: false, dataDir })) report(r);
+    // Last: on the embedded backend the load closes the runner's app (the hub process opens its data folder).
+    const caches = [...(only.has('load') ? [true] : []), ...(only.has('load-nocache') ? [false] : [])];
+    if (caches.length) {
+      for (const r of await benchLoad(app, backend, n, { seconds: Number(values['load-seconds']), connections: Number(values['load-connections']), caches, dataDir, webConcurrency })) report(r);
     }
   } finally {
     await app.close();

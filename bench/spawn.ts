@@ -94,6 +94,21 @@ export function cpuMs(pid: number | undefined): number {
   }
 }
 
+/** CPU time (ms) of a process and its live children (a cluster's primary and its workers; Linux /proc). */
+export function treeCpuMs(pid: number | undefined): number {
+  if (pid == null) return 0;
+  let total = cpuMs(pid);
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += cpuMs(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
 /** CPU time (ms) of all PostgreSQL backend processes on this machine (Linux /proc; the database runs here). */
 export function postgresCpuMs(): number {
   let total = 0;

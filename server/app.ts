@@ -11,7 +11,7 @@ import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { loadDemoAddressRegister } from './intake/address-register.js';
 import { markInterruptedBatches } from './intake/pipeline.js';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { loadConfig, type AppConfig, type DatabaseSettings, type Limits } from './config.js';
+import { PRIMARY_POOL, loadConfig, type AppConfig, type DatabaseSettings, type Limits } from './config.js';
 import { admissionOf, configureAdmission } from './db/admission.js';
 import { configureResultCache, resultCacheOf } from './db/result-cache.js';
 import { heavyRoute } from './http/heavy.js';
@@ -48,6 +48,7 @@ import { mount as open311Routes } from './open311/routes.js';
 import { mount as callbackExport } from './informing/export.js';
 import { mount as reportRoutes } from './reports/routes.js';
 import { markInterruptedReports } from './reports/service.js';
+import { ReportScheduler } from './reports/schedule.js';
 
 /**
  * Every capability's HTTP routes, mounted in this order before GraphQL and the static client (a new capability
@@ -91,6 +92,11 @@ export interface StartOptions {
   open311?: Open311Options;
   /** The weekly-report scheduler: off, or its check interval (default every minute). */
   reportScheduler?: false | { intervalMs?: number };
+  /**
+   * A worker of a cluster (WEB_CONCURRENCY > 1, server/cluster.ts): the primary has migrated and prepared the
+   * database and runs the schedulers (preparePrimary); this process only serves HTTP, with the municipalities given.
+   */
+  worker?: { municipalityId: number; municipalities: { code: string; id: number }[] };
 }
 
 export interface App {
@@ -116,17 +122,20 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   const limits: Limits = { ...config.limits, ...opts.limits };
   const log = opts.log ?? ((m: string) => console.log(m));
   const municipality = opts.municipality ?? config.municipality;
-  const db = await openDatabase(opts, config, log);
+  const worker = opts.worker;
+  const db = await openDatabase(opts, config, worker ? () => undefined : log, { migrate: !worker });
   const { orm } = db;
   try {
     const em = orm.em.fork();
-    const municipalityId = await prepareData(em, municipality, opts, log);
+    // A cluster's worker: the primary did the one-time work (migrations, reference and demo data, accounts) and runs
+    // the schedulers; this process serves.
+    const municipalityId = worker ? worker.municipalityId : await prepareData(em, municipality, opts, log);
     // Further municipalities of the deployment (a region on one deployment): demo appeals in proportion to population.
-    const extra = await prepareFurther(em, municipality, opts, config, log);
+    const extra = worker ? worker.municipalities : await prepareFurther(em, municipality, opts, config, log);
     const apollo = await createApollo({ limits });
     const auth = new AuthService(orm, { ...loadAuthConfig(), ...opts.auth });
-    const demoAccounts = await prepareAccounts(em, municipalityId, !!opts.demo, log, extra);
-    const retentionTimer = startRetention(orm, [municipalityId, ...extra.map((m) => m.id)], auth, log);
+    const demoAccounts = worker ? [] : await prepareAccounts(em, municipalityId, !!opts.demo, log, extra);
+    const retentionTimer = worker ? undefined : startRetention(orm, [municipalityId, ...extra.map((m) => m.id)], auth, log);
 
     const app = express();
     app.disable('x-powered-by');
@@ -136,7 +145,8 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
     // RATE_LIMIT_PER_MINUTE=0 switches every rate limit off (benchmarks).
     const exportLimitPerMinute = limits.rateLimitPerMinute > 0 ? limits.exportRatePerMinute : 0;
     const deps: MountDeps = {
-      orm, municipalityId, municipalityIds: [municipalityId, ...extra.map((m) => m.id)], auth, limits, open311: opts.open311, reportScheduler: opts.reportScheduler, log,
+      orm, municipalityId, municipalityIds: [municipalityId, ...extra.map((m) => m.id)], auth, limits, open311: opts.open311,
+      reportScheduler: worker ? false : opts.reportScheduler, log,
       // Exports are heavy work: they run under the pool's admission (server/db/admission.ts) until their answer is sent.
       exportGuard: [authenticate(auth), requireSignedIn(), routeRateLimit(exportLimitPerMinute, 'EXPORT_RATE_LIMIT_PER_MINUTE'), heavyRoute(orm)],
     };
@@ -167,7 +177,9 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
           clearInterval(retentionTimer);
           // Heavy work still waiting for a slot runs at once: the requests in flight finish within the drain.
           admissionOf(orm.em).open();
-          await server.drain();
+          // Connections already made but not yet accepted are taken first (see drain()): from the kernel's backlog, and
+          // in a cluster's worker those the primary still holds for it.
+          await server.drain(worker ? { quietMs: 300, maxWaitMs: 2000 } : { quietMs: 100, maxWaitMs: 1000 });
           // GraphQL stops once, here (Apollo's own signal handlers are off: server/http/graphql.ts).
           await apollo.stop();
           for (const m of mounted) await m.close?.();
@@ -182,6 +194,57 @@ export async function startApp(opts: StartOptions = {}): Promise<App> {
   }
 }
 
+/** The primary process of a cluster (server/cluster.ts): what it prepared for its workers, and its schedulers. */
+export interface Primary {
+  municipalityId: number;
+  municipalities: { code: string; id: number }[];
+  demoAccounts: DemoAccount[];
+  /** Stops the schedulers (waiting for a run in progress) and closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * The one-time work of a cluster's start, done once by the primary before it forks the workers (a real PostgreSQL
+ * only): migrations, reference data, demo data and accounts — the same steps as startApp's — then the schedulers
+ * (weekly reports, personal-data retention) on a pool of PRIMARY_POOL connections; no HTTP.
+ */
+export async function preparePrimary(opts: StartOptions = {}): Promise<Primary> {
+  const config = loadConfig();
+  const log = opts.log ?? ((m: string) => console.log(m));
+  const municipality = opts.municipality ?? config.municipality;
+  const databaseUrl = opts.databaseUrl ?? config.databaseUrl;
+  if (!databaseUrl) throw new Error('preparePrimary: a cluster needs DATABASE_URL (the embedded database serves one process)');
+  const db = await openDatabase(opts, config, log);
+  let municipalityId: number, extra: { code: string; id: number }[], demoAccounts: DemoAccount[];
+  const authConfig = { ...loadAuthConfig(), ...opts.auth };
+  try {
+    const em = db.orm.em.fork();
+    municipalityId = await prepareData(em, municipality, opts, log);
+    extra = await prepareFurther(em, municipality, opts, config, log);
+    demoAccounts = await prepareAccounts(em, municipalityId, !!opts.demo, log, extra);
+  } finally {
+    await db.close();
+  }
+  // The schedulers' own small pool (the workers share the rest of DATABASE_POOL_MAX: config.workerShare).
+  const orm = await createOrm({ url: databaseUrl, embedded: false, poolMax: PRIMARY_POOL, poolMin: 0, ...schema });
+  configureAdmission(orm.em, { limit: 1, queueMax: 256 });
+  const retentionTimer = startRetention(orm, [municipalityId, ...extra.map((m) => m.id)], new AuthService(orm, authConfig), log);
+  const scheduler = new ReportScheduler(orm, municipalityId, { intervalMs: opts.reportScheduler ? opts.reportScheduler.intervalMs : undefined, log });
+  if (opts.reportScheduler !== false) scheduler.start();
+  let closing: Promise<void> | undefined;
+  return {
+    municipalityId, municipalities: extra, demoAccounts,
+    close() {
+      closing ??= (async () => {
+        clearInterval(retentionTimer);
+        await scheduler.stop();
+        await orm.close(true);
+      })();
+      return closing;
+    },
+  };
+}
+
 interface Database {
   orm: MikroORM;
   /** Connection string of the database in use. */
@@ -191,7 +254,7 @@ interface Database {
 }
 
 /** Step 1: the database (real PostGIS by DATABASE_URL, else embedded PGlite in the data folder), migrated. */
-async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: string) => void): Promise<Database> {
+async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: string) => void, o: { migrate: boolean } = { migrate: true }): Promise<Database> {
   const databaseUrl = opts.databaseUrl ?? config.databaseUrl;
   let embedded: EmbeddedDatabase | undefined;
   let url = databaseUrl;
@@ -208,9 +271,9 @@ async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: stri
     const database = { ...config.database, ...opts.database };
     orm = await createOrm({ url, embedded: !!embedded, onQuery: opts.onQuery, poolMax: database.poolMax, poolMin: database.poolMin, ...schema });
     // Heavy work's share of the pool, and the aggregate cache (docs/performance.md).
-    configureAdmission(orm.em, { limit: embedded ? 1 : database.heavyConcurrency, queueMax: database.heavyQueueMax });
+    configureAdmission(orm.em, { limit: embedded ? 1 : database.heavyConcurrency, queueMax: database.heavyQueueMax, lightRows: database.geojsonLightRows });
     configureResultCache(orm.em, database.aggregateCacheEntries, database.dataVersionTtlMs);
-    const applied = await migrate(orm);
+    const applied = o.migrate ? await migrate(orm) : [];
     if (applied.length) log(`Миграции применены: ${applied.join(', ')}`);
   } catch (e) {
     await orm?.close(true).catch(() => undefined);
@@ -414,19 +477,33 @@ async function listen(app: express.Express, mounted: Mounted[], o: { host: strin
     s.once('error', reject);
     s.listen(o.port, o.host, () => resolve(s));
   });
+  let lastConnection = 0;
+  server.on('connection', () => { lastConnection = Date.now(); });
   return Object.assign(server, {
     /**
      * Stops accepting; responses still being written say `Connection: close`, and requests still running get 5 s to
      * finish. Idle keep-alive connections would hold the close forever, so they go — but only after a grace of 2.5 s:
      * a request a client has already sent on a kept-alive connection may still wait unread in the socket while the
      * event loop is busy (such a connection counts as idle), and closing it at once reset that request (ECONNRESET
-     * under 32 clients on a loaded machine). Within the grace it is read, answered and its connection closed. (The
-     * listener is closed through net.Server's close: http.Server's closes the idle connections at once, Node ≥ 19.)
+     * under 32 clients on a loaded machine). Within the grace it is read, answered and its connection closed; the idle
+     * ones are closed after the event loop's next poll for I/O (setImmediate), so a request that arrived while the loop
+     * was busy is read first. (The listener is closed through net.Server's close: http.Server's closes the idle
+     * connections at once, Node ≥ 19.)
+     *
+     * `quietMs`: connections a client has made but the server has not accepted yet are reset when the listener closes,
+     * requests already sent on them included — those in the kernel's backlog while the event loop is busy, and in a
+     * cluster those the primary still holds for a worker (it hands them over one at a time). So the server keeps
+     * listening (answering with `Connection: close`) until no connection has come for `quietMs`, at most `maxWaitMs`.
      */
-    async drain() {
+    async drain(o: { quietMs?: number; maxWaitMs?: number } = {}) {
       draining = true;
+      if (o.quietMs) {
+        const until = Date.now() + (o.maxWaitMs ?? 2000);
+        lastConnection = Math.max(lastConnection, Date.now());
+        while (Date.now() < until && Date.now() - lastConnection < o.quietMs) await new Promise((r) => setTimeout(r, 50));
+      }
       const closed = new Promise<void>((r) => net.Server.prototype.close.call(server, () => r()));
-      const idle = setTimeout(() => server.closeIdleConnections(), 2500);
+      const idle = setTimeout(() => setImmediate(() => server.closeIdleConnections()), 2500);
       const force = setTimeout(() => server.closeAllConnections(), 5000);
       await closed;
       clearTimeout(idle);

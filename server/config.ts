@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 /** Runtime configuration, read from the environment once. */
@@ -35,6 +36,12 @@ export interface DatabaseSettings {
   heavyConcurrency: number;
   /** HEAVY_QUEUE_MAX: heavy operations waiting for a slot; beyond it a request is refused (429). */
   heavyQueueMax: number;
+  /**
+   * GEOJSON_LIGHT_ROWS: a point layer (appealsGeoJSON) expected to return at most this many points — the smaller of
+   * its `limit` and the planner's estimate of the rows its filter holds — runs as cheap work, not under the admission
+   * of heavy work (about the work of the largest page of appeals); a larger one is heavy. 0: every layer is heavy.
+   */
+  geojsonLightRows: number;
   /** AGGREGATE_CACHE_ENTRIES: cached aggregate results (per filter, scope and data version); 0 = off. */
   aggregateCacheEntries: number;
   /**
@@ -54,6 +61,7 @@ export function loadDatabaseSettings(env: NodeJS.ProcessEnv = process.env): Data
     poolMin,
     heavyConcurrency,
     heavyQueueMax: intVar(env, 'HEAVY_QUEUE_MAX', 256, 0, 100_000),
+    geojsonLightRows: intVar(env, 'GEOJSON_LIGHT_ROWS', 5000, 0, 200_000),
     aggregateCacheEntries: intVar(env, 'AGGREGATE_CACHE_ENTRIES', 1000, 0, 1_000_000),
     dataVersionTtlMs: intVar(env, 'DATA_VERSION_TTL_MS', 1000, 0, 600_000),
   };
@@ -149,5 +157,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     production: env.NODE_ENV === 'production',
     limits: loadLimits(env),
     database: loadDatabaseSettings(env),
+  };
+}
+
+/**
+ * WEB_CONCURRENCY: processes serving HTTP/GraphQL on the one port (Node cluster; server/cluster.ts). 1 (default) = one
+ * process; `auto` = the number of CPU cores. Only with a real PostgreSQL (DATABASE_URL): the embedded database is one
+ * connection inside one process.
+ */
+export function webConcurrency(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.WEB_CONCURRENCY?.trim().toLowerCase();
+  if (raw === 'auto') return Math.max(1, Math.min(64, os.availableParallelism()));
+  return intVar(env, 'WEB_CONCURRENCY', 1, 1, 64);
+}
+
+/** Connections the primary of a cluster keeps for its schedulers (reports, retention); the workers share the rest. */
+export const PRIMARY_POOL = 2;
+
+/**
+ * One worker's share of what the operator configured for the whole server, so that the totals stay as configured
+ * whatever WEB_CONCURRENCY is: the pool (DATABASE_POOL_MAX less the primary's PRIMARY_POOL, split evenly, at least 2
+ * a worker), heavy slots (HEAVY_CONCURRENCY split evenly, at least 1 and fewer than the worker's pool), the heavy
+ * queue (HEAVY_QUEUE_MAX) and a user's expensive operations at once (EXPENSIVE_PER_USER, at least 1 a worker).
+ * Where a setting is smaller than the number of workers, each worker gets the minimum (docs/operations.md).
+ */
+export function workerShare(database: DatabaseSettings, limits: Limits, workers: number): { database: DatabaseSettings; limits: Pick<Limits, 'expensivePerUser'> } {
+  const split = (total: number, min: number) => Math.max(min, Math.floor(total / workers));
+  const poolMax = split(database.poolMax - PRIMARY_POOL, 2);
+  return {
+    database: {
+      ...database,
+      poolMax,
+      poolMin: Math.min(poolMax, split(database.poolMin, 0)),
+      heavyConcurrency: Math.min(poolMax - 1, split(database.heavyConcurrency, 1)),
+      heavyQueueMax: Math.ceil(database.heavyQueueMax / workers),
+    },
+    limits: { expensivePerUser: limits.expensivePerUser > 0 ? split(limits.expensivePerUser, 1) : 0 },
   };
 }

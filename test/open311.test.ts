@@ -4,14 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { XMLParser } from 'fast-xml-parser';
-import { backends } from './helpers/backends.js';
+import { backends, freshDatabase } from './helpers/backends.js';
 import { rawFetch, startTestApp, type Client, type TestApp } from './helpers/app.js';
 import { Role } from '../server/auth/roles.js';
 import { IntakeService } from '../server/intake/service.js';
 import { Open311Client, parseOpen311Mapping, readOpen311Mapping } from '../server/open311/client.js';
 import { maskPersonalText, publicAddress, publicCoordinate } from '../server/open311/mask.js';
-import { dateWindow } from '../server/open311/service.js';
-import { isoFormatter } from '../server/open311/format.js';
+import { dateWindow, Open311Service } from '../server/open311/service.js';
+import { isoFormatter, xmlFlatList, zoneTable } from '../server/open311/format.js';
+import type { AddressPrecision } from '../server/open311/mask.js';
+import { createHash } from 'node:crypto';
 
 // ---------- conformance helpers: the official JSON Schemas (copied into test/fixtures/open311/) ----------
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
@@ -20,6 +22,15 @@ addFormats(ajv);
 for (const name of ['request', 'requests', 'service', 'services', 'service-definition']) {
   ajv.addSchema(JSON.parse(fs.readFileSync(`test/fixtures/open311/${name}.json`, 'utf8')), `${name}.json`);
 }
+/** SHA-256 of the official files (open311/schema-validation, schema/georeport-v2/); checked by a test below. */
+const PINNED_SCHEMAS = {
+  'request.json': '0491c947b970e245dbbf310480dba4929fd30965e2fb92560aa40ecefcf1c8ba',
+  'requests.json': '21d5e0c7786a80045eec0137598c24746d7e6a2c9875c647433998e5962c61f5',
+  'service-definition.json': '7fd24252050788877aa14671b64fd2b80c49e691a8ca57126160bd09948e9eb8',
+  'service.json': '3b46ef5fffec98b3638873f45dc6a675d051bf097119114414be08eac39ab961',
+  'services.json': 'e97115ff427221f21b704edf042dddd96c7b21856689e0c0cd6e59350969dce2',
+  'swagger.json': '9edb46bf694d1a7d673a0767f526e4da5209d97925c5bbdeac22e5ace04ef767',
+};
 function conforms(schema: string, data: unknown) {
   const validate = ajv.getSchema(`${schema}.json`)!;
   const ok = validate(data);
@@ -188,7 +199,7 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
       api_key: key, service_code: 'gkh.heating', lat: '51.52012', long: '81.23355',
       description: 'Третий день нет отопления в квартире, кв. 45, звоните 8 913 555-12-34, Петров Иван Сергеевич, petrov@mail.ru',
       first_name: 'Иван', last_name: 'Петров', email: 'petrov@mail.ru', phone: '+7 913 555-12-34',
-      media_url: 'https://photos.example/battery.jpg', 'attribute[danger_to_life]': 'no', 'attribute[whole_building]': 'yes',
+      media_url: 'https://photos.example/battery 1 <a>.jpg', 'attribute[danger_to_life]': 'no', 'attribute[whole_building]': 'yes',
     });
     expect(res.status).toBe(201);
     const [created] = await res.json() as any[];
@@ -206,7 +217,8 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
     const one = await getJson(`requests/${created.service_request_id}.json`);
     conforms('requests', one.body);
     const pub = one.body[0];
-    expect(pub).toMatchObject({ status: 'open', service_code: 'gkh.heating', agency_responsible: row.org, media_url: 'https://photos.example/battery.jpg',
+    // The link is kept in its standard form (a valid URI, as the schema asks).
+    expect(pub).toMatchObject({ status: 'open', service_code: 'gkh.heating', agency_responsible: row.org, media_url: 'https://photos.example/battery%201%20%3Ca%3E.jpg',
       lat: 51.52, long: 81.234 });
     expect(pub.requested_datetime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+07:00$/);
     const text = JSON.stringify(one.body) + await (await get(`requests/${created.service_request_id}.xml`)).text();
@@ -280,6 +292,66 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
       expect(answered.status_notes).toBe(maskPersonalText(a.answer_text).slice(0, 4000));
       expect(answered.agency_responsible).toBe(a.name);
     }
+  });
+
+  it('renders GET requests in SQL byte for byte as the reference path (masking, precision, escaping, old offsets)', async () => {
+    // Appeals with everything the fast path must get right, written directly (the intake would clean some of it).
+    const svc = new IntakeService(app.orm.em.fork(), app.municipalityId, 'test');
+    const recs = Array.from({ length: 7 }, (_, i) => ({ id: `RENDER-${i}`, at: '2026-11-20T10:00:00+07:00', text: 'Яма на дороге у дома', address: 'пр-т Ленина, 85' }));
+    await svc.importRecords(recs, { sourceName: 'render', mapping: { channel: 'DIRECT', fields: { externalId: 'id', receivedAt: 'at', text: 'text', address: 'address' } } });
+    const ids = (await app.sql(`SELECT id FROM appeal WHERE external_id LIKE 'RENDER-%' ORDER BY external_id`)).map((r) => r.id as number);
+    expect(ids).toHaveLength(7);
+    const set = (i: number, cols: string, params: unknown[]) => app.sql(`UPDATE appeal SET ${cols} WHERE id = ?`, [...params, ids[i]]);
+    await set(0, 'text = ?, address = ?', ['Звоните +7 (913) 555-12-34, кв. 45, Иванов Иван Иванович, ivan@mail.ru, https://vk.com/id1', 'ул. Октябрьская, д. 12а, кв. 5']);
+    await set(1, `text = ?, status = 'REJECTED', answer_text = ?`, ['Текст с "кавычками" & <тегами> и \'апострофом\'', 'Отказано: пишите Петрову П. П. на petrov@mail.ru']);
+    await set(2, 'text = ?, theme_id = NULL, organization_id = NULL, point = NULL, address = NULL', ['Управляющий\u0001символ\u000bи\u001fещё\ufffe, таб\tи перевод\nстроки']);
+    await set(3, `text = ?, status = 'CLOSED', answer_text = ?, answered_at = '2010-07-01T12:00:00Z', updated_at = '2010-07-01T11:00:00Z', received_at = '2010-06-15T03:04:05.678Z', answer_due_at = '1995-01-10T00:00:00Z'`,
+      ['🚧'.repeat(4100), 'Выполнено. Дата выполнения: 21.09.']);
+    await set(4, `status = 'NEW', duplicate_of_id = ?, answer_text = ''`, [ids[0]]);
+    await set(5, `status = 'IN_PROGRESS', answer_text = NULL, duplicate_of_id = NULL, received_at = '2011-03-26T19:30:00Z'`, []);
+    await set(6, `text = ?, status = 'ANSWERED', answer_text = ?`, ['x'.repeat(4001), 'Ответ\u0002с управляющим символом']);
+    await app.sql(`INSERT INTO open311_request (appeal_id, municipality_id, token, media_url) VALUES (?, ?, 'render-media', ?)`, [ids[1], app.municipalityId, "https://photos.example/a.jpg?x=1&y='2'"]);
+    const municipality = await Open311Service.municipality(app.orm.em.fork(), app.municipalityId);
+    const filters = [
+      { ids, start: new Date(0), end: new Date(0), byUpdated: false, page: 1, pageSize: 1000 },
+      { start: new Date(Date.now() - 90 * 86_400_000), end: new Date(), byUpdated: false, page: 1, pageSize: 1000 },
+      { start: new Date(Date.now() - 90 * 86_400_000), end: new Date(), byUpdated: true, status: 'closed' as const, page: 2, pageSize: 50 },
+    ];
+    for (const precision of ['street', 'house', 'none'] as AddressPrecision[]) {
+      const o311 = new Open311Service(app.orm.em.fork(), municipality, precision);
+      for (const f of filters) {
+        const list = await o311.requests(f);
+        expect(list.length, JSON.stringify(f)).toBeGreaterThan(0);
+        for (const format of ['json', 'xml'] as const) {
+          const reference = format === 'json' ? JSON.stringify(list) : xmlFlatList('service_requests', 'request', list);
+          const { body, count } = await o311.renderRequestsText(f, format);
+          expect(count).toBe(list.length);
+          expect(body, `${precision} ${format} ${JSON.stringify(f).slice(0, 80)}`).toBe(reference);
+        }
+      }
+    }
+    // The crafted ones over HTTP: conforming JSON, well-formed XML with the same values, masked, cut, old offsets.
+    const res = await getJson(`requests.json?service_request_id=${ids.join(',')}`);
+    conforms('requests', res.body);
+    const byId = new Map((res.body as any[]).map((r) => [Number(r.service_request_id), r]));
+    expect(byId.get(ids[0]).description).not.toMatch(/555|Иванов|ivan@|vk\.com|кв\. 45/);
+    expect(byId.get(ids[0]).address).toBe('ул. Октябрьская');
+    expect(byId.get(ids[1]).status_notes).toMatch(/^Отклонено: /);
+    expect(byId.get(ids[1]).status_notes).not.toMatch(/petrov|Петрову/);
+    expect(byId.get(ids[2])).toMatchObject({ service_code: 'unclassified', service_name: 'Тема не определена', agency_responsible: null, lat: null, address: null });
+    expect(byId.get(ids[3])).toMatchObject({ requested_datetime: '2010-06-15T10:04:05+07:00', updated_datetime: '2010-07-01T19:00:00+07:00', expected_datetime: '1995-01-10T07:00:00+07:00' });
+    expect(Array.from(byId.get(ids[3]).description as string)).toHaveLength(4000);
+    expect(byId.get(ids[4]).status_notes).toBe(`Повторяет обращение ${ids[0]}`);
+    expect(byId.get(ids[5])).toMatchObject({ status_notes: 'В работе', requested_datetime: '2011-03-27T01:30:00+06:00' });
+    const x = await (await get(`requests.xml?service_request_id=${ids.join(',')}`)).text();
+    expect(x).not.toMatch(/[\u0001-\u0008\u000b\u000c\u000e-\u001f\ufffe]/);
+    const parsed = xml.parse(x).service_requests.request as any[];
+    expect(parsed.map((r) => r.service_request_id)).toEqual((res.body as any[]).map((r) => r.service_request_id));
+    expect(parsed.find((r) => Number(r.service_request_id) === ids[1]).description).toBe('Текст с "кавычками" & <тегами> и \'апострофом\'');
+    await app.sql(`DELETE FROM open311_request WHERE token = 'render-media'`);
+    await app.sql(`DELETE FROM appeal_event WHERE appeal_id = ANY(?::int[])`, [`{${ids.join(',')}}`]);
+    await app.sql(`UPDATE appeal SET duplicate_of_id = NULL WHERE id = ANY(?::int[])`, [`{${ids.join(',')}}`]);
+    await app.sql(`DELETE FROM appeal WHERE id = ANY(?::int[])`, [`{${ids.join(',')}}`]);
   });
 
   it('limits a key by its rate, logs every use, and stops a revoked key', async () => {
@@ -395,10 +467,57 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
       const [t] = await target.sql(`SELECT status, answer_text FROM appeal WHERE external_id = ?`, [`open311:${first.sourceId}:${open.service_request_id}`]);
       expect(t).toEqual({ status: 'CLOSED', answer_text: 'Выполнено, проверено на месте' });
       expect((await target.sql(`SELECT count(*)::int AS n FROM appeal WHERE channel = 'OPEN311'`))[0].n).toBe(source.length);
+      // The same pull through the importOpen311 mutation (a source on this machine is allowed by the setting): it continues
+      // from the source's cursor, brings the next change, and is audited.
+      const other = source.find((s) => s.status === 'open' && s.service_request_id !== open.service_request_id)!;
+      await app.sql(`UPDATE appeal SET status = 'CLOSED', answer_text = 'Устранено', answered_at = now(), updated_at = now() WHERE id = ?`, [Number(other.service_request_id)]);
+      await new Promise((r) => setTimeout(r, 1100));
+      process.env.OPEN311_IMPORT_ALLOW_PRIVATE = '1';
+      try {
+        const worker = await target.as(Role.WORKER);
+        const r = await worker.gql(`mutation($url: String!, $mapping: JSONObject) { importOpen311(baseUrl: $url, mapping: $mapping) {
+          sourceId mode fetched inserted updated rejected cursor issues { field reason } } }`, { url: base, mapping: JSON.parse(fs.readFileSync('db/mappings/open311-hub.json', 'utf8')) });
+        expect(r.errors).toBeUndefined();
+        expect(r.data.importOpen311).toMatchObject({ sourceId: String(first.sourceId), mode: 'updated', inserted: 0, updated: 1, rejected: 0 });
+        const [o] = await target.sql(`SELECT status, answer_text FROM appeal WHERE external_id = ?`, [`open311:${first.sourceId}:${other.service_request_id}`]);
+        expect(o).toEqual({ status: 'CLOSED', answer_text: 'Устранено' });
+        const audits = await target.sql(`SELECT action, after FROM audit_log WHERE entity = 'open311_source' AND entity_id = ?`, [String(first.sourceId)]);
+        expect(audits.map((a) => a.action)).toEqual(['import']);
+      } finally {
+        delete process.env.OPEN311_IMPORT_ALLOW_PRIVATE;
+      }
     } finally {
       await target.close();
     }
   }, 120_000);
+
+  it('npm run import -- open311 <base URL>: the command pulls this endpoint into another database, then continues from its cursor', { timeout: 300_000 }, async () => {
+    const { execFile } = await import('node:child_process');
+    const db = await freshDatabase(backend);
+    const env = { ...process.env, MUNICIPALITY: 'rubtsovsk', ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : { DATA_DIR: db.dataDir!, DATABASE_URL: '' }) };
+    // Asynchronous: the command fetches from this process's server.
+    const run = () => new Promise<string>((resolve, reject) => execFile(process.execPath, ['dist/server/cli/import.js', 'open311', `${app.url}${API}/`, '--mapping', 'open311-hub'],
+      { env, encoding: 'utf8' }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stdout}\n${stderr}`)) : resolve(stdout))));
+    try {
+      const counts = (out: string) => {
+        const m = /получено заявок (\d+): добавлено (\d+), обновлено (\d+), без изменений (\d+), отклонено (\d+)/.exec(out);
+        expect(m, out).not.toBeNull();
+        return m!.slice(1).map(Number);
+      };
+      const out1 = await run();
+      expect(out1).toMatch(/режим по updated_datetime/);
+      const [fetched, inserted, , , rejected] = counts(out1);
+      const [{ n }] = await app.sql(`SELECT count(*)::int AS n FROM appeal WHERE updated_at >= now() - interval '90 days'`);
+      expect(fetched).toBeGreaterThanOrEqual(n - 5); // appeals changed by the other tests meanwhile may move
+      expect(inserted).toBe(fetched);
+      expect(rejected).toBe(0);
+      const [fetched2, inserted2] = counts(await run());
+      expect(inserted2).toBe(0);
+      expect(fetched2).toBeLessThan(fetched);
+    } finally {
+      await db.drop();
+    }
+  });
 
   it('imports recorded responses of a public server (FixMyStreet / SeeClickFix style) by windows, idempotently', async () => {
     const fixture = (name: string) => fs.readFileSync(`test/fixtures/open311/remote/${name}`, 'utf8');
@@ -444,6 +563,38 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
     expect((await app.sql('SELECT count(*)::int AS n FROM appeal WHERE external_id LIKE ?', [`open311:${r1.sourceId}:%`]))[0].n).toBe(4);
     const [src] = await app.sql('SELECT window_cursor FROM open311_source WHERE id = ?', [r1.sourceId]);
     expect(new Date(src.window_cursor).toISOString()).toBe('2026-11-05T00:00:00.000Z');
+  });
+
+  it('imports from a server that speaks only XML (the specification\'s required format): the same fields as from JSON', async () => {
+    const calls: string[] = [];
+    const fakeFetch = (async (input: string | URL | Request) => {
+      const url = new URL(String(input));
+      calls.push(url.pathname);
+      const start = Date.parse(url.searchParams.get('start_date') ?? '');
+      const end = Date.parse(url.searchParams.get('end_date') ?? '');
+      const covers = start <= Date.parse('2026-10-14T07:37:38Z') && Date.parse('2026-10-14T07:37:38Z') <= end;
+      const body = covers ? fs.readFileSync('test/fixtures/open311/remote/requests-window1.xml', 'utf8') : '<?xml version="1.0" encoding="utf-8"?><service_requests></service_requests>';
+      return new Response(body, { status: 200, headers: { 'content-type': 'text/xml' } });
+    }) as typeof fetch;
+    const mapping = { ...readOpen311Mapping('open311'), format: 'xml' };
+    const client = new Open311Client(app.orm.em.fork(), app.municipalityId);
+    const r = await client.pull({ baseUrl: 'https://xml-city.example/open311/v2', mapping, since: new Date('2026-10-01T00:00:00Z'), now: new Date('2026-11-01T00:00:00Z'), fetch: fakeFetch, actor: 'test' });
+    expect(r).toMatchObject({ mode: 'window', fetched: 5, inserted: 4, rejected: 1 });
+    expect(calls.every((c) => c === '/open311/v2/requests.xml')).toBe(true);
+    const rows = await app.sql(`SELECT a.external_id, a.status, a.answer_text, a.answered_at, a.due_at, t.code, a.text, r.media_url, ST_Y(a.point) AS lat
+      FROM appeal a LEFT JOIN theme t ON t.id = a.theme_id LEFT JOIN open311_request r ON r.appeal_id = a.id WHERE a.external_id LIKE ?`, [`open311:${r.sourceId}:%`]);
+    const row = (id: string) => rows.find((x) => x.external_id === `open311:${r.sourceId}:${id}`);
+    expect(row('638344')).toMatchObject({ status: 'CLOSED', answer_text: 'Яма заделана холодным асфальтом.', code: 'roads.potholes', media_url: 'http://city.example/requests/media/638344.jpg' });
+    expect(new Date(row('638344').due_at).toISOString()).toBe('2026-10-24T07:37:38.000Z');
+    expect(row('638344').lat).toBeCloseTo(51.51395, 5);
+    expect(row('638349')).toMatchObject({ status: 'NEW', code: 'blag.lighting', text: 'Не горит фонарь во дворе, темно вечером & <опасно>' });
+    expect(row('638351').text).toBe('Graffiti');
+    // Errors in the spec's XML format are read too; a page that is not GeoReport XML is named.
+    const respond = (body: string, status = 200) => (async () => new Response(body, { status })) as unknown as typeof fetch;
+    const run = (f: typeof fetch) => client.pull({ baseUrl: 'https://bad-xml.example/', mapping, since: new Date('2026-10-01T00:00:00Z'), now: new Date('2026-10-05T00:00:00Z'), fetch: f, actor: 'test' });
+    await expect(run(respond('<?xml version="1.0"?><errors><error><code>403</code><description>Invalid api_key</description></error></errors>', 403))).rejects.toThrow(/HTTP 403 — 403 Invalid api_key/);
+    await expect(run(respond('<html><body>Service Unavailable</body></html>', 503))).rejects.toThrow(/HTTP 503, ответ не XML GeoReport/);
+    expect(() => parseOpen311Mapping({ format: 'csv' })).toThrow(/format/);
   });
 
   it('reports a bad server clearly: HTTP errors in the spec format, non-JSON, oversized, slow, not a list', async () => {
@@ -510,6 +661,38 @@ describe('Open311 pure parts', () => {
     expect(publicAddress('ул. Октябрьская', 'none')).toBeNull();
     expect(publicCoordinate(51.513951, 'street')).toBe(51.514);
     expect(publicCoordinate(51.513951, 'house')).toBe(51.513951);
+  });
+
+  it('formats ISO times from the zone table exactly as the runtime\'s time-zone data says', () => {
+    const rnd = (() => { let s = 311; return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648); })();
+    for (const zone of ['Asia/Barnaul', 'Europe/Moscow', 'America/New_York', 'Asia/Kolkata']) {
+      const dtf = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
+      const table = zoneTable(zone);
+      expect(table.from.length).toBeGreaterThan(1);
+      const iso = isoFormatter(zone);
+      const instants = [...Array.from({ length: 3000 }, () => Date.UTC(1950, 0, 1) + Math.floor(rnd() * 150 * 365 * 86_400_000)),
+        ...table.from.slice(1).flatMap((t) => [t - 1, t, t + 1])];
+      for (const ms of instants) {
+        const name = dtf.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')!.value;
+        const m = /GMT([+-])(\d{2}):(\d{2})/.exec(name);
+        const off = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+        const expected = `${new Date(ms + off * 60_000).toISOString().slice(0, 19)}${off < 0 ? '-' : '+'}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}:${String(Math.abs(off) % 60).padStart(2, '0')}`;
+        expect(iso(new Date(ms)), `${zone} ${new Date(ms).toISOString()}`).toBe(expected);
+      }
+    }
+  });
+
+  it('tests against the official schemas: the copies in the repository are the shared ones, unchanged', () => {
+    // SHA-256 of the files of open311/schema-validation (schema/georeport-v2/), as in ../shared/data/open311-georeport-v2/.
+    const pinned: Record<string, string> = PINNED_SCHEMAS;
+    const shared = '../shared/data/open311-georeport-v2';
+    const sharedDir = fs.existsSync(shared) ? shared : null;
+    for (const [name, sha] of Object.entries(pinned)) {
+      expect(createHash('sha256').update(fs.readFileSync(`test/fixtures/open311/${name}`)).digest('hex'), name).toBe(sha);
+      // Where the shared reference data is present (not in CI, which has only the repository), it is the same file.
+      if (sharedDir) expect(createHash('sha256').update(fs.readFileSync(`${sharedDir}/${name}`)).digest('hex'), `${sharedDir}/${name}`).toBe(sha);
+    }
+    expect(Object.keys(pinned).sort()).toEqual(fs.readdirSync('test/fixtures/open311').filter((f) => f.endsWith('.json') && f !== 'mask-eval.json').sort());
   });
 
   it('bounds the date window: ISO 8601 only, at most 90 days, default the last 90 days', () => {

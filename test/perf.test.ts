@@ -6,7 +6,8 @@ import { HeatmapService } from '../server/heatmap/service.js';
 import { Admission, admissionOf, heavy } from '../server/db/admission.js';
 import { resultCacheOf } from '../server/db/result-cache.js';
 import { loadDatabaseSettings } from '../server/config.js';
-import { query } from '../server/db/sql.js';
+import { boundQuery, query } from '../server/db/sql.js';
+import { admitPointLayer } from '../server/appeals/points.js';
 
 /**
  * Many users at once (issue 17): district statistics from the stored district equal the spatial join (also after
@@ -18,7 +19,9 @@ const STATS = `query($filter: AppealFilter) { districtStats(filter: $filter) { d
 
 describe('pool and heavy-work settings', () => {
   it('reads DATABASE_POOL_MAX, HEAVY_CONCURRENCY, HEAVY_QUEUE_MAX and AGGREGATE_CACHE_ENTRIES, naming a bad one', () => {
-    expect(loadDatabaseSettings({})).toEqual({ poolMax: 10, poolMin: 2, heavyConcurrency: 2, heavyQueueMax: 256, aggregateCacheEntries: 1000, dataVersionTtlMs: 1000 });
+    expect(loadDatabaseSettings({})).toEqual({ poolMax: 10, poolMin: 2, heavyConcurrency: 2, heavyQueueMax: 256, geojsonLightRows: 5000, aggregateCacheEntries: 1000, dataVersionTtlMs: 1000 });
+    expect(loadDatabaseSettings({ GEOJSON_LIGHT_ROWS: '0' })).toMatchObject({ geojsonLightRows: 0 });
+    expect(() => loadDatabaseSettings({ GEOJSON_LIGHT_ROWS: '-1' })).toThrow(/GEOJSON_LIGHT_ROWS/);
     expect(loadDatabaseSettings({ DATABASE_POOL_MAX: '40' })).toMatchObject({ poolMax: 40, heavyConcurrency: 10 });
     expect(loadDatabaseSettings({ DATABASE_POOL_MAX: '2' })).toMatchObject({ poolMax: 2, poolMin: 2, heavyConcurrency: 1 });
     expect(() => loadDatabaseSettings({ DATABASE_POOL_MAX: '0' })).toThrow(/DATABASE_POOL_MAX/);
@@ -72,7 +75,8 @@ for (const backend of backends) {
     let app: TestApp;
     beforeAll(async () => {
       // The production re-read interval of the data version (tests default to 0, vitest.config.ts).
-      app = await startTestApp(backend, 1500, undefined, { database: { heavyConcurrency: 1, dataVersionTtlMs: 1000 } });
+      // GEOJSON_LIGHT_ROWS 200: a point layer of up to 200 points is cheap work, a larger one heavy (1 500 demo appeals).
+      app = await startTestApp(backend, 1500, undefined, { database: { heavyConcurrency: 1, dataVersionTtlMs: 1000, geojsonLightRows: 200 } });
     }, 300_000);
     afterAll(async () => {
       await app?.close();
@@ -161,9 +165,11 @@ for (const backend of backends) {
       expect(await counts()).toEqual(first);
     });
 
-    it('a cheap page of appeals completes while heavy work holds the admission and more heavy work waits', async () => {
+    it('a cheap page of appeals and a small point layer complete while heavy work holds the admission and more heavy work waits', async () => {
       const em = app.orm.em.fork();
-      expect(admissionOf(em).limit).toBe(1);
+      const admission = admissionOf(em);
+      expect(admission.limit).toBe(1);
+      expect(admission.lightRows).toBe(200);
       const ms = 1500;
       const t0 = Date.now();
       const done: Record<string, number> = {};
@@ -174,20 +180,120 @@ for (const backend of backends) {
         : () => query(app.orm.em.fork(), 'SELECT 1').then(() => new Promise((r) => setTimeout(r, ms)));
       const sleeps = [1, 2].map((i) => heavy(app.orm.em.fork(), hold).then(() => { done[`sleep${i}`] = Date.now() - t0; }));
       await new Promise((r) => setTimeout(r, 50));
-      const geo = app.gql('{ appealsGeoJSON(limit: 100) }').then((r) => { expect(r.errors).toBeUndefined(); done.geojson = Date.now() - t0; });
-      for (let i = 0; i < 50 && admissionOf(em).queued < 2; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(admissionOf(em).queued).toBe(2);
+      // A layer of 1 000 points over the whole city (1 500 appeals): expected 1 000 rows > 200, heavy, so it queues.
+      const big = app.gql('{ appealsGeoJSON(limit: 1000) }').then((r) => {
+        expect(r.errors).toBeUndefined();
+        expect(r.data.appealsGeoJSON.features).toHaveLength(1000);
+        done.bigGeojson = Date.now() - t0;
+      });
+      for (let i = 0; i < 50 && admission.queued < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(admission.queued).toBe(2);
+      const light = admission.stats.light;
       const page = await app.gql('{ appeals(first: 20) { edges { node { id theme { name } } } } problems(first: 5) { totalCount } }');
       expect(page.errors).toBeUndefined();
       done.page = Date.now() - t0;
-      // Answered while heavy work still held the slot and more of it waited (the GeoJSON at least).
-      expect(admissionOf(em).running).toBe(1);
-      expect(admissionOf(em).queued).toBeGreaterThanOrEqual(1);
-      expect(done.geojson).toBeUndefined();
-      await Promise.all([...sleeps, geo]);
-      expect(done.geojson).toBeGreaterThan(done.sleep2);
-      // PostgreSQL: the page (and the problem list) took a free connection while the first heavy statement ran.
-      if (backend === 'postgis') expect(done.page).toBeLessThan(done.sleep1);
+      // Small layers: 100 points asked; and 1 000 asked of a viewport and a month that hold fewer than 200.
+      const small = await app.gql('{ appealsGeoJSON(limit: 100) }');
+      expect(small.errors).toBeUndefined();
+      expect(small.data.appealsGeoJSON.features).toHaveLength(100);
+      const month = { from: '2025-06-01T00:00:00Z', to: '2025-07-01T00:00:00Z', bbox: { minLon: 81.15, minLat: 51.45, maxLon: 81.3, maxLat: 51.56 } };
+      const [{ n: inMonth }] = await app.sql(`SELECT count(*)::int AS n FROM appeal a WHERE a.received_at >= ? AND a.received_at < ?
+        AND a.point && ST_MakeEnvelope(?, ?, ?, ?, 4326)`, [month.from, month.to, month.bbox.minLon, month.bbox.minLat, month.bbox.maxLon, month.bbox.maxLat]);
+      expect(inMonth).toBeGreaterThan(0);
+      expect(inMonth).toBeLessThan(200);
+      const viewport = await app.gql('query($f: AppealFilter) { appealsGeoJSON(limit: 1000, filter: $f) }', { f: month });
+      expect(viewport.errors).toBeUndefined();
+      expect(viewport.data.appealsGeoJSON.features).toHaveLength(inMonth);
+      done.smallGeojson = Date.now() - t0;
+      expect(admission.stats.light).toBe(light + 2);
+      // Answered while heavy work still held the slot and more of it waited (the big layer at least).
+      expect(admission.running).toBe(1);
+      expect(admission.queued).toBeGreaterThanOrEqual(1);
+      expect(done.bigGeojson).toBeUndefined();
+      await Promise.all([...sleeps, big]);
+      expect(done.bigGeojson).toBeGreaterThan(done.sleep2);
+      // PostgreSQL: the page, the problem list and the small layers took a free connection while the first heavy
+      // statement ran.
+      if (backend === 'postgis') expect(done.smallGeojson).toBeLessThan(done.sleep1);
+    });
+
+    it('a cheap run that meets more rows than the planner expected goes on as heavy work; aliases of a big layer are refused', async () => {
+      const em = app.orm.em.fork();
+      const admission = admissionOf(em);
+      const before = { ...admission.stats };
+      const run = (n: number) => boundQuery<{ id: number }>(em, 'SELECT id FROM appeal ORDER BY received_at DESC, id DESC LIMIT ?', [n]);
+      // A planner that believed 10 rows: the cheap run asks for 201, gets them, and the layer is run again with a slot.
+      const rows = await admitPointLayer(em, 1000, 10, run);
+      expect(rows).toHaveLength(1000);
+      expect(admission.stats.reweighed).toBe(before.reweighed + 1);
+      expect(admission.stats.admitted).toBe(before.admitted + 1);
+      expect(admission.stats.light).toBe(before.light);
+      // The same belief with at most 200 rows there: cheap, no slot.
+      expect(await admitPointLayer(em, 1000, 10, (n) => run(Math.min(n, 150)))).toHaveLength(150);
+      expect(admission.stats.light).toBe(before.light + 1);
+      expect(admission.stats.admitted).toBe(before.admitted + 1);
+      // Hostile: 14 aliases of a 200 000-point layer are refused before anything runs; one such layer is heavy work.
+      const aliases = await app.gql(`{ ${Array.from({ length: 14 }, (_, i) => `g${i}: appealsGeoJSON(limit: 200000)`).join(' ')} }`);
+      expect(aliases.errors?.[0].message).toMatch(/GRAPHQL_MAX_COMPLEXITY/);
+      expect(admission.stats.admitted).toBe(before.admitted + 1);
+      const one = await app.gql('{ appealsGeoJSON(limit: 200000) }');
+      expect(one.errors).toBeUndefined();
+      expect(admission.stats.admitted).toBe(before.admitted + 2);
+      const [{ n }] = await app.sql('SELECT count(*)::int AS n FROM appeal WHERE point IS NOT NULL');
+      expect(one.data.appealsGeoJSON.features).toHaveLength(n);
+    });
+
+    it('the point layer is the newest appeals of the filter, encoded as before, whichever plan reads them; in a region the viewport is read in order of time', async () => {
+      type F = { from: string; to: string; bbox: { minLon: number; minLat: number; maxLon: number; maxLat: number } };
+      const expected = async (f: F, limit: number) => app.sql(
+        `SELECT a.id, ST_X(a.point) AS lon, ST_Y(a.point) AS lat, a.theme_id, t.name AS theme_name, a.status, a.channel, a.received_at
+           FROM appeal a LEFT JOIN theme t ON t.id = a.theme_id
+          WHERE a.municipality_id = ? AND a.received_at >= ? AND a.received_at < ? AND a.point && ST_MakeEnvelope(?, ?, ?, ?, 4326)
+          ORDER BY a.received_at DESC, a.id DESC LIMIT ?`, [app.municipalityId, f.from, f.to, f.bbox.minLon, f.bbox.minLat, f.bbox.maxLon, f.bbox.maxLat, limit]);
+      const layer = async (f: F, limit: number, ordered: boolean) => {
+        app.statements.length = 0;
+        const r = await app.gql('query($f: AppealFilter, $n: Int) { appealsGeoJSON(filter: $f, limit: $n) }', { f, n: limit });
+        expect(r.errors).toBeUndefined();
+        const sql = app.statements.filter((s) => /FROM appeal a LEFT JOIN theme t/.test(s));
+        expect(sql.length, app.statements.join('\n')).toBeGreaterThanOrEqual(1);
+        expect(/CASE WHEN a\.point &&/.test(sql.at(-1)!), JSON.stringify(f)).toBe(ordered);
+        const want = await expected(f, limit);
+        expect(want.length).toBeGreaterThan(0);
+        expect(r.data.appealsGeoJSON).toEqual({
+          type: 'FeatureCollection',
+          features: want.map((w: any) => ({
+            type: 'Feature', id: w.id, geometry: { type: 'Point', coordinates: [w.lon, w.lat] },
+            properties: { id: String(w.id), themeId: w.theme_id == null ? null : String(w.theme_id), themeName: w.theme_name, status: w.status,
+              channel: w.channel, receivedAt: new Date(w.received_at).toISOString() },
+          })),
+        });
+      };
+      // The plan is chosen from the planner's statistics (autovacuum keeps them on PostgreSQL; the bench analyses).
+      await app.sql('ANALYZE appeal');
+      const city: F = { from: '2024-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z', bbox: { minLon: 81.1, minLat: 51.4, maxLon: 81.4, maxLat: 51.6 } };
+      const street: F = { from: '2025-06-01T00:00:00Z', to: '2025-07-01T00:00:00Z', bbox: { minLon: 81.19, minLat: 51.48, maxLon: 81.25, maxLat: 51.53 } };
+      // One municipality in the table: the planner knows the viewport's rows; the plain filter, whatever it holds.
+      await layer(city, 1000, false);
+      await layer(street, 1000, false);
+      // A region: nine more municipalities, copies of this one's appeals 0.5° apart. The planner now expects a tenth of
+      // the city viewport's rows (fewer than 1 000, there are ~1 500): the box becomes a row filter, the scan ordered.
+      const copies = await app.sql(`INSERT INTO municipality (code, name, region, timezone, population, center, region_id)
+        SELECT 'geo-copy-' || g, 'Копия ' || g, region, timezone, population, ST_Translate(center, 0.5 * (g % 4), 0.5 * (g / 4)), region_id
+          FROM municipality m, generate_series(1, 9) g WHERE m.id = ? RETURNING id`, [app.municipalityId]);
+      try {
+        await query(app.orm.em.fork(), `INSERT INTO appeal (municipality_id, channel, external_id, received_at, author_kind, text, point, status, theme_id)
+          SELECT c.id, a.channel, a.external_id, a.received_at, a.author_kind, a.text, ST_Translate(a.point, 0.5 * (g % 4), 0.5 * (g / 4)), a.status, a.theme_id
+            FROM appeal a, unnest(?::int[]) WITH ORDINALITY AS c(id, g) WHERE a.municipality_id = ?`, [copies.map((c: any) => c.id), app.municipalityId]);
+        await app.sql('ANALYZE appeal');
+        const [{ n }] = await app.sql('SELECT count(DISTINCT municipality_id)::int AS n FROM appeal');
+        expect(n).toBe(10);
+        await layer(city, 1000, true);
+        await layer(street, 1000, false);
+      } finally {
+        await query(app.orm.em.fork(), 'DELETE FROM appeal WHERE municipality_id = ANY(?::int[])', [copies.map((c: any) => c.id)]);
+        await query(app.orm.em.fork(), 'DELETE FROM municipality WHERE id = ANY(?::int[])', [copies.map((c: any) => c.id)]);
+        await app.sql('ANALYZE appeal');
+      }
     });
 
     it('a page of appeals reads only the asked-for columns (no theme keywords for a name) and gives the same answer', async () => {

@@ -9,7 +9,8 @@ import { backends, freshDatabase, type FreshDatabase } from './helpers/backends.
  * (`node dist/server/main.js`, NODE_ENV=production) with one heavy slot (HEAVY_CONCURRENCY=1) and no aggregate cache,
  * 32 clients — half asking heavy questions (GeoJSON, district statistics) that wait in the admission queue, half
  * cheap pages — then SIGTERM: every request in flight (also those still waiting for a heavy slot) is answered, no
- * request gets an error, and the process exits with code 0 within 10 s. Needs `npm run build`.
+ * request gets an error, and the process exits with code 0 within 10 s. On PostGIS also in cluster mode
+ * (WEB_CONCURRENCY=2, server/cluster.ts): the signal goes to the primary, and both workers drain. Needs `npm run build`.
  */
 
 const MAIN = path.resolve('dist/server/main.js');
@@ -18,9 +19,9 @@ const CHEAP = `query { appeals(first: 50) { totalCount edges { node { id text di
 
 interface Server { child: ChildProcess; url: string; output: () => string; accounts: Map<string, string> }
 
-async function start(db: FreshDatabase): Promise<Server> {
+async function start(db: FreshDatabase, extra: NodeJS.ProcessEnv = {}): Promise<Server> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '0', EXPENSIVE_PER_USER: '0',
-    NODE_ENV: 'production', HEAVY_CONCURRENCY: '1', AGGREGATE_CACHE_ENTRIES: '0' };
+    NODE_ENV: 'production', HEAVY_CONCURRENCY: '1', AGGREGATE_CACHE_ENTRIES: '0', ...extra };
   delete env.VITEST;
   delete env.DATABASE_URL;
   delete env.DATA_DIR;
@@ -45,14 +46,22 @@ async function start(db: FreshDatabase): Promise<Server> {
 
 interface Outcome { heavy: boolean; started: number; ended: number; ok: boolean; error?: string }
 
-for (const backend of backends) {
-  describe(`clean stop under load with heavy work queued (${backend})`, () => {
+// Cluster mode needs a real PostgreSQL (the embedded database serves one process).
+const cases = backends.flatMap((backend) => backend === 'postgis'
+  ? [{ backend, workers: 1 }, { backend, workers: 2 }]
+  : [{ backend, workers: 1 }]);
+
+for (const { backend, workers } of cases) {
+  const name = workers > 1 ? `${backend}, WEB_CONCURRENCY=${workers}` : backend;
+  describe(`clean stop under load with heavy work queued (${name})`, () => {
     let db: FreshDatabase | undefined;
     afterAll(async () => { await db?.drop(); });
 
     it('SIGTERM with 32 clients (half heavy, queued for one slot): all in-flight requests answered, exit 0 within 10 s', async () => {
       db = await freshDatabase(backend);
-      const server = await start(db);
+      // HEAVY_CONCURRENCY=2 in cluster mode: one heavy slot in each worker.
+      const server = await start(db, workers > 1 ? { WEB_CONCURRENCY: String(workers), HEAVY_CONCURRENCY: String(workers) } : {});
+      if (workers > 1) expect(server.output()).toMatch(new RegExp(`процессов HTTP: ${workers}`));
       const login = await fetch(`${server.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url },
         body: JSON.stringify({ login: 'curator', password: server.accounts.get('curator') }) });
       expect(login.status).toBe(200);
@@ -86,6 +95,8 @@ for (const backend of backends) {
       await running;
       expect(stop.code, server.output().slice(-3000)).toBe(0);
       expect(stop.ms).toBeLessThan(10_000);
+      // Every worker drained and stopped (the primary after them).
+      if (workers > 1) expect(server.output().match(/\[рабочий процесс \d+\] Остановлено за/g)?.length).toBe(workers);
       // Heavy and cheap work both ran before the signal.
       expect(outcomes.filter((o) => o.ok && o.heavy).length).toBeGreaterThan(0);
       expect(outcomes.filter((o) => o.ok && !o.heavy).length).toBeGreaterThan(0);

@@ -181,10 +181,25 @@ export function cacheableFilter(f: ParsedFilter): boolean {
 export const THEME_SUBTREE_SQL = `(WITH RECURSIVE sub AS (SELECT id FROM theme WHERE id = ANY(?::int[])
                  UNION SELECT t.id FROM theme t JOIN sub ON t.parent_id = sub.id) SELECT id FROM sub)`;
 
+/** Variants of the WHERE clause for the point layer (server/appeals/points.ts); the default is the plain filter. */
+export interface FilterSqlOptions {
+  /**
+   * Without the municipality: ONLY for the planner's estimate of the rows a viewport holds (EXPLAIN, never run). The
+   * planner multiplies the municipality's share of the table by the viewport's share of the whole table, though a
+   * viewport lies in one municipality: in a region of N municipalities that estimate is N times too low.
+   */
+  estimateOnly?: boolean;
+  /**
+   * The bounding box as a plain row filter that no index can serve: when a viewport holds many more rows than asked
+   * for, the newest ones are found soonest by reading (municipality_id, received_at DESC) in order and stopping early.
+   */
+  bboxAsFilter?: boolean;
+}
+
 /** Builds the WHERE clause (alias `a` for appeal). Values are always bound, never spliced. */
-export function filterSql(f: ParsedFilter): SqlWhere {
-  const parts: string[] = ['a.municipality_id = ?'];
-  const params: unknown[] = [f.municipalityId];
+export function filterSql(f: ParsedFilter, opts: FilterSqlOptions = {}): SqlWhere {
+  const parts: string[] = opts.estimateOnly ? ['true'] : ['a.municipality_id = ?'];
+  const params: unknown[] = opts.estimateOnly ? [] : [f.municipalityId];
   if (f.from) { parts.push('a.received_at >= ?'); params.push(f.from); }
   if (f.to) { parts.push('a.received_at < ?'); params.push(f.to); }
   if (f.districtIds) { parts.push('a.district_id = ANY(?::int[])'); params.push(f.districtIds); }
@@ -197,7 +212,7 @@ export function filterSql(f: ParsedFilter): SqlWhere {
   if (f.channels) { parts.push('a.channel = ANY(?::text[])'); params.push(f.channels); }
   if (f.statuses) { parts.push('a.status = ANY(?::text[])'); params.push(f.statuses); }
   if (f.bbox) {
-    parts.push('a.point && ST_MakeEnvelope(?, ?, ?, ?, 4326)');
+    parts.push(opts.bboxAsFilter ? 'CASE WHEN a.point && ST_MakeEnvelope(?, ?, ?, ?, 4326) THEN true ELSE false END' : 'a.point && ST_MakeEnvelope(?, ?, ?, ?, 4326)');
     params.push(f.bbox.minLon, f.bbox.minLat, f.bbox.maxLon, f.bbox.maxLat);
   }
   if (f.near) {
@@ -218,7 +233,7 @@ export function filterSql(f: ParsedFilter): SqlWhere {
   if (f.urgent != null) { parts.push('a.urgent = ?'); params.push(f.urgent); }
   if (f.answerQuality) { parts.push('EXISTS (SELECT 1 FROM answer_quality q WHERE q.appeal_id = a.id AND q.verdict = ?)'); params.push(f.answerQuality); }
   if (f.scope) {
-    const s = scopeSql(f.scope, 'a');
+    const s = scopeSql(f.scope, 'a', { estimateOnly: opts.estimateOnly });
     parts.push(s.sql);
     params.push(...s.params);
   }

@@ -6,6 +6,7 @@ import { Appeal } from './entities.js';
 import type { District, Organization, Theme } from '../reference/entities.js';
 import { columnsFor, rowToDistrict, rowToOrganization, rowToTheme } from '../reference/rows.js';
 import { filterSql, type ParsedFilter } from './filter.js';
+import { pointLayer } from './points.js';
 import { scopeSql, type RowScope } from '../auth/scope.js';
 
 export const MAX_PAGE = 500;
@@ -350,32 +351,12 @@ export class AppealService {
     return rows;
   }
 
-  /** Points for the map as a GeoJSON FeatureCollection (newest first, at most `limit`). */
+  /**
+   * Points for the map as a GeoJSON FeatureCollection (newest first, at most `limit`): cheap work when it is expected
+   * to be small, else heavy (server/appeals/points.ts).
+   */
   async points(f: ParsedFilter, limit: number): Promise<FeatureCollection<Point>> {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_POINTS) throw new InputError('limit', `от 1 до ${MAX_POINTS}`);
-    const where = filterSql(f);
-    const rows = await query<{ id: number; lon: number; lat: number; theme_id: number | null; theme_name: string | null; status: string; channel: string; received_at: Date }>(this.em, 
-      `SELECT a.id, ST_X(a.point) AS lon, ST_Y(a.point) AS lat, a.theme_id, t.name AS theme_name, a.status, a.channel, a.received_at
-         FROM appeal a LEFT JOIN theme t ON t.id = a.theme_id
-        WHERE ${where.sql} AND a.point IS NOT NULL
-        ORDER BY a.received_at DESC, a.id DESC LIMIT ?`,
-      [...where.params, limit],
-    );
-    return {
-      type: 'FeatureCollection',
-      features: rows.map((r) => ({
-        type: 'Feature',
-        id: r.id,
-        geometry: { type: 'Point', coordinates: [r.lon, r.lat] },
-        properties: {
-          id: String(r.id),
-          themeId: r.theme_id == null ? null : String(r.theme_id),
-          themeName: r.theme_name,
-          status: r.status,
-          channel: r.channel,
-          receivedAt: new Date(r.received_at).toISOString(),
-        },
-      })),
-    };
+    return pointLayer(this.em, f, limit);
   }
 }

@@ -117,6 +117,8 @@ export class AuthResolver {
       await ctx.auth?.service.revokeUser(me.id, tem, ctx.auth.tokenHash);
       await audit(tem, ctx, { entity: 'user', entityId: me.id, action: 'change_password', before: null, after: null });
     });
+    // Committed: no worker trusts the other sessions' cached validations any more.
+    await ctx.auth?.service.forgetUser(me.id, ctx.auth.tokenHash);
     return true;
   }
 
@@ -154,7 +156,7 @@ export class AuthResolver {
       await audit(tem, ctx, { entity: 'user', entityId: n, action: 'update', before: auditView(before), after: auditView(after) });
       return after;
     });
-    ctx.auth?.service.forgetUser(n);
+    await ctx.auth?.service.forgetUser(n);
     return toUser(result);
   }
 
@@ -169,6 +171,7 @@ export class AuthResolver {
       await ctx.auth?.service.revokeUser(n, tem);
       await audit(tem, ctx, { entity: 'user', entityId: n, action: 'set_password', before: null, after: null });
     });
+    await ctx.auth?.service.forgetUser(n);
     return true;
   }
 

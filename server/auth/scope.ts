@@ -36,9 +36,10 @@ export function scopeKey(s: RowScope | undefined): string {
 }
 
 /** SQL over `appeal <alias>` with `?` placeholders. */
-export function scopeSql(s: RowScope, alias = 'a'): { sql: string; params: unknown[] } {
-  const parts = [`${alias}.municipality_id = ?`];
-  const params: unknown[] = [s.municipalityId];
+export function scopeSql(s: RowScope, alias = 'a', opts: { estimateOnly?: boolean } = {}): { sql: string; params: unknown[] } {
+  // estimateOnly: without the municipality, for a planner's estimate that is never run (server/appeals/filter.ts).
+  const parts = opts.estimateOnly ? ['true'] : [`${alias}.municipality_id = ?`];
+  const params: unknown[] = opts.estimateOnly ? [] : [s.municipalityId];
   if (s.thematicBlockId != null) {
     parts.push(`${alias}.theme_id IN (SELECT id FROM theme WHERE block_id = ?)`);
     params.push(s.thematicBlockId);

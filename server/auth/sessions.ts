@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import { GraphQLError } from 'graphql';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { MikroORM, EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
+import { inCluster, onPeers, sharedLimiter, tellPeers } from '../util/peers.js';
 import { InputError } from '../errors.js';
 import type { AuthConfig } from './config.js';
 import { isRegionRole } from './roles.js';
@@ -47,11 +48,27 @@ const TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
  */
 export class AuthService {
   private readonly cache = new Map<string, CacheEntry>();
-  /** Failed sign-ins per client address (any login): against trying one password on many accounts. */
-  private readonly ipFailures: RateLimiterMemory;
+  /**
+   * Failed sign-ins per client address (any login): against trying one password on many accounts. The server's
+   * count (with several workers it lives in the primary); the lock-out per login and address is in the database.
+   */
+  private readonly ipFailures: RateLimiterAbstract;
 
   constructor(private readonly orm: MikroORM, readonly config: AuthConfig) {
-    this.ipFailures = new RateLimiterMemory({ points: config.ipMaxFailures, duration: config.lockMinutes * 60 });
+    this.ipFailures = sharedLimiter({ points: config.ipMaxFailures, duration: config.lockMinutes * 60, keyPrefix: 'AUTH_IP_MAX_FAILURES' });
+    // Another worker ended a session or changed an account: its cached validations go here too (server/util/peers.ts).
+    if (inCluster()) onPeers<{ tokenHash?: string; userId?: number; exceptTokenHash?: string }>('auth:forget', (m) => this.drop(m));
+  }
+
+  private drop(m: { tokenHash?: string; userId?: number; exceptTokenHash?: string }): void {
+    if (m.tokenHash) this.cache.delete(m.tokenHash);
+    if (m.userId != null) for (const [k, e] of this.cache) if (e.user.id === m.userId && k !== m.exceptTokenHash) this.cache.delete(k);
+  }
+
+  /** Drops cached validations here and in every other worker; resolves when all of them have dropped them. */
+  private forget(m: { tokenHash?: string; userId?: number; exceptTokenHash?: string }): Promise<void> {
+    this.drop(m);
+    return tellPeers('auth:forget', m);
   }
 
   private async failed(ip: string | undefined): Promise<never> {
@@ -182,25 +199,30 @@ export class AuthService {
       throw new GraphQLError(`municipalityId: муниципальное образование ${municipalityId} не входит в регион учётной записи`, { extensions: { code: 'FORBIDDEN', field: 'municipalityId' } });
     }
     await query(this.em(), 'UPDATE user_session SET municipality_id = ? WHERE token_hash = ? AND revoked_at IS NULL', [municipalityId, tokenHash]);
-    this.cache.delete(tokenHash);
+    await this.forget({ tokenHash });
   }
 
-  /** Ends one session (sign-out). */
+  /** Ends one session (sign-out); answered once no worker of the server trusts the session any more. */
   async signOut(tokenHash: string): Promise<boolean> {
     this.cache.delete(tokenHash);
     const r = await query(this.em(), 'UPDATE user_session SET revoked_at = now() WHERE token_hash = ? AND revoked_at IS NULL RETURNING id', [tokenHash]);
+    // After the update: a validation cached meanwhile (here or in another worker) goes too.
+    await this.forget({ tokenHash });
     return r.length > 0;
   }
 
-  /** Ends every session of a user (disabled, role or password changed). */
+  /**
+   * Ends every session of a user (disabled, role or password changed). Inside a transaction (`em`), call forgetUser
+   * after it commits: a validation cached before the commit would otherwise be trusted for AUTH_SESSION_CACHE_SECONDS.
+   */
   async revokeUser(userId: number, em: EntityManager = this.em(), exceptTokenHash?: string): Promise<void> {
-    for (const [k, e] of this.cache) if (e.user.id === userId && k !== exceptTokenHash) this.cache.delete(k);
     await query(em, 'UPDATE user_session SET revoked_at = now() WHERE user_id = ? AND revoked_at IS NULL AND token_hash <> ?', [userId, exceptTokenHash ?? '']);
+    await this.forget({ userId, exceptTokenHash });
   }
 
-  /** Forgets cached validations of a user (their account changed: role, scope, name). */
-  forgetUser(userId: number): void {
-    for (const [k, e] of this.cache) if (e.user.id === userId) this.cache.delete(k);
+  /** Forgets cached validations of a user (their account changed: role, scope, name) here and in every other worker. */
+  forgetUser(userId: number, exceptTokenHash?: string): Promise<void> {
+    return this.forget({ userId, exceptTokenHash });
   }
 }
 

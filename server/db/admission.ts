@@ -13,11 +13,22 @@ export class Admission {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly inside = new AsyncLocalStorage<true>();
-  /** Counters for tests and the operations page. */
-  readonly stats = { admitted: 0, queued: 0, refused: 0, maxWaiting: 0 };
+  /**
+   * Counters for tests and the operations page; `light`: work weighed and found cheap (a small point layer), run
+   * without a slot; `reweighed`: such work that met more rows than expected and went on as heavy work.
+   */
+  readonly stats = { admitted: 0, queued: 0, refused: 0, maxWaiting: 0, light: 0, reweighed: 0 };
 
-  constructor(readonly limit: number, readonly queueMax: number) {
+  /**
+   * Rows a point layer (appealsGeoJSON) may be expected to return and still run as cheap work (GEOJSON_LIGHT_ROWS):
+   * about the work of the largest page of appeals. Larger layers are heavy (server/appeals/points.ts).
+   */
+  readonly lightRows: number;
+
+  constructor(readonly limit: number, readonly queueMax: number, lightRows = DEFAULT_LIGHT_ROWS) {
     if (!Number.isInteger(limit) || limit < 1) throw new Error(`heavy concurrency must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(lightRows) || lightRows < 0) throw new Error(`light rows must be a non-negative integer, got ${lightRows}`);
+    this.lightRows = lightRows;
   }
 
   get running(): number {
@@ -74,6 +85,9 @@ export class Admission {
   }
 }
 
+/** GEOJSON_LIGHT_ROWS by default (server/config.ts). */
+export const DEFAULT_LIGHT_ROWS = 5000;
+
 /** One admission per ORM (per pool): keyed by the configuration object every fork of its EntityManager shares. */
 const byOrm = new WeakMap<object, Admission>();
 
@@ -82,10 +96,12 @@ export interface AdmissionOptions {
   limit: number;
   /** HEAVY_QUEUE_MAX: heavy operations waiting; more are refused (429). */
   queueMax: number;
+  /** GEOJSON_LIGHT_ROWS: a point layer expected to return at most this many rows is cheap work. */
+  lightRows?: number;
 }
 
 export function configureAdmission(em: EntityManager, opts: AdmissionOptions): Admission {
-  const a = new Admission(opts.limit, opts.queueMax);
+  const a = new Admission(opts.limit, opts.queueMax, opts.lightRows);
   byOrm.set(em.config, a);
   return a;
 }

@@ -1,11 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from './sql.js';
+import { onPeers, tellPeers } from '../util/peers.js';
 
 /**
  * The data version caches of results compare (heat-map tiles, aggregate queries): the value of the sequence
  * `heatmap_data_version`, which triggers advance on every statement that changes appeals, districts, heat layers,
  * themes or organisations (any process, any import path). It is re-read at most once per `ttlMs`, and at once after
- * an import or any GraphQL mutation made by this process (markDataChanged).
+ * an import or any GraphQL mutation made by this process or another worker of the same server (markDataChanged).
  */
 export class DataVersion {
   private value: string | undefined;
@@ -57,7 +58,19 @@ const instances = new Set<DataVersion>();
 /** Called after an import in this process commits: caches re-read the version before their next answer. */
 let epoch = 0;
 
-export function markDataChanged(): void {
+function changedHere(): void {
   epoch++;
   for (const v of instances) v.invalidate();
 }
+
+/**
+ * The data changed (committed) in this process: its caches re-read the version before their next answer, and so do
+ * those of the other workers of the server (WEB_CONCURRENCY); resolves when they all have been told.
+ */
+export function markDataChanged(): Promise<void> {
+  changedHere();
+  return tellPeers('data:changed');
+}
+
+// Another worker of the server (WEB_CONCURRENCY) committed a change: this one's caches re-read the version too.
+onPeers('data:changed', changedHere);

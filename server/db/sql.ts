@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createRequire } from 'node:module';
+import pg from 'pg';
 
 // pg's own parameter serialiser (arrays become Postgres array literals).
 const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(v: unknown): unknown };
@@ -59,6 +60,44 @@ export async function boundQuery<T>(em: EntityManager, sql: string, params: read
   try {
     const r = await connection.query({ text: numberedCached(sql), values: params });
     return r.rows as T[];
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+/**
+ * boundQuery whose rows are handed to `onRow` as they arrive from the server (not collected), each as an array of its
+ * columns in the statement's order (no object per row): a large answer is processed (and, by the caller, sent on)
+ * while PostgreSQL still produces its later rows. Inside a transaction the rows come from query() in one piece.
+ * Resolves with the number of rows.
+ */
+export async function streamQuery(em: EntityManager, sql: string, params: readonly unknown[], onRow: (row: unknown[]) => void): Promise<number> {
+  if (em.getTransactionContext()) {
+    const rows = await query<Record<string, unknown>>(em, sql, params);
+    for (const r of rows) onRow(Object.values(r));
+    return rows.length;
+  }
+  if (em.config.get('debug')) em.config.getLogger().log('query', sql);
+  const client = (em.getConnection().getKnex() as unknown as { client: KnexClient }).client;
+  const connection = await client.acquireConnection();
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const q = new pg.Query({ text: numberedCached(sql), values: params as unknown[], rowMode: 'array' } as unknown as pg.QueryConfig);
+      let n = 0;
+      let failed: unknown;
+      q.on('row', (row: unknown[]) => {
+        if (failed !== undefined) return;
+        n++;
+        try {
+          onRow(row);
+        } catch (e) {
+          failed = e; // the rest of the answer is read and dropped; the connection stays usable
+        }
+      });
+      q.on('error', reject);
+      q.on('end', () => (failed !== undefined ? reject(failed) : resolve(n)));
+      (connection as unknown as { query(q: pg.Query): void }).query(q);
+    });
   } finally {
     await client.releaseConnection(connection);
   }

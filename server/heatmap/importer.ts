@@ -385,6 +385,6 @@ export async function importHeatLayer(em: EntityManager, municipalityId: number,
     }
     return { layer, alreadyImported: false, read: parsed.read, inserted: rows.length, rejected, rejections };
   });
-  if (!report.alreadyImported) markHeatDataChanged();
+  if (!report.alreadyImported) await markHeatDataChanged();
   return report;
 }

@@ -17,7 +17,7 @@ export const mount: Mount = async (app, { orm, municipalityId, auth, limits }) =
   const tiles = await createTileServer(orm, municipalityId);
   // RATE_LIMIT_PER_MINUTE=0 switches every rate limit off (benchmarks).
   const perMinute = limits.rateLimitPerMinute > 0 ? limits.tileRatePerMinute : 0;
-  const limiter = routeLimiter(perMinute);
+  const limiter = routeLimiter(perMinute, 'TILE_RATE_LIMIT_PER_MINUTE');
   app.get('/tiles/:layer/:z/:x/:file', authenticate(auth), routeRateLimit(perMinute, 'TILE_RATE_LIMIT_PER_MINUTE', limiter),
     scopedTiles(orm, municipalityId, () => tiles.encoder), tiles.handler);
   return {

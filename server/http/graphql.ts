@@ -39,7 +39,8 @@ const dataChangedOnMutation: ApolloServerPlugin<Context> = {
   async requestDidStart() {
     return {
       async willSendResponse({ operation }) {
-        if (operation?.operation === 'mutation') markDataChanged();
+        // Awaited: the answer leaves once every worker of the server (WEB_CONCURRENCY) will re-read the version.
+        if (operation?.operation === 'mutation') await markDataChanged();
       },
     };
   },

@@ -2,7 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { NextFunction, Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { sharedLimiter } from '../util/peers.js';
 
 /**
  * HTTP-side limits: who is asking (for the rate limit), GraphQL operations per user or
@@ -36,10 +37,11 @@ export function rateLimitKey(contextValue: unknown): string {
 /**
  * At most `perMinute` GraphQL operations per key and minute (fixed one-minute windows). Over the
  * limit the operation is not executed: HTTP 429 with `Retry-After` and code TOO_MANY_REQUESTS.
+ * The counters are the server's: with several workers (WEB_CONCURRENCY) they live in the primary.
  */
 export function rateLimitPlugin(perMinute: number): ApolloServerPlugin<any> | undefined {
   if (perMinute <= 0) return undefined;
-  const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+  const limiter = sharedLimiter({ points: perMinute, duration: 60, keyPrefix: 'RATE_LIMIT_PER_MINUTE' });
   return {
     async requestDidStart({ contextValue }) {
       let refused: RateLimiterRes | undefined;
@@ -89,11 +91,12 @@ export { megabytes };
 
 /**
  * A per-minute request limit of an HTTP route (/tiles, /exports), per signed-in user or else per address:
- * `check(key)` resolves to 0 when allowed, else the seconds to wait. perMinute ≤ 0: no limit.
+ * `check(key)` resolves to 0 when allowed, else the seconds to wait. perMinute ≤ 0: no limit. `name` (the limit's
+ * variable) names its counters, which with several workers live in the primary (server/util/peers.ts).
  */
-export function routeLimiter(perMinute: number): ((key: string) => Promise<number>) | undefined {
+export function routeLimiter(perMinute: number, name: string): ((key: string) => Promise<number>) | undefined {
   if (perMinute <= 0) return undefined;
-  const limiter = new RateLimiterMemory({ points: perMinute, duration: 60 });
+  const limiter = sharedLimiter({ points: perMinute, duration: 60, keyPrefix: name });
   return async (key) => {
     try {
       await limiter.consume(key);
@@ -113,7 +116,7 @@ export function sendRateLimited(res: import('node:http').ServerResponse, seconds
 }
 
 /** Express middleware of a route limit (after authentication: the key is the user when signed in). */
-export function routeRateLimit(perMinute: number, variable: string, check = routeLimiter(perMinute)) {
+export function routeRateLimit(perMinute: number, variable: string, check = routeLimiter(perMinute, variable)) {
   return (req: Request, res: Response, next: NextFunction) => {
     // Already counted in front of Express (the cached tile path of server/heatmap/routes.ts).
     if (!check || (req as Request & { rateCounted?: boolean }).rateCounted) return next();

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { query } from '../db/sql.js';
+import { onPeers, tellPeers } from '../util/peers.js';
 import { audit, type AuditActor } from '../audit/audit.js';
 import { InputError } from '../errors.js';
 import { readReference } from '../reference/files.js';
@@ -76,9 +77,12 @@ let HEAVY_MS = 1_000;
 const STALE_MAX_MS = 10 * 60_000;
 const CACHE_MAX = 32;
 
+/** Empties the cache here and in the other workers of the server (WEB_CONCURRENCY). */
 export function clearIndicatorCache(): void {
   cache.clear();
+  void tellPeers('indicators:clear');
 }
+onPeers('indicators:clear', () => cache.clear());
 
 /** The duration above which a changed aggregate is served stale while recomputed (tests set 0 to exercise it). */
 export function setHeavyAggregateMs(ms: number): void {

@@ -9,6 +9,7 @@ import { Channel } from '../reference/entities.js';
 import { repoRoot } from '../reference/files.js';
 import { IntakeService } from '../intake/service.js';
 import type { Issue } from '../intake/normalize.js';
+import { XMLParser } from 'fast-xml-parser';
 
 /**
  * The Open311 client importer: pulls requests from another GeoReport v2 server into the hub, incrementally, through
@@ -37,6 +38,8 @@ export interface Open311Mapping {
   maxResults?: number;
   /** The server pages with page/page_size (this hub does); without it a full window is split instead. */
   paging?: boolean;
+  /** `xml` for a server that speaks only XML (the specification's required format; JSON is optional). Default `json`. */
+  format?: 'json' | 'xml';
   jurisdictionId?: string;
 }
 
@@ -109,6 +112,10 @@ export function parseOpen311Mapping(raw: unknown, at = 'mapping'): Open311Mappin
   int('overlapDays', 0, 90);
   int('maxResults', 1, 100_000);
   if (m.paging != null) out.paging = m.paging === true;
+  if (m.format != null) {
+    if (m.format !== 'json' && m.format !== 'xml') throw new InputError(`${at}.format`, 'ожидается json или xml');
+    out.format = m.format;
+  }
   if (m.jurisdictionId != null) out.jurisdictionId = String(m.jurisdictionId).slice(0, 100);
   return out;
 }
@@ -168,6 +175,17 @@ const text = (v: unknown, max = 20_000): string | undefined => {
   return s ? s.slice(0, max) : undefined;
 };
 
+/** An http(s) link as its standard serialisation (a valid URI, as the media_url we publish must be), or undefined. */
+function publicUrl(v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.href.length <= 2000 ? u.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function normaliseBase(url: string): URL {
   let u: URL;
   try {
@@ -183,12 +201,34 @@ function normaliseBase(url: string): URL {
   return u;
 }
 
-/** GET of one JSON document with a timeout and a size bound; every error names the URL. */
-async function fetchJson(fetchImpl: typeof fetch, url: string, timeoutMs: number, maxBytes: number): Promise<unknown> {
+const xmlParser = new XMLParser({
+  ignoreAttributes: true, parseTagValue: false, processEntities: true, htmlEntities: false,
+  isArray: (name, path) => path === 'service_requests.request' || path === 'errors.error',
+});
+
+/**
+ * A GeoReport XML document as the JSON one: `service_requests` → its `request` list (every value a string, an empty
+ * element null), `errors` → its `error` list; anything else → null.
+ */
+function fromXml(body: string): unknown {
+  const doc = xmlParser.parse(body) as Record<string, unknown>;
+  const list = (v: unknown, item: string) => {
+    const items = v && typeof v === 'object' ? (v as Record<string, unknown>)[item] : undefined;
+    return (Array.isArray(items) ? items : []).map((x) => (x && typeof x === 'object'
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).map(([k, val]) => [k, val === '' || typeof val === 'object' ? null : val]))
+      : x));
+  };
+  if ('service_requests' in doc) return list(doc.service_requests, 'request');
+  if ('errors' in doc) return list(doc.errors, 'error');
+  return null;
+}
+
+/** GET of one JSON (or GeoReport XML) document with a timeout and a size bound; every error names the URL. */
+async function fetchJson(fetchImpl: typeof fetch, url: string, timeoutMs: number, maxBytes: number, format: 'json' | 'xml' = 'json'): Promise<unknown> {
   const shown = url.replace(/([?&]api_key=)[^&]*/, '$1…');
   let res: Response;
   try {
-    res = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' }, redirect: 'error' });
+    res = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: format === 'xml' ? 'application/xml, text/xml' : 'application/json' }, redirect: 'error' });
   } catch (e) {
     const err = e as Error;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -221,9 +261,14 @@ async function fetchJson(fetchImpl: typeof fetch, url: string, timeoutMs: number
   const body = Buffer.concat(chunks).toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse(body);
+    if (format === 'xml') {
+      if (!/^\s*(?:<\?xml[^>]*>\s*)?<(?:service_requests|errors)[\s>/]/.test(body)) throw new Error('not GeoReport XML');
+      json = fromXml(body);
+    } else {
+      json = JSON.parse(body);
+    }
   } catch {
-    throw new InputError('open311', `${shown}: HTTP ${res.status}, ответ не JSON: «${body.slice(0, 120)}»`);
+    throw new InputError('open311', `${shown}: HTTP ${res.status}, ответ не ${format === 'xml' ? 'XML GeoReport (service_requests или errors)' : 'JSON'}: «${body.slice(0, 120)}»`);
   }
   if (!res.ok) {
     const errs = Array.isArray(json) ? json.map((x) => (x && typeof x === 'object' ? `${(x as { code?: unknown }).code ?? ''} ${(x as { description?: unknown }).description ?? ''}`.trim() : '')).join('; ') : '';
@@ -272,11 +317,12 @@ export class Open311Client {
       if (report.calls >= maxCalls) throw new StopPull(`достигнут предел ${maxCalls} запросов за один запуск`);
       report.calls++;
       const u = url(resource, params);
-      const json = await fetchJson(fetchImpl, u, timeoutMs, maxBytes);
+      const json = await fetchJson(fetchImpl, u, timeoutMs, maxBytes, mapping.format);
       if (!Array.isArray(json)) throw new InputError('open311', `${u}: ожидается JSON-массив заявок, получено ${json === null ? 'null' : typeof json}`);
       return json as RemoteRequest[];
     };
     const fmt = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const requestsPath = mapping.format === 'xml' ? 'requests.xml' : 'requests.json';
     const [after, before] = mode === 'updated' ? ['updated_after', 'updated_before'] : ['start_date', 'end_date'];
 
     /** The requests of one window (paged, or split while the server's cap is reached). */
@@ -284,13 +330,13 @@ export class Open311Client {
       if (mapping.paging || mode === 'updated') {
         const out: RemoteRequest[] = [];
         for (let page = 1; ; page++) {
-          const rows = await get('requests.json', { [after]: fmt(from), [before]: fmt(to), page: String(page), page_size: String(cap) });
+          const rows = await get(requestsPath, { [after]: fmt(from), [before]: fmt(to), page: String(page), page_size: String(cap) });
           out.push(...rows);
           if (out.length > maxRecords) throw new StopPull(`в окне больше ${maxRecords} заявок`);
           if (rows.length < cap) return out;
         }
       }
-      const rows = await get('requests.json', { [after]: fmt(from), [before]: fmt(to) });
+      const rows = await get(requestsPath, { [after]: fmt(from), [before]: fmt(to) });
       if (rows.length < cap || to.getTime() - from.getTime() <= HOUR) return rows;
       const mid = new Date(Math.floor((from.getTime() + to.getTime()) / 2));
       return [...await windowRequests(from, mid), ...await windowRequests(new Date(mid.getTime() + 1000), to)];
@@ -319,8 +365,8 @@ export class Open311Client {
           const status = text(r.status, 40)?.toLowerCase();
           const closed = status === 'closed';
           const externalId = id ? `open311:${src.id}:${id}` : undefined;
-          const mediaUrl = text(r.media_url, 2000);
-          if (externalId && mediaUrl && /^https?:\/\//i.test(mediaUrl)) media.set(externalId, mediaUrl);
+          const mediaUrl = publicUrl(text(r.media_url, 2000));
+          if (externalId && mediaUrl) media.set(externalId, mediaUrl);
           records.push({
             id: externalId,
             requested: text(r.requested_datetime, 60),

@@ -4,58 +4,86 @@
  */
 
 const formatters = new Map<string, (d: Date | string | null | undefined) => string | null>();
+const zones = new Map<string, ZoneTable>();
 
 /**
- * Formats instants as ISO 8601 with the offset of a time zone ("2026-11-30T14:05:00+07:00"). One formatter per zone
- * for the process; the offset is looked up once per UTC day (when the day starts and ends with the same offset, the
- * whole day has it), per hour only on days with a transition.
+ * The UTC offsets of a time zone as a table: `from[i]` (ms since the epoch) is the first instant of `minutes[i]`;
+ * before `from[0]` (1900) and after 2100 the boundary offsets hold. Found once per zone and process from the
+ * runtime's time-zone data (Intl): weekly steps over 1900–2100, each change located to the millisecond by bisection.
+ * The one source of offsets for the ISO times Open311 publishes, rendered in JS (isoFormatter) and in SQL
+ * (server/open311/render.ts), so that both give the same text.
  */
-export function isoFormatter(timeZone: string): (d: Date | string | null | undefined) => string | null {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = makeIsoFormatter(timeZone);
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
+export interface ZoneTable { from: number[]; minutes: number[] }
 
-function makeIsoFormatter(timeZone: string): (d: Date | string | null | undefined) => string | null {
+const T1900 = Date.UTC(1900, 0, 1);
+const T2100 = Date.UTC(2100, 0, 1);
+const WEEK = 7 * 86_400_000;
+
+export function zoneTable(timeZone: string): ZoneTable {
+  let z = zones.get(timeZone);
+  if (z) return z;
   const dtf = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
   const lookup = (ms: number) => {
     const name = dtf.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
     const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
     return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) : 0;
   };
-  const days = new Map<number, number | null>();
-  const hours = new Map<number, number>();
-  const offsetMinutes = (ms: number) => {
-    const day = Math.floor(ms / 86_400_000);
-    let off = days.get(day);
-    if (off === undefined) {
-      const a = lookup(day * 86_400_000);
-      const b = lookup((day + 1) * 86_400_000 - 1);
-      off = a === b ? a : null;
-      if (days.size > 100_000) days.clear();
-      days.set(day, off);
+  const from = [T1900];
+  const minutes = [lookup(T1900)];
+  let prevMs = T1900;
+  let prev = minutes[0];
+  for (let t = T1900 + WEEK; ; t = Math.min(t + WEEK, T2100)) {
+    const off = lookup(t);
+    if (off !== prev) {
+      // The first millisecond with the new offset, in (prevMs, t].
+      let lo = prevMs;
+      let hi = t;
+      while (hi - lo > 1) {
+        const mid = Math.floor((lo + hi) / 2);
+        if (lookup(mid) === prev) lo = mid;
+        else hi = mid;
+      }
+      from.push(hi);
+      minutes.push(off);
+      prev = off;
     }
-    if (off !== null) return off;
-    const hour = Math.floor(ms / 3_600_000);
-    let h = hours.get(hour);
-    if (h === undefined) {
-      h = lookup(ms);
-      if (hours.size > 100_000) hours.clear();
-      hours.set(hour, h);
-    }
-    return h;
-  };
+    prevMs = t;
+    if (t >= T2100) break;
+  }
+  z = { from, minutes };
+  zones.set(timeZone, z);
+  return z;
+}
+
+/** ±HH:MM of an offset in minutes. */
+export function offsetLabel(off: number): string {
+  const a = Math.abs(off);
+  return `${off < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
+/**
+ * Formats instants as ISO 8601 with the offset of a time zone ("2026-11-30T14:05:00+07:00"), whole seconds
+ * (truncated). One formatter per zone for the process; offsets from zoneTable (the newest period is checked first).
+ */
+export function isoFormatter(timeZone: string): (d: Date | string | null | undefined) => string | null {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = makeIsoFormatter(zoneTable(timeZone));
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+function makeIsoFormatter({ from, minutes }: ZoneTable): (d: Date | string | null | undefined) => string | null {
+  const labels = minutes.map(offsetLabel);
+  const last = from.length - 1;
   return (d) => {
     if (d == null) return null;
     const ms = typeof d === 'string' ? Date.parse(d) : d.getTime();
     if (!Number.isFinite(ms)) return null;
-    const off = offsetMinutes(ms);
-    const local = new Date(ms + off * 60_000).toISOString().slice(0, 19);
-    const a = Math.abs(off);
-    return `${local}${off < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+    let i = last;
+    while (i > 0 && ms < from[i]) i--;
+    return `${new Date(ms + minutes[i] * 60_000).toISOString().slice(0, 19)}${labels[i]}`;
   };
 }
 
@@ -73,22 +101,30 @@ export function xmlText(s: string): string {
   return s.replace(XML_INVALID, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
 }
 
-/**
- * A list of flat records (every value a scalar or null) as `<root><item><k>v</k>…</item>…</root>`: the hot path of
- * `GET requests.xml` (1 000 requests × 17 fields), without the generic recursion.
- */
-export function xmlFlatList(root: string, item: string, rows: readonly object[]): string {
-  const parts: string[] = [`<?xml version="1.0" encoding="utf-8"?><${root}>`];
-  for (const row of rows) {
-    let out = `<${item}>`;
-    for (const k in row) {
-      const v = (row as Record<string, unknown>)[k];
-      out += v === null || v === undefined ? `<${k}></${k}>` : `<${k}>${xmlText(typeof v === 'string' ? v : String(v))}</${k}>`;
-    }
-    parts.push(`${out}</${item}>`);
+/** Characters JSON.stringify escapes in a string: quote, backslash, controls, lone surrogates. */
+// eslint-disable-next-line no-control-regex
+const JSON_SPECIAL = /["\\\u0000-\u001F\uD800-\uDFFF]/;
+
+/** JSON.stringify of a string, without its per-character pass when there is nothing to escape (the usual text). */
+export function jsonText(s: string): string {
+  return JSON_SPECIAL.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+/** One flat record (every value a scalar or null) as `<item><k>v</k>…</item>` (null → an empty element). */
+export function xmlRow(item: string, row: object): string {
+  let out = `<${item}>`;
+  for (const k in row) {
+    const v = (row as Record<string, unknown>)[k];
+    out += v === null || v === undefined ? `<${k}></${k}>` : `<${k}>${xmlText(typeof v === 'string' ? v : String(v))}</${k}>`;
   }
-  parts.push(`</${root}>`);
-  return parts.join('');
+  return `${out}</${item}>`;
+}
+
+/** A list of flat records as `<root><item>…</item>…</root>` (the reference rendering of `GET requests.xml`). */
+export function xmlFlatList(root: string, item: string, rows: readonly object[]): string {
+  let out = `<?xml version="1.0" encoding="utf-8"?><${root}>`;
+  for (const row of rows) out += xmlRow(item, row);
+  return `${out}</${root}>`;
 }
 
 type XmlValue = string | number | boolean | null | undefined | XmlValue[] | { [k: string]: XmlValue };

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { onPeers, sharedLimiter, tellPeers } from '../util/peers.js';
 import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { audit, type AuditActor } from '../audit/audit.js';
@@ -72,6 +73,8 @@ export async function revokeKey(em: EntityManager, actor: AuditActor, id: number
     await audit(tem, actor, { entity: 'open311_api_key', entityId: id, action: 'revoke', before: { revokedAt: null }, after: { revoked: true } });
   });
   keyCache.clear();
+  // The other workers of the server (WEB_CONCURRENCY) forget it too before the revocation is answered.
+  await tellPeers('open311:keys');
   return (await keyById(em, actor.municipalityId, id))!;
 }
 
@@ -79,6 +82,7 @@ export interface VerifiedKey { id: number; name: string; channel: Channel; rateP
 
 /** Keys looked up in the last few seconds (a revocation in this process clears it at once). */
 const keyCache = new Map<string, { at: number; found: { key: VerifiedKey; revoked: boolean } | null }>();
+onPeers('open311:keys', () => keyCache.clear());
 
 /** The key of a secret (also a revoked one, so that its use is logged), or null for an unknown secret. */
 export async function verifyKey(em: EntityManager, municipalityId: number, secret: string): Promise<{ key: VerifiedKey; revoked: boolean } | null> {
@@ -97,12 +101,12 @@ export async function verifyKey(em: EntityManager, municipalityId: number, secre
 }
 
 /** Limiters of one endpoint, one per rate (each key has its own points per minute, keyed by its id). */
-export type KeyLimiters = Map<number, RateLimiterMemory>;
+export type KeyLimiters = Map<number, RateLimiterAbstract>;
 
 export async function consumeKey(limiters: KeyLimiters, key: VerifiedKey): Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }> {
   let l = limiters.get(key.ratePerMinute);
   if (!l) {
-    l = new RateLimiterMemory({ points: key.ratePerMinute, duration: 60, keyPrefix: `o311k${key.ratePerMinute}` });
+    l = sharedLimiter({ points: key.ratePerMinute, duration: 60, keyPrefix: `o311k${key.ratePerMinute}` });
     limiters.set(key.ratePerMinute, l);
   }
   try {
@@ -114,8 +118,9 @@ export async function consumeKey(limiters: KeyLimiters, key: VerifiedKey): Promi
   }
 }
 
-export function anonymousLimiter(perMinute: number): RateLimiterMemory | null {
-  return perMinute > 0 ? new RateLimiterMemory({ points: perMinute, duration: 60, keyPrefix: 'o311anon' }) : null;
+/** Limiters count per server: with several workers (WEB_CONCURRENCY) their counters live in the primary. */
+export function anonymousLimiter(perMinute: number): RateLimiterAbstract | null {
+  return perMinute > 0 ? sharedLimiter({ points: perMinute, duration: 60, keyPrefix: 'o311anon' }) : null;
 }
 
 /** One row per use of a key (and the key's last use). */

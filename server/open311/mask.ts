@@ -60,17 +60,17 @@ export function addressPrecision(value = process.env.OPEN311_ADDRESS_PRECISION):
 const HOUSE_TAIL = /(?:[\s,]+(?:д\.?|дом)\s*\d.*|,\s*\d+.*|\s+\d+[\p{L}]?(?:\s*[/к]\s*\d+\p{L}?)?\s*(?:,.*)?)$/iu;
 
 /** Addresses recur (many appeals per house): each distinct one is cut once per process and precision. */
-const addressCache = new Map<string, string | null>();
+const addressCache: Record<AddressPrecision, Map<string, string | null>> = { street: new Map(), house: new Map(), none: new Map() };
 
 /** The address at the allowed precision; apartments are never published. */
 export function publicAddress(address: string | null, precision: AddressPrecision): string | null {
   if (!address || precision === 'none') return null;
-  const key = `${precision}\u0000${address}`;
-  const hit = addressCache.get(key);
+  const cache = addressCache[precision];
+  const hit = cache.get(address);
   if (hit !== undefined) return hit;
   const out = cutAddress(address, precision);
-  if (addressCache.size > 50_000) addressCache.clear();
-  addressCache.set(key, out);
+  if (cache.size > 50_000) cache.clear();
+  cache.set(address, out);
   return out;
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { errorBody, Open311Error, xmlDocument, xmlElement, xmlFlatList } from './format.js';
+import { errorBody, Open311Error, xmlDocument, xmlElement } from './format.js';
 import { addressPrecision } from './mask.js';
 import { anonymousLimiter, consumeKey, logKeyUse, verifyKey, type KeyLimiters, type VerifiedKey } from './keys.js';
 import { dateWindow, MAX_PAGE_SIZE, Open311Service, parseIdList, type CreateRequestInput, type Municipality } from './service.js';
@@ -34,6 +34,11 @@ function send(res: Response, format: Format, status: number, json: unknown, xml:
   res.status(status);
   if (format === 'json') res.type('application/json; charset=utf-8').send(JSON.stringify(json));
   else res.type('application/xml; charset=utf-8').send(xml());
+}
+
+/** A document rendered whole (GET requests): 200. */
+function sendText(res: Response, format: Format, body: string) {
+  res.status(200).type(format === 'json' ? 'application/json; charset=utf-8' : 'application/xml; charset=utf-8').send(body);
 }
 
 function sendError(res: Response, format: Format, e: Open311Error) {
@@ -100,11 +105,13 @@ export function parseCreateInput(p: Map<string, string>): CreateRequestInput {
   if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw new Open311Error(400, `email: «${email.slice(0, 60)}» — не адрес электронной почты`);
   const phone = get('phone');
   if (phone && !/^[\d\s+()-]{5,40}$/.test(phone)) throw new Open311Error(400, `phone: «${phone.slice(0, 40)}» — не номер телефона`);
-  const mediaUrl = get('media_url');
+  let mediaUrl = get('media_url');
   if (mediaUrl) {
-    let ok = false;
-    try { ok = ['http:', 'https:'].includes(new URL(mediaUrl).protocol); } catch { ok = false; }
-    if (!ok) throw new Open311Error(400, `media_url: «${mediaUrl.slice(0, 60)}» — не ссылка http(s)`);
+    // Kept as the URL's standard serialisation (spaces, quotes, < > percent-encoded): what is published is a valid URI.
+    let url: URL | undefined;
+    try { url = new URL(mediaUrl); } catch { url = undefined; }
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.href.length > 2000) throw new Open311Error(400, `media_url: «${mediaUrl.slice(0, 60)}» — не ссылка http(s)`);
+    mediaUrl = url.href;
   }
   const attributes: Record<string, string> = {};
   for (const [k, v] of p) {
@@ -213,12 +220,19 @@ export function open311Router(orm: MikroORM, served: Municipality | Municipality
         return send(res, format, 201, [created], () => xmlDocument('service_requests', [created], 'request'));
       }
       if (id !== undefined) {
-        const one = await svc.request(id);
-        return send(res, format, 200, one, () => xmlFlatList('service_requests', 'request', one));
+        return sendText(res, format, await svc.request(id, format));
       }
-      const list = await svc.requests(requestFilter(params));
-      return send(res, format, 200, list, () => xmlFlatList('service_requests', 'request', list));
+      // Streamed: each piece is sent while PostgreSQL still renders the later rows.
+      const filter = requestFilter(params);
+      res.status(200).type(format === 'json' ? 'application/json; charset=utf-8' : 'application/xml; charset=utf-8');
+      await svc.renderRequests(filter, format, (chunk) => res.write(chunk));
+      return res.end();
     } catch (e) {
+      if (res.headersSent) {
+        // A failure in the middle of a streamed answer: the client sees a broken connection, not a partial document.
+        console.error('[open311] answer broken off', e);
+        return res.destroy();
+      }
       if (e instanceof Open311Error) return sendError(res, format, e);
       console.error('[open311] internal error', e);
       return sendError(res, format, new Open311Error(500, 'Внутренняя ошибка сервера'));

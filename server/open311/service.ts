@@ -1,9 +1,10 @@
 import { recomputeDeadlines } from '../deadlines/appeals.js';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query } from '../db/sql.js';
+import { query, streamQuery } from '../db/sql.js';
 import { IntakeService } from '../intake/service.js';
-import { isoFormatter, Open311Error } from './format.js';
+import { isoFormatter, jsonText, Open311Error, xmlText } from './format.js';
+import { REQUEST_COLUMNS, renderStatement, zoneParams, type RenderedRow } from './render.js';
 import { maskPersonalText, publicAddress, publicCoordinate, type AddressPrecision } from './mask.js';
 import type { VerifiedKey } from './keys.js';
 
@@ -99,15 +100,22 @@ interface RequestRow {
   lat: number | null; lon: number | null; media_url: string | null; duplicate_of_id: number | null;
 }
 
-/** The columns of a published request (shared with the benchmark's raw SQL baseline). */
-export const REQUEST_SELECT = `SELECT a.id, a.status, a.answer_text, t.code, t.name AS theme_name, a.text, o.name AS agency, a.received_at, a.updated_at,
-       a.answered_at, a.answer_due_at AS due, a.address, ST_Y(a.point) AS lat, ST_X(a.point) AS lon, r.media_url, a.duplicate_of_id
+/** The published columns of a request (shared with the benchmark's raw SQL baseline, which selects the same). */
+export const REQUEST_SELECT = `SELECT ${REQUEST_COLUMNS}
   FROM appeal a
   LEFT JOIN theme t ON t.id = a.theme_id
   LEFT JOIN organization o ON o.id = a.organization_id
   LEFT JOIN open311_request r ON r.appeal_id = a.id`;
 
-const truncate = (s: string, n: number) => (s.length > n ? `${Array.from(s).slice(0, n - 1).join('')}…` : s);
+/** The appeal columns the rendering statement reads (server/open311/render.ts). */
+const PAGE_COLUMNS = 'a.id, a.status, a.answer_text, a.theme_id, a.organization_id, a.text, a.received_at, a.updated_at, a.answered_at, a.answer_due_at, a.address, a.point, a.duplicate_of_id';
+
+/** At most n characters (code points, as the schema's maxLength counts them): longer texts end in «…». */
+const truncate = (s: string, n: number) => {
+  if (s.length <= n) return s;
+  const points = Array.from(s);
+  return points.length > n ? `${points.slice(0, n - 1).join('')}…` : s;
+};
 
 export class Open311Service {
   readonly iso: (d: Date | string | null | undefined) => string | null;
@@ -185,7 +193,8 @@ export class Open311Service {
     };
   }
 
-  async requests(f: RequestFilter): Promise<RequestView[]> {
+  /** WHERE, ORDER BY and parameters of a page of requests (LIMIT/OFFSET parameters last). */
+  private page(f: RequestFilter): { where: string; order: string; params: unknown[] } {
     const where: string[] = ['a.municipality_id = ?'];
     const params: unknown[] = [this.municipality.id];
     if (f.ids) {
@@ -194,7 +203,7 @@ export class Open311Service {
       params.push(f.ids);
     } else {
       const col = f.byUpdated ? 'a.updated_at' : 'a.received_at';
-      where.push(`${col} >= ?`, `${col} <= ?`);
+      where.push(`${col} >= ?::timestamptz`, `${col} <= ?::timestamptz`);
       params.push(f.start.toISOString(), f.end.toISOString());
       if (f.serviceCodes?.length) {
         const codes = f.serviceCodes.filter((c) => c !== UNCLASSIFIED);
@@ -211,17 +220,87 @@ export class Open311Service {
         params.push(f.status === 'open' ? OPEN_STATUSES : CLOSED_STATUSES);
       }
     }
-    const order = f.byUpdated ? 'a.updated_at ASC, a.id ASC' : 'a.received_at DESC, a.id DESC';
     params.push(f.pageSize, (f.page - 1) * f.pageSize);
-    const rows = await query<RequestRow>(this.em, `${REQUEST_SELECT} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ? OFFSET ?`, params);
+    return { where: where.join(' AND '), order: f.byUpdated ? 'a.updated_at ASC, a.id ASC' : 'a.received_at DESC, a.id DESC', params };
+  }
+
+  /**
+   * The requests as JS objects, each through view(): the reference rendering (GET requests is served by
+   * renderRequests, which must give the same text; test/open311.test.ts compares them).
+   */
+  async requests(f: RequestFilter): Promise<RequestView[]> {
+    const { where, order, params } = this.page(f);
+    const rows = await query<RequestRow>(this.em, `${REQUEST_SELECT} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, params);
     return rows.map((r) => this.view(fixDates(r)));
   }
 
-  async request(id: string): Promise<RequestView[]> {
+  /**
+   * GET requests as the document a client receives (JSON array or XML `service_requests`), rendered by one statement
+   * and this loop (server/open311/render.ts) and handed to `write` in pieces of about 64 KB as the rows arrive. The
+   * same text as the reference path (requests() through view(), serialised).
+   */
+  async renderRequests(f: RequestFilter, format: 'json' | 'xml', write: (chunk: string) => void): Promise<number> {
+    const { where, order, params } = this.page(f);
+    const sql = renderStatement(format, `SELECT ${PAGE_COLUMNS} FROM appeal a WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`, order);
+    const precision = this.precision;
+    const json = format === 'json';
+    // Pieces collected in an array and joined once per ~32 KB (one copy; a long chain of += would be flattened piece by piece).
+    const pieces: string[] = [json ? '[' : '<?xml version="1.0" encoding="utf-8"?><service_requests>'];
+    let size = 0;
+    let first = true;
+    const addresses = new Map<string | null, string>();
+    const n = await streamQuery(this.em, sql, [...params, ...zoneParams(this.municipality.timezone)], (row) => {
+      const r = rowOf(row);
+      const esc = json ? jsonText : xmlText;
+      let notes = '';
+      if (r.answer !== null) {
+        const masked = truncate(maskPersonalText(r.answer), 4000);
+        notes = esc(r.rejected ? `Отклонено: ${masked}` : masked);
+      }
+      const description = esc(truncate(maskPersonalText(r.text), 4000));
+      // Addresses recur (many appeals per house): each distinct one is cut and escaped once per answer.
+      let address = addresses.get(r.address);
+      if (address === undefined) {
+        const a = publicAddress(r.address, precision);
+        address = json ? (a === null ? 'null' : jsonText(a)) : a === null ? '' : xmlText(a);
+        addresses.set(r.address, address);
+      }
+      const lat = publicCoordinate(r.lat, precision);
+      const lon = publicCoordinate(r.lon, precision);
+      // Numbers as JSON.stringify and String write them (finite, -0 as 0); null as each format's.
+      if (json) {
+        if (!first) pieces.push(',');
+        pieces.push(r.p1, notes, r.p2, description, r.p3, address, ',"address_id":null,"zipcode":null,"lat":', lat === null ? 'null' : String(lat), ',"long":',
+          lon === null ? 'null' : String(lon), ',"media_url":', r.media_url === null ? 'null}' : `${JSON.stringify(r.media_url)}}`);
+      } else {
+        pieces.push(r.p1, notes, r.p2, description, r.p3, address, '</address><address_id></address_id><zipcode></zipcode><lat>', lat === null ? '' : String(lat), '</lat><long>',
+          lon === null ? '' : String(lon), '</long><media_url>', r.media_url === null ? '</media_url></request>' : `${xmlText(r.media_url)}</media_url></request>`);
+      }
+      first = false;
+      size += r.p1.length + r.p2.length + r.p3.length + description.length + notes.length + 200;
+      if (size >= 32_768) {
+        write(pieces.join(''));
+        pieces.length = 0;
+        size = 0;
+      }
+    });
+    pieces.push(json ? ']' : '</service_requests>');
+    write(pieces.join(''));
+    return n;
+  }
+
+  /** renderRequests collected into one text. */
+  async renderRequestsText(f: RequestFilter, format: 'json' | 'xml'): Promise<{ body: string; count: number }> {
+    const parts: string[] = [];
+    const count = await this.renderRequests(f, format, (c) => parts.push(c));
+    return { body: parts.join(''), count };
+  }
+
+  async request(id: string, format: 'json' | 'xml'): Promise<string> {
     if (!/^\d{1,9}$/.test(id)) throw new Open311Error(404, `Заявка (service_request_id) «${id.slice(0, 40)}» не найдена`);
-    const rows = await query<RequestRow>(this.em, `${REQUEST_SELECT} WHERE a.municipality_id = ? AND a.id = ?`, [this.municipality.id, Number(id)]);
-    if (!rows.length) throw new Open311Error(404, `Заявка (service_request_id) ${id} не найдена`);
-    return rows.map((r) => this.view(fixDates(r)));
+    const { body, count } = await this.renderRequestsText({ ids: [Number(id)], start: new Date(0), end: new Date(0), byUpdated: false, page: 1, pageSize: 1 }, format);
+    if (!count) throw new Open311Error(404, `Заявка (service_request_id) ${id} не найдена`);
+    return body;
   }
 
   async token(token: string): Promise<{ service_request_id: string; token: string }[]> {
@@ -325,6 +404,14 @@ export const POST_MAPPING = {
     theme: 'service_code', authorName: 'author_name', authorPhone: 'phone', authorEmail: 'email',
   },
 };
+
+/** A row of the rendering statement (its columns in the order of RenderedRow's keys). */
+function rowOf(c: unknown[]): RenderedRow {
+  return {
+    p1: c[0] as string, answer: c[1] as string | null, rejected: c[2] as boolean, p2: c[3] as string, text: c[4] as string, p3: c[5] as string,
+    address: c[6] as string | null, lat: c[7] as number | null, lon: c[8] as number | null, media_url: c[9] as string | null,
+  };
+}
 
 /** pg returns timestamps as Date or string depending on the driver settings: Dates here. */
 function fixDates(r: RequestRow): RequestRow {
