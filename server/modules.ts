@@ -28,6 +28,7 @@ import { Migration20261202001600_communication } from '../db/migrations/Migratio
 import { Migration20261202001700_region } from '../db/migrations/Migration20261202001700_region.js';
 import { Migration20261202001900_citus } from '../db/migrations/Migration20261202001900_citus.js';
 import { Migration20261202002300_control } from '../db/migrations/Migration20261202002300_control.js';
+import { Migration20261202002700_calendar_hash } from '../db/migrations/Migration20261202002700_calendar_hash.js';
 import type { MigrationsList, OrmOptions } from './db/orm.js';
 
 /*
@@ -68,6 +69,7 @@ export const migrationsList: MigrationsList = [
   { name: 'Migration20261202001700_region', class: Migration20261202001700_region },
   { name: 'Migration20261202001900_citus', class: Migration20261202001900_citus },
   { name: 'Migration20261202002300_control', class: Migration20261202002300_control },
+  { name: 'Migration20261202002700_calendar_hash', class: Migration20261202002700_calendar_hash },
 ];
 
 /** What createOrm needs from the composition: `createOrm({ url, embedded, ...schema })`. */

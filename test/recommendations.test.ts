@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from './helpers/backends.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { Role } from '../server/auth/roles.js';
+import { RULES } from '../server/recommendations/rules.js';
 
 /**
  * Recommendations as data-driven rules on planted figures: an organisation whose overdue share is far above the
@@ -124,5 +125,24 @@ describe.each(backends)('recommendations on %s', (backend) => {
     expect(empty.data.generateRecommendations.created).toBe(0);
     expect(empty.data.generateRecommendations.notes.join(' ')).toMatch(/нет случаев выше порогов/);
     expect((await app.gql(LIST, { f: { ruleCodes: ['X'] } })).errors?.[0].extensions?.field).toBe('code');
+  });
+
+  it('reads the evidence of every finding of a rule in one statement (no statement per finding)', async () => {
+    // January 2027: three organisations answer everything late, one on time.
+    for (const [code, n] of [['uzhkh', 12], ['vodokanal', 11], ['blag', 60]] as const) {
+      await insert(n, { org: code, theme: 'gkh.water', at: '2027-01-10T10:00:00+07:00', due: '2027-01-12T10:00:00+07:00', answered: '2027-01-20T10:00:00+07:00' });
+    }
+    await insert(70, { org: 'teploseti', theme: 'gkh.heating', at: '2027-01-11T10:00:00+07:00', due: '2027-01-20T10:00:00+07:00', answered: '2027-01-12T10:00:00+07:00' });
+    const rule = RULES.find((r) => r.code === 'ORG_OVERDUE')!;
+    const before = app.statements.length;
+    const found = await rule.run(app.orm.em.fork(), { municipalityId: 1, tz: 'Asia/Barnaul', from: '2027-01-01', to: '2027-01-31', t: { ratio: 1.5, minShare: 0.1, minAppeals: 10 } });
+    const statements = app.statements.length - before;
+    expect(found.map((f) => [f.organizationId, f.figures.late, f.figures.appeals, f.evidence.length]).sort())
+      .toEqual([[org.blag, 60, 60, 50], [org.uzhkh, 12, 12, 12], [org.vodokanal, 11, 11, 11]].sort());
+    // the shares of every organisation and the city, then the evidence of all three findings
+    expect(statements).toBe(2);
+    const [{ n }] = await app.sql<{ n: number }>(`SELECT count(*)::int AS n FROM appeal WHERE id = ANY(?::int[]) AND organization_id = ? AND answered_at > due_at`,
+      [`{${found.find((f) => f.organizationId === org.blag)!.evidence.join(',')}}`, org.blag]);
+    expect(n).toBe(50);
   });
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifacts, HOOK_TIMEOUT, openBrowserSession, type BrowserSession } from './helpers/browser.js';
+import { PAGES } from '../web/site.js';
 
 let session: BrowserSession | undefined;
 let app: BrowserSession['app'] | undefined;
@@ -45,6 +46,11 @@ describe('web client (browser)', () => {
     expect(state.districtItems).toBeGreaterThan(0);
     expect(state.latestItems).toBeGreaterThan(0);
     expect(state.title).toContain('МЦУ Hub');
+
+    // The panel links every page of web/site.ts a municipal role can use; the regional view only for ЦУР roles.
+    const shown = await page.locator('#panel nav a.page-link').evaluateAll((as) => as.filter((a) => (a as HTMLElement).offsetParent !== null).map((a) => a.id));
+    expect(shown).toEqual(PAGES.filter((p) => p.label && !p.regionOnly).map((p) => `link-${p.name}`));
+    expect(await page.locator('#link-region').isVisible()).toBe(false);
 
     // The map really rendered our layers with WebGL.
     const rendered = await page.evaluate(() => {

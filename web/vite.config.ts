@@ -1,8 +1,23 @@
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
+import { HEAD_TAGS, PAGES, renderPage } from './site.ts';
 
 const webDir = dirname(fileURLToPath(import.meta.url));
+
+/** Every page's shared head and navigation (web/site.ts), put into its HTML at build time and by the dev server. */
+function site(): Plugin {
+  return {
+    name: 'mcu-site',
+    transformIndexHtml: {
+      order: 'pre',
+      handler: (html, ctx) => ({
+        html: renderPage(basename(ctx.filename, '.html'), html),
+        tags: HEAD_TAGS.map((t) => ({ ...t, injectTo: 'head-prepend' as const })),
+      }),
+    },
+  };
+}
 
 // The web client is built into dist/web and served by the МЦУ Hub server.
 // Everything is bundled locally: no CDN, fonts, tiles or glyphs are fetched at run time.
@@ -10,6 +25,7 @@ export default defineConfig({
   root: webDir,
   base: '/',
   publicDir: false,
+  plugins: [site()],
   oxc: {
     jsx: { runtime: 'automatic', importSource: 'react' },
   },
@@ -26,24 +42,7 @@ export default defineConfig({
         if (warning.code === 'MODULE_LEVEL_DIRECTIVE') return;
         defaultHandler(warning);
       },
-      input: {
-        index: resolve(webDir, 'index.html'),
-        graphiql: resolve(webDir, 'graphiql.html'),
-        intake: resolve(webDir, 'intake.html'),
-        control: resolve(webDir, 'control.html'),
-        quality: resolve(webDir, 'quality.html'),
-        login: resolve(webDir, 'login.html'),
-        centre: resolve(webDir, 'centre.html'),
-        risks: resolve(webDir, 'risks.html'),
-        deadlines: resolve(webDir, 'deadlines.html'),
-        pages: resolve(webDir, 'pages.html'),
-        open311: resolve(webDir, 'open311.html'),
-        informing: resolve(webDir, 'informing.html'),
-        recommendations: resolve(webDir, 'recommendations.html'),
-        reports: resolve(webDir, 'reports.html'),
-        communication: resolve(webDir, 'communication.html'),
-        region: resolve(webDir, 'region.html'),
-      },
+      input: Object.fromEntries(PAGES.map((p) => [p.name, resolve(webDir, `${p.name}.html`)])),
       output: {
         // The MapLibre worker is emitted via `?url`; give it a .js name so any static
         // server sends a JavaScript MIME type (module workers require one).

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../reference/files.js';
+import { normalizeHouse, normalizeStreetName, streetTypeWords } from '../util/address-words.js';
 
 /**
  * Communication errors in an answer to a citizen (decree 2.1.3): rude or dismissive wording, blame of the citizen,
@@ -23,7 +24,7 @@ interface LexiconFile {
   patterns: { id: string; kind: CommKind; re: string; explain: string; unless?: string; unlessAnswer?: string }[];
   bare?: { maxWords: number; unless: string; explain: string };
   stance: { order: Stance[]; labels: Record<Stance, string>; patterns: Record<Stance, string[]>; contradictions: [Stance, Stance][] };
-  address: { skipBefore: string[]; skipAfter?: string[]; streetTypes: string[]; streetWithoutType?: string };
+  address: { skipBefore: string[]; skipAfter?: string[]; streetWithoutType?: string };
 }
 
 export interface Lexicon {
@@ -34,7 +35,6 @@ export interface Lexicon {
   stance: { order: Stance[]; labels: Record<Stance, string>; patterns: Record<Stance, RegExp[]>; contradictions: [Stance, Stance][] };
   skipBefore: RegExp;
   skipAfter?: RegExp;
-  streetTypes: string[];
   /** Matched against the original text (case matters): group 1 the street, group 2 the house. */
   streetWithoutType?: RegExp;
 }
@@ -66,7 +66,6 @@ export function lexicon(): Lexicon {
     stance: { ...raw.stance, patterns: Object.fromEntries(Object.entries(raw.stance.patterns).map(([k, v]) => [k, v.map(compile)])) as Record<Stance, RegExp[]> },
     skipBefore: compile(`(${raw.address.skipBefore.join('|')})`),
     skipAfter: raw.address.skipAfter?.length ? compile(`(${raw.address.skipAfter.join('|')})`) : undefined,
-    streetTypes: raw.address.streetTypes,
     streetWithoutType: raw.address.streetWithoutType ? new RegExp(raw.address.streetWithoutType, 'gu') : undefined,
   };
   return cached;
@@ -117,9 +116,10 @@ const NAME = '[А-ЯЁA-Z][а-яёa-z-]+';
 const LOW_NAME = '[А-ЯЁа-яё][а-яё-]+';
 const HOUSE = '(\\d{1,4}(?:\\s?[а-яА-Я](?![а-яА-Я]))?(?:\\/\\d{1,4})?)';
 const HOUSE_WORD = '(?:[Дд]ом[а-яё]*|[Дд]\\.|[Дд](?=\\s\\d))';
-const NOT_NAMES = new Set(['д', 'дом', 'дома', 'доме', 'кв', 'в', 'на', 'и', 'у', 'г', 'по', 'с', 'от', 'до', 'за']);
+/** Words that a search in prose catches beside a street's name (besides those normalizeStreetName drops). */
+const NOT_NAMES = new Set(['дома', 'доме', 'кв', 'в', 'на', 'и', 'у', 'г', 'по', 'с', 'от', 'до', 'за']);
 
-function addressRegexes(types: string[]) {
+function addressRegexes(types: readonly string[]) {
   // Longest first, so that «улица» is not read as «ул» + «ица».
   const alt = `(?:${[...types].sort((a, b) => b.length - a.length).map(cap).join('|')})`;
   // A street type is a whole word: followed by a dot or a space («пр. Ленина»), never the start of a word («произведена»).
@@ -148,17 +148,13 @@ function addressRegexes(types: string[]) {
 }
 let regexes: ReturnType<typeof addressRegexes> | undefined;
 
-const cleanHouse = (h: string | undefined | null) => (h ? h.toLowerCase().replace(/\s/g, '') : null);
-const cleanStreet = (s: string | undefined | null) => {
-  if (!s) return null;
-  const words = s.toLowerCase().replace(/ё/g, 'е').split(/\s+/).filter((w) => !NOT_NAMES.has(w));
-  return words.length ? words.join(' ') : null;
-};
+const cleanHouse = (h: string | undefined | null) => (h ? normalizeHouse(h) : null);
+const cleanStreet = (s: string | undefined | null) => (s ? normalizeStreetName(s, NOT_NAMES) || null : null);
 
 /** Every address mention of a text: street (as written) and house, with offsets. */
 export function addressMentions(text: string): AddressMention[] {
   const lx = lexicon();
-  regexes ??= addressRegexes(lx.streetTypes);
+  regexes ??= addressRegexes(streetTypeWords());
   let src = text.replace(/ё/g, 'е').replace(/Ё/g, 'Е');
   // A text written in capitals («ПОРЫВ НА СЕЛЬМАШСКОЙ 12») is read with each word capitalised (same length, same offsets).
   const upper = (src.match(/[А-ЯA-Z]/g) ?? []).length, lower = (src.match(/[а-яa-z]/g) ?? []).length;

@@ -1,8 +1,9 @@
 /**
  * Parsing and normalising Russian street addresses ("г. Рубцовск, пр-т Ленина, д. 85а, кв. 5")
  * into a street type, name and house, and a key on which spelling variants coincide.
- * Pure: no database, no I/O.
+ * Pure: no database, no I/O. The street types and the normalisation of names and houses are server/util/address-words.ts.
  */
+import { foldRu, normalizeHouse, normalizeStreetName, streetTypeOf, streetTypeWords } from '../util/address-words.js';
 
 export interface ParsedAddress {
   /** Canonical type: 'ул', 'пр-кт', 'пер', 'б-р', 'пл', 'ш', 'проезд', 'туп', 'мкр', 'кв-л', 'наб'; null when the text has none. */
@@ -26,25 +27,8 @@ export interface ParsedAddressHouses extends ParsedAddress {
   houses: string[];
 }
 
-const STREET_TYPE_FORMS: Record<string, string> = {
-  ул: 'ул', улица: 'ул',
-  'пр-т': 'пр-кт', 'пр-кт': 'пр-кт', просп: 'пр-кт', проспект: 'пр-кт', пр: 'пр-кт', 'п-т': 'пр-кт', прт: 'пр-кт',
-  пер: 'пер', переулок: 'пер', 'пер-к': 'пер',
-  'б-р': 'б-р', бульвар: 'б-р', бульв: 'б-р', бул: 'б-р',
-  пл: 'пл', площадь: 'пл', 'пл-дь': 'пл',
-  ш: 'ш', шоссе: 'ш',
-  проезд: 'проезд', 'пр-д': 'проезд', 'пр-зд': 'проезд', прд: 'проезд',
-  туп: 'туп', тупик: 'туп',
-  мкр: 'мкр', мкрн: 'мкр', 'мкр-н': 'мкр', микрорайон: 'мкр',
-  'кв-л': 'кв-л', квартал: 'кв-л', 'кв-тал': 'кв-л',
-  наб: 'наб', набережная: 'наб', 'наб-я': 'наб',
-};
-const STREET_TYPES = new Map(Object.entries(STREET_TYPE_FORMS));
-
 /** Latin letters that look like Cyrillic ones (fixes mixed-script typing such as "Лeнина" with a Latin e). */
 const LOOKALIKE: Record<string, string> = { a: 'а', c: 'с', e: 'е', o: 'о', p: 'р', x: 'х', y: 'у', k: 'к', m: 'м', t: 'т', h: 'н', b: 'в' };
-/** Latin house letters typed instead of Cyrillic ones ("85a", "12b"). */
-const HOUSE_LATIN: Record<string, string> = { a: 'а', b: 'б', v: 'в', g: 'г', d: 'д', e: 'е', c: 'с', k: 'к' };
 
 const L = 'а-яa-z';
 const RE_PREFIX = new RegExp(
@@ -64,7 +48,6 @@ const HOUSE_BODY = '(\\d+)(?:\\s*-?\\s*([а-яa-z])(?![' + L + '0-9]))?(?:\\s*\\
   '(?:\\s*,?\\s*(?:(?:к|корп|корпус)\\.?\\s*(\\d+[а-я]?)|(?:с|стр|строение)\\.?\\s*(\\d+[а-я]?)))?';
 const RE_HOUSE_MARKED = new RegExp('(?:^|[\\s,])(?:д|дом)\\.?\\s*' + HOUSE_BODY + '(?![' + L + '0-9/])');
 const RE_HOUSE_TRAILING = new RegExp('(?:^|[\\s,])' + HOUSE_BODY + '\\s*$');
-const DROP_NAME_WORDS = new Set(['им', 'имени', 'д', 'дом']);
 
 function fixLookalikes(word: string): string {
   if (!/[а-я]/.test(word) || !/[a-z]/.test(word)) return word;
@@ -74,20 +57,11 @@ function fixLookalikes(word: string): string {
 }
 
 function house(m: RegExpExecArray): string {
-  let h = m[1].replace(/^0+(?=\d)/, '');
-  if (m[2]) h += Object.hasOwn(HOUSE_LATIN, m[2]) ? HOUSE_LATIN[m[2]] : m[2];
+  let h = normalizeHouse(m[1] + (m[2] ?? ''));
   if (m[3]) h += '/' + m[3];
   if (m[4]) h += 'к' + m[4];
   if (m[5]) h += 'с' + m[5];
   return h;
-}
-
-/** "2я", "2-ая", "2-я" → "2-я"; "3й", "3-ий" → "3-й". */
-function ordinal(w: string): string {
-  const m = /^(\d+)-?(ая|яя|я|ый|ий|ой|й|ое|е)$/.exec(w);
-  if (!m) return w;
-  const end = m[2];
-  return m[1] + '-' + (end === 'ая' || end === 'яя' || end === 'я' ? 'я' : end === 'ое' || end === 'е' ? 'е' : 'й');
 }
 
 /**
@@ -134,7 +108,7 @@ export function parseAddressHouses(raw: string): ParsedAddressHouses | null {
     } else {
       extra = rest.split(/\s*(?:,|и)\s*/).filter((x) => x !== '').slice(0, 9);
     }
-    houseNo = first.replace(/^0+(?=\d)/, '');
+    houseNo = normalizeHouse(first);
     s = s.slice(0, list.index).trim();
   }
   let m = houseNo === null ? RE_HOUSE_MARKED.exec(s) : null;
@@ -153,14 +127,14 @@ export function parseAddressHouses(raw: string): ParsedAddressHouses | null {
   const words = s.split(/[\s,]+/).map((w) => w.replace(/^[.\-]+|[.]+$/g, '')).filter((w) => w !== '');
   let type: string | null = null;
   let nameWords = words;
-  const ti = words.findIndex((w) => STREET_TYPES.has(w));
+  const ti = words.findIndex((w) => streetTypeOf(w) !== null);
   if (ti >= 0) {
-    type = STREET_TYPES.get(words[ti])!;
+    type = streetTypeOf(words[ti]);
     // "ул. Ленина" → the name follows the type; "Ленина пр-т" → it precedes it
     const after = words.slice(ti + 1);
     nameWords = after.length > 0 ? after : words.slice(0, ti);
   }
-  const name = nameWords.filter((w) => !DROP_NAME_WORDS.has(w)).map(ordinal).join(' ').trim();
+  const name = normalizeStreetName(nameWords.join(' '));
   if (name === '') {
     // "мкр 5": the number is the name, not a house
     if (type && houseNo && /^\d+$/.test(houseNo)) {
@@ -174,7 +148,7 @@ export function parseAddressHouses(raw: string): ParsedAddressHouses | null {
 
 function make(type: string | null, name: string, houseNo: string | null, extra: string[]): ParsedAddressHouses {
   const streetKey = `${type ?? ''}|${name}`;
-  const houses = houseNo === null ? [] : [houseNo, ...extra.map((h) => h.replace(/^0+(?=\d)/, '')).filter((h) => h !== houseNo)];
+  const houses = houseNo === null ? [] : [houseNo, ...extra.map(normalizeHouse).filter((h) => h !== houseNo)];
   return { streetType: type, streetName: name, house: houseNo, streetKey, key: houseNo === null ? null : `${streetKey}|${houseNo}`, houses };
 }
 
@@ -222,7 +196,7 @@ export function streetKeyLoose(streetKey: string): string {
 /** Words around a district's name that say nothing else: prepositions, "район", "микрорайон", "посёлок", the city. */
 const DISTRICT_FILLER = /^(?:в|во|на|у|около|возле|рядом|с|со|по|р-н|р-на|р-не|район|района|районе|мкр|мкрн|мкр-н|мкр-не|микрорайон|микрорайона|микрорайоне|пос|п|поселок|поселка|поселке|жилой|массив|массиве|частный|частном|сектор|секторе|г|гор|город|городе|рубцовск|рубцовске|рубцовска|россия|рф)$/;
 /** Street-type words: an address with one of them (or a number) names a street, not just a district. */
-const STREET_WORD = /^(?:ул|улица|улице|улицы|пр|пр-т|пр-кт|просп|проспект|проспекте|пер|переулок|переулке|б-р|бульвар|бульваре|пл|площадь|площади|ш|шоссе|проезд|проезде|пр-д|туп|тупик|наб|набережная|набережной|кв-л|квартал|квартале|д|дом)$/;
+const STREET_WORD = new Set([...streetTypeWords(), 'д', 'дом']);
 
 /** Does a written word stand for a district-name word ("западном" for "западный", "черемушках" for "черемушки")? */
 function sameWord(written: string, name: string): boolean {
@@ -240,13 +214,13 @@ function sameWord(written: string, name: string): boolean {
  */
 export function districtInAddress(raw: string, districts: readonly { id: number; name: string }[]): number | null {
   if (typeof raw !== 'string' || raw.length > 200 || !districts.length) return null;
-  let s = raw.toLowerCase().replace(/ё/g, 'е').replace(/[‐-―−]/g, '-');
+  let s = foldRu(raw).replace(/[‐-―−]/g, '-');
   s = s.replace(/алтайск[а-я]*\s+(?:край|крае|кр\.?)(?![а-я])/g, ' ').replace(/\d{6}/g, ' ');
   if (/\d/.test(s)) return null;
   const words = s.split(/[^а-яa-z-]+/).map((w) => w.replace(/^-+|-+$/g, '')).filter((w) => w && !DISTRICT_FILLER.test(w));
-  if (!words.length || words.length > 4 || words.some((w) => STREET_WORD.test(w))) return null;
+  if (!words.length || words.length > 4 || words.some((w) => STREET_WORD.has(w))) return null;
   const fits = districts.filter((d) => {
-    const nameWords = d.name.toLowerCase().replace(/ё/g, 'е').split(/\s+/).filter(Boolean);
+    const nameWords = foldRu(d.name).split(/\s+/).filter(Boolean);
     return nameWords.length === words.length && nameWords.every((n, i) => sameWord(words[i], n));
   });
   return fits.length === 1 ? fits[0].id : null;

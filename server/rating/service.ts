@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
+import { ORG_MEASURES } from '../db/org-shares.js';
 import { InputError } from '../errors.js';
 import { audit, type AuditActor } from '../audit/audit.js';
 import { ForbiddenError } from '../auth/checker.js';
@@ -136,6 +137,8 @@ interface AggRow {
  * now, p0 (repeats), municipality (repeats), [key params], municipality, p0, p2, [organisation], [theme ids].
  */
 export function aggregateSql(o: { byMonth?: boolean; organization?: boolean; themes?: boolean }): string {
+  // Formal answers among the judged ones: the measure the recommendations and seminar invitations compare with the city's.
+  const FORMAL = ORG_MEASURES.FORMAL;
   // The period split is a boolean (cheap to sort and group; a text key would sort with the collation).
   const key = o.byMonth ? `to_char(a.received_at AT TIME ZONE ?::text, 'YYYY-MM-01')` : `(a.received_at >= ?::timestamptz)`;
   return `WITH c AS (SELECT ?::timestamptz AS now),
@@ -148,8 +151,8 @@ SELECT a.organization_id AS org, ${key} AS key,
   count(a.answered_at)::int AS answered,
   percentile_cont(0.5) WITHIN GROUP (ORDER BY a.answer_minutes) AS median_minutes,
   count(*) FILTER (WHERE a.answered_at IS NULL AND a.status IN ('NEW', 'IN_PROGRESS') AND a.answer_due_at <= c.now)::int AS overdue,
-  count(q.verdict)::int AS judged,
-  count(*) FILTER (WHERE q.verdict = 'FORMAL')::int AS formal,
+  count(*) FILTER (WHERE ${FORMAL.den})::int AS judged,
+  count(*) FILTER (WHERE ${FORMAL.num})::int AS formal,
   count(a.satisfaction)::int AS rated,
   avg(a.satisfaction)::float8 AS sat_mean,
   count(*) FILTER (WHERE a.satisfaction >= 4)::int AS satisfied,

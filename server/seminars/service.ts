@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
+import { aboveCity, ORG_MEASURES, orgShares } from '../db/org-shares.js';
 import { audit, type AuditActor } from '../audit/audit.js';
 import { InputError } from '../errors.js';
 import { IndicatorService } from '../indicators/service.js';
@@ -148,27 +149,19 @@ export class SeminarService {
       return rows.map((r) => ({ organizationId: String(r.id), organizationName: r.name, figure: r.n, cityFigure: null,
         reason: `неустранённых ошибок в данных: ${r.n}` }));
     }
-    const [num, den] = basis === 'FORMAL_ANSWERS'
-      ? [`count(*) FILTER (WHERE q.verdict = 'FORMAL')`, 'count(q.appeal_id)']
-      : [`count(*) FILTER (WHERE a.answered_at > a.answer_due_at)`, 'count(*) FILTER (WHERE a.answered_at IS NOT NULL AND a.answer_due_at IS NOT NULL)'];
-    const rows = await query<{ id: number; name: string; num: number; den: number; city_num: number; city_den: number }>(this.em, `
-      WITH per AS (
-        SELECT a.organization_id AS id, ${num}::int AS num, ${den}::int AS den
-          FROM appeal a LEFT JOIN answer_quality q ON q.appeal_id = a.id
-         WHERE a.municipality_id = ? AND a.received_at >= ?::date AND a.received_at < ?::date AND a.organization_id IS NOT NULL
-         GROUP BY a.organization_id)
-      SELECT o.id, o.name, per.num, per.den, sum(per.num) OVER ()::int AS city_num, sum(per.den) OVER ()::int AS city_den
-        FROM per JOIN organization o ON o.id = per.id`, [this.mid, f, t]);
-    const cityNum = rows[0]?.city_num ?? 0;
-    const cityDen = rows[0]?.city_den ?? 0;
-    if (cityDen < SUGGEST_MIN_CASES) return [];
-    const city = cityNum / cityDen;
+    const shares = await orgShares(this.em, basis === 'FORMAL_ANSWERS' ? ORG_MEASURES.FORMAL : ORG_MEASURES.ANSWERED_LATE,
+      { sql: 'a.municipality_id = ? AND a.received_at >= ?::date AND a.received_at < ?::date', params: [this.mid, f, t] });
+    if (shares.city.den < SUGGEST_MIN_CASES) return [];
+    const city = shares.city.share!;
+    const cityPct = Math.round(1000 * city) / 10;
     const what = basis === 'FORMAL_ANSWERS' ? 'формальных ответов' : 'ответов с нарушением срока';
-    return rows
-      .filter((r) => r.den >= SUGGEST_MIN_CASES && r.num / r.den >= Math.max(city * SUGGEST_FACTOR, 0.0001))
-      .sort((a, b) => b.num / b.den - a.num / a.den)
-      .map((r) => ({ organizationId: String(r.id), organizationName: r.name, figure: Math.round((1000 * r.num) / r.den) / 10, cityFigure: Math.round(1000 * city) / 10,
-        reason: `доля ${what} ${(Math.round((1000 * r.num) / r.den) / 10).toLocaleString('ru-RU')} % (${r.num} из ${r.den}) при ${(Math.round(1000 * city) / 10).toLocaleString('ru-RU')} % по городу` }));
+    return aboveCity(shares, { ratio: SUGGEST_FACTOR, minCases: SUGGEST_MIN_CASES, minShare: 0.0001 })
+      .sort((a, b) => b.share - a.share)
+      .map((r) => {
+        const figure = Math.round((1000 * r.num) / r.den) / 10;
+        return { organizationId: String(r.organizationId), organizationName: r.name, figure, cityFigure: cityPct,
+          reason: `доля ${what} ${figure.toLocaleString('ru-RU')} % (${r.num} из ${r.den}) при ${cityPct.toLocaleString('ru-RU')} % по городу` };
+      });
   }
 
   async practices() {

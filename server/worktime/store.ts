@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import { audit, type AuditActor } from '../audit/audit.js';
 import { readReference } from '../reference/files.js';
 import type { CalendarDayKind, CalendarYear } from './calendar.js';
-import { bundledCalendars } from './bundled.js';
+import { bundledCalendarFiles } from './bundled.js';
 import { DEFAULT_WORKING_HOURS, WorkTime, WorkingHoursError, isValidTimeZone, parseWorkingHours, type WorkingHours } from './worktime.js';
 
 /**
@@ -39,9 +39,9 @@ async function buildWorkTime(em: EntityManager, municipalityId: number): Promise
 }
 
 /** Stores one calendar year in place of what was there (one transaction with its audit entry). */
-async function storeYear(em: EntityManager, cal: CalendarYear, source: string, actor: string) {
+async function storeYear(em: EntityManager, cal: CalendarYear, source: string, actor: string, sha256: string | null = null) {
   await query(em, 'DELETE FROM production_calendar_year WHERE year = ?', [cal.year]);
-  await query(em, 'INSERT INTO production_calendar_year (year, source, imported_by) VALUES (?, ?, ?)', [cal.year, source.slice(0, 300), actor]);
+  await query(em, 'INSERT INTO production_calendar_year (year, source, imported_by, content_sha256) VALUES (?, ?, ?, ?)', [cal.year, source.slice(0, 300), actor, sha256]);
   if (cal.days.length) {
     await query(em,
       `INSERT INTO production_calendar_day (day, year, kind, holiday, moved_from)
@@ -50,16 +50,32 @@ async function storeYear(em: EntityManager, cal: CalendarYear, source: string, a
   }
 }
 
-/** Loads the bundled calendar years the database does not have yet (never overwrites an imported year). */
+/** Who stored the years that came from db/reference/calendar/. */
+const BUNDLE_ACTOR = 'system:reference';
+
+/**
+ * Loads the bundled calendar years the database lacks, and reloads a year it loaded from the bundle before when the
+ * bundled file has changed since (its SHA-256 differs); a year imported by a person is never overwritten. When every
+ * year is stored with the same hash — every start but the first — nothing is parsed or written. Returns the number of
+ * years stored.
+ */
 export async function ensureBundledCalendar(em: EntityManager): Promise<number> {
-  const have = new Set((await query<{ year: number }>(em, 'SELECT year FROM production_calendar_year')).map((r) => r.year));
-  const missing = bundledCalendars().filter((y) => !have.has(y.year));
-  if (!missing.length) return 0;
-  await em.transactional(async (tem) => {
-    for (const y of missing) await storeYear(tem, y, `db/reference/calendar/ru-${y.year}.xml`, 'system:reference');
+  const files = bundledCalendarFiles();
+  const stale = async (q: EntityManager) => {
+    const stored = new Map((await query<{ year: number; imported_by: string; content_sha256: string | null }>(q,
+      'SELECT year, imported_by, content_sha256 FROM production_calendar_year WHERE year = ANY(?::int[])', [files.map((f) => f.year)])).map((r) => [r.year, r]));
+    return files.filter((f) => { const s = stored.get(f.year); return !s || (s.imported_by === BUNDLE_ACTOR && s.content_sha256 !== f.sha256); });
+  };
+  if (!(await stale(em)).length) return 0;
+  const stored = await em.transactional(async (tem) => {
+    // Processes starting together load the bundle one after another; the second finds nothing left to do.
+    await query(tem, 'SELECT pg_advisory_xact_lock(hashtext(?))', ['production_calendar_bundle']);
+    const todo = await stale(tem);
+    for (const f of todo) await storeYear(tem, f.parse(), f.source, BUNDLE_ACTOR, f.sha256);
+    return todo.length;
   });
-  invalidateWorkTime();
-  return missing.length;
+  if (stored) invalidateWorkTime();
+  return stored;
 }
 
 export interface CalendarImportResult { year: number; days: number; holidays: number; shortened: number; workingWeekends: number; replaced: boolean; workingDays: number }
