@@ -8,8 +8,8 @@ import { benchAuth } from './lib.js';
 /**
  * EXPLAIN (ANALYZE, BUFFERS) of every statement one request of each kind of the load mix runs: the requests are sent
  * to the runner's in-process app while pg's Client.query is watched, and each statement seen (with its bound values)
- * is then explained twice on a separate connection (the second, warm, run is written). One file per kind:
- * bench/results/explain-<kind>.txt. The old spatial-join district statistics are explained too
+ * is then explained twice on a separate connection (the second, warm, run is written). One file per kind and backend:
+ * bench/results/explain-<kind>.txt (PostGIS) and explain-<kind>-embedded.txt. The old spatial-join district statistics are explained too
  * (explain-districtStats-spatial-join.txt), for the comparison in the notes.
  */
 export async function captureExplains(app: App, requests: { name: string; body: string }[], log: (m: string) => void): Promise<void> {
@@ -49,8 +49,9 @@ export async function captureExplains(app: App, requests: { name: string; body: 
           out.push(`-- not explained: ${(e as Error).message}`, '');
         }
       }
-      fs.writeFileSync(path.join(dir, `explain-${name}.txt`), out.join('\n'));
-      log(`EXPLAIN ${name}: bench/results/explain-${name}.txt`);
+      const file = `explain-${name}${app.embedded ? '-embedded' : ''}.txt`;
+      fs.writeFileSync(path.join(dir, file), out.join('\n'));
+      log(`EXPLAIN ${name}: bench/results/${file}`);
     }
     // The spatial join districtStats used before (issue 17), on the first districtStats request's period.
     const ds = requests.find((r) => r.name === 'districtStats');
@@ -64,7 +65,7 @@ export async function captureExplains(app: App, requests: { name: string; body: 
       const values = [app.municipalityId, from, prevFrom, to];
       await client.query({ text: sql, values });
       const plan = await client.query({ text: `EXPLAIN (ANALYZE, BUFFERS) ${sql}`, values });
-      fs.writeFileSync(path.join(dir, 'explain-districtStats-spatial-join.txt'),
+      fs.writeFileSync(path.join(dir, `explain-districtStats-spatial-join${app.embedded ? '-embedded' : ''}.txt`),
         ['# districtStats as it was (spatial join), same period', sql, `-- values: ${JSON.stringify(values)}`, ...plan.rows.map((r: Record<string, string>) => r['QUERY PLAN'])].join('\n'));
     }
   } finally {

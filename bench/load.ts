@@ -33,7 +33,7 @@ const PAGE = `query($filter: AppealFilter, $after: String) { appeals(first: 50, 
 const PROBLEMS = `query($filter: ProblemFilter) { problems(first: 20, filter: $filter) {
   totalCount edges { node { id title score appealCount growth status district { name } theme { name } organization { name } } } } }`;
 
-function mix(seed: number, withProblems: boolean, count = 400): Req[] {
+export function mix(seed: number, withProblems: boolean, count = 400): Req[] {
   const rnd = mulberry32(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
   const period = () => {
