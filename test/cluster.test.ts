@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backends, freshDatabase, type FreshDatabase } from './helpers/backends.js';
+import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
 import { loadDatabaseSettings, loadLimits, webConcurrency, workerShare } from '../server/config.js';
 
 /**
@@ -16,32 +15,11 @@ import { loadDatabaseSettings, loadLimits, webConcurrency, workerShare } from '.
  * `npm run build`.
  */
 
-const MAIN = path.resolve('dist/server/main.js');
 
-interface Server { child: ChildProcess; url: string; output: () => string; accounts: Map<string, string> }
+type Server = ServerProcess;
 
-async function start(db: FreshDatabase, extra: NodeJS.ProcessEnv): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', ...extra };
-  delete env.VITEST;
-  delete env.DATABASE_URL;
-  delete env.DATA_DIR;
-  if (db.databaseUrl) env.DATABASE_URL = db.databaseUrl;
-  else env.DATA_DIR = db.dataDir;
-  const child = spawn(process.execPath, [MAIN, '--demo', '--count', '200'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { out += d; });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 180 s:\n${out}`)), 180_000);
-    child.stdout!.on('data', () => {
-      const m = /МЦУ Hub работает: (http:\/\/[^\s]+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited with ${code}:\n${out}`)); });
-  });
-  const accounts = new Map<string, string>();
-  for (const m of out.matchAll(/^ {2}(\S+)\s+(\S+) {2}[A-Z_]+/gm)) accounts.set(m[1], m[2]);
-  return { child, url, output: () => out, accounts };
+function start(db: FreshDatabase, extra: NodeJS.ProcessEnv): Promise<Server> {
+  return startServerProcess(db, { env: { NODE_ENV: 'production', ...extra }, count: 200, timeoutMs: 180_000 });
 }
 
 async function stop(s: Server): Promise<{ code: number | null; ms: number }> {

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backends, freshDatabase, type FreshDatabase } from './helpers/backends.js';
+import { startServerProcess, type ServerProcess } from './helpers/server-process.js';
 
 /**
  * Clean stop under a load that keeps heavy work queued (issue 17, "many users at once"): the real server process
@@ -13,35 +13,13 @@ import { backends, freshDatabase, type FreshDatabase } from './helpers/backends.
  * (WEB_CONCURRENCY=2, server/cluster.ts): the signal goes to the primary, and both workers drain. Needs `npm run build`.
  */
 
-const MAIN = path.resolve('dist/server/main.js');
 const HEAVY = `query { appealsGeoJSON(limit: 100) districtStats(filter: { from: "2024-01-01T00:00:00Z", to: "2027-01-01T00:00:00Z" }) { districts { count } } }`;
 const CHEAP = `query { appeals(first: 50) { totalCount edges { node { id text district { name } theme { name } } } } }`;
 
-interface Server { child: ChildProcess; url: string; output: () => string; accounts: Map<string, string> }
+type Server = ServerProcess;
 
-async function start(db: FreshDatabase, extra: NodeJS.ProcessEnv = {}): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_PER_MINUTE: '0', EXPENSIVE_PER_USER: '0',
-    NODE_ENV: 'production', HEAVY_CONCURRENCY: '1', AGGREGATE_CACHE_ENTRIES: '0', ...extra };
-  delete env.VITEST;
-  delete env.DATABASE_URL;
-  delete env.DATA_DIR;
-  if (db.databaseUrl) env.DATABASE_URL = db.databaseUrl;
-  else env.DATA_DIR = db.dataDir;
-  const child = spawn(process.execPath, [MAIN, '--demo', '--count', '300'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { out += d; });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 150 s:\n${out}`)), 150_000);
-    child.stdout!.on('data', () => {
-      const m = /МЦУ Hub работает: (http:\/\/[^\s]+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited with ${code}:\n${out}`)); });
-  });
-  const accounts = new Map<string, string>();
-  for (const m of out.matchAll(/^ {2}(\S+)\s+(\S+) {2}[A-Z_]+/gm)) accounts.set(m[1], m[2]);
-  return { child, url, output: () => out, accounts };
+function start(db: FreshDatabase, extra: NodeJS.ProcessEnv = {}): Promise<Server> {
+  return startServerProcess(db, { env: { RATE_LIMIT_PER_MINUTE: '0', EXPENSIVE_PER_USER: '0', NODE_ENV: 'production', HEAVY_CONCURRENCY: '1', AGGREGATE_CACHE_ENTRIES: '0', ...extra }, count: 300, timeoutMs: 150_000 });
 }
 
 interface Outcome { heavy: boolean; started: number; ended: number; ok: boolean; error?: string }
