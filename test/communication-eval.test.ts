@@ -201,42 +201,57 @@ const FLOORS_3: [string, number, number][] = [
 ];
 
 const WORDING = ['RUDE', 'DISMISSIVE', 'BLAME'];
-const wording3 = { tp: 0, fp: 0, fn: 0 };
-const cleanAlarms3: string[] = [];
-for (const i of third) {
-  const got = analyseAnswer(i.text, { address: i.address, author: i.author }).map((h) => h.kind);
-  const exp = i.labels.some((k) => WORDING.includes(k)), has = got.some((k) => WORDING.includes(k));
-  if (exp && has) wording3.tp++; else if (has) wording3.fp++; else if (exp) wording3.fn++;
-  if (!i.labels.length && got.length) cleanAlarms3.push(i.id);
+
+/** «Some wording error» per answer regardless of its kind (a rude answer read as dismissive still reaches a person's eyes). */
+function wordingPerAnswer(items: EvalItem[]) {
+  const w = { tp: 0, fp: 0, fn: 0 };
+  const cleanAlarms: string[] = [];
+  for (const i of items) {
+    const got = analyseAnswer(i.text, { address: i.address, author: i.author }).map((h) => h.kind);
+    const exp = i.labels.some((k) => WORDING.includes(k)), has = got.some((k) => WORDING.includes(k));
+    if (exp && has) w.tp++; else if (has) w.fp++; else if (exp) w.fn++;
+    if (!i.labels.length && got.length) cleanAlarms.push(i.id);
+  }
+  return { ...w, cleanAlarms };
 }
 
-describe('communication errors: the third set — development (used for v3)', () => {
-  const r = evaluate(third);
-  const by = (k: string) => [...r.kinds, ...r.stances, r.contradiction].find((s) => s.kind === k)!;
-  it('prints the figures and has the promised composition', () => {
-    const f = (x: number | null) => (x == null ? '—' : x.toFixed(2));
-    const lines = [...r.kinds, ...r.stances, r.contradiction].map((s) => `${s.kind.padEnd(14)} tp ${s.tp} fp ${s.fp} fn ${s.fn}  P ${f(s.precision)}  R ${f(s.recall)}`);
-    console.log(`communication eval, third set — development (used for v3) (${r.items} answers)\n${lines.join('\n')}\nerrors: ${JSON.stringify(r.errors)}`);
-    expect(r.items).toBeGreaterThanOrEqual(150);
-    const wording = third.filter((i) => i.labels.some((k) => ['RUDE', 'DISMISSIVE', 'BLAME'].includes(k)));
-    expect(wording.length).toBeGreaterThanOrEqual(40);
-    expect(third.filter((i) => !i.labels.length).length).toBeGreaterThanOrEqual(60);
-    for (const k of ['RUDE', 'DISMISSIVE', 'BLAME']) expect(third.filter((i) => i.labels.includes(k as never)).length, k).toBeGreaterThanOrEqual(20);
-    console.log(`third set — development (used for v3), any of RUDE/DISMISSIVE/BLAME per answer: tp ${wording3.tp} fp ${wording3.fp} fn ${wording3.fn}; clean answers with any finding: ${cleanAlarms3.length} of ${third.filter((i) => !i.labels.length).length} (${cleanAlarms3.join(', ')})`);
+/** One evaluation set reported on its own: composition, figures, the per-answer wording floors and the per-kind floors. */
+function describeSet(title: string, items: EvalItem[], o: {
+  minItems: number; minWording: number; minClean: number; minPerKind?: number;
+  wording: { minTp: number; maxFp: number; maxCleanAlarms: number }; floors: [string, number, number][];
+}) {
+  describe(`communication errors: ${title}`, () => {
+    const r = evaluate(items);
+    const w = wordingPerAnswer(items);
+    const by = (k: string) => [...r.kinds, ...r.stances, r.contradiction].find((s) => s.kind === k)!;
+    it('prints the figures and has the promised composition', () => {
+      const f = (x: number | null) => (x == null ? '—' : x.toFixed(2));
+      const lines = [...r.kinds, ...r.stances, r.contradiction].map((s) => `${s.kind.padEnd(14)} tp ${s.tp} fp ${s.fp} fn ${s.fn}  P ${f(s.precision)}  R ${f(s.recall)}`);
+      console.log(`communication eval, ${title} (${r.items} answers)\n${lines.join('\n')}\nerrors: ${JSON.stringify(r.errors)}`);
+      console.log(`${title}, any of RUDE/DISMISSIVE/BLAME per answer: tp ${w.tp} fp ${w.fp} fn ${w.fn}; clean answers with any finding: ${w.cleanAlarms.length} of ${items.filter((i) => !i.labels.length).length} (${w.cleanAlarms.join(', ')})`);
+      expect(r.items).toBeGreaterThanOrEqual(o.minItems);
+      expect(items.filter((i) => i.labels.some((k) => WORDING.includes(k))).length).toBeGreaterThanOrEqual(o.minWording);
+      expect(items.filter((i) => !i.labels.length).length).toBeGreaterThanOrEqual(o.minClean);
+      if (o.minPerKind) for (const k of WORDING) expect(items.filter((i) => i.labels.includes(k as never)).length, k).toBeGreaterThanOrEqual(o.minPerKind);
+    });
+    it('any wording error per answer, and false alarms on the clean answers', () => {
+      expect(w.tp).toBeGreaterThanOrEqual(o.wording.minTp);
+      expect(w.fp).toBeLessThanOrEqual(o.wording.maxFp);
+      expect(w.cleanAlarms.length).toBeLessThanOrEqual(o.wording.maxCleanAlarms);
+    });
+    it.each(o.floors)('%s: precision ≥ %s, recall ≥ %s', (kind, p, rc) => {
+      expect(by(kind).precision ?? 0).toBeGreaterThanOrEqual(p);
+      expect(by(kind).recall ?? 0).toBeGreaterThanOrEqual(rc);
+    });
   });
-  // «Some wording error» regardless of its kind (a rude answer read as dismissive still reaches a person's eyes):
-  // version 2 tp 25, fp 3, fn 48 (P 0.89, R 0.34 over 73 answers), false alarms on the clean answers 5 of 104 (blame
-  // patterns on «вашей вины нет» / «ваша вина не подтвердилась», an office or a neighbouring house read as another address);
-  // version 3 tp 73, fp 0, fn 0, clean answers with any finding 0 of 104.
-  it('any wording error per answer, and false alarms on the clean answers', () => {
-    expect(wording3.tp).toBeGreaterThanOrEqual(72);
-    expect(wording3.fp).toBeLessThanOrEqual(1);
-    expect(cleanAlarms3.length).toBeLessThanOrEqual(1);
-  });
-  it.each(FLOORS_3)('%s: precision ≥ %s, recall ≥ %s', (kind, p, rc) => {
-    expect(by(kind).precision ?? 0).toBeGreaterThanOrEqual(p);
-    expect(by(kind).recall ?? 0).toBeGreaterThanOrEqual(rc);
-  });
+}
+
+// Set 3, any wording error per answer: version 2 tp 25, fp 3, fn 48 (P 0.89, R 0.34 over 73 answers), false alarms on
+// the clean answers 5 of 104 (blame patterns on «вашей вины нет» / «ваша вина не подтвердилась», an office or a
+// neighbouring house read as another address); version 3 tp 73, fp 0, fn 0, clean answers with any finding 0 of 104.
+describeSet('the third set — development (used for v3)', third, {
+  minItems: 150, minWording: 40, minClean: 60, minPerKind: 20,
+  wording: { minTp: 72, maxFp: 1, maxCleanAlarms: 1 }, floors: FLOORS_3,
 });
 
 /**
@@ -255,34 +270,7 @@ const FLOORS_4: [string, number, number][] = [
   ['RUDE', 0.76, 0.32], ['DISMISSIVE', 0.66, 0.28], ['BLAME', 0.76, 0.52], ['WRONG_ADDRESS', 0.71, 0.81], ['WRONG_PERSON', 0.87, 0.66],
   ['DONE', 0.74, 0.72], ['PLANNED', 0.72, 0.61], ['NOT_PLANNED', 0.85, 0.19], ['NOT_COMPETENT', 0.66, 0.5],
 ];
-const wording4 = { tp: 0, fp: 0, fn: 0 };
-const cleanAlarms4: string[] = [];
-for (const i of fourth) {
-  const got = analyseAnswer(i.text, { address: i.address, author: i.author }).map((h) => h.kind);
-  const exp = i.labels.some((k) => WORDING.includes(k)), has = got.some((k) => WORDING.includes(k));
-  if (exp && has) wording4.tp++; else if (has) wording4.fp++; else if (exp) wording4.fn++;
-  if (!i.labels.length && got.length) cleanAlarms4.push(i.id);
-}
-
-describe('communication errors: the fourth set — held out (blind, never used for tuning)', () => {
-  const r = evaluate(fourth);
-  const by = (k: string) => [...r.kinds, ...r.stances, r.contradiction].find((s) => s.kind === k)!;
-  it('prints the figures and has the promised composition', () => {
-    const f = (x: number | null) => (x == null ? '—' : x.toFixed(2));
-    const lines = [...r.kinds, ...r.stances, r.contradiction].map((s) => `${s.kind.padEnd(14)} tp ${s.tp} fp ${s.fp} fn ${s.fn}  P ${f(s.precision)}  R ${f(s.recall)}`);
-    console.log(`communication eval, fourth set — held out (${r.items} answers)\n${lines.join('\n')}`);
-    console.log(`fourth set, any of RUDE/DISMISSIVE/BLAME per answer: tp ${wording4.tp} fp ${wording4.fp} fn ${wording4.fn}; clean answers with any finding: ${cleanAlarms4.length} of ${fourth.filter((i) => !i.labels.length).length}`);
-    expect(r.items).toBeGreaterThanOrEqual(200);
-    expect(fourth.filter((i) => i.labels.some((k) => WORDING.includes(k))).length).toBeGreaterThanOrEqual(80);
-    expect(fourth.filter((i) => !i.labels.length).length).toBeGreaterThanOrEqual(100);
-  });
-  it('any wording error per answer, and false alarms on the clean answers', () => {
-    expect(wording4.tp).toBeGreaterThanOrEqual(40);
-    expect(wording4.fp).toBeLessThanOrEqual(8);
-    expect(cleanAlarms4.length).toBeLessThanOrEqual(11);
-  });
-  it.each(FLOORS_4)('%s: precision ≥ %s, recall ≥ %s', (kind, p, rc) => {
-    expect(by(kind).precision ?? 0).toBeGreaterThanOrEqual(p);
-    expect(by(kind).recall ?? 0).toBeGreaterThanOrEqual(rc);
-  });
+describeSet('the fourth set — held out (blind, never used for tuning)', fourth, {
+  minItems: 200, minWording: 80, minClean: 100,
+  wording: { minTp: 40, maxFp: 8, maxCleanAlarms: 11 }, floors: FLOORS_4,
 });
