@@ -227,8 +227,11 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
     const token = await getJson(`tokens/${created.token}.json`);
     expect(token.body).toEqual([{ service_request_id: created.service_request_id, token: created.token }]);
     // The key's use of this POST was logged with the appeal.
-    await new Promise((r) => setTimeout(r, 100));
-    const [use] = await app.sql(`SELECT method, status, appeal_id FROM open311_key_use WHERE key_id = ? AND method = 'POST' AND status = 201`, [Number(keyId)]);
+    let use: any;
+    for (let i = 0; !use && i < 100; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 50));
+      [use] = await app.sql(`SELECT method, status, appeal_id FROM open311_key_use WHERE key_id = ? AND method = 'POST' AND status = 201`, [Number(keyId)]);
+    }
     expect(use).toMatchObject({ method: 'POST', status: 201, appeal_id: Number(created.service_request_id) });
   });
 
@@ -354,6 +357,15 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
     await app.sql(`DELETE FROM appeal WHERE id = ANY(?::int[])`, [`{${ids.join(',')}}`]);
   });
 
+  /** The key's uses in the order the requests arrived, once `count` of them are logged (they are written after the reply). */
+  async function logged(keyId: number, count: number): Promise<{ status: number }[]> {
+    for (let i = 0; ; i++) {
+      const rows = await app.sql('SELECT status FROM open311_key_use WHERE key_id = ? ORDER BY at, id', [keyId]);
+      if (rows.length >= count || i === 100) return rows;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   it('limits a key by its rate, logs every use, and stops a revoked key', async () => {
     const issued = await admin.gql(ISSUE, { input: { name: 'Тест лимита', ratePerMinute: 3, channel: 'SOCIAL' } });
     const { secret, key: k } = issued.data.issueOpen311Key;
@@ -381,8 +393,8 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
     const limited = await get(`services.json?api_key=${secret}`);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     // A POST with this key arrives in its channel.
-    await new Promise((r) => setTimeout(r, 150));
-    const uses = await app.sql('SELECT status FROM open311_key_use WHERE key_id = ? ORDER BY id', [Number(k.id)]);
+    // Uses are logged after each reply, concurrently: wait for all five, then read them in the order the requests came.
+    const uses = await logged(Number(k.id), 5);
     expect(uses.map((u) => u.status)).toEqual([200, 200, 200, 429, 429]);
     const list = await admin.gql('{ open311Keys { totalCount edges { node { id uses lastUsedAt } } } }');
     expect(list.data.open311Keys.edges.find((e: any) => e.node.id === k.id).node.uses).toBe(5);
@@ -392,8 +404,7 @@ describe.each(backends)('Open311 GeoReport v2 on %s', (backend) => {
     const after = await getJson(`services.json?api_key=${secret}`);
     expect(after.status).toBe(403);
     expect(after.body[0].description).toMatch(/отозван/);
-    await new Promise((r) => setTimeout(r, 150));
-    expect((await app.sql('SELECT status FROM open311_key_use WHERE key_id = ? ORDER BY id DESC LIMIT 1', [Number(k.id)]))[0].status).toBe(403);
+    expect((await logged(Number(k.id), 6)).at(-1).status).toBe(403);
     const audits = await app.sql(`SELECT action FROM audit_log WHERE entity = 'open311_api_key' AND entity_id = ? ORDER BY id`, [k.id]);
     expect(audits.map((a) => a.action)).toEqual(['issue', 'revoke']);
   });

@@ -123,10 +123,18 @@ export function anonymousLimiter(perMinute: number): RateLimiterAbstract | null 
   return perMinute > 0 ? sharedLimiter({ points: perMinute, duration: 60, keyPrefix: 'o311anon' }) : null;
 }
 
-/** One row per use of a key (and the key's last use). */
-export async function logKeyUse(em: EntityManager, municipalityId: number, keyId: number, use: { method: string; path: string; status: number; ip?: string; appealId?: number | null }): Promise<void> {
+/**
+ * One row per use of a key (and the key's last use). `receivedAtUs` is when the request arrived (epoch microseconds):
+ * the rows are written after the reply, concurrently, so their ids need not follow the order of the requests; `at` does.
+ */
+export async function logKeyUse(em: EntityManager, municipalityId: number, keyId: number, use: { method: string; path: string; status: number; ip?: string; appealId?: number | null; receivedAtUs: number }): Promise<void> {
   await query(em,
-    `WITH u AS (UPDATE open311_api_key SET last_used_at = now() WHERE id = ? AND municipality_id = ? RETURNING id, municipality_id)
-     INSERT INTO open311_key_use (key_id, municipality_id, method, path, status, ip, appeal_id) SELECT id, municipality_id, ?, ?, ?, ?, ? FROM u`,
-    [keyId, municipalityId, use.method, use.path.slice(0, 300), use.status, use.ip ?? null, use.appealId ?? null]);
+    `WITH u AS (UPDATE open311_api_key SET last_used_at = greatest(last_used_at, to_timestamp(?::float8 / 1e6)) WHERE id = ? AND municipality_id = ? RETURNING id, municipality_id)
+     INSERT INTO open311_key_use (key_id, municipality_id, at, method, path, status, ip, appeal_id) SELECT id, municipality_id, to_timestamp(?::float8 / 1e6), ?, ?, ?, ?, ? FROM u`,
+    [use.receivedAtUs, keyId, municipalityId, use.receivedAtUs, use.method, use.path.slice(0, 300), use.status, use.ip ?? null, use.appealId ?? null]);
+}
+
+/** Now in epoch microseconds, monotonic within the process (for ordering key uses). */
+export function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }

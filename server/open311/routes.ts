@@ -3,7 +3,7 @@ import express, { type Request, type Response } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { errorBody, Open311Error, xmlDocument, xmlElement } from './format.js';
 import { addressPrecision } from './mask.js';
-import { anonymousLimiter, consumeKey, logKeyUse, verifyKey, type KeyLimiters, type VerifiedKey } from './keys.js';
+import { anonymousLimiter, consumeKey, logKeyUse, nowMicros, verifyKey, type KeyLimiters, type VerifiedKey } from './keys.js';
 import { dateWindow, MAX_PAGE_SIZE, Open311Service, parseIdList, type CreateRequestInput, type Municipality } from './service.js';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { Mount } from '../http/mount.js';
@@ -143,10 +143,11 @@ export function open311Router(orm: MikroORM, served: Municipality | Municipality
     const ctx = new Open311Context();
     // The jurisdiction of this request (set below, once its jurisdiction_id is read); its key uses are logged there.
     let municipality: Municipality = jurisdictions[0];
+    const receivedAtUs = nowMicros();
     res.set('cache-control', 'no-store');
     res.on('finish', () => {
       if (!ctx.key) return;
-      logKeyUse(orm.em.fork(), municipality.id, ctx.key.id, { method: req.method, path: req.path, status: res.statusCode, ip: req.ip, appealId: ctx.appealId })
+      logKeyUse(orm.em.fork(), municipality.id, ctx.key.id, { method: req.method, path: req.path, status: res.statusCode, ip: req.ip, appealId: ctx.appealId, receivedAtUs })
         .catch((e) => console.error('[open311] key use not logged', e));
     });
     try {
