@@ -61,10 +61,15 @@ describe('Open311 keys page (browser)', () => {
       body: new URLSearchParams({ api_key: secret, service_code: 'roads.potholes', lat: '51.514', long: '81.212', description: 'Яма на дороге у остановки' }).toString(),
     });
     expect(res.status).toBe(201);
-    await new Promise((r) => setTimeout(r, 200));
-    await p.reload();
-    await p.waitForSelector('body[data-ready="1"]');
-    expect(await p.getAttribute('#keys-body tr >> nth=0 >> td[data-uses]', 'data-uses')).toBe('1');
+    // The use is logged after the reply: reload until it shows (at most 5 s).
+    let uses: string | null = null;
+    for (let i = 0; i < 25 && uses !== '1'; i++) {
+      if (i) await new Promise((r) => setTimeout(r, 200));
+      await p.reload();
+      await p.waitForSelector('body[data-ready="1"]');
+      uses = await p.getAttribute('#keys-body tr >> nth=0 >> td[data-uses]', 'data-uses');
+    }
+    expect(uses).toBe('1');
     // The secret is not shown again.
     expect(await p.isHidden('#secret-box')).toBe(true);
 
