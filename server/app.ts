@@ -10,6 +10,7 @@ import type { ApolloServer } from '@apollo/server';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { loadDemoAddressRegister } from './intake/address-register.js';
 import { markInterruptedBatches } from './intake/pipeline.js';
+import { endDeadHolder } from './db/jobs.js';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { PRIMARY_POOL, loadConfig, type AppConfig, type DatabaseSettings, type Limits } from './config.js';
 import { admissionOf, configureAdmission } from './db/admission.js';
@@ -200,6 +201,11 @@ export interface Primary {
   municipalityId: number;
   municipalities: { code: string; id: number }[];
   demoAccounts: DemoAccount[];
+  /**
+   * A worker (process id `pid`) died: its jobs' lock connection is ended and its import batches and reports left
+   * RUNNING are marked (server/db/jobs.ts); the other workers' jobs are untouched. Returns how many of each.
+   */
+  sweepAfter(pid: number): Promise<{ batches: number; reports: number }>;
   /** Stops the schedulers (waiting for a run in progress) and closes the database. */
   close(): Promise<void>;
 }
@@ -233,12 +239,22 @@ export async function preparePrimary(opts: StartOptions = {}): Promise<Primary> 
   const scheduler = new ReportScheduler(orm, municipalityId, { intervalMs: opts.reportScheduler ? opts.reportScheduler.intervalMs : undefined, log });
   if (opts.reportScheduler !== false) scheduler.start();
   let closing: Promise<void> | undefined;
+  const sweeps = new Set<Promise<unknown>>();
   return {
     municipalityId, municipalities: extra, demoAccounts,
+    sweepAfter(pid) {
+      if (closing) return Promise.resolve({ batches: 0, reports: 0 });
+      const em = orm.em.fork();
+      const run = endDeadHolder(em, pid).then(() => markInterruptedJobs(em));
+      sweeps.add(run);
+      void run.finally(() => sweeps.delete(run)).catch(() => undefined);
+      return run;
+    },
     close() {
       closing ??= (async () => {
         clearInterval(retentionTimer);
         await scheduler.stop();
+        await Promise.allSettled([...sweeps]);
         await orm.close(true);
       })();
       return closing;
@@ -292,12 +308,17 @@ async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: stri
   };
 }
 
+/** Import batches and reports left RUNNING by a process that is gone (server/db/jobs.ts), marked. */
+async function markInterruptedJobs(em: EntityManager): Promise<{ batches: number; reports: number }> {
+  return { batches: await markInterruptedBatches(em), reports: await markInterruptedReports(em) };
+}
+
 /** Step 2: reference data of the municipality, default indicators and, in demo mode, the demo data. Returns its id. */
 async function prepareData(em: EntityManager, municipality: string, opts: StartOptions, log: (m: string) => void): Promise<number> {
-  const interrupted = await markInterruptedBatches(em);
-  if (interrupted) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted}`);
-  const interruptedReports = await markInterruptedReports(em);
-  if (interruptedReports) log(`Справки, прерванные остановкой, отмечены как FAILED: ${interruptedReports}`);
+  // Jobs whose process is gone (a stop, a crash, kill -9); another process's running ones are untouched.
+  const interrupted = await markInterruptedJobs(em);
+  if (interrupted.batches) log(`Импорты, прерванные остановкой или сбоем, отмечены как INTERRUPTED: ${interrupted.batches}`);
+  if (interrupted.reports) log(`Справки, прерванные остановкой или сбоем, отмечены как FAILED: ${interrupted.reports}`);
   const id = await prepareMunicipality(em, municipality, opts.demo ? opts.demo : false, log);
   await preparePages(em, id, !!(opts.demo && opts.demo.count > 0), log);
   return id;

@@ -13,8 +13,9 @@ import { joinPeers, relayPeers } from './util/peers.js';
  *   socket and hands connections round-robin), with its share of the pool, heavy slots and per-user limits
  *   (config.workerShare), and none of the one-time work.
  * - A worker that dies is forked again after a back-off (0.5 s doubling up to 30 s; back to 0.5 s after a minute of
- *   life), logged. A worker that dies before the server has first become ready stops the start (exit 1): its cause
- *   (a setting, the database) would kill every new one too.
+ *   life), logged. The import batches and reports it left RUNNING are marked at once (INTERRUPTED / FAILED:
+ *   server/db/jobs.ts); the other workers' running jobs are untouched. A worker that dies before the server has first
+ *   become ready stops the start (exit 1): its cause (a setting, the database) would kill every new one too.
  * - stop(): every worker drains its requests in flight and exits (the same stop as a single process), then the
  *   primary stops its schedulers and closes its pool.
  */
@@ -95,6 +96,13 @@ export async function runPrimary(opts: StartOptions, workers: number, log: (m: s
         return;
       }
       const how = signal ? `сигнал ${signal}` : `код ${code}`;
+      // Its import batches and reports left RUNNING are marked now (the other workers' go on): server/db/jobs.ts.
+      const pid = w.process.pid;
+      if (pid) {
+        primary.sweepAfter(pid).then(({ batches, reports }) => {
+          if (batches || reports) log(`Рабочий процесс ${w.id} (pid ${pid}) завершился, не доделав задачи: импортов отмечено INTERRUPTED — ${batches}, справок FAILED — ${reports}`);
+        }, (e) => console.error(`[cluster] задачи рабочего процесса ${w.id} не отмечены: ${(e as Error).message}`));
+      }
       if (!started) {
         failStart(new Error(`рабочий процесс ${w.id} завершился при запуске (${how})`));
         return;

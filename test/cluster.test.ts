@@ -10,9 +10,9 @@ import { loadDatabaseSettings, loadLimits, webConcurrency, workerShare } from '.
  * Cluster mode (WEB_CONCURRENCY, server/cluster.ts) on the real server process (`node dist/server/main.js`): with a
  * real PostgreSQL two workers serve one port, the one-time start-up work runs once, and what one worker does holds in
  * the other — a sign-out, the rate limits (not doubled), the failed sign-ins of an address, a committed change of the
- * data — and a worker that dies is replaced. Every request goes on a new connection: the primary hands connections to
- * the workers in turn, so consecutive requests reach both. The embedded database stays one process. Needs
- * `npm run build`.
+ * data — and a worker that dies is replaced, the import it was running marked INTERRUPTED by the primary. Every
+ * request goes on a new connection: the primary hands connections to the workers in turn, so consecutive requests
+ * reach both. The embedded database stays one process. Needs `npm run build`.
  */
 
 
@@ -102,6 +102,43 @@ describe('WEB_CONCURRENCY and each worker\'s share of the totals', () => {
   });
 });
 
+/** Polls `fn` until it returns a value (no fixed sleeps: a short pause between tries). */
+async function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string | (() => string)): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(typeof what === 'string' ? what : what());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * An import by GraphQL multipart whose file stops after 12 valid rows and never ends (the connection stays open): the
+ * import runs, commits two chunks of 5 (INTAKE_CHUNK_SIZE=5; the last 2 rows wait for their chunk to fill), and waits
+ * for more. Settles when the connection is dropped.
+ */
+function slowUpload(url: string, token: string): Promise<unknown> {
+  const boundary = 'mcu-slow-upload';
+  const head = 'Рег. номер;Дата регистрации;Заявитель — вид;Заявитель;Телефон;E-mail;Адрес;Содержание;Исполнитель;Статус;Срок;Дата ответа;Ответ\n';
+  // Long texts: the first 8 KB of a stream are read before its rows flow (the encoding is detected on them).
+  const text = `Не горит фонарь у дома ${'и во дворе темно, '.repeat(40)}просим починить.`;
+  const rows = Array.from({ length: 12 }, (_, i) => `Вх-медл-${i + 1};20.05.2026;Гражданин;;;;ул. Сердюка, ${i + 1};${text};;Зарегистрировано;19.06.2026;;\n`).join('');
+  const part = (name: string, value: string, file?: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${file ? `; filename="${file}"\r\nContent-Type: text/csv` : ''}\r\n\r\n${value}`;
+  const body = part('operations', JSON.stringify({ query: 'mutation($file: Upload!) { importAppeals(file: $file, channel: DIRECT) { batchId } }', variables: { file: null } })) + '\r\n'
+    + part('map', JSON.stringify({ 0: ['variables.file'] })) + '\r\n'
+    + part('0', head + rows, 'slow.csv'); // no closing boundary: the file goes on
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL('/graphql', url), {
+      method: 'POST', agent: false,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, authorization: `Bearer ${token}`, 'apollo-require-preflight': 'true' },
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', reject);
+    req.write(body);
+  });
+}
+
 const count = (text: string, re: RegExp) => (text.match(new RegExp(re.source, 'g')) ?? []).length;
 
 for (const backend of backends) {
@@ -129,7 +166,7 @@ for (const backend of backends) {
     it('two workers on one port; one-time work once; sign-out, rate limits, address lock-out and data changes hold across workers; a dead worker is replaced', async () => {
       db = await freshDatabase(backend);
       const s = await start(db, {
-        WEB_CONCURRENCY: '2', RATE_LIMIT_PER_MINUTE: '30', AUTH_IP_MAX_FAILURES: '4', AUTH_MAX_FAILURES: '100',
+        WEB_CONCURRENCY: '2', RATE_LIMIT_PER_MINUTE: '30', INTAKE_CHUNK_SIZE: '5', AUTH_IP_MAX_FAILURES: '4', AUTH_MAX_FAILURES: '100',
         // Long enough that a worker not told of a change would serve its cached state for the whole test.
         AUTH_SESSION_CACHE_SECONDS: '300', DATA_VERSION_TTL_MS: '600000', EXPENSIVE_PER_USER: '0',
       });
@@ -190,6 +227,9 @@ for (const backend of backends) {
         }
         expect(now).toEqual(Array(4).fill(before[0] - 1));
 
+        // Signed in before this address is locked out: the import further down.
+        const importer = await signIn(s, 'curator');
+
         // AUTH_IP_MAX_FAILURES=4 failed sign-ins from one address, whichever worker counted them: the 5th is refused
         // (last: from here on this address cannot sign in).
         const tries = [];
@@ -197,10 +237,36 @@ for (const backend of backends) {
         const reasons = tries.map((r) => r.body.errors?.[0]?.extensions?.reason);
         expect(reasons).toEqual(['INVALID', 'INVALID', 'INVALID', 'INVALID', 'LOCKED', 'LOCKED']);
 
+        // A worker killed in the middle of an import: the upload stops after 12 rows (two committed chunks of 5) and
+        // the worker that runs it gets SIGKILL. The primary marks its batch INTERRUPTED with what it committed.
+        const upload = slowUpload(s.url, importer);
+        upload.catch(() => undefined); // the connection is dropped with the worker
+        let seen: unknown;
+        const batch = await poll(async () => {
+          const r = await sql.query(`SELECT id, status, inserted, rows_read, rejected, error FROM import_batch WHERE source_name = 'slow.csv'`);
+          seen = r.rows;
+          return r.rows[0]?.inserted === 10 ? r.rows[0] : undefined;
+        }, 60_000, () => `the slow import never committed its first 10 rows: ${JSON.stringify(seen)}\n${s.output().slice(-2000)}`);
+        expect(batch.status).toBe('RUNNING');
+        const holders = (await sql.query(`SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'mcu-hub jobs pid=%'`)).rows
+          .map((r) => Number(/pid=(\d+)/.exec(r.application_name)![1]));
+        expect(holders).toHaveLength(1);
+        const dying = holders[0];
+        expect(workers).toContain(dying);
+        const other = workers.find((p) => p !== dying)!;
+
         // A worker that dies is replaced (logged), and the server goes on answering meanwhile. (A connection the
         // primary was handing to the worker as it died is lost with it, like the requests it was serving: requests in
         // that window get a short timeout and are not counted; most are answered by the other worker.)
-        process.kill(workers[0], 'SIGKILL');
+        process.kill(dying, 'SIGKILL');
+        await upload.catch(() => undefined);
+        const marked = await poll(async () => {
+          const r = await sql.query('SELECT status, error FROM import_batch WHERE id = $1', [batch.id]);
+          return r.rows[0].status === 'RUNNING' ? undefined : r.rows[0];
+        }, 30_000, 'the dead worker\'s batch stayed RUNNING');
+        expect(marked.status).toBe('INTERRUPTED');
+        expect(marked.error).toMatch(/^Импорт прерван: процесс сервера остановлен или упал; сохранено строк — 10 новых, 0 обновлено, 0 без изменений из 10 прочитанных/);
+        expect(s.output()).toMatch(/Рабочий процесс \d+ \(pid \d+\) завершился, не доделав задачи: импортов отмечено INTERRUPTED — 1, справок FAILED — 0/);
         const deadline = Date.now() + 60_000;
         const meanwhile: number[] = [];
         while ((meanwhile.length < 3 || !/снова обслуживает запросы/.test(s.output())) && Date.now() < deadline) {
@@ -214,7 +280,8 @@ for (const backend of backends) {
         expect(s.output()).toMatch(/снова обслуживает запросы/);
         const now2 = childrenOf(s.child.pid!);
         expect(now2.length).toBe(2);
-        expect(now2).not.toContain(workers[0]);
+        expect(now2).not.toContain(dying);
+        expect(now2).toContain(other);
         expect(count(s.output(), /Миграции применены/)).toBe(1);
       } finally {
         await sql.end();

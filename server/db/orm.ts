@@ -1,5 +1,6 @@
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import { registerJobBackend } from './jobs.js';
 
 /** Migration classes registered by name (db/migrations/). */
 export type MigrationsList = NonNullable<NonNullable<Options['migrations']>['migrationsList']>;
@@ -34,6 +35,8 @@ export async function createOrm(opts: OrmOptions): Promise<MikroORM> {
     discovery: { warnWhenNoEntities: true },
   };
   const orm = await MikroORM.init(config);
+  // Long jobs hold their liveness lock on a connection of their own (server/db/jobs.ts); embedded: none.
+  registerJobBackend(orm.config, { url: opts.url, embedded: opts.embedded });
   return orm;
 }
 

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
+import { holdJob, nextId, sweepDeadJobs } from '../db/jobs.js';
 import { InputError } from '../errors.js';
 import { intVar } from '../config.js';
 import { DriverException } from '@mikro-orm/core';
@@ -136,14 +137,25 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
   const stored = process.env.INTAKE_REPEAT_DAYS ? {} : { repeatDays: deadlines.settings.repeatWindowDays };
   const settings = { ...DEFAULT_SETTINGS, ...stored, ...opts.settings };
   if (PROFILE) console.log(`[intake] context (classifier training) ${Math.round(performance.now() - t0)} ms`);
-  const [batch] = await query<{ id: number }>(
-    em,
-    `INSERT INTO import_batch (municipality_id, channel, source_name, format, mapping, actor) VALUES (?, ?, ?, ?, ?::jsonb, ?) RETURNING id`,
-    [opts.municipalityId, opts.channel, noNul(opts.sourceName).slice(0, 300), opts.format, JSON.stringify(opts.mapping), opts.actor],
-  );
-  // The batch is alive while this session holds its advisory lock: a crash or kill ends the session, and the next
-  // start marks the batch INTERRUPTED (markInterruptedBatches); another process's running import keeps its lock.
-  await query(em, 'SELECT pg_advisory_lock(?, ?)', [BATCH_LOCK, batch.id]);
+  // The batch is alive while this process holds it (server/db/jobs.ts): held before its row shows RUNNING, so a
+  // sweep (at start-up, or in the cluster's primary when a worker dies) marks it INTERRUPTED only once its process is gone.
+  const batch = { id: await nextId(em, 'import_batch') };
+  const hold = (await holdJob(em, 'importBatch', batch.id))!;
+  try {
+    await query(
+      em,
+      `INSERT INTO import_batch (id, municipality_id, channel, source_name, format, mapping, actor) VALUES (?, ?, ?, ?, ?, ?::jsonb, ?)`,
+      [batch.id, opts.municipalityId, opts.channel, noNul(opts.sourceName).slice(0, 300), opts.format, JSON.stringify(opts.mapping), opts.actor],
+    );
+    return await runBatch(em, input, opts, ctx, deadlines, settings, batch, t0);
+  } finally {
+    await hold.release();
+  }
+}
+
+/** The import of a held, stored batch (importAppeals). */
+async function runBatch(em: EntityManager, input: Readable, opts: ImportOptions, ctx: IntakeContext,
+  deadlines: DeadlineContext, settings: IntakeSettings, batch: { id: number }, t0: number): Promise<ImportReport> {
   const report: ImportReport = { batchId: batch.id, status: 'DONE', read: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, flagged: 0, issues: [] };
   const chunkSize = opts.chunkSize ?? Number(process.env.INTAKE_CHUNK_SIZE ?? 1000);
   let chunk: Candidate[] = [];
@@ -276,7 +288,6 @@ export async function importAppeals(em: EntityManager, input: Readable, opts: Im
     `UPDATE import_batch SET status = ?, finished_at = now(), error = ? WHERE id = ?`,
     [report.status, report.error ?? null, batch.id],
   );
-  await query(em, 'SELECT pg_advisory_unlock(?, ?)', [BATCH_LOCK, batch.id]).catch(() => undefined);
   return report;
 }
 
@@ -296,34 +307,21 @@ export function nothingStored(report: ImportReport): string {
   return `ничего не сохранено: отклонено ${report.rejected} из ${report.read}` + (top.length ? `; чаще всего — ${top.join('; ')}` : '');
 }
 
-/** Advisory-lock class of running import batches (the object id is the batch id). */
-const BATCH_LOCK = 736_251;
-
 /**
- * Import batches left RUNNING by a crash or kill (no session holds their lock any more) → INTERRUPTED, with what
- * their committed chunks stored (the counters are committed with each chunk). Called at start-up.
+ * Import batches left RUNNING by a crash or kill (their process is gone: server/db/jobs.ts) → INTERRUPTED, with what
+ * their committed chunks stored (the counters are committed with each chunk). Safe while other processes import: run
+ * at start-up and, in cluster mode, by the primary when a worker dies.
  */
 export async function markInterruptedBatches(em: EntityManager): Promise<number> {
-  const rows = await em.transactional(async (tem) => {
-    const running = await query<{ id: number }>(tem, `SELECT id FROM import_batch WHERE status = 'RUNNING' ORDER BY id`);
-    const dead: number[] = [];
-    for (const { id } of running) {
-      // Taken for the transaction only: free means the importing session is gone.
-      const [{ free }] = await query<{ free: boolean }>(tem, 'SELECT pg_try_advisory_xact_lock(?, ?) AS free', [BATCH_LOCK, id]);
-      if (free) dead.push(id);
-    }
-    if (!dead.length) return 0;
-    await query(
-      tem,
-      `UPDATE import_batch SET status = 'INTERRUPTED', finished_at = now(),
-              error = format('импорт прерван (остановка или сбой сервера): сохранено строк — %s новых, %s обновлено, %s без изменений из %s прочитанных; повторный импорт того же файла завершит загрузку',
-                             inserted, updated, unchanged, rows_read)
-        WHERE id = ANY(?::int[])`,
-      [dead],
-    );
-    return dead.length;
-  });
-  return rows;
+  const ids = await sweepDeadJobs(em, 'importBatch', 'import_batch', async (tem, dead) => (await query<{ id: number }>(
+    tem,
+    `UPDATE import_batch SET status = 'INTERRUPTED', finished_at = now(),
+            error = format('Импорт прерван: процесс сервера остановлен или упал; сохранено строк — %s новых, %s обновлено, %s без изменений из %s прочитанных; повторный импорт того же файла завершит загрузку',
+                           inserted, updated, unchanged, rows_read)
+      WHERE id = ANY(?::int[]) AND status = 'RUNNING' RETURNING id`,
+    [dead],
+  )).map((r) => r.id));
+  return ids.length;
 }
 
 /** A chunk as the reader hands it over: its valid records, its issues so far and its counts. */

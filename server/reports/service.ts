@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql.js';
+import { holdJob, nextId, sweepDeadJobs } from '../db/jobs.js';
 import { InputError } from '../errors.js';
 import { audit, type AuditActor } from '../audit/audit.js';
 import { ForbiddenError } from '../auth/checker.js';
@@ -140,13 +141,20 @@ export class ReportService {
     const kind = checkScopeKind(input.scopeKind);
     const period = checkPeriod(input.from, input.to);
     const scope = await this.checkScope(kind, input.scopeId);
-    const id = await this.em.transactional(async (em) => {
-      const [r] = await query<{ id: number }>(em, `INSERT INTO analytic_report (municipality_id, scope_kind, scope_id, scope_name, period_from, period_to, requested_by, schedule_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, [this.mid, kind, scope.id, scope.name, period.from, period.to, this.who.actor, scheduleId]);
-      await audit(em, this.who, { entity: 'analytic_report', entityId: r.id, action: 'request', after: { scopeKind: kind, scopeId: scope.id, from: period.from, to: period.to, scheduleId } });
-      return r.id;
-    });
-    await this.generate(id);
+    // The report is alive while this process holds it (server/db/jobs.ts): held before its row shows RUNNING and
+    // until the result is stored, so a sweep marks it FAILED only once its process is gone.
+    const id = await nextId(this.em, 'analytic_report');
+    const hold = (await holdJob(this.em, 'analyticReport', id))!;
+    try {
+      await this.em.transactional(async (em) => {
+        await query(em, `INSERT INTO analytic_report (id, municipality_id, scope_kind, scope_id, scope_name, period_from, period_to, requested_by, schedule_id)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [id, this.mid, kind, scope.id, scope.name, period.from, period.to, this.who.actor, scheduleId]);
+        await audit(em, this.who, { entity: 'analytic_report', entityId: id, action: 'request', after: { scopeKind: kind, scopeId: scope.id, from: period.from, to: period.to, scheduleId } });
+      });
+      await this.generate(id);
+    } finally {
+      await hold.release();
+    }
     return (await this.get(id))!;
   }
 
@@ -154,15 +162,20 @@ export class ReportService {
   async regenerate(rawId: unknown): Promise<ReportRow> {
     const row = await this.get(rawId);
     if (!row) throw new InputError('id', `справка ${String(rawId).slice(0, 20)} не найдена`);
-    if (row.status === 'RUNNING' && row.generated_at == null && Date.now() - new Date(row.created_at).getTime() < 60_000) {
-      throw new InputError('id', `справка ${row.id} ещё формируется`);
-    }
     await this.assertAllowed(row.scope_kind, row.scope_id);
-    await this.em.transactional(async (em) => {
-      await query(em, `UPDATE analytic_report SET status = 'RUNNING', error = NULL WHERE municipality_id = ? AND id = ?`, [this.mid, row.id]);
-      await audit(em, this.who, { entity: 'analytic_report', entityId: row.id, action: 'regenerate', before: { generatedAt: row.generated_at, generations: row.generations } });
-    });
-    await this.generate(row.id);
+    // Held by a live process (this one or another): it is being generated. A RUNNING report nobody holds was left by
+    // a process that is gone, and may be generated again.
+    const hold = await holdJob(this.em, 'analyticReport', row.id);
+    if (!hold) throw new InputError('id', `справка ${row.id} ещё формируется`);
+    try {
+      await this.em.transactional(async (em) => {
+        await query(em, `UPDATE analytic_report SET status = 'RUNNING', error = NULL WHERE municipality_id = ? AND id = ?`, [this.mid, row.id]);
+        await audit(em, this.who, { entity: 'analytic_report', entityId: row.id, action: 'regenerate', before: { generatedAt: row.generated_at, generations: row.generations } });
+      });
+      await this.generate(row.id);
+    } finally {
+      await hold.release();
+    }
     return (await this.get(row.id))!;
   }
 
@@ -195,9 +208,17 @@ export class ReportService {
   }
 }
 
-/** Reports left RUNNING by a stop or a crash are marked FAILED at start (they can be regenerated). */
+/** The message of a report whose generation was cut off with its process. */
+export const INTERRUPTED_REPORT = 'Формирование прервано: процесс сервера остановлен или упал; пересоздайте справку';
+
+/**
+ * Reports left RUNNING by a process that is gone (a stop, a crash, a kill: server/db/jobs.ts) → FAILED; they can be
+ * regenerated. Safe while other processes generate reports: run at start-up and, in cluster mode, by the primary when
+ * a worker dies.
+ */
 export async function markInterruptedReports(em: EntityManager): Promise<number> {
-  const r = await query<{ id: number }>(em, `UPDATE analytic_report SET status = 'FAILED', error = 'Формирование прервано остановкой сервера; пересоздайте справку'
-    WHERE status = 'RUNNING' RETURNING id`);
-  return r.length;
+  const ids = await sweepDeadJobs(em, 'analyticReport', 'analytic_report', async (tem, dead) => (await query<{ id: number }>(tem,
+    `UPDATE analytic_report SET status = 'FAILED', error = ? WHERE id = ANY(?::int[]) AND status = 'RUNNING' RETURNING id`,
+    [INTERRUPTED_REPORT, dead])).map((r) => r.id));
+  return ids.length;
 }
