@@ -272,7 +272,7 @@ async function openDatabase(opts: StartOptions, config: AppConfig, log: (m: stri
     const database = { ...config.database, ...opts.database };
     orm = await createOrm({ url, embedded: !!embedded, onQuery: opts.onQuery, poolMax: database.poolMax, poolMin: database.poolMin, ...schema });
     // Heavy work's share of the pool, and the aggregate cache (docs/performance.md).
-    configureAdmission(orm.em, { limit: embedded ? 1 : database.heavyConcurrency, queueMax: database.heavyQueueMax, lightRows: database.geojsonLightRows });
+    configureAdmission(orm.em, { limit: embedded ? 1 : database.heavyConcurrency, queueMax: database.heavyQueueMax, lightRows: database.geojsonLightRows, countLightRows: database.countLightRows });
     configureResultCache(orm.em, database.aggregateCacheEntries, database.dataVersionTtlMs);
     const applied = o.migrate ? await migrate(orm) : [];
     if (applied.length) log(`Миграции применены: ${applied.join(', ')}`);

@@ -42,6 +42,12 @@ export interface DatabaseSettings {
    * of heavy work (about the work of the largest page of appeals); a larger one is heavy. 0: every layer is heavy.
    */
   geojsonLightRows: number;
+  /**
+   * COUNT_LIGHT_ROWS: a total count (`totalCount` of appeals, of the audit and access logs) that finds at most this many
+   * rows is cheap work — counted with a LIMIT of one row more, beside the page; a larger one is counted again in full
+   * under the admission of heavy work (server/db/count.ts). 0: every such count is heavy.
+   */
+  countLightRows: number;
   /** AGGREGATE_CACHE_ENTRIES: cached aggregate results (per filter, scope and data version); 0 = off. */
   aggregateCacheEntries: number;
   /**
@@ -62,6 +68,7 @@ export function loadDatabaseSettings(env: NodeJS.ProcessEnv = process.env): Data
     heavyConcurrency,
     heavyQueueMax: intVar(env, 'HEAVY_QUEUE_MAX', 256, 0, 100_000),
     geojsonLightRows: intVar(env, 'GEOJSON_LIGHT_ROWS', 5000, 0, 200_000),
+    countLightRows: intVar(env, 'COUNT_LIGHT_ROWS', 20_000, 0, 10_000_000),
     aggregateCacheEntries: intVar(env, 'AGGREGATE_CACHE_ENTRIES', 1000, 0, 1_000_000),
     dataVersionTtlMs: intVar(env, 'DATA_VERSION_TTL_MS', 1000, 0, 600_000),
   };
@@ -81,6 +88,11 @@ export interface Limits {
   maxTokens: number;
   /** GRAPHQL_MAX_PAGE_SIZE: `first` of any connection. */
   maxPageSize: number;
+  /**
+   * GRAPHQL_MAX_COUNTS: total counts over large tables (`totalCount` of appeals and of the logs) in one
+   * operation, each alias and each item of an enclosing page counted (server/graphql/limits.ts).
+   */
+  maxCounts: number;
   /** MAX_BODY_MB: JSON request body. */
   maxBodyBytes: number;
   /** MAX_UPLOAD_MB: an uploaded import file. */
@@ -131,6 +143,7 @@ export function loadLimits(env: NodeJS.ProcessEnv = process.env): Limits {
     maxDirectives: intVar(env, 'GRAPHQL_MAX_DIRECTIVES', 30, 0, 1000),
     maxTokens: intVar(env, 'GRAPHQL_MAX_TOKENS', 5000, 100, 1_000_000),
     maxPageSize: intVar(env, 'GRAPHQL_MAX_PAGE_SIZE', 500, 1, 500),
+    maxCounts: intVar(env, 'GRAPHQL_MAX_COUNTS', 4, 1, 1000),
     maxBodyBytes: intVar(env, 'MAX_BODY_MB', 20, 1, 1024) * 1024 * 1024,
     maxUploadBytes: intVar(env, 'MAX_UPLOAD_MB', 500, 1, 10_240) * 1024 * 1024,
     rateLimitPerMinute: intVar(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 10_000_000),

@@ -65,7 +65,9 @@ export class AppealQueries {
     await ctx.appeals.checkReferences(f);
     // The count runs beside the page (on its own connection where the pool has several).
     // The count is cached per filter, scope and data version (a page of the same filter, the next page, the same view on
-    // another desk); a miss runs at once beside the page, never queued behind heavy work.
+    // another desk). A miss counts at most COUNT_LIGHT_ROWS appeals at once beside the page, never queued behind heavy
+    // work; a larger count is made in full under the admission of heavy work (server/db/count.ts). How many counts one
+    // operation may ask for: GRAPHQL_MAX_COUNTS (server/graphql/limits.ts).
     const total = requestedFields(info, []).has('totalCount')
       ? (cacheableFilter(f) ? resultCacheOf(ctx.em).get(ctx.em, cacheKey('appealCount', f), () => ctx.appeals.count(f), { admit: false }) : ctx.appeals.count(f))
       : undefined;

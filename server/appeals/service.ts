@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { boundQuery, query } from '../db/sql.js';
+import { admittedCount } from '../db/count.js';
 import type { FeatureCollection, Point } from 'geojson';
 import { InputError } from '../errors.js';
 import { Appeal } from './entities.js';
@@ -318,10 +319,13 @@ export class AppealService {
     };
   }
 
+  /**
+   * The appeals of a filter, exactly. At most COUNT_LIGHT_ROWS of them are counted at once, in one statement; a larger
+   * count runs under the admission of heavy work (server/db/count.ts).
+   */
   async count(f: ParsedFilter): Promise<number> {
     const where = filterSql(f);
-    const [r] = await boundQuery<{ n: number }>(this.em, `SELECT count(*)::int AS n FROM appeal a WHERE ${where.sql}`, where.params);
-    return r.n;
+    return admittedCount(this.em, `appeal a WHERE ${where.sql}`, where.params);
   }
 
   /** Appeals by id (null where absent or outside the user's row scope). */

@@ -1,8 +1,11 @@
-import { Arg, Authorized, Ctx, Field, ID, InputType, Int, ObjectType, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Field, ID, Info, InputType, Int, ObjectType, Query, Resolver } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
 import { GraphQLJSON } from 'graphql-scalars';
 import type { Context } from '../graphql/context.js';
 import { PageInfo } from '../graphql/relay.js';
 import { query } from '../db/sql.js';
+import { admittedCount } from '../db/count.js';
+import { requestedFields } from '../graphql/selection.js';
 import { InputError } from '../errors.js';
 import { parseIds } from '../graphql/ids.js';
 import { USER_ADMINS } from '../auth/roles.js';
@@ -86,16 +89,20 @@ function checkFirst(first: number) {
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) throw new InputError('first', `размер страницы от 0 до ${MAX_PAGE}`);
 }
 
-async function page<T extends { id: string }>(ctx: Context, table: string, where: string[], params: unknown[], first: number, after: string | undefined,
-  columns: string, map: (r: Record<string, any>) => T) {
+/**
+ * A page of a log, newest first. The logs grow without bound (every change, every read of personal data): the total
+ * is counted only when asked for, and a large count runs under the admission of heavy work (server/db/count.ts).
+ */
+async function page<T extends { id: string }>(ctx: Context, info: GraphQLResolveInfo, table: string, where: string[], params: unknown[], first: number,
+  after: string | undefined, columns: string, map: (r: Record<string, any>) => T) {
   checkFirst(first);
   const cursor = afterId(after);
   const w = ['municipality_id = ?', ...where];
   const p: unknown[] = [ctx.municipalityId, ...params];
-  const [rows, [{ n }]] = await Promise.all([
+  const [rows, n] = await Promise.all([
     query<Record<string, any>>(ctx.em, `SELECT ${columns} FROM ${table} WHERE ${[...w, ...(cursor ? ['id < ?::bigint'] : [])].join(' AND ')} ORDER BY id DESC LIMIT ?`,
       [...p, ...(cursor ? [cursor] : []), first + 1]),
-    query<{ n: number }>(ctx.em, `SELECT count(*)::int AS n FROM ${table} WHERE ${w.join(' AND ')}`, p),
+    requestedFields(info, []).has('totalCount') ? admittedCount(ctx.em, `${table} WHERE ${w.join(' AND ')}`, p) : 0,
   ]);
   const nodes = rows.slice(0, first).map(map);
   const edges = nodes.map((node) => ({ cursor: cursorOf(node.id), node }));
@@ -111,6 +118,7 @@ export class AuditQueries {
   @Query(() => AuditConnection, { description: 'Журнал изменений (администратор), новые сначала; first ≤ 500' })
   auditLog(
     @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
     @Arg('first', () => Int, { defaultValue: 50 }) first: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
     @Arg('filter', () => AuditFilter, { nullable: true }) filter?: AuditFilter,
@@ -123,7 +131,7 @@ export class AuditQueries {
     if (filter?.actorId) { where.push('actor_id = ?'); params.push(parseIds('filter.actorId', [filter.actorId])![0]); }
     if (filter?.from) { where.push('at >= ?'); params.push(filter.from); }
     if (filter?.to) { where.push('at < ?'); params.push(filter.to); }
-    return page(ctx, 'audit_log', where, params, first, after,
+    return page(ctx, info, 'audit_log', where, params, first, after,
       'id::text AS id, at, actor, actor_id, entity, entity_id, action, before, after',
       (r) => ({ id: r.id, at: new Date(r.at), actor: r.actor, actorId: r.actor_id == null ? undefined : String(r.actor_id), entity: r.entity,
         entityId: r.entity_id ?? undefined, action: r.action, before: r.before ?? undefined, after: r.after ?? undefined }));
@@ -133,6 +141,7 @@ export class AuditQueries {
   @Query(() => PersonalDataAccessConnection, { description: 'Журнал чтения персональных данных авторов обращений (администратор), новые сначала' })
   personalDataAccessLog(
     @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
     @Arg('first', () => Int, { defaultValue: 50 }) first: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
     @Arg('appealId', () => ID, { nullable: true }) appealId?: string,
@@ -142,7 +151,7 @@ export class AuditQueries {
     const params: unknown[] = [];
     if (appealId) { where.push('appeal_id = ?'); params.push(parseIds('appealId', [appealId])![0]); }
     if (userId) { where.push('user_id = ?'); params.push(parseIds('userId', [userId])![0]); }
-    return page(ctx, 'pd_access_log', where, params, first, after, 'id::text AS id, at, actor, user_id, appeal_id, operation',
+    return page(ctx, info, 'pd_access_log', where, params, first, after, 'id::text AS id, at, actor, user_id, appeal_id, operation',
       (r) => ({ id: r.id, at: new Date(r.at), actor: r.actor, userId: r.user_id == null ? undefined : String(r.user_id), appealId: String(r.appeal_id), operation: r.operation }));
   }
 }

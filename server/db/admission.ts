@@ -15,9 +15,11 @@ export class Admission {
   private readonly inside = new AsyncLocalStorage<true>();
   /**
    * Counters for tests and the operations page; `light`: work weighed and found cheap (a small point layer), run
-   * without a slot; `reweighed`: such work that met more rows than expected and went on as heavy work.
+   * without a slot; `reweighed`: such work that met more rows than expected and went on as heavy work;
+   * `countLight` / `countHeavy`: total counts (server/db/count.ts) answered by the bounded cheap count, and those that
+   * found more than COUNT_LIGHT_ROWS rows and were counted in full as heavy work.
    */
-  readonly stats = { admitted: 0, queued: 0, refused: 0, maxWaiting: 0, light: 0, reweighed: 0 };
+  readonly stats = { admitted: 0, queued: 0, refused: 0, maxWaiting: 0, light: 0, reweighed: 0, countLight: 0, countHeavy: 0 };
 
   /**
    * Rows a point layer (appealsGeoJSON) may be expected to return and still run as cheap work (GEOJSON_LIGHT_ROWS):
@@ -25,10 +27,19 @@ export class Admission {
    */
   readonly lightRows: number;
 
-  constructor(readonly limit: number, readonly queueMax: number, lightRows = DEFAULT_LIGHT_ROWS) {
+  /**
+   * Rows a total count (`totalCount` of the appeals and of the logs) may find and still be cheap work
+   * (COUNT_LIGHT_ROWS): it is counted with a LIMIT of one row more; a larger count is made again, in full, under the
+   * admission of heavy work (server/db/count.ts).
+   */
+  readonly countLightRows: number;
+
+  constructor(readonly limit: number, readonly queueMax: number, lightRows = DEFAULT_LIGHT_ROWS, countLightRows = DEFAULT_COUNT_LIGHT_ROWS) {
     if (!Number.isInteger(limit) || limit < 1) throw new Error(`heavy concurrency must be a positive integer, got ${limit}`);
     if (!Number.isInteger(lightRows) || lightRows < 0) throw new Error(`light rows must be a non-negative integer, got ${lightRows}`);
+    if (!Number.isInteger(countLightRows) || countLightRows < 0) throw new Error(`count light rows must be a non-negative integer, got ${countLightRows}`);
     this.lightRows = lightRows;
+    this.countLightRows = countLightRows;
   }
 
   get running(): number {
@@ -88,6 +99,9 @@ export class Admission {
 /** GEOJSON_LIGHT_ROWS by default (server/config.ts). */
 export const DEFAULT_LIGHT_ROWS = 5000;
 
+/** COUNT_LIGHT_ROWS by default (server/config.ts). */
+export const DEFAULT_COUNT_LIGHT_ROWS = 20_000;
+
 /** One admission per ORM (per pool): keyed by the configuration object every fork of its EntityManager shares. */
 const byOrm = new WeakMap<object, Admission>();
 
@@ -98,10 +112,12 @@ export interface AdmissionOptions {
   queueMax: number;
   /** GEOJSON_LIGHT_ROWS: a point layer expected to return at most this many rows is cheap work. */
   lightRows?: number;
+  /** COUNT_LIGHT_ROWS: a total count that finds at most this many rows is cheap work. */
+  countLightRows?: number;
 }
 
 export function configureAdmission(em: EntityManager, opts: AdmissionOptions): Admission {
-  const a = new Admission(opts.limit, opts.queueMax, opts.lightRows);
+  const a = new Admission(opts.limit, opts.queueMax, opts.lightRows, opts.countLightRows);
   byOrm.set(em.config, a);
   return a;
 }

@@ -1,13 +1,18 @@
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, getNamedType, isLeafType, visit, type ASTNode, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import {
+  GraphQLError, GraphQLIncludeDirective, GraphQLSkipDirective, Kind, getArgumentValues, getDirectiveValues, getNamedType, getNullableType, getOperationAST,
+  isInterfaceType, isLeafType, isListType, isObjectType, visit, type ASTNode, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLNamedType,
+  type GraphQLSchema, type SelectionSetNode, type ValidationContext, type ValidationRule,
+} from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import type { Limits } from '../config.js';
 
 /**
  * Static limits of a GraphQL operation, checked before anything runs:
  * depth, aliases, directives and tokens (graphql-armor), estimated cost and the page
- * size of every connection (graphql-query-complexity with the request's variables).
+ * size of every connection (graphql-query-complexity with the request's variables), the total counts over large
+ * tables (GRAPHQL_MAX_COUNTS).
  * Every rejection is a BAD_USER_INPUT error (HTTP 400) with a Russian message that
  * names the limit and its environment variable.
  */
@@ -90,10 +95,111 @@ function costVariables(document: DocumentNode): string[] {
   return [...names].sort();
 }
 
+/**
+ * Connections whose `totalCount` counts rows of a table that can hold a million (the appeals, the audit and
+ * personal-data access logs). Each such count is exact, and one over more than
+ * COUNT_LIGHT_ROWS rows runs under the admission of heavy work (server/db/count.ts) — but aliases (`a1: appeals(filter:
+ * {}) { totalCount } a2: …`) or a count inside every item of a page (`problems { edges { node { appeals { totalCount }
+ * } } }`) would queue many such counts from one request, ahead of other users' heavy work. So one operation may ask
+ * for at most GRAPHQL_MAX_COUNTS of them. The other connections (problems, pages, informing, recommendations, risk
+ * signals, reports, API keys) count small tables of their municipality and are bounded by the cost estimate; the
+ * control queue's total is a window count over the rows its ordered page reads anyway (docs/graphql.md).
+ */
+export const COUNTED_CONNECTIONS = new Set(['AppealConnection', 'AuditConnection', 'PersonalDataAccessConnection']);
+
+/**
+ * The total counts of COUNTED_CONNECTIONS an operation asks for, by the name of the connection field (`appeals`,
+ * `auditLog`, …), as execution would make them: fields are grouped by response key the way GraphQL merges them (the
+ * same field twice, or a fragment spread twice, is one field), every alias counts, a count inside the items of a page
+ * counts `first` times (`edges` / `nodes` of a connection, a list with `first` / `limit`), @skip / @include are
+ * honoured.
+ */
+export function countedTotals(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined,
+  variables: Record<string, unknown>): Map<string, number> {
+  const out = new Map<string, number>();
+  const op = getOperationAST(document, operationName);
+  const root = op && schema.getRootType(op.operation);
+  if (!op || !root) return out;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const included = (node: Parameters<typeof getDirectiveValues>[1]) => {
+    try {
+      return getDirectiveValues(GraphQLSkipDirective, node, variables)?.if !== true && getDirectiveValues(GraphQLIncludeDirective, node, variables)?.if !== false;
+    } catch {
+      return true;
+    }
+  };
+  // The fields of selection sets on `type`, by response key (graphql-js collectFields, without type narrowing: a
+  // fragment on another type of an interface is counted as if it applied — an over-estimate, never an under-estimate).
+  const collect = (sets: readonly SelectionSetNode[], into: Map<string, FieldNode[]>, seen: Set<string>) => {
+    for (const set of sets) {
+      for (const sel of set.selections) {
+        if (!included(sel)) continue;
+        if (sel.kind === Kind.FIELD) {
+          const key = sel.alias?.value ?? sel.name.value;
+          const list = into.get(key);
+          if (list) list.push(sel);
+          else into.set(key, [sel]);
+        } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+          collect([sel.selectionSet], into, seen);
+        } else if (!seen.has(sel.name.value)) {
+          seen.add(sel.name.value);
+          const frag = fragments.get(sel.name.value);
+          if (frag) collect([frag.selectionSet], into, seen);
+        }
+      }
+    }
+    return into;
+  };
+  // `connection`: the connection field whose object `type` is (its name and `first`), for its totalCount and edges.
+  const walk = (sets: readonly SelectionSetNode[], type: GraphQLNamedType, connection: { name: string; first: number } | undefined, times: number) => {
+    if (times <= 0 || (!isObjectType(type) && !isInterfaceType(type))) return;
+    for (const nodes of collect(sets, new Map(), new Set()).values()) {
+      const field = nodes[0];
+      const name = field.name.value;
+      const def = type.getFields()[name];
+      if (!def) continue;
+      if (name === 'totalCount' && COUNTED_CONNECTIONS.has(type.name)) {
+        const label = connection?.name ?? type.name;
+        out.set(label, (out.get(label) ?? 0) + times);
+      }
+      const subsets = nodes.flatMap((n) => (n.selectionSet ? [n.selectionSet] : []));
+      if (!subsets.length) continue;
+      let args: Record<string, unknown> = {};
+      try {
+        args = getArgumentValues(def, field, variables);
+      } catch {
+        // Arguments that do not fit their types: execution refuses them.
+      }
+      const n = requested(args);
+      const named = getNamedType(def.type);
+      let k = 1;
+      if (connection && type.name.endsWith('Connection') && (name === 'edges' || name === 'nodes')) k = connection.first;
+      else if (isListType(getNullableType(def.type)) && n !== undefined) k = n;
+      walk(subsets, named, named.name.endsWith('Connection') ? { name, first: n ?? 1 } : undefined, times * k);
+    }
+  };
+  walk([op.selectionSet], root, undefined, 1);
+  return out;
+}
+
+/** The GRAPHQL_MAX_COUNTS refusal of an operation's counts, if it asks for too many. */
+export function countsError(counts: Map<string, number>, maxCounts: number): { message: string; field: string } | undefined {
+  let total = 0;
+  for (const n of counts.values()) total += n;
+  if (total <= maxCounts) return undefined;
+  const fields = [...counts].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} — ${n}`).join(', ');
+  return {
+    field: 'totalCount',
+    message: `Слишком много подсчётов totalCount в одном запросе: ${total} (${fields}), допускается не более ${maxCounts} (GRAPHQL_MAX_COUNTS); `
+      + 'каждый подсчёт по большой таблице — тяжёлая работа: запрашивайте totalCount отдельными запросами или реже',
+  };
+}
+
 interface CostEntry {
   variables: string[];
   /** key (operation name and the values of `variables`) → complexity and page-size error. */
-  results: Map<string, { complexity: number; pageError?: { message: string; field: string } }>;
+  results: Map<string, { complexity: number; pageError?: { message: string; field: string }; countError?: { message: string; field: string } }>;
   /** Its expensive fields (counted once per document). */
   expensive: { total: number; repeated?: [string, number] };
 }
@@ -186,7 +292,8 @@ function costPlugin(limits: Limits): ApolloServerPlugin<any> {
         }),
       ],
     });
-    return { complexity, pageError };
+    const countError = countsError(countedTotals(schema, document, operationName, variables), limits.maxCounts);
+    return { complexity, pageError, countError };
   };
   return {
     async requestDidStart() {
@@ -219,6 +326,7 @@ function costPlugin(limits: Limits): ApolloServerPlugin<any> {
           if (result.complexity > limits.maxComplexity)
             throw bad(`Запрос слишком сложный: оценка ${result.complexity}, допускается не более ${limits.maxComplexity} (GRAPHQL_MAX_COMPLEXITY); `
               + 'уменьшите first/limit, число псевдонимов или вложенных списков', 'query');
+          if (result.countError) throw bad(result.countError.message, result.countError.field);
           const { total: expensive, repeated } = entry.expensive;
           if (repeated) {
             throw bad(`«Тяжёлое» поле ${repeated[0]} — не более одного раза в запросе, в запросе ${repeated[1]} (с псевдонимами): `
