@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDate, tzOffsetMinutes } from '../server/intake/values.js';
+import { parseDate } from '../server/intake/values.js';
+import { zoneOffsetMinutes } from '../server/util/timezone.js';
 
 const iso = (d: Date | undefined) => d?.toISOString();
 
@@ -27,7 +28,7 @@ describe('dates: formats, time zones and bounded work', () => {
     expect(iso(parseDate('01.03.2016 12:00', 'Asia/Barnaul'))).toBe('2016-03-01T06:00:00.000Z');
     expect(iso(parseDate('30.03.2016 12:00', 'Asia/Barnaul'))).toBe('2016-03-30T05:00:00.000Z');
     expect(iso(parseDate('15.06.2026 12:00', 'Asia/Barnaul'))).toBe('2026-06-15T05:00:00.000Z');
-    expect(tzOffsetMinutes('Asia/Barnaul', new Date('2026-01-01T00:00:00Z'))).toBe(420);
+    expect(zoneOffsetMinutes('Asia/Barnaul', Date.parse('2026-01-01T00:00:00Z'))).toBe(420);
   });
 
   it('knows the tokens d, dd, M, MM, yy, yyyy, H, HH, h + a, mm, ss', () => {

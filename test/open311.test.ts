@@ -11,7 +11,8 @@ import { IntakeService } from '../server/intake/service.js';
 import { Open311Client, parseOpen311Mapping, readOpen311Mapping } from '../server/open311/client.js';
 import { maskPersonalText, maskPersonalTextUngated, publicAddress, publicCoordinate } from '../server/open311/mask.js';
 import { dateWindow, Open311Service } from '../server/open311/service.js';
-import { isoFormatter, xmlFlatList, zoneTable } from '../server/open311/format.js';
+import { isoFormatter, xmlFlatList } from '../server/open311/format.js';
+import { zoneTable } from '../server/util/timezone.js';
 import type { AddressPrecision } from '../server/open311/mask.js';
 import { createHash } from 'node:crypto';
 

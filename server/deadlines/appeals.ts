@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { DEADLINE_UNITS, type DeadlineUnit } from '../worktime/worktime.js';
 import { atRiskAt, extensionLimit, type RuleVersion } from './rules.js';
 import { loadDeadlineContext, ruleVersions, type DeadlineContext } from './store.js';
+import { localDateTimeText } from '../util/timezone.js';
 
 /**
  * Deadlines of individual appeals: the due times at registration, working minutes at the first reaction and the
@@ -12,11 +13,6 @@ import { loadDeadlineContext, ruleVersions, type DeadlineContext } from './store
 
 const iso = (t: number | null | undefined) => (t == null ? null : new Date(t).toISOString());
 const ms = (v: string | Date | null | undefined) => (v == null ? null : new Date(v).getTime());
-
-/** Local date and time for messages, e.g. «12.03.2025 17:00». */
-export function localText(t: number, timezone: string): string {
-  return new Intl.DateTimeFormat('ru-RU', { timeZone: timezone, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' }).format(t).replace(',', '');
-}
 
 async function appealEvent(em: EntityManager, municipalityId: number, appealId: number, actor: string, kind: string, from: string | null, to: string | null, comment?: string | null) {
   await query(em, `INSERT INTO appeal_event (municipality_id, appeal_id, at, actor, kind, from_value, to_value, comment) VALUES (?, ?, now(), ?, ?, ?, ?, ?)`,
@@ -100,11 +96,11 @@ export async function extendDeadline(em: EntityManager, municipalityId: number, 
   }
   if (target <= current) {
     throw new InputError(req.by ? 'by.amount' : req.newDueAt ? 'newDueAt' : 'interimAnswer',
-      req.by || req.newDueAt ? `новый срок должен быть позже текущего (${localText(current, a.timezone)})` : `срок уже продлён до предела правила (${localText(current, a.timezone)})`);
+      req.by || req.newDueAt ? `новый срок должен быть позже текущего (${localDateTimeText(a.timezone, current)})` : `срок уже продлён до предела правила (${localDateTimeText(a.timezone, current)})`);
   }
   if (target > limit) {
     throw new InputError(req.by ? 'by.amount' : 'newDueAt',
-      `продление сверх допустимого: не позднее ${localText(limit, a.timezone)} (правило: ${rule.extensionFrom === 'RECEIVED'
+      `продление сверх допустимого: не позднее ${localDateTimeText(a.timezone, limit)} (правило: ${rule.extensionFrom === 'RECEIVED'
         ? `срок ответа не более ${rule.extensionMax} ${unitLabel(rule.extensionUnit!)} от регистрации`
         : `не более ${rule.extensionMax} ${unitLabel(rule.extensionUnit!)} к исходному сроку`})`);
   }
@@ -157,7 +153,7 @@ export async function recordFirstReaction(em: EntityManager, municipalityId: num
   if (comment && comment.length > 2000) throw new InputError('comment', 'комментарий длиннее 2000 символов');
   const dc = await loadDeadlineContext(em, municipalityId);
   const a = await lockAppeal(em, appealId);
-  if (a.first_response_at != null) throw new InputError('appealId', `первая реакция уже отмечена (${localText(ms(a.first_response_at)!, a.timezone)})`);
+  if (a.first_response_at != null) throw new InputError('appealId', `первая реакция уже отмечена (${localDateTimeText(a.timezone, ms(a.first_response_at)!)})`);
   const [{ now }] = await query<{ now: string }>(em, 'SELECT now() AS now');
   await query(em, `UPDATE appeal SET first_response_at = ?, first_reaction_minutes = ?, status = CASE WHEN status = 'NEW' THEN 'IN_PROGRESS' ELSE status END, updated_at = now() WHERE id = ?`,
     [now, dc.minutes(ms(a.received_at)!, ms(now)), appealId]);

@@ -6,6 +6,7 @@ import { readAuthors } from '../auth/personal-data.js';
 import { scopeSql, type RowScope } from '../auth/scope.js';
 import type { AuthUser } from '../auth/users.js';
 import { parseId, parseIds } from '../graphql/ids.js';
+import { localDateTimeText } from '../util/timezone.js';
 import {
   BUILTIN_TEMPLATES, CHANNEL_LABELS, CHANNEL_MAX, PLACEHOLDERS, SOURCE_LABELS, checkPlainText, renderTemplate, validateTemplate,
   type InformingChannelCode, type SourceKindCode, type TemplateDef,
@@ -213,7 +214,7 @@ export class InformingService {
     }
     const w = await this.plannedWorks(id);
     if (!w) throw new InputError('source.id', `плановые работы ${id} не найдены`);
-    const f = (d: Date) => d.toLocaleString('ru-RU', { timeZone: m.timezone, day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' }).replace(',', '');
+    const f = (d: Date) => localDateTimeText(m.timezone, d.getTime());
     return { kind: 'PLANNED_WORKS', id, title: w.title, values: { ...common, title: w.title, theme: w.themeName, district: w.districtName, organization: w.organizationName,
       address: w.address, period: `с ${f(w.startsAt)} по ${f(w.endsAt)}`, description: w.description } };
   }

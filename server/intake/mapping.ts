@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import { Channel } from '../reference/entities.js';
 import { repoRoot } from '../reference/files.js';
+import { isValidTimeZone } from '../util/timezone.js';
 
 /**
  * A mapping file tells the generic importer how to read a source: which column holds
@@ -82,11 +83,7 @@ export function parseMapping(raw: unknown, at = 'mapping'): Mapping {
   }
   if (m.sheet != null) out.sheet = String(m.sheet);
   if (m.timezone != null) {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: String(m.timezone) });
-    } catch {
-      throw new InputError(`${at}.timezone`, `неизвестный часовой пояс «${String(m.timezone)}»`);
-    }
+    if (!isValidTimeZone(String(m.timezone))) throw new InputError(`${at}.timezone`, `неизвестный часовой пояс «${String(m.timezone)}»`);
     out.timezone = String(m.timezone);
   }
   if (m.coordinates != null) {

@@ -4,6 +4,8 @@
  * empty cell and throws a short Russian reason for a malformed one.
  */
 
+import { wallToUtc, zoneOffsetMinutes } from '../util/timezone.js';
+
 export function str(v: unknown): string | undefined {
   if (v == null) return undefined;
   if (v instanceof Date) return v.toISOString();
@@ -31,40 +33,6 @@ export function num(v: unknown): number | undefined {
   const n = Number(s.replace(/\s/g, '').replace(',', '.'));
   if (!Number.isFinite(n)) throw new Error(`«${s.slice(0, 40)}» не число`);
   return n;
-}
-
-const zoneFormats = new Map<string, Intl.DateTimeFormat>();
-
-/** Offset of a time zone at a UTC instant, in minutes (Intl; Russia has no DST but others may). */
-export function tzOffsetMinutes(timeZone: string, at: Date): number {
-  let f = zoneFormats.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
-    });
-    if (zoneFormats.size > 100) zoneFormats.clear();
-    zoneFormats.set(timeZone, f);
-  }
-  const parts = f.formatToParts(at);
-  const get = (t: string) => Number(parts.find((p) => p.type === t)!.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-  return Math.round((asUtc - Math.floor(at.getTime() / 1000) * 1000) / 60000);
-}
-
-/**
- * The offset at an instant. Zone changes happen at whole quarter hours (UTC), so the offset is constant within a
- * quarter hour and is cached per zone × quarter hour (exact, unlike a cache per calendar month).
- */
-const QUARTER_MS = 15 * 60_000;
-const offsetCache = new Map<string, number>();
-function offsetFor(timeZone: string, at: Date): number {
-  const key = `${timeZone}|${Math.floor(at.getTime() / QUARTER_MS)}`;
-  let o = offsetCache.get(key);
-  if (o === undefined) {
-    if (offsetCache.size >= 100_000) offsetCache.clear();
-    offsetCache.set(key, (o = tzOffsetMinutes(timeZone, at)));
-  }
-  return o;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,8 +173,10 @@ export function parseDate(v: unknown, timeZone: string, format?: string): Date |
   return fromLocal(local, timeZone);
 }
 
+/** Offsets in whole minutes (rounded), as dates read from files have always been placed. */
+const minuteOffset = (timeZone: string, t: number) => zoneOffsetMinutes(timeZone, t) * 60_000;
+
 /** A wall-clock time (stored as if UTC) in the zone → the real instant (the offset of that very instant). */
 function fromLocal(local: Date, timeZone: string): Date {
-  const guess = new Date(local.getTime() - offsetFor(timeZone, local) * 60000);
-  return new Date(local.getTime() - offsetFor(timeZone, guess) * 60000);
+  return new Date(wallToUtc(timeZone, local.getTime(), minuteOffset));
 }

@@ -3,72 +3,20 @@
  * error format. Pure: no database, no HTTP.
  */
 
+import { offsetLabel, zoneTable, type ZoneTable } from '../util/timezone.js';
+
 const formatters = new Map<string, (d: Date | string | null | undefined) => string | null>();
-const zones = new Map<string, ZoneTable>();
-
-/**
- * The UTC offsets of a time zone as a table: `from[i]` (ms since the epoch) is the first instant of `minutes[i]`;
- * before `from[0]` (1900) and after 2100 the boundary offsets hold. Found once per zone and process from the
- * runtime's time-zone data (Intl): weekly steps over 1900–2100, each change located to the millisecond by bisection.
- * The one source of offsets for the ISO times Open311 publishes, rendered in JS (isoFormatter) and in SQL
- * (server/open311/render.ts), so that both give the same text.
- */
-export interface ZoneTable { from: number[]; minutes: number[] }
-
-const T1900 = Date.UTC(1900, 0, 1);
-const T2100 = Date.UTC(2100, 0, 1);
-const WEEK = 7 * 86_400_000;
-
-export function zoneTable(timeZone: string): ZoneTable {
-  let z = zones.get(timeZone);
-  if (z) return z;
-  const dtf = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
-  const lookup = (ms: number) => {
-    const name = dtf.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
-    const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
-    return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) : 0;
-  };
-  const from = [T1900];
-  const minutes = [lookup(T1900)];
-  let prevMs = T1900;
-  let prev = minutes[0];
-  for (let t = T1900 + WEEK; ; t = Math.min(t + WEEK, T2100)) {
-    const off = lookup(t);
-    if (off !== prev) {
-      // The first millisecond with the new offset, in (prevMs, t].
-      let lo = prevMs;
-      let hi = t;
-      while (hi - lo > 1) {
-        const mid = Math.floor((lo + hi) / 2);
-        if (lookup(mid) === prev) lo = mid;
-        else hi = mid;
-      }
-      from.push(hi);
-      minutes.push(off);
-      prev = off;
-    }
-    prevMs = t;
-    if (t >= T2100) break;
-  }
-  z = { from, minutes };
-  zones.set(timeZone, z);
-  return z;
-}
-
-/** ±HH:MM of an offset in minutes. */
-export function offsetLabel(off: number): string {
-  const a = Math.abs(off);
-  return `${off < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
-}
 
 /**
  * Formats instants as ISO 8601 with the offset of a time zone ("2026-11-30T14:05:00+07:00"), whole seconds
- * (truncated). One formatter per zone for the process; offsets from zoneTable (the newest period is checked first).
+ * (truncated). One formatter per zone for the process; offsets from the zone's whole-minute table (zoneTable in
+ * server/util/timezone.ts, the table the SQL rendering binds too: render.ts); the newest period is checked first.
  */
 export function isoFormatter(timeZone: string): (d: Date | string | null | undefined) => string | null {
   let f = formatters.get(timeZone);
   if (!f) {
     f = makeIsoFormatter(zoneTable(timeZone));
+    if (formatters.size >= 500) formatters.clear();
     formatters.set(timeZone, f);
   }
   return f;

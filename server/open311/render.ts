@@ -1,4 +1,4 @@
-import { offsetLabel, zoneTable } from './format.js';
+import { offsetLabel, zoneTable } from '../util/timezone.js';
 
 /**
  * `GET requests` rendered by PostgreSQL and JS together, without per-field JS values: one statement selects the page
@@ -10,7 +10,7 @@ import { offsetLabel, zoneTable } from './format.js';
  *   and the 4 000-character cut;
  * - `address`, `lat`, `long` at the municipality's precision (publicAddress, publicCoordinate), and `media_url`.
  *
- * ISO times use the same offset table as isoFormatter (format.ts: zoneTable), so both give the same text;
+ * ISO times use the same offset table as isoFormatter (zoneTable in server/util/timezone.ts), so both give the same text;
  * test/open311.test.ts compares the two renderings byte for byte.
  */
 

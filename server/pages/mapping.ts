@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { repoRoot } from '../reference/files.js';
+import { isValidTimeZone } from '../util/timezone.js';
 
 /**
  * Column mappings of the official-page files, like the appeals importer's (server/intake/mapping.ts): for each field the
@@ -58,11 +59,7 @@ export function parsePageMapping(raw: unknown, kind: FileKind, at = 'mapping'): 
   }
   if (m.sheet != null) out.sheet = String(m.sheet).slice(0, 100);
   if (m.timezone != null) {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: String(m.timezone) });
-    } catch {
-      throw new InputError(`${at}.timezone`, `неизвестный часовой пояс «${String(m.timezone).slice(0, 40)}»`);
-    }
+    if (!isValidTimeZone(String(m.timezone))) throw new InputError(`${at}.timezone`, `неизвестный часовой пояс «${String(m.timezone).slice(0, 40)}»`);
     out.timezone = String(m.timezone);
   }
   const fields = m.fields;

@@ -7,6 +7,7 @@ import { RatingService, type Aggregate, type FormalAnswer, type QueueItem, type 
 import { BASE_FACTORS, FACTOR_LABELS } from './settings.js';
 import type { PeriodKind } from './period.js';
 import type { Mount } from '../http/mount.js';
+import { wallClock } from '../util/timezone.js';
 
 /**
  * GET /exports/rating.xlsx?kind=YEAR&start=2026-01-01[&end=…][&blockId=…][&organizationId=…]
@@ -41,11 +42,9 @@ function sheet(wb: ExcelJS.Workbook, name: string, title: string, cols: Col[]): 
 
 const hours = (min: number | null) => (min == null ? null : Math.round((min / 60) * 10) / 10);
 
-/** Excel cells have no time zone: a date cell shows the municipality's local wall time. */
+/** Excel cells have no time zone: a date cell shows the municipality's local wall time (whole seconds). */
 export function wallTime(d: Date, tz: string): Date {
-  const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    .formatToParts(d).map((x) => [x.type, x.value]));
-  return new Date(Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)));
+  return new Date(Math.floor(wallClock(tz, d.getTime()) / 1000) * 1000);
 }
 
 /** The organisation's card: its name, the trend by month and its formal answers. */

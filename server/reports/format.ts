@@ -76,13 +76,6 @@ export function periodLabel(from: string, to: string): string {
   return `${dateLong(from)} — ${dateLong(to)}`;
 }
 
-/** Date and time in the municipality's zone: «02.12.2026 10:15». */
-export function dateTime(d: Date, tz: string): string {
-  const p = Object.fromEntries(new Intl.DateTimeFormat('ru-RU', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
-    .formatToParts(d).map((x) => [x.type, x.value]));
-  return `${p.day}.${p.month}.${p.year} ${p.hour}:${p.minute}`;
-}
-
 /** Russian plural: plural(5, 'обращение', 'обращения', 'обращений') → 'обращений'. */
 export function plural(n: number, one: string, few: string, many: string): string {
   const a = Math.abs(n) % 100;

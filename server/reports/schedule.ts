@@ -3,6 +3,7 @@ import { query } from '../db/sql.js';
 import { InputError } from '../errors.js';
 import { audit } from '../audit/audit.js';
 import { addDays } from './data.js';
+import { localDate, wallToUtc } from '../util/timezone.js';
 import { checkScopeKind, ReportService, type ReportActor } from './service.js';
 import type { ScopeKind } from './data.js';
 
@@ -21,20 +22,12 @@ export interface ScheduleRow {
 /** Local wall time → instant, in an IANA zone (exact for zones without DST; resolved by one correction otherwise). */
 export function localToUtc(day: string, hour: number, tz: string): Date {
   const [y, m, d] = day.split('-').map(Number);
-  const guess = Date.UTC(y, m - 1, d, hour);
-  const offset = (t: number) => {
-    const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
-      .formatToParts(new Date(t)).map((x) => [x.type, x.value]));
-    return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)) - t;
-  };
-  let t = guess - offset(guess);
-  t = guess - offset(t);
-  return new Date(t);
+  return new Date(wallToUtc(tz, Date.UTC(y, m - 1, d, hour)));
 }
 
 /** The local date (YYYY-MM-DD) of an instant in a zone. */
 export function localDay(at: Date, tz: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  return localDate(tz, at.getTime());
 }
 
 /** ISO weekday (1 = Monday) of a YYYY-MM-DD date. */

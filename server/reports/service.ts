@@ -9,7 +9,7 @@ import { collect, daysBetween, scopeName, SCOPE_KINDS, type ScopeKind, type Repo
 import { buildDocument } from './content.js';
 import { renderPdf } from './pdf.js';
 import { renderDocx } from './docx.js';
-import { dateTime } from './format.js';
+import { localDateTimeText } from '../util/timezone.js';
 import { fontsAvailable } from './charts.js';
 
 /** The longest period of one report (a leap year). */
@@ -191,7 +191,7 @@ export class ReportService {
         const params: ReportParams = { municipalityId: this.mid, scopeKind: r.scope_kind, scopeId: r.scope_id, from: r.period_from, to: r.period_to };
         const data = await collect(this.em, params);
         const doc = buildDocument(data);
-        const stamp = `Справка № ${id}, сформирована ${dateTime(data.generatedAt, r.tz)}`;
+        const stamp = `Справка № ${id}, сформирована ${localDateTimeText(r.tz, data.generatedAt.getTime())}`;
         const pdf = await renderPdf(doc, stamp);
         const docx = await renderDocx(doc, stamp);
         const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;

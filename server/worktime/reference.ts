@@ -1,5 +1,6 @@
 import type { CalendarDayKind } from './calendar.js';
-import { DAY, MINUTE, dayIntervals, parseWorkingHours, zoneOffset, type ParsedHours, type WorkTimeConfig } from './worktime.js';
+import { DAY, MINUTE, dayIntervals, parseWorkingHours, type ParsedHours, type WorkTimeConfig } from './worktime.js';
+import { zoneOffset } from '../util/timezone.js';
 
 /**
  * Slow, obviously-correct implementations of working-time arithmetic, for the property tests (minute by minute)

@@ -5,7 +5,8 @@ import { audit, type AuditActor } from '../audit/audit.js';
 import { readReference } from '../reference/files.js';
 import type { CalendarDayKind, CalendarYear } from './calendar.js';
 import { bundledCalendarFiles } from './bundled.js';
-import { DEFAULT_WORKING_HOURS, WorkTime, WorkingHoursError, isValidTimeZone, parseWorkingHours, type WorkingHours } from './worktime.js';
+import { DEFAULT_WORKING_HOURS, WorkTime, WorkingHoursError, parseWorkingHours, type WorkingHours } from './worktime.js';
+import { isValidTimeZone } from '../util/timezone.js';
 
 /**
  * The database side of working time: the national production calendar (imported a year at a time), the

@@ -1,4 +1,5 @@
 import type { CalendarDayKind } from './calendar.js';
+import { localDate, wallToUtc, zoneOffset } from '../util/timezone.js';
 
 /**
  * Working time of an administration: its weekly working hours in its time zone, the production calendar (days off,
@@ -100,37 +101,14 @@ export function dayKey(day: number): string {
 /** ISO weekday 1..7 of an epoch day number (1970-01-01 was a Thursday). */
 export const isoWeekday = (day: number) => ((((day + 3) % 7) + 7) % 7) + 1;
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-/** Offset of `timeZone` from UTC at instant `t`, in ms (local = utc + offset). */
-export function zoneOffset(timeZone: string, t: number): number {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
-    formatters.set(timeZone, f);
-  }
-  const p: Record<string, number> = {};
-  for (const x of f.formatToParts(t)) if (x.type !== 'literal') p[x.type] = Number(x.value);
-  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return asUtc - Math.floor(t / 1000) * 1000;
-}
-
 /** The month (its first day, YYYY-MM-01) that instant `t` falls in, in `timeZone`. */
 export function localMonthStart(timeZone: string, t: number): string {
-  const local = new Date(t + zoneOffset(timeZone, t));
-  return `${local.getUTCFullYear()}-${pad(local.getUTCMonth() + 1)}-01`;
+  return `${localDate(timeZone, t).slice(0, -3)}-01`;
 }
 
 /** The UTC instant of a local wall-clock time (epoch day + minute of day) in `timeZone`. */
 export function localToUtc(timeZone: string, day: number, minuteOfDay: number): number {
-  const wall = day * DAY + minuteOfDay * MINUTE;
-  let t = wall - zoneOffset(timeZone, wall);
-  const off2 = zoneOffset(timeZone, t);
-  if (wall - off2 !== t) t = wall - off2;
-  return t;
-}
-
-export function isValidTimeZone(tz: string): boolean {
-  try { new Intl.DateTimeFormat('en-US', { timeZone: tz }); return true; } catch { return false; }
+  return wallToUtc(timeZone, day * DAY + minuteOfDay * MINUTE);
 }
 
 /** What the engine needs: the zone, the hours, and the calendar's special days by YYYY-MM-DD. */
