@@ -68,7 +68,7 @@ export function loadDatabaseSettings(env: NodeJS.ProcessEnv = process.env): Data
     heavyConcurrency,
     heavyQueueMax: intVar(env, 'HEAVY_QUEUE_MAX', 256, 0, 100_000),
     geojsonLightRows: intVar(env, 'GEOJSON_LIGHT_ROWS', 5000, 0, 200_000),
-    countLightRows: intVar(env, 'COUNT_LIGHT_ROWS', 20_000, 0, 10_000_000),
+    countLightRows: intVar(env, 'COUNT_LIGHT_ROWS', 5_000_000, 0, 100_000_000),
     aggregateCacheEntries: intVar(env, 'AGGREGATE_CACHE_ENTRIES', 1000, 0, 1_000_000),
     dataVersionTtlMs: intVar(env, 'DATA_VERSION_TTL_MS', 1000, 0, 600_000),
   };

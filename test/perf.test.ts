@@ -19,7 +19,7 @@ const STATS = `query($filter: AppealFilter) { districtStats(filter: $filter) { d
 
 describe('pool and heavy-work settings', () => {
   it('reads DATABASE_POOL_MAX, HEAVY_CONCURRENCY, HEAVY_QUEUE_MAX and AGGREGATE_CACHE_ENTRIES, naming a bad one', () => {
-    expect(loadDatabaseSettings({})).toEqual({ poolMax: 10, poolMin: 2, heavyConcurrency: 2, heavyQueueMax: 256, geojsonLightRows: 5000, countLightRows: 20_000, aggregateCacheEntries: 1000, dataVersionTtlMs: 1000 });
+    expect(loadDatabaseSettings({})).toEqual({ poolMax: 10, poolMin: 2, heavyConcurrency: 2, heavyQueueMax: 256, geojsonLightRows: 5000, countLightRows: 5_000_000, aggregateCacheEntries: 1000, dataVersionTtlMs: 1000 });
     expect(loadDatabaseSettings({ GEOJSON_LIGHT_ROWS: '0' })).toMatchObject({ geojsonLightRows: 0 });
     expect(() => loadDatabaseSettings({ GEOJSON_LIGHT_ROWS: '-1' })).toThrow(/GEOJSON_LIGHT_ROWS/);
     expect(loadDatabaseSettings({ DATABASE_POOL_MAX: '40' })).toMatchObject({ poolMax: 40, heavyConcurrency: 10 });

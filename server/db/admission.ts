@@ -100,7 +100,7 @@ export class Admission {
 export const DEFAULT_LIGHT_ROWS = 5000;
 
 /** COUNT_LIGHT_ROWS by default (server/config.ts). */
-export const DEFAULT_COUNT_LIGHT_ROWS = 20_000;
+export const DEFAULT_COUNT_LIGHT_ROWS = 5_000_000;
 
 /** One admission per ORM (per pool): keyed by the configuration object every fork of its EntityManager shares. */
 const byOrm = new WeakMap<object, Admission>();
