@@ -111,17 +111,6 @@ export async function holdJob(em: EntityManager, kind: JobKind, id: number): Pro
   };
 }
 
-/** Runs `fn` holding the job; throws when it is already held. */
-export async function withJob<T>(em: EntityManager, kind: JobKind, id: number, fn: () => Promise<T>): Promise<T> {
-  const hold = await holdJob(em, kind, id);
-  if (!hold) throw new Error(`${kind} ${id} is already running`);
-  try {
-    return await fn();
-  } finally {
-    await hold.release();
-  }
-}
-
 /** The next id of a table's identity column (a job's id is known, and held, before its row exists). */
 export async function nextId(em: EntityManager, table: 'import_batch' | 'analytic_report'): Promise<number> {
   const [r] = await query<{ id: string | number }>(em, `SELECT nextval(pg_get_serial_sequence('${table}', 'id')) AS id`);

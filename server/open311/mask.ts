@@ -30,8 +30,8 @@ const MAY_APARTMENT = /(?:кв|ком)[а-яё.]{0,6}\s*№?\s*\d/i;
 const MAY_FIO = /[а-яё]\s+[А-ЯЁ][а-яё]+(?:ич|вн|чн)[а-яё]{0,2}(?![а-яё])/;
 const MAY_INITIALS = /[А-ЯЁ]\.\s?[А-ЯЁ]\./;
 /** The contact tests in one pass, the name tests in another; with fewer than 7 digits and neither, a text is returned as it is. */
-const MAY_CONTACT = /@|https?:|www\.|vk\.com|t\.me|ok\.ru|instagram|(?:кв|ком)[а-яё.]{0,6}\s*№?\s*\d/i;
-const MAY_NAME = /[а-яё]\s+[А-ЯЁ][а-яё]+(?:ич|вн|чн)[а-яё]{0,2}(?![а-яё])|[А-ЯЁ]\.\s?[А-ЯЁ]\./;
+const MAY_CONTACT = new RegExp(`@|${MAY_URL.source}|${MAY_APARTMENT.source}`, 'i');
+const MAY_NAME = new RegExp(`${MAY_FIO.source}|${MAY_INITIALS.source}`);
 
 export const MASK = '***';
 

@@ -30,7 +30,10 @@ const WEEK = 7 * 86_400_000;
 const MAX_ZONES = 500;
 
 interface Zone { fmt: Intl.DateTimeFormat; periods: ZonePeriods; table?: ZoneTable }
+/** By the zone's canonical name (Intl's resolvedOptions), so that «asia/barnaul» does not build a second table. */
 const zones = new Map<string, Zone>();
+/** A name as given → its zone (names are often given in their canonical form; this map only saves a lookup). */
+const byName = new Map<string, Zone>();
 
 const OFFSET = /GMT(?:([+-])(\d{2}):(\d{2})(?::(\d{2}))?)?$/;
 
@@ -45,9 +48,16 @@ function readOffset(fmt: Intl.DateTimeFormat, ms: number): number {
 }
 
 function zone(timeZone: string): Zone {
-  let z = zones.get(timeZone);
+  let z = byName.get(timeZone);
   if (z) return z;
   const fmt = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
+  const canonical = fmt.resolvedOptions().timeZone;
+  z = zones.get(canonical);
+  if (z) {
+    if (byName.size >= MAX_ZONES) byName.clear();
+    byName.set(timeZone, z);
+    return z;
+  }
   const from = [T1900];
   const seconds = [readOffset(fmt, T1900)];
   let prevMs = T1900;
@@ -72,7 +82,9 @@ function zone(timeZone: string): Zone {
   }
   z = { fmt, periods: { from, seconds } };
   if (zones.size >= MAX_ZONES) zones.clear();
-  zones.set(timeZone, z);
+  if (byName.size >= MAX_ZONES) byName.clear();
+  zones.set(canonical, z);
+  byName.set(timeZone, z);
   return z;
 }
 
